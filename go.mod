@@ -2,6 +2,10 @@ module tep.dev/tep
 
 go 1.26.8
 
-require github.com/vmihailenco/msgpack/v5 v5.4.1
+require (
+	github.com/vmihailenco/msgpack/v5 v5.4.1
+	go.bug.st/serial v1.8.0
+	golang.org/x/sys v0.50.0
+)
 
 require github.com/vmihailenco/tagparser/v2 v2.0.0 // indirect

@@ -1,0 +1,192 @@
+package link
+
+import (
+	"errors"
+	"fmt"
+	"sync/atomic"
+	"time"
+
+	"tep.dev/tep/wire"
+)
+
+// Config tunes a Conn. The zero value works.
+type Config struct {
+	// MaxMessage bounds the messages sent and accepted; zero means
+	// wire.DefaultMaxMessage.
+	MaxMessage int
+	// IdleGap is how long the line may stay quiet in the middle of a
+	// frame before the partial frame is given up (its sender died or
+	// bytes were lost); zero means DefaultIdleGap.
+	IdleGap time.Duration
+}
+
+// DefaultIdleGap is the pause after which a partial frame is abandoned.
+// It is far longer than any gap inside a frame a live sender writes, and
+// short enough that a killed client costs the next one little.
+const DefaultIdleGap = 250 * time.Millisecond
+
+// timeZero is the zero deadline: wait for ever.
+var timeZero time.Time
+
+// Errors from Receive.
+var (
+	ErrTimeout     = errors.New("link: no reply before the deadline")
+	ErrInterrupted = errors.New("link: interrupted")
+	ErrTooLarge    = errors.New("link: message exceeds the size limit")
+)
+
+// Stats counts what a Conn received and dropped.
+type Stats struct {
+	wire.ScanStats
+	Messages    uint64 // messages delivered
+	Broken      uint64 // partial multi-frame messages dropped
+	BadMessages uint64 // complete messages that did not decode
+}
+
+// Conn reads and writes wire messages on a Stream.
+type Conn struct {
+	s        Stream
+	idleGap  time.Duration
+	max      int
+	scan     wire.Scanner
+	asm      wire.Assembler
+	msg      wire.Message
+	out      []byte
+	stop     atomic.Bool
+	deadline time.Time // the read deadline last set on s
+
+	bad uint64
+}
+
+// NewConn returns a Conn on s. The Conn does not own s: closing s is the
+// caller's business.
+func NewConn(s Stream, cfg Config) *Conn {
+	c := &Conn{s: s, idleGap: cfg.IdleGap, max: cfg.MaxMessage}
+	if c.idleGap <= 0 {
+		c.idleGap = DefaultIdleGap
+	}
+	if c.max <= 0 {
+		c.max = wire.DefaultMaxMessage
+	}
+	c.scan.MaxMessage, c.asm.MaxMessage = c.max, c.max
+	return c
+}
+
+// Send writes m, in as many frames as it needs.
+func (c *Conn) Send(m *wire.Message) error {
+	// Encode behind room for one header: a message that fits one
+	// frame then goes out in one write without a copy.
+	if cap(c.out) < wire.HeaderSize {
+		c.out = make([]byte, 0, 4096)
+	}
+	buf := m.Append(c.out[:wire.HeaderSize])
+	msg := buf[wire.HeaderSize:]
+	defer c.keep(buf)
+	if len(msg) > c.max {
+		return fmt.Errorf("%w: %d bytes, limit %d", ErrTooLarge, len(msg), c.max)
+	}
+	if len(msg) <= wire.MaxBody {
+		wire.PutHeader(buf, msg, len(msg), 0)
+		_, err := c.s.Write(buf)
+		return err
+	}
+	var frame []byte
+	for off := 0; off < len(msg); off += wire.MaxBody {
+		chunk := msg[off:min(off+wire.MaxBody, len(msg))]
+		frame = wire.AppendFrame(frame[:0], chunk, len(msg), off)
+		if _, err := c.s.Write(frame); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// keep holds on to the output buffer for the next Send unless a rare large
+// message made it big.
+func (c *Conn) keep(buf []byte) {
+	if cap(buf) <= 1<<20 {
+		c.out = buf[:0]
+	} else {
+		c.out = nil
+	}
+}
+
+// Receive returns the next message, waiting until deadline (zero: for
+// ever). Noise, broken frames and undecodable messages are skipped and
+// counted. The message and its Body are valid until the next Receive.
+func (c *Conn) Receive(deadline time.Time) (*wire.Message, error) {
+	for {
+		if m := c.next(); m != nil {
+			return m, nil
+		}
+		now := time.Now()
+		if !deadline.IsZero() && !now.Before(deadline) {
+			return nil, ErrTimeout
+		}
+		// While part of a frame is buffered, wake up after the idle gap
+		// to give up on it.
+		rd, idle := deadline, false
+		if c.scan.Buffered() > 0 {
+			if gap := now.Add(c.idleGap); rd.IsZero() || gap.Before(rd) {
+				rd, idle = gap, true
+			}
+		}
+		if !rd.Equal(c.deadline) {
+			if err := c.s.SetReadDeadline(rd); err != nil {
+				return nil, err
+			}
+			c.deadline = rd
+		}
+		if c.stop.Load() {
+			return nil, ErrInterrupted
+		}
+		_, err := c.scan.Fill(c.s)
+		switch {
+		case err == nil:
+		case isTimeout(err) && c.stop.Load():
+			return nil, ErrInterrupted
+		case isTimeout(err) && idle:
+			c.scan.Idle()
+		case isTimeout(err):
+			return nil, ErrTimeout
+		default:
+			return nil, err
+		}
+	}
+}
+
+// next returns the next complete, decodable message already buffered.
+func (c *Conn) next() *wire.Message {
+	for {
+		h, body, ok := c.scan.Next()
+		if !ok {
+			return nil
+		}
+		raw, err := c.asm.Add(h, body)
+		if err != nil || raw == nil {
+			continue
+		}
+		if err := c.msg.Decode(raw); err != nil {
+			c.bad++
+			continue
+		}
+		return &c.msg
+	}
+}
+
+// Interrupt makes a Receive in progress, or the next one, return
+// ErrInterrupted. It may be called from any goroutine.
+func (c *Conn) Interrupt() {
+	c.stop.Store(true)
+	c.s.SetReadDeadline(time.Unix(1, 0))
+}
+
+// Stats returns the counters. Call it from the goroutine using the Conn.
+func (c *Conn) Stats() Stats {
+	return Stats{
+		ScanStats:   c.scan.Stats,
+		Messages:    c.asm.Messages - c.bad,
+		Broken:      c.asm.Broken,
+		BadMessages: c.bad,
+	}
+}

@@ -1,0 +1,19 @@
+// Package link carries wire messages over the byte streams between guest
+// and trusted VM: serial devices, pseudo-terminals and unix sockets.
+//
+// Both sides use it. The server opens serial devices (OpenSerial), makes
+// pseudo-terminal pairs for development and tests (NewPTY) and listens on
+// unix sockets; it reads requests with a Conn and answers them with Serve.
+// The client opens its port with Dial and makes calls with a Client, which
+// serialises request/reply exchanges on the port with a Lock: a mutex
+// within the process and an open-file-description lock on the tty across
+// processes, so several applications can share one tty.
+//
+// A reader that meets noise, a truncated frame (a client killed
+// mid-write) or a foreign reply (the answer to a call whose client died)
+// drops it, counts it, and carries on with the next valid message.
+//
+// Concurrency: a Conn is used by one goroutine at a time (Serve or the
+// Client that owns it). A Client is safe for concurrent use. A Lock is
+// safe for concurrent use.
+package link

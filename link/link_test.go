@@ -1,0 +1,433 @@
+package link
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/vmihailenco/msgpack/v5"
+	"tep.dev/tep/wire"
+)
+
+// TestMain doubles as a client process for the multi-process tests: with
+// TEP_LINK_HELPER set, the test binary runs a helper and exits.
+func TestMain(m *testing.M) {
+	if mode := os.Getenv("TEP_LINK_HELPER"); mode != "" {
+		if err := runHelper(mode, os.Getenv("TEP_LINK_PORT")); err != nil {
+			fmt.Fprintln(os.Stderr, "helper:", err)
+			os.Exit(1)
+		}
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
+}
+
+func runHelper(mode, port string) error {
+	s, lock, err := Dial(port, 0)
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	id := rand.Uint64()
+	switch mode {
+	case "echo":
+		n, _ := strconv.Atoi(os.Getenv("TEP_LINK_CALLS"))
+		c := NewClient(s, lock, id, 10*time.Second, Config{})
+		for i := 0; i < n; i++ {
+			if err := echoOnce(c, fmt.Appendf(nil, "client %x call %d", id, i)); err != nil {
+				return fmt.Errorf("call %d: %w", i, err)
+			}
+		}
+		return nil
+	case "die-mid-write":
+		// Take the port, write half a frame, say so, and wait to be killed.
+		if err := lock.Acquire(context.Background()); err != nil {
+			return err
+		}
+		msg := (&wire.Message{Version: wire.Version, Type: wire.Invocation, Client: id, Seq: 1, Body: packBytes(make([]byte, 4000))}).Append(nil)
+		f := wire.AppendFrames(nil, msg)
+		s.Write(f[:len(f)/2])
+		fmt.Println("holding")
+		time.Sleep(time.Minute)
+	}
+	return fmt.Errorf("unknown helper mode %q", mode)
+}
+
+func packBytes(p []byte) []byte {
+	b, err := msgpack.Marshal(p)
+	if err != nil {
+		panic(err)
+	}
+	return b
+}
+
+// echoOnce pings with payload and checks that the same bytes come back.
+func echoOnce(c *Client, payload []byte) error {
+	body := packBytes(payload)
+	return c.Call(context.Background(), wire.FuncPing, body, func(reply []byte) error {
+		if !bytes.Equal(reply, body) {
+			return fmt.Errorf("echo of %d bytes came back as %d different bytes", len(body), len(reply))
+		}
+		return nil
+	})
+}
+
+// startServer serves a new pty and returns its path and a function that
+// stops the server and returns the server's counters.
+func startServer(t *testing.T, cfg Config, h Handler) (string, func() Stats) {
+	t.Helper()
+	p, err := NewPTY(filepath.Join(t.TempDir(), "ttyS4"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if h == nil {
+		h = func(*wire.Message) []byte { return nil }
+	}
+	conn := NewConn(p.Master, cfg)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- Serve(ctx, conn, h) }()
+	var once sync.Once
+	var stats Stats
+	stop := func() Stats {
+		once.Do(func() {
+			cancel()
+			if err := <-done; !errors.Is(err, context.Canceled) {
+				t.Errorf("Serve returned %v, want context.Canceled", err)
+			}
+			stats = conn.Stats()
+			p.Close()
+		})
+		return stats
+	}
+	t.Cleanup(func() { stop() })
+	return p.Path, stop
+}
+
+func dialClient(t *testing.T, path string) *Client {
+	t.Helper()
+	s, lock, err := Dial(path, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return NewClient(s, lock, rand.Uint64(), 5*time.Second, Config{})
+}
+
+func TestEchoSizes(t *testing.T) {
+	path, stop := startServer(t, Config{}, nil)
+	c := dialClient(t, path)
+	for _, n := range []int{0, 1, 32, wire.MaxBody - 20, wire.MaxBody, 4 << 10, 64 << 10, 1 << 20, 16 << 20} {
+		p := make([]byte, n)
+		for i := range p {
+			p[i] = byte(i*31 + n)
+		}
+		if err := echoOnce(c, p); err != nil {
+			t.Fatalf("echo of %d bytes: %v", n, err)
+		}
+	}
+	if st := stop(); st.Dropped != 0 || st.Broken != 0 {
+		t.Errorf("server dropped data on a clean line: %+v", st)
+	}
+}
+
+func TestUnixSocket(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "tep.sock")
+	l, err := ListenUnix(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	go func() {
+		c, err := l.Accept()
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		Serve(context.Background(), NewConn(c.(Stream), Config{}), nil)
+	}()
+	s, lock, err := Dial("unix:"+path, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	c := NewClient(s, lock, 1, time.Second, Config{})
+	if err := echoOnce(c, bytes.Repeat([]byte("u"), 200<<10)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ListenUnix(path); err == nil {
+		t.Error("a second ListenUnix on a live socket succeeded")
+	}
+}
+
+// TestNoise writes broken input straight onto the client side of a pty,
+// then one valid call; the server must deliver that call intact.
+func TestNoise(t *testing.T) {
+	var mu sync.Mutex
+	var got [][]byte
+	h := func(req *wire.Message) []byte {
+		mu.Lock()
+		got = append(got, bytes.Clone(req.Body))
+		mu.Unlock()
+		return nil
+	}
+	path, stop := startServer(t, Config{IdleGap: 50 * time.Millisecond}, h)
+	tty, err := OpenTTY(path, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tty.Close()
+
+	r := rand.New(rand.NewPCG(3, 4))
+	garbage := make([]byte, 20000)
+	for i := range garbage {
+		garbage[i] = byte(r.Uint32())
+	}
+	frameOf := func(seq uint32, n int) []byte {
+		m := wire.Message{Version: wire.Version, Type: wire.Oneway, Func: 7, Client: 9, Seq: seq, Body: packBytes(bytes.Repeat([]byte{byte(seq)}, n))}
+		return wire.AppendFrames(nil, m.Append(nil))
+	}
+	badBody := frameOf(100, 50)
+	badBody[len(badBody)-5] ^= 1
+	badHeader := frameOf(101, 50)
+	badHeader[8] ^= 1
+	absurd := frameOf(102, 50)
+	absurd[13] = 0x7f // total of about 2 GiB
+	c := wire.CRC16(absurd[6:wire.HeaderSize])
+	absurd[4], absurd[5] = byte(c), byte(c>>8)
+	long := frameOf(103, 5000)
+
+	cases := []struct {
+		name  string
+		noise []byte
+	}{
+		{"garbage", garbage},
+		{"truncated frame", long[:2000]},
+		{"truncated frame, then garbage", append(bytes.Clone(long[:100]), garbage[:300]...)},
+		{"bad body CRC", badBody},
+		{"bad header CRC", badHeader},
+		{"absurd length", absurd},
+		{"half a multi-frame message", frameOf(104, 100000)[:wire.MaxFrame+10]},
+	}
+	for i, tc := range cases {
+		seq := uint32(i + 1)
+		valid := frameOf(seq, 1000+i)
+		if _, err := tty.Write(append(bytes.Clone(tc.noise), valid...)); err != nil {
+			t.Fatal(err)
+		}
+		want := packBytes(bytes.Repeat([]byte{byte(seq)}, 1000+i))
+		deadline := time.Now().Add(5 * time.Second)
+		for {
+			mu.Lock()
+			n := len(got)
+			mu.Unlock()
+			if n == i+1 || time.Now().After(deadline) {
+				break
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+		mu.Lock()
+		if len(got) != i+1 || !bytes.Equal(got[i], want) {
+			t.Fatalf("%s: server received %d calls, want %d with the valid call last", tc.name, len(got), i+1)
+		}
+		mu.Unlock()
+	}
+	st := stop()
+	if st.Dropped == 0 || st.BadBody == 0 || st.BadHeader == 0 || st.BadLength == 0 || st.Truncated == 0 || st.Broken == 0 {
+		t.Errorf("noise not counted: %+v", st)
+	}
+}
+
+func helperCmd(t *testing.T, mode, port string, env ...string) *exec.Cmd {
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), "TEP_LINK_HELPER="+mode, "TEP_LINK_PORT="+port)
+	cmd.Env = append(cmd.Env, env...)
+	cmd.Stderr = os.Stderr
+	return cmd
+}
+
+// TestTwoProcessesShareOnePty runs two client processes on one pty, 1,000
+// calls each at once: every reply must come back to its caller, and the
+// server must never see two frames interleaved.
+func TestTwoProcessesShareOnePty(t *testing.T) {
+	path, stop := startServer(t, Config{}, nil)
+	var cmds []*exec.Cmd
+	for i := 0; i < 2; i++ {
+		cmd := helperCmd(t, "echo", path, "TEP_LINK_CALLS=1000")
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		cmds = append(cmds, cmd)
+	}
+	for i, cmd := range cmds {
+		if err := cmd.Wait(); err != nil {
+			t.Errorf("client process %d: %v", i, err)
+		}
+	}
+	st := stop()
+	if st.Messages != 2000 || st.Dropped != 0 || st.BadHeader+st.BadBody+st.BadLength+st.Truncated+st.Broken != 0 {
+		t.Errorf("server saw %+v, want 2000 clean messages", st)
+	}
+}
+
+// TestClientKilledMidWrite kills a client that holds the port after
+// writing half a frame; the next client must get through.
+func TestClientKilledMidWrite(t *testing.T) {
+	path, _ := startServer(t, Config{IdleGap: 100 * time.Millisecond}, nil)
+	cmd := helperCmd(t, "die-mid-write", path)
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	line := make([]byte, 8)
+	if _, err := out.Read(line); err != nil || !bytes.HasPrefix(line, []byte("holding")) {
+		t.Fatalf("helper did not take the port: %q, %v", line, err)
+	}
+	c := dialClient(t, path)
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	err = c.Ping(ctx)
+	cancel()
+	if !errors.Is(err, ErrLockTimeout) {
+		t.Fatalf("Ping while another process holds the port: %v, want ErrLockTimeout", err)
+	}
+	cmd.Process.Kill()
+	cmd.Wait()
+	if err := echoOnce(c, []byte("after the kill")); err != nil {
+		t.Fatalf("call after the holder was killed: %v", err)
+	}
+}
+
+// TestStaleReplyDropped: a reply that arrives after its caller gave up is
+// read by the next caller, who must drop it and wait for its own.
+func TestStaleReplyDropped(t *testing.T) {
+	slow := make(chan struct{})
+	h := func(req *wire.Message) []byte {
+		if req.Func == 5 {
+			<-slow
+		}
+		return req.Body
+	}
+	path, _ := startServer(t, Config{}, h)
+	a, b := dialClient(t, path), dialClient(t, path)
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	err := a.Call(ctx, 5, packBytes([]byte("late")), nil)
+	cancel()
+	if !errors.Is(err, ErrTimeout) {
+		t.Fatalf("slow call: %v, want ErrTimeout", err)
+	}
+	close(slow) // the late reply is now on the line
+	if err := echoOnce(b, []byte("mine")); err != nil {
+		t.Fatal(err)
+	}
+	if b.Stale() != 1 {
+		t.Errorf("client b dropped %d stale replies, want 1", b.Stale())
+	}
+}
+
+func TestLockAcrossDescriptors(t *testing.T) {
+	path, _ := startServer(t, Config{}, nil)
+	f1, err := OpenTTY(path, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f1.Close()
+	f2, err := OpenTTY(path, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f2.Close()
+	l1, l2 := NewLock(f1), NewLock(f2)
+	if err := l1.Acquire(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Millisecond)
+	defer cancel()
+	if err := l2.Acquire(ctx); !errors.Is(err, ErrLockTimeout) {
+		t.Fatalf("second lock while the first is held: %v, want ErrLockTimeout", err)
+	}
+	got := make(chan error, 1)
+	go func() { got <- l2.Acquire(context.Background()) }()
+	time.Sleep(10 * time.Millisecond)
+	l1.Release()
+	if err := <-got; err != nil {
+		t.Fatalf("second lock after release: %v", err)
+	}
+	l2.Release()
+}
+
+func TestServeStopsWhenCancelled(t *testing.T) {
+	_, stop := startServer(t, Config{}, nil)
+	done := make(chan struct{})
+	go func() { stop(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("Serve did not return after its context was cancelled")
+	}
+}
+
+func TestVersionMismatch(t *testing.T) {
+	path, _ := startServer(t, Config{}, nil)
+	s, _, err := Dial(path, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	c := NewConn(s, Config{})
+	if err := c.Send(&wire.Message{Version: 99, Type: wire.Invocation, Func: 3, Client: 1, Seq: 1}); err != nil {
+		t.Fatal(err)
+	}
+	m, err := c.Receive(time.Now().Add(5 * time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.Version != wire.Version || m.Seq != 1 {
+		t.Errorf("reply to a version-99 call = %+v, want version %d echoing seq 1", m, wire.Version)
+	}
+}
+
+// TestSerialPort serves through go.bug.st/serial on the slave side of a
+// pty, the way tepd serves a real UART, and calls from the master side.
+func TestSerialPort(t *testing.T) {
+	p, err := NewPTY(filepath.Join(t.TempDir(), "ttyS5"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	s, err := OpenSerial(p.Path, 115200)
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn := NewConn(s, Config{})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- Serve(ctx, conn, nil) }()
+	c := NewClient(p.Master, NewLock(nil), 1, 5*time.Second, Config{})
+	for _, n := range []int{10, 100 << 10} {
+		if err := echoOnce(c, bytes.Repeat([]byte{0x7e}, n)); err != nil {
+			t.Fatalf("echo of %d bytes through the serial port: %v", n, err)
+		}
+	}
+	cancel()
+	select {
+	case err := <-done:
+		if !errors.Is(err, context.Canceled) {
+			t.Errorf("Serve = %v, want context.Canceled", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Serve on a serial port did not stop")
+	}
+	s.Close()
+}

@@ -1,0 +1,113 @@
+package link
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"strings"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// Stream is a byte stream with read deadlines: a tty or pty opened by this
+// package, a serial port from OpenSerial, or a unix socket connection.
+type Stream interface {
+	Read(p []byte) (int, error)
+	Write(p []byte) (int, error)
+	Close() error
+	SetReadDeadline(t time.Time) error
+}
+
+// Dial opens the port a client names. "unix:PATH" connects to a unix
+// socket; anything else is a tty device path, opened in raw mode without
+// claiming it exclusively, so that other processes can share it. For a tty
+// Dial also returns the Lock that serialises exchanges across processes;
+// for a socket, which is private to this connection, a process-local Lock.
+func Dial(addr string, baud int) (Stream, *Lock, error) {
+	if path, ok := strings.CutPrefix(addr, "unix:"); ok {
+		c, err := net.DialUnix("unix", nil, &net.UnixAddr{Name: path, Net: "unix"})
+		if err != nil {
+			return nil, nil, fmt.Errorf("connecting to %s: %w", addr, err)
+		}
+		return c, NewLock(nil), nil
+	}
+	f, err := OpenTTY(addr, baud)
+	if err != nil {
+		return nil, nil, err
+	}
+	return f, NewLock(f), nil
+}
+
+// OpenTTY opens a tty device for a client: raw mode, non-blocking (so read
+// deadlines work), not the controlling terminal, and not exclusive. baud 0
+// leaves the line speed as it is; ptys ignore it.
+func OpenTTY(path string, baud int) (*os.File, error) {
+	fd, err := unix.Open(path, unix.O_RDWR|unix.O_NOCTTY|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, fmt.Errorf("opening %s: %w", path, err)
+	}
+	if err := makeRaw(fd, baud); err != nil {
+		unix.Close(fd)
+		return nil, fmt.Errorf("setting %s to raw mode: %w", path, err)
+	}
+	return os.NewFile(uintptr(fd), path), nil
+}
+
+// makeRaw puts a tty into raw 8N1 mode, as cfmakeraw(3) does, and sets
+// its speed when baud is not zero.
+func makeRaw(fd int, baud int) error {
+	t, err := unix.IoctlGetTermios(fd, unix.TCGETS)
+	if err != nil {
+		return err
+	}
+	t.Iflag &^= unix.IGNBRK | unix.BRKINT | unix.PARMRK | unix.ISTRIP | unix.INLCR |
+		unix.IGNCR | unix.ICRNL | unix.IXON | unix.IXOFF | unix.IXANY
+	t.Oflag &^= unix.OPOST
+	t.Lflag &^= unix.ECHO | unix.ECHONL | unix.ICANON | unix.ISIG | unix.IEXTEN
+	t.Cflag &^= unix.CSIZE | unix.PARENB | unix.CSTOPB | unix.CRTSCTS
+	t.Cflag |= unix.CS8 | unix.CREAD | unix.CLOCAL
+	t.Cc[unix.VMIN] = 1
+	t.Cc[unix.VTIME] = 0
+	if baud != 0 {
+		rate, ok := baudRates[baud]
+		if !ok {
+			return fmt.Errorf("unsupported baud rate %d", baud)
+		}
+		t.Cflag &^= unix.CBAUD
+		t.Cflag |= rate
+		t.Ispeed, t.Ospeed = rate, rate
+	}
+	return unix.IoctlSetTermios(fd, unix.TCSETS, t)
+}
+
+var baudRates = map[int]uint32{
+	9600: unix.B9600, 19200: unix.B19200, 38400: unix.B38400,
+	57600: unix.B57600, 115200: unix.B115200, 230400: unix.B230400,
+	460800: unix.B460800, 921600: unix.B921600, 1000000: unix.B1000000,
+	1500000: unix.B1500000, 2000000: unix.B2000000, 3000000: unix.B3000000,
+	4000000: unix.B4000000,
+}
+
+// isTimeout reports whether err is a read deadline expiring.
+func isTimeout(err error) bool {
+	return errors.Is(err, os.ErrDeadlineExceeded)
+}
+
+// ListenUnix listens on a unix socket at path, replacing a stale socket
+// file left by a server that died.
+func ListenUnix(path string) (*net.UnixListener, error) {
+	if fi, err := os.Lstat(path); err == nil && fi.Mode()&os.ModeSocket != 0 {
+		if c, err := net.Dial("unix", path); err == nil {
+			c.Close()
+			return nil, fmt.Errorf("listening on %s: another server is there", path)
+		}
+		os.Remove(path)
+	}
+	l, err := net.ListenUnix("unix", &net.UnixAddr{Name: path, Net: "unix"})
+	if err != nil {
+		return nil, fmt.Errorf("listening on %s: %w", path, err)
+	}
+	return l, nil
+}
