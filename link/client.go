@@ -42,12 +42,11 @@ func (c *Client) ID() uint64 { return c.id }
 // waits for its reply and hands the reply body to decode while the port is
 // still held, so decode may read it without copying. decode may be nil.
 func (c *Client) Call(ctx context.Context, fn uint16, body []byte, decode func(reply []byte) error) error {
-	if _, ok := ctx.Deadline(); !ok {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, c.timeout)
-		defer cancel()
+	deadline, ok := ctx.Deadline()
+	if !ok {
+		deadline = time.Now().Add(c.timeout)
 	}
-	if err := c.lock.Acquire(ctx); err != nil {
+	if err := c.lock.Acquire(deadline); err != nil {
 		return err
 	}
 	defer c.lock.Release()
@@ -56,7 +55,6 @@ func (c *Client) Call(ctx context.Context, fn uint16, body []byte, decode func(r
 	if err := c.conn.Send(&req); err != nil {
 		return fmt.Errorf("sending call: %w", err)
 	}
-	deadline, _ := ctx.Deadline()
 	for {
 		m, err := c.conn.Receive(deadline)
 		if err != nil {

@@ -54,6 +54,7 @@ type Conn struct {
 	out      []byte
 	stop     atomic.Bool
 	deadline time.Time // the read deadline last set on s
+	lastByte time.Time // when bytes last arrived
 
 	bad uint64
 }
@@ -85,14 +86,14 @@ func (c *Conn) Send(m *wire.Message) error {
 	if len(msg) > c.max {
 		return fmt.Errorf("%w: %d bytes, limit %d", ErrTooLarge, len(msg), c.max)
 	}
-	if len(msg) <= wire.MaxBody {
+	if len(msg) <= sendFrame {
 		wire.PutHeader(buf, msg, len(msg), 0)
 		_, err := c.s.Write(buf)
 		return err
 	}
 	var frame []byte
-	for off := 0; off < len(msg); off += wire.MaxBody {
-		chunk := msg[off:min(off+wire.MaxBody, len(msg))]
+	for off := 0; off < len(msg); off += sendFrame {
+		chunk := msg[off:min(off+sendFrame, len(msg))]
 		frame = wire.AppendFrame(frame[:0], chunk, len(msg), off)
 		if _, err := c.s.Write(frame); err != nil {
 			return err
@@ -100,6 +101,12 @@ func (c *Conn) Send(m *wire.Message) error {
 	}
 	return nil
 }
+
+// sendFrame is the largest body Send puts in one frame. It is smaller than
+// wire.MaxBody so that a long message is pipelined: the CRC of each frame
+// is computed while the line drains the one before, instead of all of it
+// before the first byte leaves.
+const sendFrame = 16 << 10
 
 // keep holds on to the output buffer for the next Send unless a rare large
 // message made it big.
@@ -123,36 +130,58 @@ func (c *Conn) Receive(deadline time.Time) (*wire.Message, error) {
 		if !deadline.IsZero() && !now.Before(deadline) {
 			return nil, ErrTimeout
 		}
-		// While part of a frame is buffered, wake up after the idle gap
-		// to give up on it.
-		rd, idle := deadline, false
+		// While part of a frame is buffered, wake up when the line has
+		// been quiet for the idle gap, and give up on it then.
+		rd := deadline
 		if c.scan.Buffered() > 0 {
-			if gap := now.Add(c.idleGap); rd.IsZero() || gap.Before(rd) {
-				rd, idle = gap, true
+			quiet := c.lastByte.Add(c.idleGap)
+			if !now.Before(quiet) {
+				c.scan.Idle()
+				continue
+			}
+			if rd.IsZero() || quiet.Before(rd) {
+				rd = quiet
 			}
 		}
-		if !rd.Equal(c.deadline) {
-			if err := c.s.SetReadDeadline(rd); err != nil {
-				return nil, err
-			}
-			c.deadline = rd
+		if err := c.setDeadline(rd, now); err != nil {
+			return nil, err
 		}
 		if c.stop.Load() {
 			return nil, ErrInterrupted
 		}
-		_, err := c.scan.Fill(c.s)
+		n, err := c.scan.Fill(c.s)
+		if n > 0 {
+			c.lastByte = time.Now()
+		}
 		switch {
 		case err == nil:
 		case isTimeout(err) && c.stop.Load():
 			return nil, ErrInterrupted
-		case isTimeout(err) && idle:
-			c.scan.Idle()
 		case isTimeout(err):
-			return nil, ErrTimeout
+			// The loop decides whether the call's deadline or the idle
+			// gap has passed, or the deadline fired early.
 		default:
 			return nil, err
 		}
 	}
+}
+
+// setDeadline arranges for a read to return by rd (zero: never). A deadline
+// already set that falls between now and rd is kept: waking early costs a
+// loop, while moving a deadline on every read costs a timer update each.
+func (c *Conn) setDeadline(rd, now time.Time) error {
+	cur := c.deadline
+	if !cur.IsZero() && cur.After(now) && (rd.IsZero() || !cur.After(rd)) {
+		return nil
+	}
+	if cur.Equal(rd) {
+		return nil
+	}
+	if err := c.s.SetReadDeadline(rd); err != nil {
+		return err
+	}
+	c.deadline = rd
+	return nil
 }
 
 // next returns the next complete, decodable message already buffered.

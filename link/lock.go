@@ -1,7 +1,6 @@
 package link
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -14,101 +13,123 @@ import (
 // past the caller's deadline.
 var ErrLockTimeout = errors.New("link: port is busy: another client holds it")
 
-// Lock serialises request/reply exchanges on one port: a one-token queue among the
-// goroutines of this process, then an open-file-description (OFD) record
-// lock on the tty among processes. OFD locks, unlike classic POSIX record
-// locks, are not dropped when some other descriptor of the same file is
-// closed in the process, and the kernel drops them when their holder dies,
-// so a client killed mid-call frees the port at once.
+// Lock serialises request/reply exchanges on one port: a one-token queue
+// among the goroutines of this process, then an open-file-description
+// (OFD) record lock on the tty among processes. OFD locks, unlike classic
+// POSIX record locks, are not dropped when another descriptor of the same
+// file is closed in the process, and the kernel drops them when their
+// holder dies, so a client killed mid-call frees the port at once.
 //
-// Two byte ranges make the lock fair between processes: a waiter first
-// takes the queue byte, then the port byte, then lets the queue byte go.
-// A holder that finishes and comes straight back finds the queue byte
-// taken by the waiter and has to let it go first.
+// Two bytes of the tty's lock space make the lock fair between processes.
+// A client takes the queue byte and the port byte in one call and then
+// lets the queue byte go. A client that finds the port taken waits on the
+// queue byte first and keeps it until it has the port; a holder that
+// finishes and comes straight back finds the queue byte taken and falls in
+// behind the waiter. Uncontended, a call costs three fcntl(2)s.
 //
 // Fork: an OFD lock belongs to the open file description, which a child
-// created by fork(2) shares. The provider closes the descriptor in the
-// child (see provider's fork handling), so a child can neither hold nor
-// release the parent's lock.
+// created by fork(2) shares. A child that goes on without exec must close
+// the descriptor (the provider does so in its fork handler), so that it
+// can neither hold nor release the parent's lock.
 type Lock struct {
 	turn chan struct{} // holds a token while locked: waiters queue in order
-	f    *os.File      // nil: process-local only
+	fd   int           // the tty, or -1: process-local only
 }
 
-// Byte offsets of the queue and port locks in the tty "file".
+// Byte offsets of the queue and port locks in the tty's lock space.
 const (
 	queueByte = 0
 	portByte  = 1
 )
 
-// NewLock returns the lock for the port open as f. A nil f gives a lock
-// that serialises only within the process, for private connections.
-func NewLock(f *os.File) *Lock { return &Lock{turn: make(chan struct{}, 1), f: f} }
+// NewLock returns the lock for the port open as f, which must stay open
+// while the lock is in use. A nil f gives a lock that serialises only
+// within the process, for private connections such as sockets.
+func NewLock(f *os.File) *Lock {
+	l := &Lock{turn: make(chan struct{}, 1), fd: -1}
+	if f != nil {
+		// The descriptor is read once rather than through Control on
+		// every call: f outlives the lock, so the number stays valid.
+		if rc, err := f.SyscallConn(); err == nil {
+			rc.Control(func(fd uintptr) { l.fd = int(fd) })
+		}
+	}
+	return l
+}
 
-// Acquire takes the lock, giving up with ErrLockTimeout when ctx ends.
-func (l *Lock) Acquire(ctx context.Context) error {
+// Acquire takes the lock, giving up with ErrLockTimeout at deadline (zero:
+// wait for ever).
+func (l *Lock) Acquire(deadline time.Time) error {
 	select {
 	case l.turn <- struct{}{}:
-	case <-ctx.Done():
-		return ErrLockTimeout
+	default:
+		if err := l.waitTurn(deadline); err != nil {
+			return err
+		}
 	}
-	if l.f == nil {
+	if l.fd < 0 {
 		return nil
 	}
-	if err := l.take(ctx, queueByte); err != nil {
+	err := l.setlk(unix.F_WRLCK, queueByte, 2)
+	if errors.Is(err, unix.EAGAIN) || errors.Is(err, unix.EACCES) {
+		// Busy: queue up behind the holder, then take the port.
+		if err = l.take(queueByte, deadline); err == nil {
+			err = l.take(portByte, deadline)
+		}
+	}
+	if err != nil {
+		l.setlk(unix.F_UNLCK, queueByte, 2)
 		<-l.turn
 		return err
 	}
-	err := l.take(ctx, portByte)
-	l.setlk(unix.F_UNLCK, queueByte)
-	if err != nil {
-		<-l.turn
+	l.setlk(unix.F_UNLCK, queueByte, 1)
+	return nil
+}
+
+func (l *Lock) waitTurn(deadline time.Time) error {
+	if deadline.IsZero() {
+		l.turn <- struct{}{}
+		return nil
 	}
-	return err
+	t := time.NewTimer(time.Until(deadline))
+	defer t.Stop()
+	select {
+	case l.turn <- struct{}{}:
+		return nil
+	case <-t.C:
+		return ErrLockTimeout
+	}
 }
 
 // Release lets the lock go.
 func (l *Lock) Release() {
-	if l.f != nil {
-		l.setlk(unix.F_UNLCK, portByte)
+	if l.fd >= 0 {
+		l.setlk(unix.F_UNLCK, portByte, 1)
 	}
 	<-l.turn
 }
 
 // take polls for one byte's lock. The kernel's blocking variant cannot be
 // given a deadline, and a busy port must not hang the application.
-func (l *Lock) take(ctx context.Context, at int64) error {
+func (l *Lock) take(at int64, deadline time.Time) error {
 	wait := 20 * time.Microsecond
 	for {
-		err := l.setlk(unix.F_WRLCK, at)
+		err := l.setlk(unix.F_WRLCK, at, 1)
 		if err == nil {
 			return nil
 		}
 		if !errors.Is(err, unix.EAGAIN) && !errors.Is(err, unix.EACCES) {
 			return fmt.Errorf("locking port: %w", err)
 		}
-		t := time.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-			t.Stop()
+		if !deadline.IsZero() && time.Now().Add(wait).After(deadline) {
 			return ErrLockTimeout
-		case <-t.C:
 		}
+		time.Sleep(wait)
 		wait = min(2*wait, 500*time.Microsecond)
 	}
 }
 
-func (l *Lock) setlk(typ int16, at int64) error {
-	lk := unix.Flock_t{Type: typ, Whence: 0, Start: at, Len: 1}
-	rc, err := l.f.SyscallConn()
-	if err != nil {
-		return err
-	}
-	var lockErr error
-	if err := rc.Control(func(fd uintptr) {
-		lockErr = unix.FcntlFlock(fd, unix.F_OFD_SETLK, &lk)
-	}); err != nil {
-		return err
-	}
-	return lockErr
+func (l *Lock) setlk(typ int16, at, n int64) error {
+	lk := unix.Flock_t{Type: typ, Whence: 0, Start: at, Len: n}
+	return unix.FcntlFlock(uintptr(l.fd), unix.F_OFD_SETLK, &lk)
 }

@@ -1,0 +1,173 @@
+package bench
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/vmihailenco/msgpack/v5"
+	"tep.dev/tep/link"
+	"tep.dev/tep/wire"
+)
+
+// LinkResult compares one payload size over the framed link with a raw
+// echo over the same kind of pty pair.
+type LinkResult struct {
+	Size   int    `json:"size"`
+	Raw    Sample `json:"-"`
+	Framed Sample `json:"-"`
+
+	RawMedianNs    int64   `json:"raw_median_ns"`
+	RawP99Ns       int64   `json:"raw_p99_ns"`
+	FramedMedianNs int64   `json:"framed_median_ns"`
+	FramedP99Ns    int64   `json:"framed_p99_ns"`
+	RawMiBps       float64 `json:"raw_mib_s"`
+	FramedMiBps    float64 `json:"framed_mib_s"`
+	// Throughput is framed/raw throughput; Latency is framed/raw median.
+	Throughput float64 `json:"throughput_ratio"`
+	Latency    float64 `json:"latency_ratio"`
+}
+
+// LinkSizes are the payload sizes measured by default.
+var LinkSizes = []int{32, 4 << 10, 64 << 10, 1 << 20}
+
+// iterations picks a count that takes a fraction of a second per size.
+func iterations(size int, scale float64) int {
+	n := 2000
+	switch {
+	case size >= 1<<20:
+		n = 40
+	case size >= 64<<10:
+		n = 300
+	case size >= 4<<10:
+		n = 1000
+	}
+	return max(10, int(float64(n)*scale))
+}
+
+// Link measures request/reply echoes of each size through the framed link
+// (client → pty → Serve → pty → client) and, in alternating rounds, a raw
+// echo on a second pty pair: write the payload, have the other side read
+// all of it and write it back, read it. The raw echo is store-and-forward
+// like a call, so it is the limit a request/reply protocol can reach on a
+// pty. dir holds the pty symlinks; scale multiplies the iteration counts.
+func Link(dir string, sizes []int, scale float64) ([]LinkResult, error) {
+	framedPTY, err := link.NewPTY(filepath.Join(dir, "bench-framed"))
+	if err != nil {
+		return nil, err
+	}
+	defer framedPTY.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go link.Serve(ctx, link.NewConn(framedPTY.Master, link.Config{}), nil)
+	s, lock, err := link.Dial(framedPTY.Path, 0)
+	if err != nil {
+		return nil, err
+	}
+	defer s.Close()
+	_ = lock; client := link.NewClient(s, link.NewLock(nil), 1, time.Minute, link.Config{})
+
+	rawPTY, err := link.NewPTY(filepath.Join(dir, "bench-raw"))
+	if err != nil {
+		return nil, err
+	}
+	defer rawPTY.Close()
+	rawEnd, err := link.OpenTTY(rawPTY.Path, 0)
+	if err != nil {
+		return nil, err
+	}
+	defer rawEnd.Close()
+
+	var out []LinkResult
+	for _, size := range sizes {
+		r, err := linkSize(client, rawPTY.Master, rawEnd, size, iterations(size, scale))
+		if err != nil {
+			return nil, fmt.Errorf("%d-byte echo: %w", size, err)
+		}
+		out = append(out, r)
+	}
+	return out, nil
+}
+
+func linkSize(client *link.Client, rawServer, rawClient *os.File, size, n int) (LinkResult, error) {
+	payload := make([]byte, size)
+	body, err := msgpack.Marshal(payload)
+	if err != nil {
+		return LinkResult{}, err
+	}
+	echoDone := make(chan error, 1)
+	stopEcho := make(chan struct{})
+	go func() { echoDone <- rawEcho(rawServer, size, stopEcho) }()
+	defer func() { close(stopEcho); rawClient.Write(payload); <-echoDone }()
+
+	got := make([]byte, size)
+	rawOnce := func() error {
+		if _, err := rawClient.Write(payload); err != nil {
+			return err
+		}
+		_, err := io.ReadFull(rawClient, got)
+		return err
+	}
+	framedOnce := func() error {
+		return client.Call(context.Background(), wire.FuncPing, body, func(reply []byte) error {
+			if len(reply) != len(body) {
+				return fmt.Errorf("echo returned %d bytes, want %d", len(reply), len(body))
+			}
+			return nil
+		})
+	}
+	// Warm up both, then alternate rounds of ten.
+	for i := 0; i < 3; i++ {
+		if err := rawOnce(); err != nil {
+			return LinkResult{}, err
+		}
+		if err := framedOnce(); err != nil {
+			return LinkResult{}, err
+		}
+	}
+	r := LinkResult{Size: size}
+	for len(r.Framed) < n {
+		for i := 0; i < 10; i++ {
+			t := time.Now()
+			if err := rawOnce(); err != nil {
+				return r, err
+			}
+			r.Raw = append(r.Raw, time.Since(t))
+		}
+		for i := 0; i < 10; i++ {
+			t := time.Now()
+			if err := framedOnce(); err != nil {
+				return r, err
+			}
+			r.Framed = append(r.Framed, time.Since(t))
+		}
+	}
+	r.RawMedianNs, r.RawP99Ns = int64(r.Raw.Median()), int64(r.Raw.P99())
+	r.FramedMedianNs, r.FramedP99Ns = int64(r.Framed.Median()), int64(r.Framed.P99())
+	r.RawMiBps, r.FramedMiBps = r.Raw.MiBps(size), r.Framed.MiBps(size)
+	r.Throughput = r.FramedMiBps / r.RawMiBps
+	r.Latency = float64(r.FramedMedianNs) / float64(r.RawMedianNs)
+	return r, nil
+}
+
+// rawEcho reads size bytes and writes them back until stop is closed (and
+// one more payload arrives to wake it).
+func rawEcho(f *os.File, size int, stop <-chan struct{}) error {
+	buf := make([]byte, size)
+	for {
+		if _, err := io.ReadFull(f, buf); err != nil {
+			return err
+		}
+		select {
+		case <-stop:
+			return nil
+		default:
+		}
+		if _, err := f.Write(buf); err != nil {
+			return err
+		}
+	}
+}
