@@ -68,7 +68,8 @@ func Link(dir string, sizes []int, scale float64) ([]LinkResult, error) {
 		return nil, err
 	}
 	defer s.Close()
-	_ = lock; client := link.NewClient(s, link.NewLock(nil), 1, time.Minute, link.Config{})
+	_ = lock
+	client := link.NewClient(s, link.NewLock(nil), 1, time.Minute, link.Config{})
 
 	rawPTY, err := link.NewPTY(filepath.Join(dir, "bench-raw"))
 	if err != nil {
