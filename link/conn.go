@@ -86,14 +86,14 @@ func (c *Conn) Send(m *wire.Message) error {
 	if len(msg) > c.max {
 		return fmt.Errorf("%w: %d bytes, limit %d", ErrTooLarge, len(msg), c.max)
 	}
-	if len(msg) <= sendFrame {
+	if len(msg) <= wire.MaxBody {
 		wire.PutHeader(buf, msg, len(msg), 0)
 		_, err := c.s.Write(buf)
 		return err
 	}
 	var frame []byte
-	for off := 0; off < len(msg); off += sendFrame {
-		chunk := msg[off:min(off+sendFrame, len(msg))]
+	for off := 0; off < len(msg); off += wire.MaxBody {
+		chunk := msg[off:min(off+wire.MaxBody, len(msg))]
 		frame = wire.AppendFrame(frame[:0], chunk, len(msg), off)
 		if _, err := c.s.Write(frame); err != nil {
 			return err
@@ -101,12 +101,6 @@ func (c *Conn) Send(m *wire.Message) error {
 	}
 	return nil
 }
-
-// sendFrame is the largest body Send puts in one frame. It is smaller than
-// wire.MaxBody so that a long message is pipelined: the CRC of each frame
-// is computed while the line drains the one before, instead of all of it
-// before the first byte leaves.
-const sendFrame = 16 << 10
 
 // keep holds on to the output buffer for the next Send unless a rare large
 // message made it big.

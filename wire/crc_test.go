@@ -67,3 +67,29 @@ func BenchmarkCRC16(b *testing.B) {
 		CRC16(p)
 	}
 }
+
+// TestCRC16FoldMatchesBitwise covers the carry-less folding path (where the
+// CPU has it) and the table path on the same long inputs, at every
+// alignment of the start.
+func TestCRC16FoldMatchesBitwise(t *testing.T) {
+	t.Logf("carry-less folding available: %v", haveFold)
+	r := rand.New(rand.NewPCG(5, 6))
+	p := make([]byte, 70016)
+	for i := range p {
+		p[i] = byte(r.Uint32())
+	}
+	for _, n := range []int{foldMin - 1, foldMin, foldMin + 1, 80, 95, 1024, 1025, 16384 + 7, 65535, 70000} {
+		for off := 0; off < 16; off += 5 {
+			q := p[off : off+n]
+			for _, init := range []uint16{crcInit, 0, 0xFFFF} {
+				want := crcBitwise(init, q)
+				if got := crcUpdate(init, q); got != want {
+					t.Errorf("crcUpdate(%#04x, %d bytes at +%d) = %#04x, want %#04x", init, n, off, got, want)
+				}
+				if got := crcSliced(init, q); got != want {
+					t.Errorf("crcSliced(%#04x, %d bytes at +%d) = %#04x, want %#04x", init, n, off, got, want)
+				}
+			}
+		}
+	}
+}
