@@ -8,4 +8,10 @@ require (
 	golang.org/x/sys v0.50.0
 )
 
-require github.com/vmihailenco/tagparser/v2 v2.0.0 // indirect
+require (
+	github.com/google/go-tpm v0.9.8 // indirect
+	github.com/google/go-tpm-tools v0.4.11 // indirect
+	github.com/mattn/go-sqlite3 v1.14.53 // indirect
+	github.com/miekg/pkcs11 v1.1.2 // indirect
+	github.com/vmihailenco/tagparser/v2 v2.0.0 // indirect
+)

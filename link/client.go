@@ -81,3 +81,21 @@ func (c *Client) Ping(ctx context.Context) error {
 
 // Stale reports how many replies meant for others were dropped.
 func (c *Client) Stale() uint64 { return c.stale.Load() }
+
+// Notify sends a oneway call of function fn: no reply is awaited.
+func (c *Client) Notify(ctx context.Context, fn uint16, body []byte) error {
+	deadline, ok := ctx.Deadline()
+	if !ok {
+		deadline = time.Now().Add(c.timeout)
+	}
+	if err := c.lock.Acquire(deadline); err != nil {
+		return err
+	}
+	defer c.lock.Release()
+	c.seq++
+	m := wire.Message{Version: wire.Version, Type: wire.Oneway, Func: fn, Client: c.id, Seq: c.seq, Body: body}
+	if err := c.conn.Send(&m); err != nil {
+		return fmt.Errorf("sending oneway call: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,54 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+
+	"tep.dev/tep/server"
+)
+
+func runInit(args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("init", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	state := fs.String("state", "", "state directory (database, simulator seed)")
+	tpmSpec := fs.String("tpm", "", "TPM: sim, swtpm:HOST:PORT or a device path")
+	label := fs.String("label", "TEP Token", "token label")
+	soPIN := fs.String("so-pin", "", "security officer PIN")
+	userPIN := fs.String("user-pin", "", "user PIN")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *state == "" || *tpmSpec == "" || *soPIN == "" || *userPIN == "" {
+		return errors.New("init needs --state, --tpm, --so-pin and --user-pin")
+	}
+	if len(*label) > 32 {
+		return fmt.Errorf("label %q is longer than 32 bytes", *label)
+	}
+	b, err := openBackends(*state, *tpmSpec)
+	if err != nil {
+		return err
+	}
+	defer b.Close()
+	srv, err := server.New(b.tpm, b.store, server.Config{Log: slog.New(slog.NewTextHandler(stderr, nil))})
+	if err != nil {
+		return err
+	}
+	defer srv.Close()
+	if n, err := b.store.Tokens(); err != nil {
+		return err
+	} else if len(n) > 0 {
+		return fmt.Errorf("%s already holds %d token(s); use a fresh state directory", *state, len(n))
+	}
+	slot, err := srv.CreateToken(*label, []byte(*soPIN))
+	if err != nil {
+		return fmt.Errorf("creating the token: %w", err)
+	}
+	if err := srv.SetUserPIN(slot, []byte(*soPIN), []byte(*userPIN)); err != nil {
+		return fmt.Errorf("setting the user PIN: %w", err)
+	}
+	fmt.Fprintf(stdout, "token %q initialised in slot %d of %s (TPM %s)\n", *label, slot, *state, *tpmSpec)
+	return nil
+}

@@ -1,0 +1,49 @@
+// Command tepd serves PKCS#11 over virtual UARTs from the TPM-owning
+// trusted VM.
+//
+//	tepd init  --state DIR --tpm SPEC --label LABEL --so-pin PIN --user-pin PIN
+//	tepd serve --state DIR --tpm SPEC [--pty DIR] [--port DEV]... [--listen unix:PATH]...
+//
+// SPEC is "sim" (the embedded TPM simulator: insecure, for development
+// only), "swtpm:HOST:PORT" (swtpm's TCP data port) or a device such as
+// /dev/tpmrm0.
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "tepd:", err)
+		os.Exit(1)
+	}
+}
+
+const usage = `usage:
+  tepd init  --state DIR --tpm SPEC --label LABEL --so-pin PIN --user-pin PIN
+  tepd serve --state DIR --tpm SPEC [--pty DIR] [--port DEV]... [--listen unix:PATH]... [--config FILE]`
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		return fmt.Errorf("%s", usage)
+	}
+	switch args[0] {
+	case "init":
+		return runInit(args[1:], stdout, stderr)
+	case "serve":
+		return runServe(ctx, args[1:], stdout, stderr)
+	case "-h", "--help", "help":
+		fmt.Fprintln(stdout, usage)
+		return nil
+	}
+	return fmt.Errorf("unknown command %q\n%s", args[0], usage)
+}

@@ -1,0 +1,196 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"tep.dev/tep/link"
+	"tep.dev/tep/server"
+)
+
+// serveConfig holds tepd serve's settings; a --config file (JSON) carries
+// the same keys, and flags given on the command line win.
+type serveConfig struct {
+	State    string   `json:"state"`
+	TPM      string   `json:"tpm"`
+	PTY      string   `json:"pty"`
+	Ports    []string `json:"ports"`
+	Listen   []string `json:"listen"`
+	Baud     int      `json:"baud"`
+	Lease    string   `json:"lease"`
+	LogLevel string   `json:"log_level"`
+}
+
+// ptyNames are the ports a guest sees, /dev/ttyS4 … /dev/ttyS9.
+var ptyNames = []string{"ttyS4", "ttyS5", "ttyS6", "ttyS7", "ttyS8", "ttyS9"}
+
+type listFlag []string
+
+func (l *listFlag) String() string     { return strings.Join(*l, ",") }
+func (l *listFlag) Set(v string) error { *l = append(*l, v); return nil }
+
+func parseServe(args []string, stderr io.Writer) (serveConfig, error) {
+	var flags serveConfig
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	cfgFile := fs.String("config", "", "JSON file with the same settings; flags win")
+	fs.StringVar(&flags.State, "state", "", "state directory")
+	fs.StringVar(&flags.TPM, "tpm", "", "TPM: sim, swtpm:HOST:PORT or a device path")
+	fs.StringVar(&flags.PTY, "pty", "", "create pty pairs with symlinks DIR/ttyS4 … DIR/ttyS9")
+	fs.Var((*listFlag)(&flags.Ports), "port", "serial device to serve (repeatable)")
+	fs.Var((*listFlag)(&flags.Listen), "listen", "unix:PATH socket to serve (repeatable)")
+	fs.IntVar(&flags.Baud, "baud", 115200, "baud rate of serial devices")
+	fs.StringVar(&flags.Lease, "lease", "", "silence after which a client's state is dropped (default 1m)")
+	fs.StringVar(&flags.LogLevel, "log-level", "info", "debug, info, warn or error")
+	if err := fs.Parse(args); err != nil {
+		return flags, err
+	}
+	cfg := serveConfig{Baud: 115200, LogLevel: "info"}
+	if *cfgFile != "" {
+		b, err := os.ReadFile(*cfgFile)
+		if err != nil {
+			return cfg, err
+		}
+		dec := json.NewDecoder(strings.NewReader(string(b)))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&cfg); err != nil {
+			return cfg, fmt.Errorf("reading %s: %w", *cfgFile, err)
+		}
+	}
+	fs.Visit(func(f *flag.Flag) {
+		switch f.Name {
+		case "state":
+			cfg.State = flags.State
+		case "tpm":
+			cfg.TPM = flags.TPM
+		case "pty":
+			cfg.PTY = flags.PTY
+		case "port":
+			cfg.Ports = flags.Ports
+		case "listen":
+			cfg.Listen = flags.Listen
+		case "baud":
+			cfg.Baud = flags.Baud
+		case "lease":
+			cfg.Lease = flags.Lease
+		case "log-level":
+			cfg.LogLevel = flags.LogLevel
+		}
+	})
+	if cfg.State == "" || cfg.TPM == "" {
+		return cfg, errors.New("serve needs --state and --tpm")
+	}
+	if cfg.PTY == "" && len(cfg.Ports) == 0 && len(cfg.Listen) == 0 {
+		return cfg, errors.New("serve needs something to serve: --pty, --port or --listen")
+	}
+	return cfg, nil
+}
+
+func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	cfg, err := parseServe(args, stderr)
+	if err != nil {
+		return err
+	}
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(cfg.LogLevel)); err != nil {
+		return fmt.Errorf("log level %q: %w", cfg.LogLevel, err)
+	}
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+	var lease time.Duration
+	if cfg.Lease != "" {
+		if lease, err = time.ParseDuration(cfg.Lease); err != nil {
+			return fmt.Errorf("lease %q: %w", cfg.Lease, err)
+		}
+	}
+	b, err := openBackends(cfg.State, cfg.TPM)
+	if err != nil {
+		return err
+	}
+	defer b.Close()
+	if b.tpm.Insecure() {
+		log.Warn("using the embedded TPM simulator: keys are NOT protected; for development only")
+	}
+	srv, err := server.New(b.tpm, b.store, server.Config{Lease: lease, Log: log})
+	if err != nil {
+		return err
+	}
+	defer srv.Close()
+	return servePorts(ctx, srv, cfg, log)
+}
+
+// servePorts opens every configured port and serves them until ctx ends.
+func servePorts(ctx context.Context, srv *server.Server, cfg serveConfig, log *slog.Logger) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var wg sync.WaitGroup
+	errs := make(chan error, 16)
+	serve := func(name string, fn func() error) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := fn(); err != nil && ctx.Err() == nil {
+				errs <- fmt.Errorf("serving %s: %w", name, err)
+				cancel()
+			}
+		}()
+	}
+	if cfg.PTY != "" {
+		for _, n := range ptyNames {
+			p, err := link.NewPTY(filepath.Join(cfg.PTY, n))
+			if err != nil {
+				cancel()
+				wg.Wait()
+				return err
+			}
+			defer p.Close()
+			serve(p.Path, func() error { return srv.ServeStream(ctx, p.Master, p.Path) })
+			log.Info("serving pty", "path", p.Path, "device", p.Slave)
+		}
+	}
+	for _, dev := range cfg.Ports {
+		st, err := link.OpenSerial(dev, cfg.Baud)
+		if err != nil {
+			cancel()
+			wg.Wait()
+			return err
+		}
+		defer st.Close()
+		serve(dev, func() error { return srv.ServeStream(ctx, st, dev) })
+		log.Info("serving serial port", "device", dev, "baud", cfg.Baud)
+	}
+	for _, addr := range cfg.Listen {
+		path, ok := strings.CutPrefix(addr, "unix:")
+		if !ok {
+			cancel()
+			wg.Wait()
+			return fmt.Errorf("listen address %q: want unix:PATH", addr)
+		}
+		l, err := link.ListenUnix(path)
+		if err != nil {
+			cancel()
+			wg.Wait()
+			return err
+		}
+		serve(addr, func() error { return srv.ServeUnix(ctx, l) })
+		log.Info("serving unix socket", "path", path)
+	}
+	<-ctx.Done()
+	wg.Wait()
+	select {
+	case err := <-errs:
+		return err
+	default:
+		log.Info("shut down")
+		return nil
+	}
+}

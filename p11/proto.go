@@ -1,0 +1,322 @@
+package p11
+
+// Function ids on the wire: a function's position in the PKCS#11 v2.40
+// function list, counted from one (0 is the link's ping).
+const (
+	FnInitialize uint16 = iota + 1
+	FnFinalize
+	FnGetInfo
+	FnGetFunctionList
+	FnGetSlotList
+	FnGetSlotInfo
+	FnGetTokenInfo
+	FnGetMechanismList
+	FnGetMechanismInfo
+	FnInitToken
+	FnInitPIN
+	FnSetPIN
+	FnOpenSession
+	FnCloseSession
+	FnCloseAllSessions
+	FnGetSessionInfo
+	FnGetOperationState
+	FnSetOperationState
+	FnLogin
+	FnLogout
+	FnCreateObject
+	FnCopyObject
+	FnDestroyObject
+	FnGetObjectSize
+	FnGetAttributeValue
+	FnSetAttributeValue
+	FnFindObjectsInit
+	FnFindObjects
+	FnFindObjectsFinal
+	FnEncryptInit
+	FnEncrypt
+	FnEncryptUpdate
+	FnEncryptFinal
+	FnDecryptInit
+	FnDecrypt
+	FnDecryptUpdate
+	FnDecryptFinal
+	FnDigestInit
+	FnDigest
+	FnDigestUpdate
+	FnDigestKey
+	FnDigestFinal
+	FnSignInit
+	FnSign
+	FnSignUpdate
+	FnSignFinal
+	FnSignRecoverInit
+	FnSignRecover
+	FnVerifyInit
+	FnVerify
+	FnVerifyUpdate
+	FnVerifyFinal
+	FnVerifyRecoverInit
+	FnVerifyRecover
+	FnDigestEncryptUpdate
+	FnDecryptDigestUpdate
+	FnSignEncryptUpdate
+	FnDecryptVerifyUpdate
+	FnGenerateKey
+	FnGenerateKeyPair
+	FnWrapKey
+	FnUnwrapKey
+	FnDeriveKey
+	FnSeedRandom
+	FnGenerateRandom
+	FnGetFunctionStatus
+	FnCancelFunction
+	FnWaitForSlotEvent
+)
+
+// FnKeepAlive is a oneway call a live client sends so that the server
+// keeps its state past the lease; it is not a PKCS#11 function.
+const FnKeepAlive uint16 = 0x100
+
+// The shapes of arguments (…Req) and results (…Resp) on the wire. Every
+// result starts with the return value; the other fields are meaningful
+// only when it is CKR_OK (or CKR_BUFFER_TOO_SMALL for a Len). A failure
+// without results travels as RVResp, the one-element array [rv], whatever
+// the function (see IsFailure). Output
+// buffers never cross the wire, only their capacity (OutCap, -1 for a NULL
+// pointer): the server answers the length a NULL or short buffer needs
+// and leaves the operation active, as PKCS#11's length convention wants.
+
+// Hello registers a client at C_Initialize.
+type HelloReq struct {
+	_msgpack struct{} `msgpack:",as_array"`
+	PID      int64
+}
+
+// RVResp is the result of functions that return only a value.
+type RVResp struct {
+	_msgpack struct{} `msgpack:",as_array"`
+	RV       RV
+}
+
+type SlotListReq struct {
+	_msgpack     struct{} `msgpack:",as_array"`
+	TokenPresent bool
+}
+
+type SlotListResp struct {
+	_msgpack struct{} `msgpack:",as_array"`
+	RV       RV
+	Slots    []uint64
+}
+
+type SlotReq struct {
+	_msgpack struct{} `msgpack:",as_array"`
+	Slot     uint64
+}
+
+// Version is CK_VERSION.
+type Version struct {
+	_msgpack struct{} `msgpack:",as_array"`
+	Major    uint8
+	Minor    uint8
+}
+
+type SlotInfoResp struct {
+	_msgpack        struct{} `msgpack:",as_array"`
+	RV              RV
+	Description     string
+	ManufacturerID  string
+	Flags           uint64
+	HardwareVersion Version
+	FirmwareVersion Version
+}
+
+// TokenInfo is CK_TOKEN_INFO; counts may be CK_UNAVAILABLE_INFORMATION.
+type TokenInfo struct {
+	_msgpack           struct{} `msgpack:",as_array"`
+	Label              string
+	ManufacturerID     string
+	Model              string
+	SerialNumber       string
+	Flags              uint64
+	MaxSessionCount    uint64
+	SessionCount       uint64
+	MaxRwSessionCount  uint64
+	RwSessionCount     uint64
+	MaxPinLen          uint64
+	MinPinLen          uint64
+	TotalPublicMemory  uint64
+	FreePublicMemory   uint64
+	TotalPrivateMemory uint64
+	FreePrivateMemory  uint64
+	HardwareVersion    Version
+	FirmwareVersion    Version
+	UTCTime            string
+}
+
+type TokenInfoResp struct {
+	_msgpack struct{} `msgpack:",as_array"`
+	RV       RV
+	Info     TokenInfo
+}
+
+type MechanismListResp struct {
+	_msgpack   struct{} `msgpack:",as_array"`
+	RV         RV
+	Mechanisms []uint64
+}
+
+type MechanismInfoReq struct {
+	_msgpack struct{} `msgpack:",as_array"`
+	Slot     uint64
+	Type     uint64
+}
+
+type MechanismInfoResp struct {
+	_msgpack   struct{} `msgpack:",as_array"`
+	RV         RV
+	MinKeySize uint64
+	MaxKeySize uint64
+	Flags      uint64
+}
+
+type InitTokenReq struct {
+	_msgpack struct{} `msgpack:",as_array"`
+	Slot     uint64
+	SOPIN    []byte
+	Label    string // 32 bytes, space padded
+}
+
+type SessionReq struct {
+	_msgpack struct{} `msgpack:",as_array"`
+	Session  uint64
+}
+
+type InitPINReq struct {
+	_msgpack struct{} `msgpack:",as_array"`
+	Session  uint64
+	PIN      []byte
+}
+
+type SetPINReq struct {
+	_msgpack struct{} `msgpack:",as_array"`
+	Session  uint64
+	Old      []byte
+	New      []byte
+}
+
+type OpenSessionReq struct {
+	_msgpack struct{} `msgpack:",as_array"`
+	Slot     uint64
+	Flags    uint64
+}
+
+type OpenSessionResp struct {
+	_msgpack struct{} `msgpack:",as_array"`
+	RV       RV
+	Session  uint64
+}
+
+type SessionInfoResp struct {
+	_msgpack    struct{} `msgpack:",as_array"`
+	RV          RV
+	Slot        uint64
+	State       uint64
+	Flags       uint64
+	DeviceError uint64
+}
+
+type LoginReq struct {
+	_msgpack struct{} `msgpack:",as_array"`
+	Session  uint64
+	UserType uint64
+	PIN      []byte
+}
+
+type GenerateRandomReq struct {
+	_msgpack struct{} `msgpack:",as_array"`
+	Session  uint64
+	Len      uint64
+}
+
+type DataResp struct {
+	_msgpack struct{} `msgpack:",as_array"`
+	RV       RV
+	Data     []byte
+}
+
+// Mechanism is CK_MECHANISM; Param holds the parameter bytes as the C
+// structure would, in this protocol's encoding for that mechanism.
+type Mechanism struct {
+	_msgpack struct{} `msgpack:",as_array"`
+	Type     uint64
+	Param    []byte
+}
+
+type OpInitReq struct {
+	_msgpack  struct{} `msgpack:",as_array"`
+	Session   uint64
+	Mechanism Mechanism
+	Key       uint64
+}
+
+type DataReq struct {
+	_msgpack struct{} `msgpack:",as_array"`
+	Session  uint64
+	Data     []byte
+}
+
+// OutReq carries input data and the capacity of the caller's output
+// buffer (-1: a NULL pointer, the caller asks for the length).
+type OutReq struct {
+	_msgpack struct{} `msgpack:",as_array"`
+	Session  uint64
+	Data     []byte
+	OutCap   int64
+}
+
+// OutResp returns output data, or with CKR_BUFFER_TOO_SMALL (or CKR_OK to
+// a NULL buffer) only the length the output needs.
+type OutResp struct {
+	_msgpack struct{} `msgpack:",as_array"`
+	RV       RV
+	Out      []byte
+	Len      uint64
+}
+
+// Result returns the return value.
+func (r *RVResp) Result() RV { return r.RV }
+
+// Result returns the return value.
+func (r *SlotListResp) Result() RV { return r.RV }
+
+// Result returns the return value.
+func (r *SlotInfoResp) Result() RV { return r.RV }
+
+// Result returns the return value.
+func (r *TokenInfoResp) Result() RV { return r.RV }
+
+// Result returns the return value.
+func (r *MechanismListResp) Result() RV { return r.RV }
+
+// Result returns the return value.
+func (r *MechanismInfoResp) Result() RV { return r.RV }
+
+// Result returns the return value.
+func (r *OpenSessionResp) Result() RV { return r.RV }
+
+// Result returns the return value.
+func (r *SessionInfoResp) Result() RV { return r.RV }
+
+// Result returns the return value.
+func (r *DataResp) Result() RV { return r.RV }
+
+// Result returns the return value.
+func (r *OutResp) Result() RV { return r.RV }
+
+// Resp is what every result shape has: a return value.
+type Resp interface{ Result() RV }
+
+// IsFailure reports whether a reply body is the bare [rv] of a failure
+// rather than the function's full result shape.
+func IsFailure(body []byte) bool { return len(body) > 0 && body[0] == 0x91 }

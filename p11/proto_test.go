@@ -1,0 +1,58 @@
+package p11
+
+import (
+	"bytes"
+	"testing"
+
+	"github.com/vmihailenco/msgpack/v5"
+)
+
+// TestArrayEncoding checks that arguments travel as compact arrays, not
+// maps with field names, and survive a round trip.
+func TestArrayEncoding(t *testing.T) {
+	in := OutReq{Session: 7, Data: []byte("abc"), OutCap: -1}
+	b, err := Marshal(&in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []byte{0x93, 0x07, 0xc4, 0x03, 'a', 'b', 'c', 0xff}
+	if !bytes.Equal(b, want) {
+		t.Errorf("Marshal(%+v) = % x, want % x", in, b, want)
+	}
+	var out OutReq
+	if err := msgpack.Unmarshal(b, &out); err != nil {
+		t.Fatal(err)
+	}
+	if out.Session != 7 || string(out.Data) != "abc" || out.OutCap != -1 {
+		t.Errorf("round trip = %+v, want %+v", out, in)
+	}
+}
+
+func TestFunctionIDs(t *testing.T) {
+	// Spot checks against the position in the v2.40 function list.
+	for _, tt := range []struct {
+		name string
+		got  uint16
+		want uint16
+	}{
+		{"C_Initialize", FnInitialize, 1},
+		{"C_GetFunctionList", FnGetFunctionList, 4},
+		{"C_Login", FnLogin, 19},
+		{"C_DigestInit", FnDigestInit, 38},
+		{"C_GenerateRandom", FnGenerateRandom, 65},
+		{"C_WaitForSlotEvent", FnWaitForSlotEvent, 68},
+	} {
+		if tt.got != tt.want {
+			t.Errorf("%s id = %d, want %d", tt.name, tt.got, tt.want)
+		}
+	}
+}
+
+func TestRVString(t *testing.T) {
+	if got := CKR_PIN_INCORRECT.String(); got != "CKR_PIN_INCORRECT" {
+		t.Errorf("String() = %q", got)
+	}
+	if got := RV(0x12345).String(); got != "CKR_0x12345" {
+		t.Errorf("String() = %q", got)
+	}
+}

@@ -1,0 +1,173 @@
+package client
+
+import "tep.dev/tep/p11"
+
+// The methods below map one to one onto PKCS#11 functions; each returns a
+// p11.RV as its error when the server answers anything but CKR_OK, and an
+// ErrLink error when the server cannot be reached.
+
+// SlotList is C_GetSlotList.
+func (c *Client) SlotList(tokenPresent bool) ([]uint64, error) {
+	var r p11.SlotListResp
+	err := c.call(p11.FnGetSlotList, &p11.SlotListReq{TokenPresent: tokenPresent}, &r)
+	return r.Slots, err
+}
+
+// SlotInfo is C_GetSlotInfo.
+func (c *Client) SlotInfo(slot uint64) (p11.SlotInfoResp, error) {
+	var r p11.SlotInfoResp
+	err := c.call(p11.FnGetSlotInfo, &p11.SlotReq{Slot: slot}, &r)
+	return r, err
+}
+
+// TokenInfo is C_GetTokenInfo.
+func (c *Client) TokenInfo(slot uint64) (p11.TokenInfo, error) {
+	var r p11.TokenInfoResp
+	err := c.call(p11.FnGetTokenInfo, &p11.SlotReq{Slot: slot}, &r)
+	return r.Info, err
+}
+
+// MechanismList is C_GetMechanismList.
+func (c *Client) MechanismList(slot uint64) ([]uint64, error) {
+	var r p11.MechanismListResp
+	err := c.call(p11.FnGetMechanismList, &p11.SlotReq{Slot: slot}, &r)
+	return r.Mechanisms, err
+}
+
+// MechanismInfo is C_GetMechanismInfo.
+func (c *Client) MechanismInfo(slot, mech uint64) (p11.MechanismInfoResp, error) {
+	var r p11.MechanismInfoResp
+	err := c.call(p11.FnGetMechanismInfo, &p11.MechanismInfoReq{Slot: slot, Type: mech}, &r)
+	return r, err
+}
+
+// InitToken is C_InitToken; label is the 32-byte padded label.
+func (c *Client) InitToken(slot uint64, soPIN []byte, label string) error {
+	return c.call(p11.FnInitToken, &p11.InitTokenReq{Slot: slot, SOPIN: soPIN, Label: label}, &p11.RVResp{})
+}
+
+// InitPIN is C_InitPIN.
+func (c *Client) InitPIN(session uint64, pin []byte) error {
+	return c.call(p11.FnInitPIN, &p11.InitPINReq{Session: session, PIN: pin}, &p11.RVResp{})
+}
+
+// SetPIN is C_SetPIN.
+func (c *Client) SetPIN(session uint64, oldPIN, newPIN []byte) error {
+	return c.call(p11.FnSetPIN, &p11.SetPINReq{Session: session, Old: oldPIN, New: newPIN}, &p11.RVResp{})
+}
+
+// OpenSession is C_OpenSession.
+func (c *Client) OpenSession(slot, flags uint64) (uint64, error) {
+	var r p11.OpenSessionResp
+	err := c.call(p11.FnOpenSession, &p11.OpenSessionReq{Slot: slot, Flags: flags}, &r)
+	return r.Session, err
+}
+
+// CloseSession is C_CloseSession.
+func (c *Client) CloseSession(session uint64) error {
+	return c.call(p11.FnCloseSession, &p11.SessionReq{Session: session}, &p11.RVResp{})
+}
+
+// CloseAllSessions is C_CloseAllSessions.
+func (c *Client) CloseAllSessions(slot uint64) error {
+	return c.call(p11.FnCloseAllSessions, &p11.SlotReq{Slot: slot}, &p11.RVResp{})
+}
+
+// SessionInfo is C_GetSessionInfo.
+func (c *Client) SessionInfo(session uint64) (p11.SessionInfoResp, error) {
+	var r p11.SessionInfoResp
+	err := c.call(p11.FnGetSessionInfo, &p11.SessionReq{Session: session}, &r)
+	return r, err
+}
+
+// Login is C_Login.
+func (c *Client) Login(session, userType uint64, pin []byte) error {
+	return c.call(p11.FnLogin, &p11.LoginReq{Session: session, UserType: userType, PIN: pin}, &p11.RVResp{})
+}
+
+// Logout is C_Logout.
+func (c *Client) Logout(session uint64) error {
+	return c.call(p11.FnLogout, &p11.SessionReq{Session: session}, &p11.RVResp{})
+}
+
+// randomChunk bounds one C_GenerateRandom call on the wire; longer
+// requests are split.
+const randomChunk = 1 << 20
+
+// GenerateRandom is C_GenerateRandom: it fills out, in as many calls as
+// its length needs (at least one, so a bad session is always reported).
+func (c *Client) GenerateRandom(session uint64, out []byte) error {
+	for {
+		n := min(len(out), randomChunk)
+		var r p11.DataResp
+		if err := c.call(p11.FnGenerateRandom, &p11.GenerateRandomReq{Session: session, Len: uint64(n)}, &r); err != nil {
+			return err
+		}
+		if len(r.Data) != n {
+			return p11.CKR_DEVICE_ERROR
+		}
+		copy(out, r.Data)
+		if out = out[n:]; len(out) == 0 {
+			return nil
+		}
+	}
+}
+
+// SeedRandom is C_SeedRandom.
+func (c *Client) SeedRandom(session uint64, seed []byte) error {
+	return c.call(p11.FnSeedRandom, &p11.DataReq{Session: session, Data: seed}, &p11.RVResp{})
+}
+
+// DigestInit is C_DigestInit.
+func (c *Client) DigestInit(session uint64, m p11.Mechanism) error {
+	return c.call(p11.FnDigestInit, &p11.OpInitReq{Session: session, Mechanism: m}, &p11.RVResp{})
+}
+
+// digestChunk bounds the data of one digest call on the wire; C_Digest
+// of more is carried as updates and a final.
+const digestChunk = 8 << 20
+
+// Digest is C_Digest. outCap is the capacity of the caller's buffer, -1
+// for NULL; the result is the digest, or only its length (out nil) when
+// the buffer is NULL or too short (then with CKR_BUFFER_TOO_SMALL).
+func (c *Client) Digest(session uint64, data []byte, outCap int64) ([]byte, uint64, error) {
+	if len(data) > digestChunk {
+		return c.digestLong(session, data, outCap)
+	}
+	var r p11.OutResp
+	err := c.call(p11.FnDigest, &p11.OutReq{Session: session, Data: data, OutCap: outCap}, &r)
+	return r.Out, r.Len, err
+}
+
+// digestLong carries a long C_Digest as updates and a final, after making
+// sure the caller's buffer is large enough: a length query must leave the
+// operation as it was.
+func (c *Client) digestLong(session uint64, data []byte, outCap int64) ([]byte, uint64, error) {
+	_, need, err := c.Digest(session, nil, -1)
+	if err != nil || outCap < int64(need) {
+		if err == nil && outCap >= 0 {
+			err = p11.CKR_BUFFER_TOO_SMALL
+		}
+		return nil, need, err
+	}
+	for len(data) > 0 {
+		n := min(len(data), digestChunk)
+		if err := c.DigestUpdate(session, data[:n]); err != nil {
+			return nil, 0, err
+		}
+		data = data[n:]
+	}
+	return c.DigestFinal(session, outCap)
+}
+
+// DigestUpdate is C_DigestUpdate.
+func (c *Client) DigestUpdate(session uint64, data []byte) error {
+	return c.call(p11.FnDigestUpdate, &p11.DataReq{Session: session, Data: data}, &p11.RVResp{})
+}
+
+// DigestFinal is C_DigestFinal, with the length convention of Digest.
+func (c *Client) DigestFinal(session uint64, outCap int64) ([]byte, uint64, error) {
+	var r p11.OutResp
+	err := c.call(p11.FnDigestFinal, &p11.OutReq{Session: session, OutCap: outCap}, &r)
+	return r.Out, r.Len, err
+}

@@ -1,0 +1,137 @@
+package client
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"os"
+	"sync"
+	"time"
+
+	"tep.dev/tep/link"
+	"tep.dev/tep/p11"
+)
+
+// Client is one process's connection to tepd.
+type Client struct {
+	cfg    Config
+	stream link.Stream
+	link   *link.Client
+	stop   chan struct{}
+	done   sync.WaitGroup
+}
+
+// ErrLink wraps every failure to reach the server; the edge answers it
+// with CKR_DEVICE_ERROR and logs it.
+var ErrLink = errors.New("tep link")
+
+// Dial opens the port, checks within cfg.StartTimeout that a server
+// answers, and registers this process as a client.
+func Dial(cfg Config) (*Client, error) {
+	cfg = cfg.withDefaults()
+	s, lock, err := link.Dial(cfg.Port, cfg.Baud)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrLink, err)
+	}
+	id, err := newID()
+	if err != nil {
+		s.Close()
+		return nil, err
+	}
+	c := &Client{cfg: cfg, stream: s, link: link.NewClient(s, lock, id, cfg.CallTimeout, link.Config{}), stop: make(chan struct{})}
+	ctx, cancel := context.WithTimeout(context.Background(), cfg.StartTimeout)
+	defer cancel()
+	if err := c.link.Ping(ctx); err != nil {
+		s.Close()
+		return nil, fmt.Errorf("%w: no answer from a TEP server on %s within %v: %v", ErrLink, cfg.Port, cfg.StartTimeout, err)
+	}
+	var r p11.RVResp
+	if err := c.callCtx(ctx, p11.FnInitialize, &p11.HelloReq{PID: int64(os.Getpid())}, &r); err != nil {
+		s.Close()
+		return nil, err
+	}
+	c.done.Add(1)
+	go c.keepAlive()
+	return c, nil
+}
+
+// newID draws a random client id: unique among the clients of a server
+// without coordination.
+func newID() (uint64, error) {
+	var b [8]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return 0, fmt.Errorf("drawing a client id: %w", err)
+	}
+	return binary.LittleEndian.Uint64(b[:]) | 1, nil
+}
+
+// ID returns the client id.
+func (c *Client) ID() uint64 { return c.link.ID() }
+
+// keepAlive tells the server this process lives, so its sessions outlast
+// the server's lease while the application is idle.
+func (c *Client) keepAlive() {
+	defer c.done.Done()
+	t := time.NewTicker(c.cfg.KeepAlive)
+	defer t.Stop()
+	for {
+		select {
+		case <-c.stop:
+			return
+		case <-t.C:
+			ctx, cancel := context.WithTimeout(context.Background(), c.cfg.KeepAlive)
+			c.link.Notify(ctx, p11.FnKeepAlive, nil)
+			cancel()
+		}
+	}
+}
+
+// Close unregisters the client and closes the port. The server forgets
+// the client's sessions and logins.
+func (c *Client) Close() error {
+	close(c.stop)
+	c.done.Wait()
+	var r p11.RVResp
+	err := c.call(p11.FnFinalize, nil, &r)
+	c.stream.Close()
+	return err
+}
+
+// call makes one PKCS#11 call: req is encoded, resp decoded, and resp's
+// return value becomes the error when it is not CKR_OK.
+func (c *Client) call(fn uint16, req any, resp p11.Resp) error {
+	return c.callCtx(context.Background(), fn, req, resp)
+}
+
+func (c *Client) callCtx(ctx context.Context, fn uint16, req any, resp p11.Resp) error {
+	var body []byte
+	if req != nil {
+		var err error
+		if body, err = p11.Marshal(req); err != nil {
+			return fmt.Errorf("encoding call %d: %w", fn, err)
+		}
+	}
+	var rv p11.RV
+	err := c.link.Call(ctx, fn, body, func(reply []byte) error {
+		if p11.IsFailure(reply) {
+			var r p11.RVResp
+			err := p11.Unmarshal(reply, &r)
+			rv = r.RV
+			return err
+		}
+		if err := p11.Unmarshal(reply, resp); err != nil {
+			return err
+		}
+		rv = resp.Result()
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("%w: call %d on %s: %v", ErrLink, fn, c.cfg.Port, err)
+	}
+	if rv != p11.CKR_OK {
+		return rv
+	}
+	return nil
+}

@@ -1,0 +1,85 @@
+package client
+
+import (
+	"fmt"
+	"os"
+	"strconv"
+	"time"
+)
+
+// Config says how to reach the server. The zero value is completed by
+// defaults: port /dev/ttyS4, a 5 s answer timeout at start.
+type Config struct {
+	Port         string        // tty path or unix:PATH
+	Baud         int           // 0: leave the line speed alone
+	StartTimeout time.Duration // how long C_Initialize waits for the server
+	CallTimeout  time.Duration // how long any call waits for its reply
+	KeepAlive    time.Duration // interval of keep-alive calls; 0: default
+}
+
+// Environment variables read by FromEnv.
+const (
+	EnvPort         = "TEC_COMM_PORT"
+	EnvBaud         = "TEP_BAUD"
+	EnvStartTimeout = "TEP_START_TIMEOUT" // a Go duration, e.g. 5s
+	EnvCallTimeout  = "TEP_CALL_TIMEOUT"
+	EnvLog          = "TEP_LOG" // file for diagnostics instead of stderr
+)
+
+// Defaults.
+const (
+	DefaultPort         = "/dev/ttyS4"
+	DefaultStartTimeout = 5 * time.Second
+	DefaultCallTimeout  = 2 * time.Minute // key generation on a real TPM is slow
+	DefaultKeepAlive    = 10 * time.Second
+)
+
+// FromEnv reads the configuration from the environment.
+func FromEnv(getenv func(string) string) (Config, error) {
+	c := Config{Port: getenv(EnvPort)}
+	var err error
+	if v := getenv(EnvBaud); v != "" {
+		if c.Baud, err = strconv.Atoi(v); err != nil {
+			return c, fmt.Errorf("%s=%q: not a number", EnvBaud, v)
+		}
+	}
+	for _, d := range []struct {
+		name string
+		dst  *time.Duration
+	}{{EnvStartTimeout, &c.StartTimeout}, {EnvCallTimeout, &c.CallTimeout}} {
+		if v := getenv(d.name); v != "" {
+			if *d.dst, err = time.ParseDuration(v); err != nil || *d.dst <= 0 {
+				return c, fmt.Errorf("%s=%q: want a positive duration such as 5s", d.name, v)
+			}
+		}
+	}
+	return c, nil
+}
+
+// withDefaults returns a copy of c with every zero field defaulted.
+func (c Config) withDefaults() Config {
+	if c.Port == "" {
+		c.Port = DefaultPort
+	}
+	if c.StartTimeout <= 0 {
+		c.StartTimeout = DefaultStartTimeout
+	}
+	if c.CallTimeout <= 0 {
+		c.CallTimeout = DefaultCallTimeout
+	}
+	if c.KeepAlive <= 0 {
+		c.KeepAlive = DefaultKeepAlive
+	}
+	return c
+}
+
+// LogFile opens the diagnostics destination named by TEP_LOG, or returns
+// stderr.
+func LogFile(getenv func(string) string) *os.File {
+	if p := getenv(EnvLog); p != "" {
+		if f, err := os.OpenFile(p, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600); err == nil {
+			return f
+		}
+	}
+	return os.Stderr
+}

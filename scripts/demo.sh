@@ -1,0 +1,44 @@
+#!/bin/sh
+# make demo: a fresh token on the embedded TPM simulator, tepd serving it
+# on pty pairs, and pkcs11-tool talking to it through libtep_interface.so.
+set -eu
+build=${BUILD:-build}
+module=$build/libtep_interface.so
+state=$(mktemp -d "${TMPDIR:-/tmp}/tep-demo.XXXXXX")
+pid=
+cleanup() {
+	if [ -n "$pid" ]; then
+		kill "$pid" 2>/dev/null || true
+		wait "$pid" 2>/dev/null || true
+	fi
+	rm -rf "$state"
+}
+trap cleanup EXIT INT TERM
+
+say() { printf '\n\033[1m$ %s\033[0m\n' "$*"; }
+show() { say "$*"; "$@"; }
+
+show "$build/tepd" init --state "$state" --tpm sim --label "TEP Token" --so-pin 87654321 --user-pin 1234
+say "$build/tepd" serve --state "$state" --tpm sim --pty "$state/run" '&'
+"$build/tepd" serve --state "$state" --tpm sim --pty "$state/run" --log-level warn &
+pid=$!
+i=0
+until [ -L "$state/run/ttyS9" ]; do
+	i=$((i + 1))
+	[ $i -le 100 ] || { echo "tepd did not create its ports" >&2; exit 1; }
+	sleep 0.1
+done
+
+export TEC_COMM_PORT="$state/run/ttyS4"
+say export TEC_COMM_PORT="$TEC_COMM_PORT"
+show pkcs11-tool --module "$module" --show-info
+show pkcs11-tool --module "$module" --list-slots
+show pkcs11-tool --module "$module" --list-mechanisms
+say pkcs11-tool --module "$module" --login --pin 1234 --generate-random 32 '| od -An -tx1'
+pkcs11-tool --module "$module" --login --pin 1234 --generate-random 32 | od -An -tx1
+say "echo 'This is TEP' | pkcs11-tool --module $module --hash -m SHA256 | od -An -tx1"
+echo 'This is TEP' | pkcs11-tool --module "$module" --hash -m SHA256 | od -An -tx1
+printf '\nexpected SHA-256: '
+echo 'This is TEP' | sha256sum
+echo
+echo "demo done: tepd stops and its state directory is removed"

@@ -1,0 +1,223 @@
+package server
+
+import (
+	"time"
+
+	"tep.dev/tep/p11"
+)
+
+// client is one guest process: its logins, per token, and the key a login
+// unsealed. Sessions live in Server.sessions and name their client.
+type client struct {
+	id       uint64
+	lastSeen time.Time
+	login    map[uint64]login // by slot; absent: public
+}
+
+// login is a client's login on one token.
+type login struct {
+	user uint64 // CKU_USER or CKU_SO
+	key  []byte // the token key its PIN unsealed
+}
+
+// session is an open PKCS#11 session.
+type session struct {
+	handle uint64
+	client uint64
+	slot   uint64
+	rw     bool
+	digest *digestOp
+}
+
+// clientFor returns the state of client id, creating it for a client
+// this server has not seen (one that started before a server restart).
+func (s *Server) clientFor(id uint64) *client {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	c := s.clients[id]
+	if c == nil {
+		c = &client{id: id, login: map[uint64]login{}}
+		s.clients[id] = c
+	}
+	c.lastSeen = s.now()
+	return c
+}
+
+// dropClient forgets a client and closes its sessions. s.mu is held.
+func (s *Server) dropClient(c *client) {
+	for h, sess := range s.sessions {
+		if sess.client == c.id {
+			delete(s.sessions, h)
+		}
+	}
+	clear(c.login)
+	delete(s.clients, c.id)
+}
+
+// reap drops clients that have been silent longer than the lease: their
+// process died without C_Finalize.
+func (s *Server) reap() {
+	defer s.done.Done()
+	t := time.NewTicker(s.lease / 4)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.stop:
+			return
+		case <-t.C:
+			s.reapOnce()
+		}
+	}
+}
+
+func (s *Server) reapOnce() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	cutoff := s.now().Add(-s.lease)
+	for _, c := range s.clients {
+		if c.lastSeen.Before(cutoff) {
+			s.log.Info("client lease expired", "client", c.id)
+			s.dropClient(c)
+		}
+	}
+}
+
+// Clients reports how many clients the server holds state for.
+func (s *Server) Clients() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.clients)
+}
+
+func (s *Server) hello(c *client, body []byte) (p11.Resp, error) {
+	var req p11.HelloReq
+	if err := decode(body, &req); err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	s.dropClient(c) // a process that initialises again starts afresh
+	s.mu.Unlock()
+	s.clientFor(c.id)
+	s.log.Debug("client registered", "client", c.id, "pid", req.PID)
+	return &p11.RVResp{}, nil
+}
+
+func (s *Server) goodbye(c *client, _ []byte) (p11.Resp, error) {
+	s.mu.Lock()
+	s.dropClient(c)
+	s.mu.Unlock()
+	return &p11.RVResp{}, nil
+}
+
+// sessionOf returns c's session h. Another client's handle is as invalid
+// as one that never existed. s.mu is held.
+func (s *Server) sessionOf(c *client, h uint64) (*session, error) {
+	sess := s.sessions[h]
+	if sess == nil || sess.client != c.id {
+		return nil, p11.CKR_SESSION_HANDLE_INVALID
+	}
+	return sess, nil
+}
+
+func (s *Server) openSession(c *client, body []byte) (p11.Resp, error) {
+	var req p11.OpenSessionReq
+	if err := decode(body, &req); err != nil {
+		return nil, err
+	}
+	if req.Flags&p11.CKF_SERIAL_SESSION == 0 {
+		return nil, p11.CKR_SESSION_PARALLEL_NOT_SUPPORTED
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, err := s.tokenIn(req.Slot); err != nil {
+		return nil, err
+	}
+	rw := req.Flags&p11.CKF_RW_SESSION != 0
+	if l, ok := c.login[req.Slot]; ok && !rw && l.user == p11.CKU_SO {
+		return nil, p11.CKR_SESSION_READ_WRITE_SO_EXISTS
+	}
+	s.nextSess++
+	h := s.nextSess
+	s.sessions[h] = &session{handle: h, client: c.id, slot: req.Slot, rw: rw}
+	return &p11.OpenSessionResp{Session: h}, nil
+}
+
+func (s *Server) closeSession(c *client, body []byte) (p11.Resp, error) {
+	var req p11.SessionReq
+	if err := decode(body, &req); err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	sess, err := s.sessionOf(c, req.Session)
+	if err != nil {
+		return nil, err
+	}
+	delete(s.sessions, sess.handle)
+	s.logoutIfLast(c, sess.slot)
+	return &p11.RVResp{}, nil
+}
+
+func (s *Server) closeAllSessions(c *client, body []byte) (p11.Resp, error) {
+	var req p11.SlotReq
+	if err := decode(body, &req); err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, err := s.slotKnown(req.Slot); err != nil {
+		return nil, err
+	}
+	for h, sess := range s.sessions {
+		if sess.client == c.id && sess.slot == req.Slot {
+			delete(s.sessions, h)
+		}
+	}
+	s.logoutIfLast(c, req.Slot)
+	return &p11.RVResp{}, nil
+}
+
+// logoutIfLast ends c's login on slot when its last session there closed,
+// as PKCS#11 wants. s.mu is held.
+func (s *Server) logoutIfLast(c *client, slot uint64) {
+	for _, sess := range s.sessions {
+		if sess.client == c.id && sess.slot == slot {
+			return
+		}
+	}
+	delete(c.login, slot)
+}
+
+func (s *Server) sessionInfo(c *client, body []byte) (p11.Resp, error) {
+	var req p11.SessionReq
+	if err := decode(body, &req); err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	sess, err := s.sessionOf(c, req.Session)
+	if err != nil {
+		return nil, err
+	}
+	flags := uint64(p11.CKF_SERIAL_SESSION)
+	if sess.rw {
+		flags |= p11.CKF_RW_SESSION
+	}
+	l, loggedIn := c.login[sess.slot]
+	return &p11.SessionInfoResp{Slot: sess.slot, State: sessionState(sess.rw, l.user, loggedIn), Flags: flags}, nil
+}
+
+// sessionState is the CKS_ value of a session.
+func sessionState(rw bool, user uint64, loggedIn bool) uint64 {
+	switch {
+	case loggedIn && user == p11.CKU_SO:
+		return p11.CKS_RW_SO_FUNCTIONS
+	case loggedIn && rw:
+		return p11.CKS_RW_USER_FUNCTIONS
+	case loggedIn:
+		return p11.CKS_RO_USER_FUNCTIONS
+	case rw:
+		return p11.CKS_RW_PUBLIC_SESSION
+	}
+	return p11.CKS_RO_PUBLIC_SESSION
+}

@@ -1,0 +1,164 @@
+package server
+
+import (
+	"crypto/sha1"
+	"crypto/sha256"
+	"crypto/sha512"
+	"hash"
+
+	"tep.dev/tep/p11"
+)
+
+// digestOp is a digest operation in progress on a session. Digests run in
+// software: they need no secret, and the TPM would only be slower.
+type digestOp struct {
+	h hash.Hash
+}
+
+var digests = map[uint64]func() hash.Hash{
+	p11.CKM_SHA_1:  sha1.New,
+	p11.CKM_SHA256: sha256.New,
+	p11.CKM_SHA384: sha512.New384,
+	p11.CKM_SHA512: sha512.New,
+}
+
+func (s *Server) generateRandom(c *client, body []byte) (p11.Resp, error) {
+	var req p11.GenerateRandomReq
+	if err := decode(body, &req); err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	_, err := s.sessionOf(c, req.Session)
+	s.mu.Unlock()
+	if err != nil {
+		return nil, err
+	}
+	if req.Len > 1<<24 {
+		return nil, p11.CKR_ARGUMENTS_BAD // the provider splits longer requests
+	}
+	data, err := s.tpm.GetRandom(int(req.Len))
+	if err != nil {
+		return nil, err
+	}
+	return &p11.DataResp{Data: data}, nil
+}
+
+func (s *Server) seedRandom(c *client, body []byte) (p11.Resp, error) {
+	var req p11.DataReq
+	if err := decode(body, &req); err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	_, err := s.sessionOf(c, req.Session)
+	s.mu.Unlock()
+	if err != nil {
+		return nil, err
+	}
+	return &p11.RVResp{}, s.tpm.StirRandom(req.Data)
+}
+
+func (s *Server) digestInit(c *client, body []byte) (p11.Resp, error) {
+	var req p11.OpInitReq
+	if err := decode(body, &req); err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	sess, err := s.sessionOf(c, req.Session)
+	if err != nil {
+		return nil, err
+	}
+	if sess.digest != nil {
+		return nil, p11.CKR_OPERATION_ACTIVE
+	}
+	newHash, ok := digests[req.Mechanism.Type]
+	if !ok {
+		return nil, p11.CKR_MECHANISM_INVALID
+	}
+	if len(req.Mechanism.Param) != 0 {
+		return nil, p11.CKR_MECHANISM_PARAM_INVALID
+	}
+	sess.digest = &digestOp{h: newHash()}
+	return &p11.RVResp{}, nil
+}
+
+// digestSession returns c's session with its digest operation. s.mu is held.
+func (s *Server) digestSession(c *client, h uint64) (*session, error) {
+	sess, err := s.sessionOf(c, h)
+	if err != nil {
+		return nil, err
+	}
+	if sess.digest == nil {
+		return nil, p11.CKR_OPERATION_NOT_INITIALIZED
+	}
+	return sess, nil
+}
+
+// The digest calls hold s.mu while hashing: hashing is fast next to a
+// link round trip, and a session's calls are serial anyway.
+
+func (s *Server) digest(c *client, body []byte) (p11.Resp, error) {
+	var req p11.OutReq
+	if err := decode(body, &req); err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	sess, err := s.digestSession(c, req.Session)
+	if err != nil {
+		return nil, err
+	}
+	if r := lengthOnly(req.OutCap, sess.digest.h.Size()); r != nil {
+		return r, nil
+	}
+	sess.digest.h.Write(req.Data)
+	out := sess.digest.h.Sum(nil)
+	sess.digest = nil
+	return &p11.OutResp{Out: out, Len: uint64(len(out))}, nil
+}
+
+func (s *Server) digestUpdate(c *client, body []byte) (p11.Resp, error) {
+	var req p11.DataReq
+	if err := decode(body, &req); err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	sess, err := s.digestSession(c, req.Session)
+	if err != nil {
+		return nil, err
+	}
+	sess.digest.h.Write(req.Data)
+	return &p11.RVResp{}, nil
+}
+
+func (s *Server) digestFinal(c *client, body []byte) (p11.Resp, error) {
+	var req p11.OutReq
+	if err := decode(body, &req); err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	sess, err := s.digestSession(c, req.Session)
+	if err != nil {
+		return nil, err
+	}
+	if r := lengthOnly(req.OutCap, sess.digest.h.Size()); r != nil {
+		return r, nil
+	}
+	out := sess.digest.h.Sum(nil)
+	sess.digest = nil
+	return &p11.OutResp{Out: out, Len: uint64(len(out))}, nil
+}
+
+// lengthOnly answers a NULL (outCap < 0) or short output buffer with the
+// length needed, leaving the operation active; nil means the buffer fits.
+func lengthOnly(outCap int64, need int) *p11.OutResp {
+	switch {
+	case outCap < 0:
+		return &p11.OutResp{Len: uint64(need)}
+	case outCap < int64(need):
+		return &p11.OutResp{RV: p11.CKR_BUFFER_TOO_SMALL, Len: uint64(need)}
+	}
+	return nil
+}

@@ -1,0 +1,14 @@
+// Package server is tepd: it serves PKCS#11 calls arriving on ports
+// (serial devices, pty pairs, unix sockets) from guest processes, keeps
+// each process's sessions and logins apart, and backs tokens with a TPM
+// and their records with SQLite.
+//
+// Every call is answered with a PKCS#11 return value; errors from the TPM
+// and the store are mapped to return values in one place (rvOf), and
+// logged there when they are not the caller's fault.
+//
+// Concurrency: one goroutine serves each port; Handle is safe for
+// concurrent use. Server state is guarded by one mutex, held only for
+// bookkeeping; TPM commands run outside it (the TPM layer has its own).
+// Lifetime: New, Serve…, Close.
+package server

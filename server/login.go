@@ -1,0 +1,201 @@
+package server
+
+import (
+	"strings"
+
+	"tep.dev/tep/p11"
+)
+
+func (s *Server) initToken(c *client, body []byte) (p11.Resp, error) {
+	var req p11.InitTokenReq
+	if err := decode(body, &req); err != nil {
+		return nil, err
+	}
+	if err := checkPINLen(req.SOPIN); err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	t, err := s.slotKnown(req.Slot)
+	if err == nil && t != nil {
+		// Re-initialising an existing token needs its SO PIN and no
+		// session open on it, by anyone.
+		for _, sess := range s.sessions {
+			if sess.slot == req.Slot {
+				err = p11.CKR_SESSION_EXISTS
+			}
+		}
+	}
+	s.mu.Unlock()
+	if err != nil {
+		return nil, err
+	}
+	if t == nil {
+		_, err := s.CreateToken(req.Label, req.SOPIN)
+		return &p11.RVResp{}, err
+	}
+	key, err := s.unseal(t.row.SOSalt, t.row.SOSeal, req.SOPIN)
+	if err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	row := t.row
+	row.Label = strings.TrimRight(req.Label, " ")
+	row.UserSalt, row.UserSeal = nil, nil
+	if err := s.store.PutToken(row); err != nil {
+		return nil, err
+	}
+	t.row = row
+	clear(key)
+	return &p11.RVResp{}, nil
+}
+
+func (s *Server) login(c *client, body []byte) (p11.Resp, error) {
+	var req p11.LoginReq
+	if err := decode(body, &req); err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	t, err := s.loginCheck(c, req)
+	s.mu.Unlock()
+	if err != nil {
+		return nil, err
+	}
+	salt, sealed := t.row.UserSalt, t.row.UserSeal
+	if req.UserType == p11.CKU_SO {
+		salt, sealed = t.row.SOSalt, t.row.SOSeal
+	}
+	key, err := s.unseal(salt, sealed, req.PIN)
+	if err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	sess, err := s.sessionOf(c, req.Session)
+	if err != nil { // closed while the TPM worked
+		return nil, err
+	}
+	c.login[sess.slot] = login{user: req.UserType, key: key}
+	return &p11.RVResp{}, nil
+}
+
+// loginCheck applies C_Login's rules before the PIN is tried. s.mu is held.
+func (s *Server) loginCheck(c *client, req p11.LoginReq) (*token, error) {
+	sess, err := s.sessionOf(c, req.Session)
+	if err != nil {
+		return nil, err
+	}
+	t, err := s.tokenIn(sess.slot)
+	if err != nil {
+		return nil, err
+	}
+	switch req.UserType {
+	case p11.CKU_SO, p11.CKU_USER:
+	case p11.CKU_CONTEXT_SPECIFIC:
+		return nil, p11.CKR_OPERATION_NOT_INITIALIZED
+	default:
+		return nil, p11.CKR_USER_TYPE_INVALID
+	}
+	if l, ok := c.login[sess.slot]; ok {
+		if l.user == req.UserType {
+			return nil, p11.CKR_USER_ALREADY_LOGGED_IN
+		}
+		return nil, p11.CKR_USER_ANOTHER_ALREADY_LOGGED_IN
+	}
+	if req.UserType == p11.CKU_SO {
+		for _, other := range s.sessions {
+			if other.client == c.id && other.slot == sess.slot && !other.rw {
+				return nil, p11.CKR_SESSION_READ_ONLY_EXISTS
+			}
+		}
+	} else if t.row.UserSeal == nil {
+		return nil, p11.CKR_USER_PIN_NOT_INITIALIZED
+	}
+	if len(req.PIN) == 0 || len(req.PIN) > MaxPINLen {
+		return nil, p11.CKR_PIN_INCORRECT
+	}
+	return t, nil
+}
+
+func (s *Server) logout(c *client, body []byte) (p11.Resp, error) {
+	var req p11.SessionReq
+	if err := decode(body, &req); err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	sess, err := s.sessionOf(c, req.Session)
+	if err != nil {
+		return nil, err
+	}
+	if _, ok := c.login[sess.slot]; !ok {
+		return nil, p11.CKR_USER_NOT_LOGGED_IN
+	}
+	delete(c.login, sess.slot)
+	return &p11.RVResp{}, nil
+}
+
+func (s *Server) initPIN(c *client, body []byte) (p11.Resp, error) {
+	var req p11.InitPINReq
+	if err := decode(body, &req); err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	sess, err := s.sessionOf(c, req.Session)
+	var l login
+	if err == nil {
+		var ok bool
+		if l, ok = c.login[sess.slot]; !ok || l.user != p11.CKU_SO || !sess.rw {
+			err = p11.CKR_USER_NOT_LOGGED_IN
+		}
+	}
+	s.mu.Unlock()
+	if err != nil {
+		return nil, err
+	}
+	return &p11.RVResp{}, s.putUserPIN(sess.slot, l.key, req.PIN)
+}
+
+func (s *Server) setPIN(c *client, body []byte) (p11.Resp, error) {
+	var req p11.SetPINReq
+	if err := decode(body, &req); err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	sess, err := s.sessionOf(c, req.Session)
+	var t *token
+	if err == nil {
+		t, err = s.tokenIn(sess.slot)
+	}
+	if err == nil && !sess.rw {
+		err = p11.CKR_SESSION_READ_ONLY
+	}
+	l, loggedIn := login{}, false
+	if err == nil {
+		l, loggedIn = c.login[sess.slot]
+	}
+	s.mu.Unlock()
+	if err != nil {
+		return nil, err
+	}
+	if err := checkPINLen(req.New); err != nil {
+		return nil, err
+	}
+	// The SO changes the SO PIN; the user, or a public session, the
+	// user PIN. Either way the old PIN must open the old seal.
+	so := loggedIn && l.user == p11.CKU_SO
+	salt, sealed := t.row.UserSalt, t.row.UserSeal
+	if so {
+		salt, sealed = t.row.SOSalt, t.row.SOSeal
+	} else if sealed == nil {
+		return nil, p11.CKR_USER_PIN_NOT_INITIALIZED
+	}
+	key, err := s.unseal(salt, sealed, req.Old)
+	if err != nil {
+		return nil, err
+	}
+	if so {
+		return &p11.RVResp{}, s.putSOPIN(sess.slot, key, req.New)
+	}
+	return &p11.RVResp{}, s.putUserPIN(sess.slot, key, req.New)
+}

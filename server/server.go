@@ -1,0 +1,162 @@
+package server
+
+import (
+	"errors"
+	"log/slog"
+	"sync"
+	"time"
+
+	"tep.dev/tep/p11"
+	"tep.dev/tep/server/store"
+	"tep.dev/tep/tpm"
+	"tep.dev/tep/wire"
+)
+
+// TPM is what the server needs of the TPM layer.
+type TPM interface {
+	GetRandom(n int) ([]byte, error)
+	StirRandom(data []byte) error
+	Seal(secret, auth []byte) (tpm.Sealed, error)
+	Unseal(s tpm.Sealed, auth []byte) ([]byte, error)
+}
+
+// Config tunes a Server. The zero value works.
+type Config struct {
+	// Lease is how long a client may stay silent before its sessions
+	// and logins are dropped; live clients send keep-alives well within
+	// it. Zero means DefaultLease.
+	Lease time.Duration
+	// Log receives diagnostics; nil means slog.Default().
+	Log *slog.Logger
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+}
+
+// DefaultLease is the silence after which a client is presumed dead.
+const DefaultLease = time.Minute
+
+// Server answers PKCS#11 calls.
+type Server struct {
+	tpm   TPM
+	store *store.Store
+	log   *slog.Logger
+	now   func() time.Time
+	lease time.Duration
+
+	mu       sync.Mutex
+	clients  map[uint64]*client
+	sessions map[uint64]*session // by handle, across clients
+	tokens   map[uint64]*token   // by slot
+	nextSess uint64
+	stop     chan struct{}
+	done     sync.WaitGroup
+}
+
+// New returns a server on t and st, with the tokens st holds.
+func New(t TPM, st *store.Store, cfg Config) (*Server, error) {
+	s := &Server{
+		tpm: t, store: st, log: cfg.Log, now: cfg.Now, lease: cfg.Lease,
+		clients: map[uint64]*client{}, sessions: map[uint64]*session{}, tokens: map[uint64]*token{},
+		stop: make(chan struct{}),
+	}
+	if s.log == nil {
+		s.log = slog.Default()
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	if s.lease <= 0 {
+		s.lease = DefaultLease
+	}
+	if err := s.loadTokens(); err != nil {
+		return nil, err
+	}
+	s.done.Add(1)
+	go s.reap()
+	return s, nil
+}
+
+// Close stops the lease reaper. It does not close the TPM or the store.
+func (s *Server) Close() {
+	close(s.stop)
+	s.done.Wait()
+}
+
+// handler answers one decoded call of a client.
+type handler func(s *Server, c *client, body []byte) (p11.Resp, error)
+
+var handlers = map[uint16]handler{
+	p11.FnInitialize:       (*Server).hello,
+	p11.FnFinalize:         (*Server).goodbye,
+	p11.FnGetSlotList:      (*Server).slotList,
+	p11.FnGetSlotInfo:      (*Server).slotInfo,
+	p11.FnGetTokenInfo:     (*Server).tokenInfo,
+	p11.FnGetMechanismList: (*Server).mechanismList,
+	p11.FnGetMechanismInfo: (*Server).mechanismInfo,
+	p11.FnInitToken:        (*Server).initToken,
+	p11.FnInitPIN:          (*Server).initPIN,
+	p11.FnSetPIN:           (*Server).setPIN,
+	p11.FnOpenSession:      (*Server).openSession,
+	p11.FnCloseSession:     (*Server).closeSession,
+	p11.FnCloseAllSessions: (*Server).closeAllSessions,
+	p11.FnGetSessionInfo:   (*Server).sessionInfo,
+	p11.FnLogin:            (*Server).login,
+	p11.FnLogout:           (*Server).logout,
+	p11.FnGenerateRandom:   (*Server).generateRandom,
+	p11.FnSeedRandom:       (*Server).seedRandom,
+	p11.FnDigestInit:       (*Server).digestInit,
+	p11.FnDigest:           (*Server).digest,
+	p11.FnDigestUpdate:     (*Server).digestUpdate,
+	p11.FnDigestFinal:      (*Server).digestFinal,
+}
+
+// Handle answers one call; it is the link.Handler of every port.
+func (s *Server) Handle(req *wire.Message) []byte {
+	c := s.clientFor(req.Client)
+	if req.Func == p11.FnKeepAlive {
+		return nil
+	}
+	h, ok := handlers[req.Func]
+	var resp p11.Resp
+	var err error
+	if !ok {
+		err = p11.CKR_FUNCTION_NOT_SUPPORTED
+	} else {
+		resp, err = h(s, c, req.Body)
+	}
+	if err != nil {
+		resp = &p11.RVResp{RV: s.rvOf(req.Func, err)}
+	}
+	body, err := p11.Marshal(resp)
+	if err != nil {
+		s.log.Error("encoding a reply", "func", req.Func, "err", err)
+		body, _ = p11.Marshal(&p11.RVResp{RV: p11.CKR_GENERAL_ERROR})
+	}
+	return body
+}
+
+// rvOf maps an error to the return value the caller sees: a p11.RV is
+// itself; anything else is the device's fault, logged here.
+func (s *Server) rvOf(fn uint16, err error) p11.RV {
+	var rv p11.RV
+	if errors.As(err, &rv) {
+		return rv
+	}
+	if errors.Is(err, errBadArguments) {
+		return p11.CKR_ARGUMENTS_BAD
+	}
+	s.log.Error("call failed", "func", fn, "err", err)
+	return p11.CKR_DEVICE_ERROR
+}
+
+// errBadArguments marks a body that does not decode as its function's
+// arguments.
+var errBadArguments = errors.New("arguments do not decode")
+
+// decode reads a call's arguments.
+func decode(body []byte, v any) error {
+	if err := p11.Unmarshal(body, v); err != nil {
+		return errBadArguments
+	}
+	return nil
+}

@@ -1,0 +1,136 @@
+package server
+
+import (
+	"slices"
+
+	"tep.dev/tep/p11"
+)
+
+// Identity strings of slots and tokens; the provider pads them.
+const (
+	manufacturer = "TEP"
+	tokenModel   = "TPM 2.0"
+)
+
+// Versions reported for slot and token hardware and firmware.
+var (
+	hardwareVersion = p11.Version{Major: 2, Minor: 0} // TPM 2.0
+	firmwareVersion = p11.Version{Major: 0, Minor: 1}
+)
+
+func (s *Server) slotList(c *client, body []byte) (p11.Resp, error) {
+	var req p11.SlotListReq
+	if err := decode(body, &req); err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	// Every slot holds a token: the free slot's is not initialised.
+	slots := make([]uint64, 0, len(s.tokens)+1)
+	for slot := range s.tokens {
+		slots = append(slots, slot)
+	}
+	slots = append(slots, s.freeSlot())
+	slices.Sort(slots)
+	return &p11.SlotListResp{Slots: slots}, nil
+}
+
+func (s *Server) slotInfo(c *client, body []byte) (p11.Resp, error) {
+	var req p11.SlotReq
+	if err := decode(body, &req); err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, err := s.slotKnown(req.Slot); err != nil {
+		return nil, err
+	}
+	return &p11.SlotInfoResp{
+		Description: "TEP TPM-backed slot", ManufacturerID: manufacturer,
+		Flags:           p11.CKF_TOKEN_PRESENT | p11.CKF_HW_SLOT,
+		HardwareVersion: hardwareVersion, FirmwareVersion: firmwareVersion,
+	}, nil
+}
+
+func (s *Server) tokenInfo(c *client, body []byte) (p11.Resp, error) {
+	var req p11.SlotReq
+	if err := decode(body, &req); err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	t, err := s.slotKnown(req.Slot)
+	if err != nil {
+		return nil, err
+	}
+	info := p11.TokenInfo{
+		ManufacturerID: manufacturer, Model: tokenModel,
+		Flags:           p11.CKF_RNG | p11.CKF_LOGIN_REQUIRED,
+		MaxSessionCount: p11.CK_EFFECTIVELY_INFINITE, MaxRwSessionCount: p11.CK_EFFECTIVELY_INFINITE,
+		MinPinLen: MinPINLen, MaxPinLen: MaxPINLen,
+		TotalPublicMemory: p11.CK_UNAVAILABLE_INFORMATION, FreePublicMemory: p11.CK_UNAVAILABLE_INFORMATION,
+		TotalPrivateMemory: p11.CK_UNAVAILABLE_INFORMATION, FreePrivateMemory: p11.CK_UNAVAILABLE_INFORMATION,
+		HardwareVersion: hardwareVersion, FirmwareVersion: firmwareVersion,
+	}
+	if t != nil {
+		info.Label, info.SerialNumber = t.row.Label, t.row.Serial
+		info.Flags |= p11.CKF_TOKEN_INITIALIZED
+		if t.row.UserSeal != nil {
+			info.Flags |= p11.CKF_USER_PIN_INITIALIZED
+		}
+	}
+	for _, sess := range s.sessions {
+		if sess.slot == req.Slot {
+			info.SessionCount++
+			if sess.rw {
+				info.RwSessionCount++
+			}
+		}
+	}
+	return &p11.TokenInfoResp{Info: info}, nil
+}
+
+// mechanisms lists what a token offers, with CK_MECHANISM_INFO flags.
+var mechanisms = map[uint64]p11.MechanismInfoResp{
+	p11.CKM_SHA_1:  {Flags: p11.CKF_DIGEST},
+	p11.CKM_SHA256: {Flags: p11.CKF_DIGEST},
+	p11.CKM_SHA384: {Flags: p11.CKF_DIGEST},
+	p11.CKM_SHA512: {Flags: p11.CKF_DIGEST},
+}
+
+func (s *Server) mechanismList(c *client, body []byte) (p11.Resp, error) {
+	var req p11.SlotReq
+	if err := decode(body, &req); err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	_, err := s.slotKnown(req.Slot)
+	s.mu.Unlock()
+	if err != nil {
+		return nil, err
+	}
+	list := make([]uint64, 0, len(mechanisms))
+	for m := range mechanisms {
+		list = append(list, m)
+	}
+	slices.Sort(list)
+	return &p11.MechanismListResp{Mechanisms: list}, nil
+}
+
+func (s *Server) mechanismInfo(c *client, body []byte) (p11.Resp, error) {
+	var req p11.MechanismInfoReq
+	if err := decode(body, &req); err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	_, err := s.slotKnown(req.Slot)
+	s.mu.Unlock()
+	if err != nil {
+		return nil, err
+	}
+	info, ok := mechanisms[req.Type]
+	if !ok {
+		return nil, p11.CKR_MECHANISM_INVALID
+	}
+	return &info, nil
+}

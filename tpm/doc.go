@@ -1,0 +1,48 @@
+// Package tpm is TEP's one way to a TPM 2.0, shared by the server (tepd),
+// attestation and provisioning.
+//
+// [Open] takes a spec naming the TPM:
+//
+//   - "sim": the go-tpm-tools simulator (Microsoft's reference TPM) built
+//     into this binary. It is insecure and for development only: its
+//     hierarchy seeds come from a 64-bit value stored in clear in the state
+//     directory, and anyone who reads that file can recreate every key. Its
+//     other state (NV, dictionary-attack settings, lockout auth) is not
+//     kept: each Open starts from a freshly manufactured TPM.
+//   - "swtpm:HOST:PORT": swtpm's TCP data port; its control port is PORT+1
+//     and is used only to send TPM_Init when swtpm waits for one.
+//   - a device path such as "/dev/tpmrm0" (the kernel's resource manager,
+//     the production choice) or "/dev/tpm0".
+//
+// # Concurrency
+//
+// A *TPM is safe for concurrent use. It has one mutex, held for every
+// command ([TPM.Send], including its retries) and for every operation made
+// of several commands (Seal, Unseal, ...), so the package's operations are
+// atomic and never hold more than one object and one session besides the
+// storage primary key: a TPM may have as few as three slots of each. Code
+// outside this package may send its own commands by passing the *TPM as the
+// transport.TPM of go-tpm's tpm2 commands, and should run sequences that
+// load objects or start sessions inside [TPM.Do].
+//
+// The simulator is one global TPM per process: while a "sim" TPM is open, a
+// second Open("sim", ...) in the same process fails instead of waiting.
+//
+// # Lifetime and handle hygiene
+//
+// Open starts the TPM if it needs TPM2_Startup, and, unless it talks
+// through a resource manager (/dev/tpmrm*, where other processes' handles are
+// not ours), flushes every transient object and every loaded or saved session
+// left by an earlier user. It then creates the storage primary key (the
+// TCG ECC P-256 SRK template under the owner hierarchy, whose auth must be
+// empty) and keeps it loaded until [TPM.Close]. Every other transient object
+// and session the package creates is flushed before the call that created it
+// returns. Callers that load objects through Send must flush them too.
+//
+// # Errors
+//
+// TPM response codes are kept intact: errors.Is(err, tpm2.TPMRCLockout) and
+// similar checks against go-tpm's TPMRC values work, whatever session or
+// handle index the TPM set in the code. Wrong authorization values are
+// reported as [ErrAuthFail] and dictionary-attack lockout as [ErrLockout].
+package tpm

@@ -1,0 +1,124 @@
+package tpm
+
+import (
+	"bytes"
+	"fmt"
+	"net"
+	"os/exec"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+)
+
+// StartSWTPM starts a TPM 2.0 swtpm for the test, on free loopback ports and
+// a fresh state directory, already initialized and started
+// (--flags not-need-init,startup-clear), and returns its spec for Open
+// ("swtpm:127.0.0.1:PORT"). swtpm is killed when the test ends. The test
+// fails if swtpm is not installed or does not come up.
+//
+// It is exported for the tests of the packages that use this one.
+func StartSWTPM(t testing.TB) string {
+	t.Helper()
+	return startSWTPM(t, "--flags", "not-need-init,startup-clear")
+}
+
+// startSWTPM starts swtpm with extra flags; see StartSWTPM.
+func startSWTPM(t testing.TB, flags ...string) string {
+	t.Helper()
+	bin, err := exec.LookPath("swtpm")
+	if err != nil {
+		t.Fatalf("swtpm is needed for this test: %v", err)
+	}
+	dir := t.TempDir()
+	var lastErr error
+	for range 5 {
+		port, err := freePortPair()
+		if err != nil {
+			t.Fatalf("finding free ports for swtpm: %v", err)
+		}
+		lastErr = runSWTPM(t, bin, dir, port, flags)
+		if lastErr == nil {
+			return "swtpm:127.0.0.1:" + strconv.Itoa(port)
+		}
+	}
+	t.Fatalf("starting swtpm: %v", lastErr)
+	return ""
+}
+
+// runSWTPM starts swtpm on port and port+1 and waits until the data port
+// accepts connections. On success, swtpm is killed in t.Cleanup.
+func runSWTPM(t testing.TB, bin, dir string, port int, flags []string) error {
+	args := []string{"socket", "--tpm2",
+		"--server", fmt.Sprintf("type=tcp,port=%d,bindaddr=127.0.0.1", port),
+		"--ctrl", fmt.Sprintf("type=tcp,port=%d,bindaddr=127.0.0.1", port+1),
+		"--tpmstate", "dir=" + dir,
+	}
+	cmd := exec.Command(bin, append(args, flags...)...)
+	out := &syncBuffer{}
+	cmd.Stdout, cmd.Stderr = out, out
+	if err := cmd.Start(); err != nil {
+		return err
+	}
+	exited := make(chan struct{})
+	go func() { cmd.Wait(); close(exited) }()
+	stop := func() { cmd.Process.Kill(); <-exited }
+
+	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		select {
+		case <-exited:
+			return fmt.Errorf("swtpm exited: %s", out.String())
+		default:
+		}
+		if c, err := net.DialTimeout("tcp", addr, time.Second); err == nil {
+			c.Close()
+			t.Cleanup(stop)
+			return nil
+		}
+		if time.Now().After(deadline) {
+			stop()
+			return fmt.Errorf("swtpm did not listen on %s: %s", addr, out.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// freePortPair returns a loopback port P such that P and P+1 were free a
+// moment ago; swtpm may still lose a race for them, and the caller retries.
+func freePortPair() (int, error) {
+	for range 20 {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return 0, err
+		}
+		port := l.Addr().(*net.TCPAddr).Port
+		l2, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port+1)))
+		l.Close()
+		if err == nil {
+			l2.Close()
+			return port, nil
+		}
+	}
+	return 0, fmt.Errorf("no two adjacent free ports")
+}
+
+// syncBuffer collects swtpm's output, written and read from different
+// goroutines.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
