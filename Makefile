@@ -7,16 +7,36 @@ STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 FUZZTIME    ?= 20s
 FUZZ_TARGETS := FuzzScanner FuzzAssembler FuzzMessage
 
-.PHONY: all build test deps vet unit fuzz bench clean
+PREFIX      ?= /usr/local
+LIBDIR      ?= $(PREFIX)/lib/tep
+P11KIT_MODULES ?= /usr/share/p11-kit/modules
+
+.PHONY: all build test deps vet unit fuzz headers bench demo install clean
 
 all: build
 
 build:
 	@mkdir -p $(BUILD)
 	$(GO) build -o $(BUILD)/ ./cmd/...
+	$(GO) build -buildmode=c-shared -o $(BUILD)/libtep_interface.so ./provider
+	@rm -f $(BUILD)/libtep_interface.h
+	@ln -sf libtep_interface.so $(BUILD)/libpkcs11_client_wrapper.so
+
+# A fresh token on the embedded simulator, tepd on ptys, pkcs11-tool on top.
+demo: deps build
+	@BUILD=$(BUILD) ./scripts/demo.sh
+
+# The module and a p11-kit module file naming it, so that p11-kit's proxy
+# (and everything that uses it) finds TEP.
+install: build
+	install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(P11KIT_MODULES) $(DESTDIR)$(PREFIX)/bin
+	install -m 0755 $(BUILD)/libtep_interface.so $(DESTDIR)$(LIBDIR)/
+	ln -sf libtep_interface.so $(DESTDIR)$(LIBDIR)/libpkcs11_client_wrapper.so
+	install -m 0755 $(BUILD)/tepd $(DESTDIR)$(PREFIX)/bin/
+	printf 'module: %s\ncritical: no\n' $(LIBDIR)/libtep_interface.so > $(DESTDIR)$(P11KIT_MODULES)/tep.module
 
 # The order matters: cheap checks first, so a mistake fails fast.
-test: deps vet unit fuzz
+test: deps vet headers unit fuzz
 
 deps:
 	@./scripts/deps.sh
@@ -28,6 +48,10 @@ vet:
 
 unit:
 	$(GO) test -race -count=1 ./...
+
+# Our PKCS#11 headers against p11-kit's independent ones.
+headers:
+	@./c_headers/check.sh
 
 # Each fuzz target for a bounded time, seeded from wire/testdata.
 fuzz:

@@ -6,7 +6,7 @@ set -eu
 packages="opensc p11-kit softhsm2 swtpm swtpm-tools tpm2-tools
 libtpm2-pkcs11-1 libtpm2-pkcs11-tools tpm2-abrmd libtss2-tcti-tabrmd0
 libengine-pkcs11-openssl gnutls-bin cryptsetup-bin libsqlite3-dev libssl-dev
-cmake socat"
+cmake socat libp11-kit-dev"
 
 missing=""
 for p in $packages; do

@@ -135,3 +135,18 @@ func (c *Client) callCtx(ctx context.Context, fn uint16, req any, resp p11.Resp)
 	}
 	return nil
 }
+
+// PortFD returns the descriptor of the tty the client holds, or -1 for a
+// socket. The cgo edge hands it to the fork handler, which closes it in a
+// child so the child cannot hold the parent's port lock.
+func (c *Client) PortFD() int {
+	f, ok := c.stream.(*os.File)
+	if !ok {
+		return -1
+	}
+	fd := -1
+	if rc, err := f.SyscallConn(); err == nil {
+		rc.Control(func(v uintptr) { fd = int(v) })
+	}
+	return fd
+}

@@ -1,0 +1,130 @@
+package main
+
+/*
+#cgo CFLAGS: -I${SRCDIR}/../c_headers
+#include "pkcs11.h"
+*/
+import "C"
+
+import (
+	"os"
+	"unsafe"
+
+	"tep.dev/tep/provider/client"
+)
+
+// initialize is C_Initialize. It copies what it needs of the arguments;
+// nothing of the caller's memory is kept.
+func initialize(pInitArgs C.CK_VOID_PTR) C.CK_RV {
+	if pInitArgs != nil {
+		if rv := checkInitArgs((*C.CK_C_INITIALIZE_ARGS)(pInitArgs)); rv != C.CKR_OK {
+			return rv
+		}
+	}
+	lib.mu.Lock()
+	defer lib.mu.Unlock()
+	if lib.c != nil {
+		return C.CKR_CRYPTOKI_ALREADY_INITIALIZED
+	}
+	lib.log = client.LogFile(os.Getenv)
+	cfg, err := client.FromEnv(os.Getenv)
+	if err != nil {
+		logf("%v", err)
+		return C.CKR_ARGUMENTS_BAD
+	}
+	c, err := client.Dial(cfg)
+	if err != nil {
+		logf("C_Initialize: %v", err)
+		return C.CKR_DEVICE_ERROR
+	}
+	setPortFD(c.PortFD())
+	lib.c = c
+	lib.finalized = make(chan struct{})
+	return C.CKR_OK
+}
+
+// checkInitArgs applies PKCS#11's rules for CK_C_INITIALIZE_ARGS. TEP
+// always locks with the operating system's primitives (Go's), so it
+// accepts the application's mutex callbacks only with CKF_OS_LOCKING_OK.
+func checkInitArgs(a *C.CK_C_INITIALIZE_ARGS) C.CK_RV {
+	if a.pReserved != nil {
+		return C.CKR_ARGUMENTS_BAD
+	}
+	n := 0
+	for _, f := range []unsafe.Pointer{unsafe.Pointer(a.CreateMutex), unsafe.Pointer(a.DestroyMutex), unsafe.Pointer(a.LockMutex), unsafe.Pointer(a.UnlockMutex)} {
+		if f != nil {
+			n++
+		}
+	}
+	switch {
+	case n != 0 && n != 4:
+		return C.CKR_ARGUMENTS_BAD
+	case a.flags&C.CKF_LIBRARY_CANT_CREATE_OS_THREADS != 0:
+		return C.CKR_NEED_TO_CREATE_THREADS // the Go runtime needs threads
+	case n == 4 && a.flags&C.CKF_OS_LOCKING_OK == 0:
+		return C.CKR_CANT_LOCK
+	}
+	return C.CKR_OK
+}
+
+// finalize is C_Finalize: the server forgets this process, the port is
+// closed, and the module is as new for the next C_Initialize.
+func finalize(pReserved C.CK_VOID_PTR) C.CK_RV {
+	if pReserved != nil {
+		return C.CKR_ARGUMENTS_BAD
+	}
+	lib.mu.Lock()
+	defer lib.mu.Unlock()
+	c, rv := current()
+	if rv != C.CKR_OK {
+		return rv
+	}
+	setPortFD(-1) // before the descriptor is closed and its number reused
+	lib.c = nil
+	close(lib.finalized)
+	if err := c.Close(); err != nil {
+		logf("C_Finalize: %v", err) // the process is done with us anyway
+	}
+	return C.CKR_OK
+}
+
+// Library identity, CK_INFO.
+const (
+	libManufacturer = "TEP"
+	libDescription  = "TEP PKCS#11 over vUART"
+)
+
+func getInfo(pInfo C.CK_INFO_PTR) C.CK_RV {
+	if pInfo == nil {
+		return C.CKR_ARGUMENTS_BAD
+	}
+	return with(func(*client.Client) C.CK_RV {
+		pInfo.cryptokiVersion = C.CK_VERSION{major: 2, minor: 40}
+		pad(pInfo.manufacturerID[:], libManufacturer)
+		pInfo.flags = 0
+		pad(pInfo.libraryDescription[:], libDescription)
+		pInfo.libraryVersion = C.CK_VERSION{major: 0, minor: 1}
+		return C.CKR_OK
+	})
+}
+
+// waitForSlotEvent is C_WaitForSlotEvent. TEP's slots change only through
+// C_InitToken, which the caller sees directly: there is never an event to
+// report, and a blocking wait lasts until C_Finalize.
+func waitForSlotEvent(flags C.CK_FLAGS, pSlot C.CK_SLOT_ID_PTR, pReserved C.CK_VOID_PTR) C.CK_RV {
+	if pSlot == nil || pReserved != nil {
+		return C.CKR_ARGUMENTS_BAD
+	}
+	lib.mu.RLock()
+	_, rv := current()
+	done := lib.finalized
+	lib.mu.RUnlock()
+	if rv != C.CKR_OK {
+		return rv
+	}
+	if flags&C.CKF_DONT_BLOCK != 0 {
+		return C.CKR_NO_EVENT
+	}
+	<-done
+	return C.CKR_CRYPTOKI_NOT_INITIALIZED
+}
