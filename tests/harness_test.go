@@ -1,0 +1,187 @@
+package tests
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"tep.dev/tep/link"
+)
+
+// bin holds what TestMain built: tepd, the module and the C client.
+var bin struct {
+	dir, tepd, module, client string
+}
+
+const (
+	soPIN   = "87654321"
+	userPIN = "1234"
+)
+
+func TestMain(m *testing.M) {
+	if port := os.Getenv("TEP_E2E_HOLD_PORT"); port != "" {
+		holdPort(port)
+		return
+	}
+	dir, err := os.MkdirTemp("", "tep-e2e-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	code := 1
+	if err := build(dir); err != nil {
+		fmt.Fprintln(os.Stderr, "building for the end-to-end tests:", err)
+	} else {
+		code = m.Run()
+	}
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+func build(dir string) error {
+	bin.dir = dir
+	bin.tepd = filepath.Join(dir, "tepd")
+	bin.module = filepath.Join(dir, "libtep_interface.so")
+	bin.client = filepath.Join(dir, "p11client")
+	for _, args := range [][]string{
+		{"go", "build", "-o", bin.tepd, "../cmd/tepd"},
+		{"go", "build", "-buildmode=c-shared", "-o", bin.module, "../provider"},
+		{"gcc", "-Wall", "-Werror", "-I../c_headers", "-o", bin.client, "testdata/p11client.c", "-ldl"},
+	} {
+		if out, err := exec.Command(args[0], args[1:]...).CombinedOutput(); err != nil {
+			return fmt.Errorf("%s: %v\n%s", strings.Join(args, " "), err, out)
+		}
+	}
+	return nil
+}
+
+// holdPort takes the port lock as a client would, says so, and waits to be
+// killed: a client that dies while it holds the port.
+func holdPort(port string) {
+	s, lock, err := link.Dial(port, 0)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	defer s.Close()
+	if err := lock.Acquire(time.Now().Add(10 * time.Second)); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	fmt.Println("holding")
+	time.Sleep(time.Minute)
+}
+
+// tepd is a running tepd with a token in slot 1.
+type tepd struct {
+	t     *testing.T
+	state string
+	tpm   string
+	cmd   *exec.Cmd
+	port  string // the ttyS4 symlink
+}
+
+// startTepd initialises a state directory on tpmSpec and serves it on ptys.
+func startTepd(t *testing.T, tpmSpec string) *tepd {
+	t.Helper()
+	d := &tepd{t: t, state: t.TempDir(), tpm: tpmSpec}
+	d.port = filepath.Join(d.state, "run", "ttyS4")
+	out, err := exec.Command(bin.tepd, "init", "--state", d.state, "--tpm", tpmSpec,
+		"--label", "TEP Token", "--so-pin", soPIN, "--user-pin", userPIN).CombinedOutput()
+	if err != nil {
+		t.Fatalf("tepd init: %v\n%s", err, out)
+	}
+	d.start()
+	t.Cleanup(d.stop)
+	return d
+}
+
+func (d *tepd) start() {
+	d.t.Helper()
+	os.Remove(filepath.Join(d.state, "run", "ttyS9"))
+	d.cmd = exec.Command(bin.tepd, "serve", "--state", d.state, "--tpm", d.tpm, "--pty", filepath.Join(d.state, "run"), "--log-level", "warn")
+	d.cmd.Stderr = os.Stderr
+	if err := d.cmd.Start(); err != nil {
+		d.t.Fatal(err)
+	}
+	for i := 0; ; i++ {
+		if _, err := os.Lstat(filepath.Join(d.state, "run", "ttyS9")); err == nil {
+			return
+		}
+		if i > 200 {
+			d.t.Fatal("tepd did not create its ports")
+		}
+		time.Sleep(25 * time.Millisecond)
+	}
+}
+
+// stop ends tepd with SIGTERM, as a service manager would.
+func (d *tepd) stop() {
+	if d.cmd == nil {
+		return
+	}
+	d.cmd.Process.Signal(syscall.SIGTERM)
+	done := make(chan error, 1)
+	go func() { done <- d.cmd.Wait() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			d.t.Errorf("tepd exited with %v after SIGTERM", err)
+		}
+	case <-time.After(10 * time.Second):
+		d.cmd.Process.Kill()
+		<-done
+		d.t.Error("tepd did not stop within 10 s of SIGTERM")
+	}
+	d.cmd = nil
+}
+
+// env is the environment of a client of d.
+func (d *tepd) env(extra ...string) []string {
+	return append(append(os.Environ(), "TEC_COMM_PORT="+d.port), extra...)
+}
+
+// tool runs pkcs11-tool on the module and returns its combined output.
+func (d *tepd) tool(args ...string) (string, error) {
+	cmd := exec.Command("pkcs11-tool", append([]string{"--module", bin.module}, args...)...)
+	cmd.Env = d.env()
+	out, err := cmd.CombinedOutput()
+	return string(out), err
+}
+
+// clientCmd prepares the C client in a mode.
+func (d *tepd) clientCmd(args ...string) *exec.Cmd {
+	cmd := exec.Command(bin.client, append([]string{bin.module}, args...)...)
+	cmd.Env = d.env()
+	cmd.Stderr = os.Stderr
+	return cmd
+}
+
+// results parses the C client's "what=0xRV" lines.
+func results(out []byte) map[string]string {
+	m := map[string]string{}
+	sc := bufio.NewScanner(bytes.NewReader(out))
+	for sc.Scan() {
+		if k, v, ok := strings.Cut(sc.Text(), "="); ok {
+			m[k] = v
+		}
+	}
+	return m
+}
+
+// withTimeout runs cmd, killing it after d.
+func withTimeout(cmd *exec.Cmd, d time.Duration) ([]byte, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	defer cancel()
+	c := exec.CommandContext(ctx, cmd.Path, cmd.Args[1:]...)
+	c.Env, c.Stdin, c.Stderr = cmd.Env, cmd.Stdin, cmd.Stderr
+	return c.Output()
+}

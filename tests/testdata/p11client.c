@@ -1,0 +1,226 @@
+/* A PKCS#11 application for the end-to-end tests: it loads a module with
+ * dlopen, like any application, and runs one scenario given on the command
+ * line, printing "what=CKR" lines that the Go test reads. */
+#include <dlfcn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "pkcs11.h"
+
+static CK_FUNCTION_LIST_PTR p;
+
+static void load(const char *path) {
+	void *h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+	if (!h) {
+		fprintf(stderr, "dlopen: %s\n", dlerror());
+		exit(2);
+	}
+	CK_C_GetFunctionList get = (CK_C_GetFunctionList)dlsym(h, "C_GetFunctionList");
+	if (!get || get(&p) != CKR_OK) {
+		fprintf(stderr, "C_GetFunctionList failed\n");
+		exit(2);
+	}
+}
+
+static void say(const char *what, CK_RV rv) { printf("%s=0x%lx\n", what, (unsigned long)rv); fflush(stdout); }
+
+static CK_RV must(const char *what, CK_RV rv) {
+	if (rv != CKR_OK) {
+		say(what, rv);
+		exit(1);
+	}
+	return rv;
+}
+
+static CK_SESSION_HANDLE open_session(CK_SLOT_ID slot) {
+	CK_SESSION_HANDLE s;
+	must("C_OpenSession", p->C_OpenSession(slot, CKF_SERIAL_SESSION | CKF_RW_SESSION, NULL, NULL, &s));
+	return s;
+}
+
+/* loop N: N random draws and session queries in one session. */
+static int loop(long n) {
+	must("C_Initialize", p->C_Initialize(NULL));
+	CK_SESSION_HANDLE s = open_session(1);
+	CK_BYTE buf[32];
+	CK_SESSION_INFO info;
+	for (long i = 0; i < n; i++) {
+		must("C_GenerateRandom", p->C_GenerateRandom(s, buf, sizeof buf));
+		must("C_GetSessionInfo", p->C_GetSessionInfo(s, &info));
+	}
+	must("C_Finalize", p->C_Finalize(NULL));
+	say("loop", CKR_OK);
+	return 0;
+}
+
+/* edge: bad arguments of every kind to every implemented function. */
+static int edge(void) {
+	CK_INFO info;
+	CK_SLOT_INFO si;
+	CK_TOKEN_INFO ti;
+	CK_SESSION_INFO ssi;
+	CK_MECHANISM_INFO mi;
+	CK_ULONG n = 0;
+	CK_SLOT_ID slots[8];
+	CK_BYTE buf[64];
+	CK_MECHANISM sha = {CKM_SHA256, NULL, 0};
+	CK_UTF8CHAR label[32];
+	memset(label, ' ', sizeof label);
+
+	say("GetInfo before init", p->C_GetInfo(&info));
+	say("GetSlotList before init", p->C_GetSlotList(CK_TRUE, NULL, &n));
+	say("Finalize before init", p->C_Finalize(NULL));
+	CK_C_INITIALIZE_ARGS bad = {0};
+	bad.pReserved = &n;
+	say("Initialize reserved", p->C_Initialize(&bad));
+	CK_C_INITIALIZE_ARGS cant = {0};
+	cant.flags = CKF_LIBRARY_CANT_CREATE_OS_THREADS;
+	say("Initialize no threads", p->C_Initialize(&cant));
+	CK_C_INITIALIZE_ARGS os = {0};
+	os.flags = CKF_OS_LOCKING_OK;
+	say("Initialize", p->C_Initialize(&os));
+	say("Initialize again", p->C_Initialize(NULL));
+	say("Finalize reserved", p->C_Finalize(&n));
+
+	say("GetInfo NULL", p->C_GetInfo(NULL));
+	say("GetSlotList NULL count", p->C_GetSlotList(CK_TRUE, slots, NULL));
+	say("GetSlotList count", p->C_GetSlotList(CK_TRUE, NULL, &n));
+	printf("slots=%lu\n", (unsigned long)n);
+	n = 1;
+	say("GetSlotList short", p->C_GetSlotList(CK_TRUE, slots, &n));
+	printf("slots needed=%lu\n", (unsigned long)n);
+	say("GetSlotInfo NULL", p->C_GetSlotInfo(1, NULL));
+	say("GetSlotInfo bad slot", p->C_GetSlotInfo(99, &si));
+	say("GetTokenInfo NULL", p->C_GetTokenInfo(1, NULL));
+	say("GetTokenInfo bad slot", p->C_GetTokenInfo(99, &ti));
+	say("GetMechanismList NULL count", p->C_GetMechanismList(1, NULL, NULL));
+	n = 0;
+	say("GetMechanismList short", p->C_GetMechanismList(1, (CK_MECHANISM_TYPE_PTR)slots, &n));
+	say("GetMechanismInfo NULL", p->C_GetMechanismInfo(1, CKM_SHA256, NULL));
+	say("GetMechanismInfo bad mechanism", p->C_GetMechanismInfo(1, 0x7fffff, &mi));
+	say("InitToken NULL label", p->C_InitToken(2, (CK_UTF8CHAR_PTR) "12345678", 8, NULL));
+	say("InitToken NULL PIN", p->C_InitToken(2, NULL, 8, label));
+	say("OpenSession NULL", p->C_OpenSession(1, CKF_SERIAL_SESSION, NULL, NULL, NULL));
+	say("OpenSession bad slot", p->C_OpenSession(99, CKF_SERIAL_SESSION, NULL, NULL, (CK_SESSION_HANDLE_PTR)&n));
+	CK_SESSION_HANDLE s = open_session(1);
+	CK_SESSION_HANDLE bogus = s + 1000;
+	say("GetSessionInfo NULL", p->C_GetSessionInfo(s, NULL));
+	say("GetSessionInfo bad handle", p->C_GetSessionInfo(bogus, &ssi));
+	say("CloseSession bad handle", p->C_CloseSession(bogus));
+	say("CloseAllSessions bad slot", p->C_CloseAllSessions(99));
+	say("Login NULL PIN", p->C_Login(s, CKU_USER, NULL, 4));
+	say("Login bad handle", p->C_Login(bogus, CKU_USER, (CK_UTF8CHAR_PTR) "1234", 4));
+	say("Login bad user type", p->C_Login(s, 7, (CK_UTF8CHAR_PTR) "1234", 4));
+	say("Login wrong PIN", p->C_Login(s, CKU_USER, (CK_UTF8CHAR_PTR) "9999", 4));
+	say("Logout not logged in", p->C_Logout(s));
+	say("InitPIN NULL", p->C_InitPIN(s, NULL, 4));
+	say("InitPIN not SO", p->C_InitPIN(s, (CK_UTF8CHAR_PTR) "1234", 4));
+	say("SetPIN NULL", p->C_SetPIN(s, NULL, 4, (CK_UTF8CHAR_PTR) "1234", 4));
+	say("SetPIN bad handle", p->C_SetPIN(bogus, (CK_UTF8CHAR_PTR) "1234", 4, (CK_UTF8CHAR_PTR) "5678", 4));
+	say("GenerateRandom NULL", p->C_GenerateRandom(s, NULL, 16));
+	say("GenerateRandom bad handle", p->C_GenerateRandom(bogus, buf, 16));
+	say("SeedRandom NULL", p->C_SeedRandom(s, NULL, 16));
+	say("DigestInit NULL", p->C_DigestInit(s, NULL));
+	say("Digest not initialised", p->C_Digest(s, buf, 4, buf, &n));
+	say("DigestInit", p->C_DigestInit(s, &sha));
+	say("DigestInit again", p->C_DigestInit(s, &sha));
+	say("Digest NULL length", p->C_Digest(s, buf, 4, buf, NULL));
+	n = 0;
+	say("Digest length query", p->C_Digest(s, buf, 4, NULL, &n));
+	printf("digest length=%lu\n", (unsigned long)n);
+	n = 8;
+	say("Digest short", p->C_Digest(s, buf, 4, buf, &n));
+	printf("digest needed=%lu\n", (unsigned long)n);
+	n = sizeof buf;
+	say("Digest", p->C_Digest(s, buf, 4, buf, &n));
+	say("DigestUpdate not initialised", p->C_DigestUpdate(s, buf, 4));
+	say("DigestFinal not initialised", p->C_DigestFinal(s, buf, &n));
+	say("WaitForSlotEvent NULL", p->C_WaitForSlotEvent(CKF_DONT_BLOCK, NULL, NULL));
+	CK_SLOT_ID ev;
+	say("WaitForSlotEvent", p->C_WaitForSlotEvent(CKF_DONT_BLOCK, &ev, NULL));
+	say("SignInit", p->C_SignInit(s, &sha, 1));
+	say("Finalize", p->C_Finalize(NULL));
+	say("GetSessionInfo after finalize", p->C_GetSessionInfo(s, &ssi));
+	return 0;
+}
+
+/* hold: open a session, print its handle, wait for a line on stdin, then
+ * report whether the session still works. */
+static int hold(void) {
+	must("C_Initialize", p->C_Initialize(NULL));
+	CK_SESSION_HANDLE s = open_session(1);
+	printf("session=%lu\n", (unsigned long)s);
+	fflush(stdout);
+	char line[16];
+	if (!fgets(line, sizeof line, stdin))
+		return 1;
+	CK_SESSION_INFO info;
+	say("GetSessionInfo", p->C_GetSessionInfo(s, &info));
+	return 0;
+}
+
+/* use H: try another process's session handle. */
+static int use(unsigned long h) {
+	must("C_Initialize", p->C_Initialize(NULL));
+	CK_SESSION_INFO info;
+	say("GetSessionInfo foreign", p->C_GetSessionInfo(h, &info));
+	CK_BYTE buf[8];
+	say("GenerateRandom foreign", p->C_GenerateRandom(h, buf, sizeof buf));
+	say("CloseSession foreign", p->C_CloseSession(h));
+	return 0;
+}
+
+/* restart: a call, then (after a line on stdin, once tepd restarted) the
+ * same call, a C_Finalize/C_Initialize, and the call again. */
+static int restart(void) {
+	CK_SLOT_ID slots[8];
+	CK_ULONG n = 8;
+	must("C_Initialize", p->C_Initialize(NULL));
+	CK_SESSION_HANDLE s = open_session(1);
+	CK_SESSION_INFO info;
+	say("before", p->C_GetSessionInfo(s, &info));
+	char line[16];
+	if (!fgets(line, sizeof line, stdin))
+		return 1;
+	say("after restart", p->C_GetSessionInfo(s, &info));
+	say("Finalize", p->C_Finalize(NULL));
+	say("Initialize", p->C_Initialize(NULL));
+	say("GetSlotList", p->C_GetSlotList(CK_TRUE, slots, &n));
+	s = open_session(1);
+	say("again", p->C_GetSessionInfo(s, &info));
+	return 0;
+}
+
+/* once: one call, for timing a call that has to wait for the port. */
+static int once(void) {
+	CK_SLOT_ID slots[8];
+	CK_ULONG n = 8;
+	say("Initialize", p->C_Initialize(NULL));
+	say("GetSlotList", p->C_GetSlotList(CK_TRUE, slots, &n));
+	return 0;
+}
+
+int main(int argc, char **argv) {
+	if (argc < 3) {
+		fprintf(stderr, "usage: p11client MODULE loop N|edge|hold|use H|restart|once\n");
+		return 2;
+	}
+	load(argv[1]);
+	const char *mode = argv[2];
+	if (!strcmp(mode, "loop") && argc > 3)
+		return loop(atol(argv[3]));
+	if (!strcmp(mode, "edge"))
+		return edge();
+	if (!strcmp(mode, "hold"))
+		return hold();
+	if (!strcmp(mode, "use") && argc > 3)
+		return use(strtoul(argv[3], NULL, 10));
+	if (!strcmp(mode, "restart"))
+		return restart();
+	if (!strcmp(mode, "once"))
+		return once();
+	fprintf(stderr, "unknown mode %s\n", mode);
+	return 2;
+}
