@@ -311,4 +311,3 @@ func TestP11Kit(t *testing.T) {
 		t.Fatalf("pkcs11-tool through p11-kit-proxy: %v\n%s", err, out)
 	}
 }
-
