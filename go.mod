@@ -11,4 +11,7 @@ require (
 	golang.org/x/sys v0.50.0
 )
 
-require github.com/vmihailenco/tagparser/v2 v2.0.0 // indirect
+require (
+	github.com/miekg/pkcs11 v1.1.2 // indirect
+	github.com/vmihailenco/tagparser/v2 v2.0.0 // indirect
+)

@@ -10,7 +10,8 @@ import (
 var encPool = sync.Pool{New: func() any {
 	b := new(bytes.Buffer)
 	e := msgpack.NewEncoder(b)
-	e.UseCompactInts(true) // small numbers in one byte, not nine
+	e.UseCompactInts(true)         // small numbers in one byte, not nine
+	e.UseArrayEncodedStructs(true) // fields by position, not by name
 	return &encoder{buf: b, enc: e}
 }}
 

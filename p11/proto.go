@@ -88,41 +88,34 @@ const FnKeepAlive uint16 = 0x100
 
 // Hello registers a client at C_Initialize.
 type HelloReq struct {
-	_msgpack struct{} `msgpack:",as_array"`
-	PID      int64
+	PID int64
 }
 
 // RVResp is the result of functions that return only a value.
 type RVResp struct {
-	_msgpack struct{} `msgpack:",as_array"`
-	RV       RV
+	RV RV
 }
 
 type SlotListReq struct {
-	_msgpack     struct{} `msgpack:",as_array"`
 	TokenPresent bool
 }
 
 type SlotListResp struct {
-	_msgpack struct{} `msgpack:",as_array"`
-	RV       RV
-	Slots    []uint64
+	RV    RV
+	Slots []uint64
 }
 
 type SlotReq struct {
-	_msgpack struct{} `msgpack:",as_array"`
-	Slot     uint64
+	Slot uint64
 }
 
 // Version is CK_VERSION.
 type Version struct {
-	_msgpack struct{} `msgpack:",as_array"`
-	Major    uint8
-	Minor    uint8
+	Major uint8
+	Minor uint8
 }
 
 type SlotInfoResp struct {
-	_msgpack        struct{} `msgpack:",as_array"`
 	RV              RV
 	Description     string
 	ManufacturerID  string
@@ -133,7 +126,6 @@ type SlotInfoResp struct {
 
 // TokenInfo is CK_TOKEN_INFO; counts may be CK_UNAVAILABLE_INFORMATION.
 type TokenInfo struct {
-	_msgpack           struct{} `msgpack:",as_array"`
 	Label              string
 	ManufacturerID     string
 	Model              string
@@ -155,25 +147,21 @@ type TokenInfo struct {
 }
 
 type TokenInfoResp struct {
-	_msgpack struct{} `msgpack:",as_array"`
-	RV       RV
-	Info     TokenInfo
+	RV   RV
+	Info TokenInfo
 }
 
 type MechanismListResp struct {
-	_msgpack   struct{} `msgpack:",as_array"`
 	RV         RV
 	Mechanisms []uint64
 }
 
 type MechanismInfoReq struct {
-	_msgpack struct{} `msgpack:",as_array"`
-	Slot     uint64
-	Type     uint64
+	Slot uint64
+	Type uint64
 }
 
 type MechanismInfoResp struct {
-	_msgpack   struct{} `msgpack:",as_array"`
 	RV         RV
 	MinKeySize uint64
 	MaxKeySize uint64
@@ -181,44 +169,37 @@ type MechanismInfoResp struct {
 }
 
 type InitTokenReq struct {
-	_msgpack struct{} `msgpack:",as_array"`
-	Slot     uint64
-	SOPIN    []byte
-	Label    string // 32 bytes, space padded
+	Slot  uint64
+	SOPIN []byte
+	Label string // 32 bytes, space padded
 }
 
 type SessionReq struct {
-	_msgpack struct{} `msgpack:",as_array"`
-	Session  uint64
+	Session uint64
 }
 
 type InitPINReq struct {
-	_msgpack struct{} `msgpack:",as_array"`
-	Session  uint64
-	PIN      []byte
+	Session uint64
+	PIN     []byte
 }
 
 type SetPINReq struct {
-	_msgpack struct{} `msgpack:",as_array"`
-	Session  uint64
-	Old      []byte
-	New      []byte
+	Session uint64
+	Old     []byte
+	New     []byte
 }
 
 type OpenSessionReq struct {
-	_msgpack struct{} `msgpack:",as_array"`
-	Slot     uint64
-	Flags    uint64
+	Slot  uint64
+	Flags uint64
 }
 
 type OpenSessionResp struct {
-	_msgpack struct{} `msgpack:",as_array"`
-	RV       RV
-	Session  uint64
+	RV      RV
+	Session uint64
 }
 
 type SessionInfoResp struct {
-	_msgpack    struct{} `msgpack:",as_array"`
 	RV          RV
 	Slot        uint64
 	State       uint64
@@ -227,61 +208,53 @@ type SessionInfoResp struct {
 }
 
 type LoginReq struct {
-	_msgpack struct{} `msgpack:",as_array"`
 	Session  uint64
 	UserType uint64
 	PIN      []byte
 }
 
 type GenerateRandomReq struct {
-	_msgpack struct{} `msgpack:",as_array"`
-	Session  uint64
-	Len      uint64
+	Session uint64
+	Len     uint64
 }
 
 type DataResp struct {
-	_msgpack struct{} `msgpack:",as_array"`
-	RV       RV
-	Data     []byte
+	RV   RV
+	Data []byte
 }
 
 // Mechanism is CK_MECHANISM; Param holds the parameter bytes as the C
 // structure would, in this protocol's encoding for that mechanism.
 type Mechanism struct {
-	_msgpack struct{} `msgpack:",as_array"`
-	Type     uint64
-	Param    []byte
+	Type  uint64
+	Param []byte
 }
 
 type OpInitReq struct {
-	_msgpack  struct{} `msgpack:",as_array"`
 	Session   uint64
 	Mechanism Mechanism
 	Key       uint64
 }
 
 type DataReq struct {
-	_msgpack struct{} `msgpack:",as_array"`
-	Session  uint64
-	Data     []byte
+	Session uint64
+	Data    []byte
 }
 
 // OutReq carries input data and the capacity of the caller's output
 // buffer (-1: a NULL pointer, the caller asks for the length).
 type OutReq struct {
-	_msgpack struct{} `msgpack:",as_array"`
-	Session  uint64
-	Data     []byte
-	OutCap   int64
+	Session uint64
+	Data    []byte
+	OutCap  int64
 }
 
 // OutResp returns output data, or with CKR_BUFFER_TOO_SMALL (or CKR_OK to
 // a NULL buffer) only the length the output needs.
 type OutResp struct {
-	_msgpack struct{} `msgpack:",as_array"`
-	RV       RV
-	Out      []byte
-	Len      uint64
+	RV  RV
+	Out []byte
+	Len uint64
 }
 
 // Result returns the return value.
