@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"tep.dev/tep/link"
 	"tep.dev/tep/tpm"
 )
 
@@ -309,5 +310,43 @@ func TestP11Kit(t *testing.T) {
 	out, err = cmd.CombinedOutput()
 	if err != nil || !strings.Contains(string(out), "TEP Token") {
 		t.Fatalf("pkcs11-tool through p11-kit-proxy: %v\n%s", err, out)
+	}
+}
+
+// TestInitializeWithoutServer: a port that does not open, and a port
+// nobody answers on, both make C_Initialize return CKR_DEVICE_ERROR with
+// the reason in the log, within the start timeout.
+func TestInitializeWithoutServer(t *testing.T) {
+	dir := t.TempDir()
+	p, err := link.NewPTY(dir + "/ttyS5") // a port with no tepd behind it
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	for _, tc := range []struct {
+		name, port, reason string
+	}{
+		{"missing device", dir + "/no-such-tty", "no-such-tty"},
+		{"silent server", p.Path, "no answer"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			logFile := dir + "/" + strings.ReplaceAll(tc.name, " ", "-") + ".log"
+			cmd := exec.Command(bin.client, bin.module, "once")
+			cmd.Env = append(os.Environ(), "TEC_COMM_PORT="+tc.port, "TEP_START_TIMEOUT=500ms", "TEP_LOG="+logFile)
+			out, err := withTimeout(cmd, 30*time.Second)
+			if err != nil {
+				t.Fatalf("client: %v\n%s", err, out)
+			}
+			if got := results(out)["Initialize"]; got != "0x30" {
+				t.Errorf("C_Initialize = %s, want CKR_DEVICE_ERROR (0x30)", got)
+			}
+			if got := results(out)["GetSlotList"]; got != "0x190" {
+				t.Errorf("C_GetSlotList after the failed C_Initialize = %s, want CKR_CRYPTOKI_NOT_INITIALIZED", got)
+			}
+			log, _ := os.ReadFile(logFile)
+			if !strings.Contains(string(log), tc.reason) {
+				t.Errorf("log %q does not say %q", log, tc.reason)
+			}
+		})
 	}
 }

@@ -1,0 +1,100 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestInit(t *testing.T) {
+	state := t.TempDir()
+	var out, errOut bytes.Buffer
+	args := []string{"init", "--state", state, "--tpm", "sim", "--label", "t", "--so-pin", "87654321", "--user-pin", "1234"}
+	if err := run(context.Background(), args, &out, &errOut); err != nil {
+		t.Fatalf("init: %v\n%s", err, errOut.String())
+	}
+	if !strings.Contains(out.String(), "slot 1") {
+		t.Errorf("init said %q", out.String())
+	}
+	if err := run(context.Background(), args, &out, &errOut); err == nil || !strings.Contains(err.Error(), "already holds") {
+		t.Errorf("second init on the same state: %v, want a refusal", err)
+	}
+}
+
+func TestUsageErrors(t *testing.T) {
+	state := t.TempDir()
+	for _, args := range [][]string{
+		nil,
+		{"frobnicate"},
+		{"init", "--state", state},
+		{"init", "--state", state, "--tpm", "sim", "--so-pin", "87654321", "--user-pin", "1234", "--label", strings.Repeat("x", 33)},
+		{"init", "--state", state, "--tpm", "nonsense", "--so-pin", "87654321", "--user-pin", "1234"},
+		{"serve", "--state", state},
+		{"serve", "--state", state, "--tpm", "sim"},
+		{"serve", "--state", state, "--tpm", "sim", "--listen", "tcp:1.2.3.4:5"},
+	} {
+		var out bytes.Buffer
+		if err := run(context.Background(), args, &out, &out); err == nil {
+			t.Errorf("run(%q) succeeded, want an error", args)
+		}
+	}
+}
+
+func TestConfigFileAndFlags(t *testing.T) {
+	dir := t.TempDir()
+	cfgPath := filepath.Join(dir, "tepd.json")
+	os.WriteFile(cfgPath, []byte(`{"state": "/from/file", "tpm": "sim", "ports": ["/dev/ttyS1"], "baud": 9600, "lease": "5m"}`), 0o600)
+	var errOut bytes.Buffer
+	cfg, err := parseServe([]string{"--config", cfgPath, "--state", "/from/flag", "--pty", dir}, &errOut)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.State != "/from/flag" || cfg.TPM != "sim" || cfg.PTY != dir || cfg.Baud != 9600 || cfg.Lease != "5m" ||
+		!slices.Equal(cfg.Ports, []string{"/dev/ttyS1"}) {
+		t.Errorf("parseServe = %+v: flags must win, the file fill the rest", cfg)
+	}
+	os.WriteFile(cfgPath, []byte(`{"state": "x", "tmp": "typo"}`), 0o600)
+	if _, err := parseServe([]string{"--config", cfgPath}, &errOut); err == nil {
+		t.Error("a config file with an unknown key was accepted")
+	}
+}
+
+// TestServeStopsOnCancel: tepd serves its ptys and shuts down cleanly when
+// its context ends, as on SIGTERM.
+func TestServeStopsOnCancel(t *testing.T) {
+	state := t.TempDir()
+	var out bytes.Buffer
+	if err := run(context.Background(), []string{"init", "--state", state, "--tpm", "sim", "--so-pin", "87654321", "--user-pin", "1234"}, &out, &out); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	args := []string{"serve", "--state", state, "--tpm", "sim", "--pty", filepath.Join(state, "run"), "--listen", "unix:" + filepath.Join(state, "tep.sock")}
+	go func() { done <- run(ctx, args, &out, &out) }()
+	for i := 0; i < 400; i++ {
+		if _, err := os.Lstat(filepath.Join(state, "run", "ttyS9")); err == nil {
+			break
+		}
+		select {
+		case err := <-done:
+			t.Fatalf("serve ended early: %v\n%s", err, out.String())
+		default:
+		}
+		if i == 399 {
+			t.Fatal("serve did not create its ports")
+		}
+		time.Sleep(25 * time.Millisecond)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("serve after cancel: %v\n%s", err, out.String())
+	}
+	if _, err := os.Lstat(filepath.Join(state, "run", "ttyS4")); err == nil {
+		t.Error("serve left its pty symlinks behind")
+	}
+}
