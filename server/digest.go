@@ -94,26 +94,45 @@ func (s *Server) digestSession(c *client, h uint64) (*session, error) {
 	return sess, nil
 }
 
-// The digest calls hold s.mu while hashing: hashing is fast next to a
-// link round trip, and a session's calls are serial anyway.
+// The digest calls hash outside s.mu, so a long digest on one port does
+// not hold up the others. PKCS#11 lets one thread at a time use a session,
+// so the operation itself needs no lock of its own.
+
+// takeDigest returns c's digest operation on session h and, when sized,
+// the early answer for an output buffer that cannot hold the digest.
+func (s *Server) takeDigest(c *client, h uint64, outCap int64, sized bool) (sess *session, op *digestOp, early *p11.OutResp, err error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if sess, err = s.digestSession(c, h); err != nil {
+		return nil, nil, nil, err
+	}
+	if sized {
+		early = lengthOnly(outCap, sess.digest.h.Size())
+	}
+	return sess, sess.digest, early, nil
+}
+
+// endDigest ends op on sess, unless another operation replaced it.
+func (s *Server) endDigest(sess *session, op *digestOp) {
+	s.mu.Lock()
+	if sess.digest == op {
+		sess.digest = nil
+	}
+	s.mu.Unlock()
+}
 
 func (s *Server) digest(c *client, body []byte) (p11.Resp, error) {
 	var req p11.OutReq
 	if err := decode(body, &req); err != nil {
 		return nil, err
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	sess, err := s.digestSession(c, req.Session)
-	if err != nil {
-		return nil, err
+	sess, op, early, err := s.takeDigest(c, req.Session, req.OutCap, true)
+	if err != nil || early != nil {
+		return early, err
 	}
-	if r := lengthOnly(req.OutCap, sess.digest.h.Size()); r != nil {
-		return r, nil
-	}
-	sess.digest.h.Write(req.Data)
-	out := sess.digest.h.Sum(nil)
-	sess.digest = nil
+	op.h.Write(req.Data)
+	out := op.h.Sum(nil)
+	s.endDigest(sess, op)
 	return &p11.OutResp{Out: out, Len: uint64(len(out))}, nil
 }
 
@@ -122,13 +141,11 @@ func (s *Server) digestUpdate(c *client, body []byte) (p11.Resp, error) {
 	if err := decode(body, &req); err != nil {
 		return nil, err
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	sess, err := s.digestSession(c, req.Session)
+	_, op, _, err := s.takeDigest(c, req.Session, 0, false)
 	if err != nil {
 		return nil, err
 	}
-	sess.digest.h.Write(req.Data)
+	op.h.Write(req.Data)
 	return &p11.RVResp{}, nil
 }
 
@@ -137,17 +154,12 @@ func (s *Server) digestFinal(c *client, body []byte) (p11.Resp, error) {
 	if err := decode(body, &req); err != nil {
 		return nil, err
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	sess, err := s.digestSession(c, req.Session)
-	if err != nil {
-		return nil, err
+	sess, op, early, err := s.takeDigest(c, req.Session, req.OutCap, true)
+	if err != nil || early != nil {
+		return early, err
 	}
-	if r := lengthOnly(req.OutCap, sess.digest.h.Size()); r != nil {
-		return r, nil
-	}
-	out := sess.digest.h.Sum(nil)
-	sess.digest = nil
+	out := op.h.Sum(nil)
+	s.endDigest(sess, op)
 	return &p11.OutResp{Out: out, Len: uint64(len(out))}, nil
 }
 
