@@ -60,12 +60,15 @@ fuzz:
 		$(GO) test -run '^$$' -fuzz "^$$t\$$" -fuzztime $(FUZZTIME) -fuzzminimizetime 5s ./wire || exit 1; \
 	done
 
-bench: build
+bench: deps build
 	@echo "== wire codec (go test -bench)"
 	@$(GO) test -run '^$$' -bench . -benchmem ./wire | grep -E '^(Benchmark|ok)'
 	@echo
 	@echo "== link: request/reply echo over a pty beside a raw pty echo ($(BUILD)/tep-bench link)"
 	@$(BUILD)/tep-bench link
+	@echo
+	@echo "== PKCS#11 round trips: TEP over a pty, SoftHSMv2, p11-kit's RPC over a pty ($(BUILD)/tep-bench p11)"
+	@$(BUILD)/tep-bench p11 -build $(BUILD)
 
 clean:
 	rm -rf $(BUILD)

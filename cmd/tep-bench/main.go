@@ -1,9 +1,18 @@
 // Command tep-bench measures TEP side by side with its limits and peers.
 //
 //	tep-bench link [-scale F] [-json]
+//	tep-bench p11 [-n N] [-build DIR] [-json]
 //
 // link: request/reply echoes over the framed link against a raw echo on a
 // pty pair, for 32 B, 4 KiB, 64 KiB and 1 MiB payloads.
+//
+// p11: C_GenerateRandom and C_GetSessionInfo through TEP over a pty (tepd
+// and libtep_interface.so from DIR, default build), SoftHSMv2 loaded
+// directly, and p11-kit's RPC over a pty pair to SoftHSMv2, each module in
+// a host process of its own (this program run again); then the resident
+// memory of the servers and what each module adds to its host. A system
+// that cannot be set up is a row with its error. It needs socat, p11-kit
+// and softhsm2 (scripts/deps.sh installs them).
 package main
 
 import (
@@ -20,22 +29,34 @@ import (
 )
 
 func main() {
-	if err := run(os.Args[1:], os.Stdout, os.Stderr); err != nil {
+	if err := run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr); err != nil {
 		fmt.Fprintln(os.Stderr, "tep-bench:", err)
 		os.Exit(1)
 	}
 }
 
-func run(args []string, stdout, stderr io.Writer) error {
+func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
-		return errors.New("usage: tep-bench link [-scale F] [-json]")
+		return errors.New(usage)
 	}
 	switch args[0] {
 	case "link":
 		return runLink(args[1:], stdout, stderr)
+	case "p11":
+		return runP11(args[1:], stdout, stderr)
+	case bench.HostCommand:
+		// Hidden: p11 runs each module in a process of its own.
+		if len(args) != 2 {
+			return fmt.Errorf("usage: tep-bench %s MODULE", bench.HostCommand)
+		}
+		return bench.P11Host(args[1], stdin, stdout)
 	}
-	return fmt.Errorf("unknown workload %q (want: link)", args[0])
+	return fmt.Errorf("unknown workload %q (want: link or p11)", args[0])
 }
+
+const usage = `usage:
+  tep-bench link [-scale F] [-json]
+  tep-bench p11 [-n N] [-build DIR] [-json]`
 
 func runLink(args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("link", flag.ContinueOnError)

@@ -3,13 +3,20 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
+
+	"tep.dev/tep/bench"
 )
 
 func TestLinkJSON(t *testing.T) {
 	var out, errOut bytes.Buffer
-	if err := run([]string{"link", "-scale", "0.01", "-json"}, &out, &errOut); err != nil {
+	if err := run([]string{"link", "-scale", "0.01", "-json"}, nil, &out, &errOut); err != nil {
 		t.Fatalf("run: %v (stderr %q)", err, errOut.String())
 	}
 	var res []struct {
@@ -33,7 +40,7 @@ func TestLinkJSON(t *testing.T) {
 
 func TestLinkTable(t *testing.T) {
 	var out bytes.Buffer
-	if err := run([]string{"link", "-scale", "0.01"}, &out, &out); err != nil {
+	if err := run([]string{"link", "-scale", "0.01"}, nil, &out, &out); err != nil {
 		t.Fatal(err)
 	}
 	for _, want := range []string{"payload", "32 B", "64 KiB", "1 MiB", "throughput ×raw"} {
@@ -44,10 +51,146 @@ func TestLinkTable(t *testing.T) {
 }
 
 func TestUsageErrors(t *testing.T) {
-	for _, args := range [][]string{nil, {"nonsense"}, {"link", "-bogus"}} {
+	for _, args := range [][]string{nil, {"nonsense"}, {"link", "-bogus"}, {"p11", "-bogus"}, {"p11", "-n", "0"}, {bench.HostCommand}} {
 		var out bytes.Buffer
-		if err := run(args, &out, &out); err == nil {
+		if err := run(args, nil, &out, &out); err == nil {
 			t.Errorf("run(%q) succeeded, want an error", args)
+		}
+	}
+}
+
+// TestMain lets this test binary be p11's host process: P11 runs the
+// program it is in again with bench.HostCommand.
+func TestMain(m *testing.M) {
+	if len(os.Args) > 1 && os.Args[1] == bench.HostCommand {
+		if err := run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr); err != nil {
+			fmt.Fprintln(os.Stderr, "tep-bench:", err)
+			os.Exit(1)
+		}
+		os.Exit(0)
+	}
+	code := m.Run()
+	if buildDir != "" {
+		os.RemoveAll(buildDir)
+	}
+	os.Exit(code)
+}
+
+var (
+	buildOnce sync.Once
+	buildDir  string
+	buildErr  error
+)
+
+// tepBuild builds tepd and, if the provider builds at the moment,
+// libtep_interface.so into one directory shared by the tests: a process
+// must not load two copies of a Go shared library.
+func tepBuild(t *testing.T) string {
+	t.Helper()
+	buildOnce.Do(func() {
+		if buildDir, buildErr = os.MkdirTemp("", "tep-bench-build-"); buildErr != nil {
+			return
+		}
+		out, err := exec.Command("go", "build", "-o", filepath.Join(buildDir, "tepd"), "tep.dev/tep/cmd/tepd").CombinedOutput()
+		if err != nil {
+			buildErr = fmt.Errorf("go build tepd: %v\n%s", err, out)
+			return
+		}
+		out, err = exec.Command("go", "build", "-buildmode=c-shared", "-o", filepath.Join(buildDir, "libtep_interface.so"), "tep.dev/tep/provider").CombinedOutput()
+		if err != nil {
+			// The TEP row then reports the missing library.
+			fmt.Fprintf(os.Stderr, "libtep_interface.so does not build now: %v\n%s", err, out)
+		}
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
+	}
+	return buildDir
+}
+
+// p11Run runs tep-bench p11 with a private TMPDIR and checks afterwards
+// that no process it started is left.
+func p11Run(t *testing.T, args ...string) string {
+	t.Helper()
+	for _, tool := range []string{"socat", "p11-kit", "softhsm2-util"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Fatalf("%s is missing: run scripts/deps.sh", tool)
+		}
+	}
+	build := tepBuild(t) // before TMPDIR changes: the tests share it
+	tmp := t.TempDir()
+	t.Setenv("TMPDIR", tmp)
+	var out, errOut bytes.Buffer
+	err := run(append([]string{"p11", "-build", build}, args...), nil, &out, &errOut)
+	if err != nil {
+		t.Fatalf("p11: %v\nstdout:\n%s\nstderr:\n%s", err, out.String(), errOut.String())
+	}
+	if left := processesUsing(tmp); len(left) > 0 {
+		t.Errorf("processes left running: %q", left)
+	}
+	return out.String()
+}
+
+// processesUsing returns the command lines of other processes whose
+// command line or environment names dir.
+func processesUsing(dir string) []string {
+	procs, _ := filepath.Glob("/proc/[0-9]*")
+	var out []string
+	for _, p := range procs {
+		if p == fmt.Sprintf("/proc/%d", os.Getpid()) {
+			continue
+		}
+		cmd, _ := os.ReadFile(p + "/cmdline")
+		env, _ := os.ReadFile(p + "/environ")
+		if bytes.Contains(cmd, []byte(dir)) || bytes.Contains(env, []byte(dir)) {
+			out = append(out, string(bytes.ReplaceAll(cmd, []byte{0}, []byte{' '})))
+		}
+	}
+	return out
+}
+
+func TestP11JSON(t *testing.T) {
+	out := p11Run(t, "-n", "20", "-json")
+	var res bench.P11Result
+	if err := json.Unmarshal([]byte(out), &res); err != nil {
+		t.Fatalf("output is not JSON: %v\n%s", err, out)
+	}
+	if res.N != 20 {
+		t.Errorf("n = %d, want 20", res.N)
+	}
+	rows := map[string]bench.P11Row{}
+	for _, r := range res.Rows {
+		rows[r.System+" "+r.Workload] = r
+	}
+	for _, sys := range []string{bench.SystemSoftHSM, bench.SystemP11Kit, bench.SystemTEP} {
+		for _, w := range []string{"C_GenerateRandom(32)", "C_GetSessionInfo"} {
+			r, ok := rows[sys+" "+w]
+			if !ok {
+				t.Errorf("no row for %s %s; rows: %+v", sys, w, res.Rows)
+				continue
+			}
+			if r.Err != "" || r.Calls != 20 || r.MedianNs <= 0 || r.P99Ns < r.MedianNs || r.OpsPerS <= 0 {
+				t.Errorf("%s %s: bad measurement %+v", sys, w, r)
+			}
+		}
+	}
+	rss := map[string]bench.P11RSS{}
+	for _, m := range res.RSS {
+		rss[m.What] = m
+	}
+	for _, what := range []string{"tepd, idle, 6 ports", "added to a host by libtep_interface.so", "added to a host by libsofthsm2.so", "added to a host by p11-kit-client.so", "p11-kit remote + SoftHSMv2, idle"} {
+		if m := rss[what]; m.KiB <= 0 || m.Err != "" {
+			t.Errorf("memory %q = %+v, want a positive figure", what, m)
+		}
+	}
+}
+
+func TestP11Table(t *testing.T) {
+	out := p11Run(t, "-n", "10")
+	for _, want := range []string{"system", "TEP ÷ this", bench.SystemTEP, bench.SystemSoftHSM, bench.SystemP11Kit,
+		"C_GenerateRandom(32)", "C_GetSessionInfo", "tepd, idle, 6 ports", "added to a host by libsofthsm2.so"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("table lacks %q:\n%s", want, out)
 		}
 	}
 }

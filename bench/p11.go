@@ -1,0 +1,323 @@
+package bench
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+)
+
+// The systems P11 compares.
+const (
+	// SystemTEP is libtep_interface.so talking to tepd over a pty: the
+	// host opens the slave end (tepd's ttyS4), tepd holds the master.
+	SystemTEP = "tep-pty"
+	// SystemSoftHSM is SoftHSMv2 loaded into the host: no transport.
+	SystemSoftHSM = "softhsm-direct"
+	// SystemP11Kit is p11-kit's RPC over a pty pair to SoftHSMv2; see
+	// p11KitChain.
+	SystemP11Kit = "p11kit-rpc-pty"
+)
+
+// P11Config configures P11. Dir must be set; every other zero value picks
+// the default.
+type P11Config struct {
+	// Dir holds the tokens, tepd's state, the ptys, the sockets and the
+	// logs of the children. The caller creates and removes it.
+	Dir string
+	// Build is the directory with tepd and libtep_interface.so; default
+	// "build".
+	Build string
+	// N is the number of timed calls per system and workload; default 2000.
+	N int
+	// Round is how many calls a system makes before the next one's turn;
+	// default 100.
+	Round int
+	// Warmup is the number of untimed calls per system and workload before
+	// the first round; default 50.
+	Warmup int
+	// Host, with a module's path appended, is the command that runs
+	// P11Host. The default is this program with HostCommand.
+	Host []string
+}
+
+// P11Row is one system and workload. A system that could not be set up
+// or initialised has a single row with no workload and the error.
+type P11Row struct {
+	System   string `json:"system"`
+	Workload string `json:"workload,omitempty"`
+	Calls    int    `json:"calls"`
+	MedianNs int64  `json:"median_ns,omitempty"`
+	P99Ns    int64  `json:"p99_ns,omitempty"`
+	// OpsPerS is calls back to back per second: Calls over their sum.
+	OpsPerS float64 `json:"ops_per_s,omitempty"`
+	// TEPRatio is TEP's median over this row's median, in peers' rows
+	// when both were measured: 2 means TEP takes twice as long.
+	TEPRatio float64 `json:"tep_ratio,omitempty"`
+	Err      string  `json:"error,omitempty"`
+}
+
+// P11RSS is one memory figure: the resident set of a server process, or
+// what loading a module and calling C_Initialize adds to a host process.
+type P11RSS struct {
+	What string `json:"what"`
+	// KiB is the server's VmRSS, or for a host AfterKiB - BeforeKiB.
+	KiB int64 `json:"kib"`
+	// BeforeKiB and AfterKiB are the host's VmRSS before loading the
+	// module and after C_Initialize.
+	BeforeKiB int64  `json:"before_kib,omitempty"`
+	AfterKiB  int64  `json:"after_kib,omitempty"`
+	Err       string `json:"error,omitempty"`
+}
+
+// P11Result is everything one P11 run measured.
+type P11Result struct {
+	N    int      `json:"n"`
+	Rows []P11Row `json:"rows"`
+	RSS  []P11RSS `json:"rss"`
+}
+
+// p11System is a system to measure: its module, the environment the
+// module finds its token by, or why it cannot be measured.
+type p11System struct {
+	name, module string
+	env          []string
+	err          error
+	host         *host
+}
+
+// P11 measures PKCS#11 round trips, C_GenerateRandom of 32 bytes and
+// C_GetSessionInfo, through TEP over a pty, SoftHSMv2 in the host and
+// p11-kit's RPC over a pty pair to SoftHSMv2. Each module runs in a host
+// process of its own (see P11Host), and the hosts take turns in rounds of
+// calls, so that noise hits all alike. P11 starts tepd, socat, p11-kit
+// remote and the hosts, and stops them all (SIGTERM, then SIGKILL) before
+// it returns.
+//
+// A system that fails to start or initialise becomes a row with the
+// error. P11 returns an error when nothing could be measured, with the
+// result holding the rows that say why, or when cfg is unusable.
+func P11(cfg P11Config) (*P11Result, error) {
+	c, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	res := &P11Result{N: c.N}
+	tep := &p11System{name: SystemTEP}
+	hsm := &p11System{name: SystemSoftHSM}
+	kit := &p11System{name: SystemP11Kit}
+	systems := []*p11System{tep, hsm, kit}
+	tepd, chain := setUpP11(c.Dir, c.Build, tep, hsm, kit)
+	if tepd != nil {
+		defer tepd.stop()
+	}
+	if chain != nil {
+		defer chain.stop()
+	}
+	hosts := startHosts(c, systems, res)
+	defer func() {
+		for _, h := range hosts {
+			h.stop()
+		}
+	}()
+	if kit.err == nil {
+		if err := chain.checkPTY(); err != nil {
+			kit.err = fmt.Errorf("the chain does not run through a pty: %w", err)
+		}
+	}
+	if tepd != nil {
+		res.RSS = append(res.RSS, serverRSS("tepd, idle, 6 ports", tepd.pid()))
+	}
+	if chain != nil {
+		if pid, err := chain.server(); err == nil {
+			res.RSS = append(res.RSS, serverRSS("p11-kit remote + SoftHSMv2, idle", pid))
+		}
+	}
+
+	var live []*host
+	for _, s := range systems {
+		if s.err != nil {
+			res.Rows = append(res.Rows, P11Row{System: s.name, Err: s.err.Error()})
+		} else {
+			live = append(live, s.host)
+		}
+	}
+	if len(live) == 0 {
+		return res, errors.New("no system could be measured")
+	}
+	for _, w := range p11Workloads {
+		res.Rows = append(res.Rows, measure(live, w, c.N, c.Round, c.Warmup)...)
+	}
+	tepRatios(res.Rows)
+	if tepd != nil {
+		res.RSS = append(res.RSS, serverRSS("tepd, after the run", tepd.pid()))
+	}
+	return res, nil
+}
+
+// withDefaults returns a copy of c with the defaults filled in and Dir
+// made absolute.
+func (c P11Config) withDefaults() (P11Config, error) {
+	if c.Dir == "" {
+		return c, errors.New("P11 needs a directory for its files")
+	}
+	var err error
+	if c.Dir, err = filepath.Abs(c.Dir); err != nil {
+		return c, err
+	}
+	if c.Build == "" {
+		c.Build = "build"
+	}
+	c.N, c.Round, c.Warmup = orDefault(c.N, 2000), orDefault(c.Round, 100), orDefault(c.Warmup, 50)
+	if c.Host == nil {
+		self, err := os.Executable()
+		if err != nil {
+			return c, err
+		}
+		c.Host = []string{self, HostCommand}
+	}
+	return c, nil
+}
+
+// startHosts starts a host for each system that is ready and records the
+// memory its module added. A module that fails to initialise, or a token
+// that cannot be logged in to, goes into the system's err.
+func startHosts(c P11Config, systems []*p11System, res *P11Result) []*host {
+	var hosts []*host
+	for _, s := range systems {
+		if s.err != nil {
+			continue
+		}
+		s.host, s.err = startHost(c.Dir, s.name, c.Host, s.module, s.env)
+		if s.host == nil {
+			continue
+		}
+		hosts = append(hosts, s.host)
+		hello := s.host.hello
+		res.RSS = append(res.RSS, P11RSS{What: "added to a host by " + filepath.Base(s.module),
+			KiB: hello.AfterKiB - hello.BeforeKiB, BeforeKiB: hello.BeforeKiB, AfterKiB: hello.AfterKiB, Err: hello.InitErr})
+		if hello.InitErr != "" {
+			s.err = errors.New(hello.InitErr)
+		} else if hello.Err != "" {
+			s.err = errors.New(hello.Err)
+		}
+	}
+	return hosts
+}
+
+func orDefault(v, def int) int {
+	if v <= 0 {
+		return def
+	}
+	return v
+}
+
+// setUpP11 prepares the three systems: tepd on ptys, a SoftHSMv2 token,
+// and the p11-kit chain to it. What fails goes into the system's err.
+func setUpP11(dir, build string, tep, hsm, kit *p11System) (*tepd, *p11KitChain) {
+	t, err := startTEPD(dir, build)
+	if err != nil {
+		tep.err = err
+	} else if _, err := os.Stat(t.so); err != nil {
+		tep.err = err
+	} else {
+		tep.module, tep.env = t.so, []string{"TEC_COMM_PORT=" + t.ports[0]}
+	}
+
+	var conf string
+	hsm.module, hsm.err = firstExisting(softHSMPaths)
+	if hsm.err == nil {
+		conf, hsm.err = setUpSoftHSM(dir)
+		hsm.env = []string{"SOFTHSM2_CONF=" + conf}
+	}
+	if hsm.err != nil {
+		kit.err = hsm.err
+		return t, nil
+	}
+	if kit.module, kit.err = firstExisting(p11KitClientPaths); kit.err != nil {
+		return t, nil
+	}
+	chain, err := startP11Kit(dir, "p11kit", hsm.module, conf)
+	if err != nil {
+		kit.err = err
+		return t, nil
+	}
+	kit.env = []string{"P11_KIT_SERVER_ADDRESS=" + chain.addr}
+	return t, chain
+}
+
+// serverRSS reads the VmRSS of a server process.
+func serverRSS(what string, pid int) P11RSS {
+	out := P11RSS{What: what}
+	kib, err := vmRSS(pid)
+	if err != nil {
+		out.Err = err.Error()
+	}
+	out.KiB = kib
+	return out
+}
+
+// measure times n calls of workload w on each host after warmup untimed
+// ones, the hosts taking turns in rounds of round calls. A host whose
+// call fails drops out of this workload with the error in its row.
+func measure(hosts []*host, w string, n, round, warmup int) []P11Row {
+	rows := make([]P11Row, len(hosts))
+	samples := make([]Sample, len(hosts))
+	for i, h := range hosts {
+		rows[i] = P11Row{System: h.name, Workload: w}
+		if rep, err := h.request(hostRequest{Workload: w, Calls: warmup}); err != nil {
+			rows[i].Err = err.Error()
+		} else if rep.Err != "" {
+			rows[i].Err = "warm-up: " + rep.Err
+		}
+	}
+	for more := true; more; {
+		more = false
+		for i, h := range hosts {
+			if rows[i].Err != "" || len(samples[i]) >= n {
+				continue
+			}
+			rep, err := h.request(hostRequest{Workload: w, Calls: min(round, n-len(samples[i]))})
+			for _, ns := range rep.Ns {
+				samples[i] = append(samples[i], time.Duration(ns))
+			}
+			switch {
+			case err != nil:
+				rows[i].Err = err.Error()
+			case rep.Err != "":
+				rows[i].Err = fmt.Sprintf("call %d: %s", len(samples[i])+1, rep.Err)
+			}
+			more = more || rows[i].Err == "" && len(samples[i]) < n
+		}
+	}
+	for i := range rows {
+		rows[i].Calls = len(samples[i])
+		if rows[i].Err == "" && len(samples[i]) > 0 {
+			var sum time.Duration
+			for _, d := range samples[i] {
+				sum += d
+			}
+			rows[i].MedianNs, rows[i].P99Ns = int64(samples[i].Median()), int64(samples[i].P99())
+			rows[i].OpsPerS = float64(len(samples[i])) / sum.Seconds()
+		}
+	}
+	return rows
+}
+
+// tepRatios fills TEPRatio in the peers' rows of each workload TEP
+// completed.
+func tepRatios(rows []P11Row) {
+	tep := map[string]int64{}
+	for _, r := range rows {
+		if r.System == SystemTEP && r.Err == "" && r.MedianNs > 0 {
+			tep[r.Workload] = r.MedianNs
+		}
+	}
+	for i := range rows {
+		r := &rows[i]
+		if m, ok := tep[r.Workload]; ok && r.System != SystemTEP && r.Err == "" && r.MedianNs > 0 {
+			r.TEPRatio = float64(m) / float64(r.MedianNs)
+		}
+	}
+}

@@ -1,0 +1,82 @@
+package main
+
+import (
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"text/tabwriter"
+	"time"
+
+	"tep.dev/tep/bench"
+)
+
+func runP11(args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("p11", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	n := fs.Int("n", 2000, "timed calls per system and workload")
+	build := fs.String("build", "build", "directory with tepd and libtep_interface.so")
+	asJSON := fs.Bool("json", false, "print JSON instead of a table")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *n <= 0 {
+		return fmt.Errorf("-n %d: want a positive count", *n)
+	}
+	dir, err := os.MkdirTemp("", "tep-bench-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	res, err := bench.P11(bench.P11Config{Dir: dir, Build: *build, N: *n})
+	if res == nil {
+		return err
+	}
+	// With every system failed, the rows still say why.
+	if *asJSON {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		if jerr := enc.Encode(res); jerr != nil {
+			return jerr
+		}
+	} else if terr := p11Table(stdout, res); terr != nil {
+		return terr
+	}
+	return err
+}
+
+func p11Table(w io.Writer, res *bench.P11Result) error {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "system\tworkload\tcalls\tmedian\tp99\tops/s\tTEP ÷ this\terror")
+	for _, r := range res.Rows {
+		if r.Err != "" && r.Calls == 0 && r.Workload == "" {
+			fmt.Fprintf(tw, "%s\t-\t\t\t\t\t\t%s\n", r.System, r.Err)
+			continue
+		}
+		if r.Err != "" {
+			fmt.Fprintf(tw, "%s\t%s\t%d\t\t\t\t\t%s\n", r.System, r.Workload, r.Calls, r.Err)
+			continue
+		}
+		ratio := "-"
+		if r.TEPRatio > 0 {
+			ratio = fmt.Sprintf("%.2f", r.TEPRatio)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%v\t%v\t%.0f\t%s\t\n", r.System, r.Workload, r.Calls,
+			round(time.Duration(r.MedianNs)), round(time.Duration(r.P99Ns)), r.OpsPerS, ratio)
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	fmt.Fprintln(w)
+	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "memory (VmRSS)\tKiB\thost before\thost after\terror")
+	for _, m := range res.RSS {
+		before, after := "", ""
+		if m.AfterKiB > 0 {
+			before, after = fmt.Sprint(m.BeforeKiB), fmt.Sprint(m.AfterKiB)
+		}
+		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\n", m.What, m.KiB, before, after, m.Err)
+	}
+	return tw.Flush()
+}
