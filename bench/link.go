@@ -93,7 +93,7 @@ func Link(dir string, sizes []int, scale float64) ([]LinkResult, error) {
 	return out, nil
 }
 
-func linkSize(client *link.Client, rawServer, rawClient *os.File, size, n int) (LinkResult, error) {
+func linkSize(client *link.Client, rawServer *os.File, rawClient io.ReadWriter, size, n int) (LinkResult, error) {
 	payload := make([]byte, size)
 	body, err := msgpack.Marshal(payload)
 	if err != nil {

@@ -429,3 +429,19 @@ func TestSerialPort(t *testing.T) {
 	}
 	s.Close()
 }
+
+// TestLargeCallAfterExpiredDeadline: a call's expired read deadline must
+// not limit the next call's write of a message larger than the tty holds.
+func TestLargeCallAfterExpiredDeadline(t *testing.T) {
+	path, _ := startServer(t, Config{}, nil)
+	c := dialClient(t, path)
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	if err := c.Call(ctx, wire.FuncPing, nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	cancel()
+	time.Sleep(60 * time.Millisecond)
+	if err := echoOnce(c, make([]byte, 1<<20)); err != nil {
+		t.Fatalf("1 MiB call after an expired deadline: %v", err)
+	}
+}

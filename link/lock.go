@@ -3,7 +3,6 @@ package link
 import (
 	"errors"
 	"fmt"
-	"os"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -42,19 +41,15 @@ const (
 	portByte  = 1
 )
 
-// NewLock returns the lock for the port open as f, which must stay open
-// while the lock is in use. A nil f gives a lock that serialises only
-// within the process, for private connections such as sockets.
-func NewLock(f *os.File) *Lock {
-	l := &Lock{turn: make(chan struct{}, 1), fd: -1}
-	if f != nil {
-		// The descriptor is read once rather than through Control on
-		// every call: f outlives the lock, so the number stays valid.
-		if rc, err := f.SyscallConn(); err == nil {
-			rc.Control(func(fd uintptr) { l.fd = int(fd) })
-		}
+// NewLock returns the lock for the tty t, which must stay open while the
+// lock is in use. A nil t gives a lock that serialises only within the
+// process, for private connections such as sockets.
+func NewLock(t *TTY) *Lock {
+	fd := -1
+	if t != nil {
+		fd = t.FD()
 	}
-	return l
+	return &Lock{turn: make(chan struct{}, 1), fd: fd}
 }
 
 // Acquire takes the lock, giving up with ErrLockTimeout at deadline (zero:

@@ -33,26 +33,11 @@ func Dial(addr string, baud int) (Stream, *Lock, error) {
 		}
 		return c, NewLock(nil), nil
 	}
-	f, err := OpenTTY(addr, baud)
+	t, err := OpenTTY(addr, baud)
 	if err != nil {
 		return nil, nil, err
 	}
-	return f, NewLock(f), nil
-}
-
-// OpenTTY opens a tty device for a client: raw mode, non-blocking (so read
-// deadlines work), not the controlling terminal, and not exclusive. baud 0
-// leaves the line speed as it is; ptys ignore it.
-func OpenTTY(path string, baud int) (*os.File, error) {
-	fd, err := unix.Open(path, unix.O_RDWR|unix.O_NOCTTY|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
-	if err != nil {
-		return nil, fmt.Errorf("opening %s: %w", path, err)
-	}
-	if err := makeRaw(fd, baud); err != nil {
-		unix.Close(fd)
-		return nil, fmt.Errorf("setting %s to raw mode: %w", path, err)
-	}
-	return os.NewFile(uintptr(fd), path), nil
+	return t, NewLock(t), nil
 }
 
 // makeRaw puts a tty into raw 8N1 mode, as cfmakeraw(3) does, and sets

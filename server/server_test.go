@@ -41,7 +41,7 @@ type fakeClock struct {
 func (c *fakeClock) Now() time.Time          { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
 func (c *fakeClock) Advance(d time.Duration) { c.mu.Lock(); c.t = c.t.Add(d); c.mu.Unlock() }
 
-func newFixture(t *testing.T, tpmSpec string) *fixture {
+func newFixture(t testing.TB, tpmSpec string) *fixture {
 	t.Helper()
 	dir := t.TempDir()
 	tp, err := tpm.Open(tpmSpec, dir)
@@ -82,7 +82,7 @@ func newFixture(t *testing.T, tpmSpec string) *fixture {
 	return &fixture{srv: srv, tpm: tp, port: p.Path, now: clock}
 }
 
-func (f *fixture) dial(t *testing.T) *p11client.Client {
+func (f *fixture) dial(t testing.TB) *p11client.Client {
 	t.Helper()
 	c, err := p11client.Dial(p11client.Config{Port: f.port, StartTimeout: 5 * time.Second})
 	if err != nil {

@@ -140,13 +140,8 @@ func (c *Client) callCtx(ctx context.Context, fn uint16, req any, resp p11.Resp)
 // socket. The cgo edge hands it to the fork handler, which closes it in a
 // child so the child cannot hold the parent's port lock.
 func (c *Client) PortFD() int {
-	f, ok := c.stream.(*os.File)
-	if !ok {
-		return -1
+	if t, ok := c.stream.(*link.TTY); ok {
+		return t.FD()
 	}
-	fd := -1
-	if rc, err := f.SyscallConn(); err == nil {
-		rc.Control(func(v uintptr) { fd = int(v) })
-	}
-	return fd
+	return -1
 }

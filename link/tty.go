@@ -1,0 +1,149 @@
+package link
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"sync"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// TTY is a client's open tty. Its reads and writes wait in poll(2) on the
+// calling thread instead of in Go's network poller. In the provider that
+// thread is the application's, entering Go through cgo: parking it on the
+// poller would cost two thread hand-offs per call (the poller's thread
+// finds the reply, then wakes the application's thread, to which the call
+// is locked), which on a VM is more than the pty itself.
+type TTY struct {
+	fd   int
+	name string
+
+	mu       sync.Mutex
+	deadline time.Time
+	closed   bool
+}
+
+// pollSliceTTY bounds one wait, so that a deadline moved by another
+// goroutine takes effect within it.
+const pollSliceTTY = 100 * time.Millisecond
+
+// writeTimeout bounds a write that finds the tty full: a server that
+// stopped reading must not hang the caller.
+const writeTimeout = 30 * time.Second
+
+// OpenTTY opens a tty device for a client: raw mode, not the controlling
+// terminal, and not exclusive, so that other processes can share it. baud
+// 0 leaves the line speed as it is; ptys ignore it.
+func OpenTTY(path string, baud int) (*TTY, error) {
+	fd, err := unix.Open(path, unix.O_RDWR|unix.O_NOCTTY|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, fmt.Errorf("opening %s: %w", path, err)
+	}
+	if err := makeRaw(fd, baud); err != nil {
+		unix.Close(fd)
+		return nil, fmt.Errorf("setting %s to raw mode: %w", path, err)
+	}
+	return &TTY{fd: fd, name: path}, nil
+}
+
+// FD returns the descriptor, for locks and for the fork handler.
+func (t *TTY) FD() int { return t.fd }
+
+// Name returns the path the tty was opened by.
+func (t *TTY) Name() string { return t.name }
+
+// SetReadDeadline sets when a Read gives up with os.ErrDeadlineExceeded.
+func (t *TTY) SetReadDeadline(d time.Time) error {
+	t.mu.Lock()
+	t.deadline = d
+	t.mu.Unlock()
+	return nil
+}
+
+// wait polls for events, at most until deadline (zero: no limit).
+func (t *TTY) wait(events int16, deadline time.Time) error {
+	slice := pollSliceTTY
+	if !deadline.IsZero() {
+		left := time.Until(deadline)
+		if left <= 0 {
+			return os.ErrDeadlineExceeded
+		}
+		slice = min(slice, left)
+	}
+	ms := int((slice + time.Millisecond - 1) / time.Millisecond)
+	_, err := unix.Poll([]unix.PollFd{{Fd: int32(t.fd), Events: events}}, ms)
+	if err != nil && !errors.Is(err, unix.EINTR) {
+		return &os.PathError{Op: "poll", Path: t.name, Err: err}
+	}
+	return nil
+}
+
+// readDeadline returns the read deadline, or os.ErrClosed.
+func (t *TTY) readDeadline() (time.Time, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.closed {
+		return time.Time{}, os.ErrClosed
+	}
+	return t.deadline, nil
+}
+
+// Read reads what the tty has, waiting for at least one byte.
+func (t *TTY) Read(p []byte) (int, error) {
+	for {
+		n, err := unix.Read(t.fd, p)
+		switch {
+		case err == nil && n == 0 && len(p) > 0:
+			return 0, io.EOF
+		case err == nil:
+			return n, nil
+		case errors.Is(err, unix.EINTR):
+			continue
+		case !errors.Is(err, unix.EAGAIN):
+			return 0, &os.PathError{Op: "read", Path: t.name, Err: err}
+		}
+		d, err := t.readDeadline()
+		if err == nil {
+			err = t.wait(unix.POLLIN, d)
+		}
+		if err != nil {
+			return 0, err
+		}
+	}
+}
+
+// Write writes all of p.
+func (t *TTY) Write(p []byte) (int, error) {
+	deadline := time.Now().Add(writeTimeout)
+	done := 0
+	for done < len(p) {
+		n, err := unix.Write(t.fd, p[done:])
+		if n > 0 {
+			done += n
+		}
+		switch {
+		case err == nil, errors.Is(err, unix.EINTR):
+			continue
+		case !errors.Is(err, unix.EAGAIN):
+			return done, &os.PathError{Op: "write", Path: t.name, Err: err}
+		}
+		if err := t.wait(unix.POLLOUT, deadline); err != nil {
+			return done, err
+		}
+	}
+	return done, nil
+}
+
+// Close closes the tty.
+func (t *TTY) Close() error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.closed {
+		return os.ErrClosed
+	}
+	t.closed = true
+	return unix.Close(t.fd)
+}
