@@ -78,9 +78,14 @@ func ckr(err error) C.CK_RV {
 	return C.CKR_GENERAL_ERROR
 }
 
-// pad copies s into a fixed-width PKCS#11 string field, padded with spaces
-// byte by byte and cut, if too long, at a character boundary.
+// pad copies s into a fixed-width PKCS#11 string field.
 func pad(dst []C.CK_UTF8CHAR, s string) {
+	padBytes(unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(dst))), len(dst)), s)
+}
+
+// padBytes fills dst with s, padded with spaces byte by byte and cut, if
+// too long, at a character boundary.
+func padBytes(dst []byte, s string) {
 	n := 0
 	for n < len(s) {
 		_, size := utf8.DecodeRuneInString(s[n:])
@@ -89,12 +94,9 @@ func pad(dst []C.CK_UTF8CHAR, s string) {
 		}
 		n += size
 	}
-	for i := range dst {
-		if i < n {
-			dst[i] = C.CK_UTF8CHAR(s[i])
-		} else {
-			dst[i] = ' '
-		}
+	copy(dst, s[:n])
+	for i := n; i < len(dst); i++ {
+		dst[i] = ' '
 	}
 }
 

@@ -107,7 +107,8 @@ func startTepd(t *testing.T, tpmSpec string) *tepd {
 func (d *tepd) start() {
 	d.t.Helper()
 	os.Remove(filepath.Join(d.state, "run", "ttyS9"))
-	d.cmd = exec.Command(bin.tepd, "serve", "--state", d.state, "--tpm", d.tpm, "--pty", filepath.Join(d.state, "run"), "--log-level", "warn")
+	d.cmd = exec.Command(bin.tepd, "serve", "--state", d.state, "--tpm", d.tpm, "--pty", filepath.Join(d.state, "run"),
+		"--listen", "unix:"+d.socket(), "--log-level", "warn")
 	d.cmd.Stderr = os.Stderr
 	if err := d.cmd.Start(); err != nil {
 		d.t.Fatal(err)
@@ -122,6 +123,9 @@ func (d *tepd) start() {
 		time.Sleep(25 * time.Millisecond)
 	}
 }
+
+// socket is the unix socket tepd also serves.
+func (d *tepd) socket() string { return filepath.Join(d.state, "tep.sock") }
 
 // stop ends tepd with SIGTERM, as a service manager would.
 func (d *tepd) stop() {

@@ -350,3 +350,15 @@ func TestInitializeWithoutServer(t *testing.T) {
 		})
 	}
 }
+
+// TestUnixSocketPort: TEC_COMM_PORT=unix:PATH reaches tepd's socket, as in
+// a container.
+func TestUnixSocketPort(t *testing.T) {
+	d := startTepd(t, "sim")
+	c := exec.Command(bin.client, bin.module, "loop", "100")
+	c.Env = append(os.Environ(), "TEC_COMM_PORT=unix:"+d.socket())
+	out, err := withTimeout(c, time.Minute)
+	if err != nil || results(out)["loop"] != "0x0" {
+		t.Fatalf("calls over the unix socket: %v\n%s", err, out)
+	}
+}
