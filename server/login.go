@@ -153,7 +153,7 @@ func (s *Server) initPIN(c *client, body []byte) (p11.Resp, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &p11.RVResp{}, s.putUserPIN(sess.slot, l.key, req.PIN)
+	return &p11.RVResp{}, s.putPIN(sess.slot, l.key, req.PIN, false)
 }
 
 func (s *Server) setPIN(c *client, body []byte) (p11.Resp, error) {
@@ -194,8 +194,5 @@ func (s *Server) setPIN(c *client, body []byte) (p11.Resp, error) {
 	if err != nil {
 		return nil, err
 	}
-	if so {
-		return &p11.RVResp{}, s.putSOPIN(sess.slot, key, req.New)
-	}
-	return &p11.RVResp{}, s.putUserPIN(sess.slot, key, req.New)
+	return &p11.RVResp{}, s.putPIN(sess.slot, key, req.New, so)
 }

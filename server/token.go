@@ -161,10 +161,11 @@ func (s *Server) SetUserPIN(slot uint64, soPIN, userPIN []byte) error {
 	if err != nil {
 		return err
 	}
-	return s.putUserPIN(slot, key, userPIN)
+	return s.putPIN(slot, key, userPIN, false)
 }
 
-func (s *Server) putUserPIN(slot uint64, key, pin []byte) error {
+// putPIN seals key under pin as the user's PIN, or the SO's, of slot.
+func (s *Server) putPIN(slot uint64, key, pin []byte, so bool) error {
 	if err := checkPINLen(pin); err != nil {
 		return err
 	}
@@ -179,30 +180,11 @@ func (s *Server) putUserPIN(slot uint64, key, pin []byte) error {
 		return err
 	}
 	row := t.row
-	row.UserSalt, row.UserSeal = salt, sealed
-	if err := s.store.PutToken(row); err != nil {
-		return err
+	if so {
+		row.SOSalt, row.SOSeal = salt, sealed
+	} else {
+		row.UserSalt, row.UserSeal = salt, sealed
 	}
-	t.row = row
-	return nil
-}
-
-func (s *Server) putSOPIN(slot uint64, key, pin []byte) error {
-	if err := checkPINLen(pin); err != nil {
-		return err
-	}
-	salt, sealed, err := s.seal(key, pin)
-	if err != nil {
-		return err
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	t, err := s.tokenIn(slot)
-	if err != nil {
-		return err
-	}
-	row := t.row
-	row.SOSalt, row.SOSeal = salt, sealed
 	if err := s.store.PutToken(row); err != nil {
 		return err
 	}
