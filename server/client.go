@@ -50,7 +50,9 @@ func (s *Server) dropClient(c *client) {
 			delete(s.sessions, h)
 		}
 	}
-	clear(c.login)
+	for slot := range c.login {
+		c.logout(slot)
+	}
 	delete(s.clients, c.id)
 }
 
@@ -185,7 +187,15 @@ func (s *Server) logoutIfLast(c *client, slot uint64) {
 			return
 		}
 	}
-	delete(c.login, slot)
+	c.logout(slot)
+}
+
+// logout ends c's login on slot and wipes the token key it held.
+func (c *client) logout(slot uint64) {
+	if l, ok := c.login[slot]; ok {
+		clear(l.key)
+		delete(c.login, slot)
+	}
 }
 
 func (s *Server) sessionInfo(c *client, body []byte) (p11.Resp, error) {

@@ -131,7 +131,7 @@ func (s *Server) logout(c *client, body []byte) (p11.Resp, error) {
 	if _, ok := c.login[sess.slot]; !ok {
 		return nil, p11.CKR_USER_NOT_LOGGED_IN
 	}
-	delete(c.login, sess.slot)
+	c.logout(sess.slot)
 	return &p11.RVResp{}, nil
 }
 
