@@ -194,5 +194,6 @@ func (s *Server) setPIN(c *client, body []byte) (p11.Resp, error) {
 	if err != nil {
 		return nil, err
 	}
+	defer clear(key)
 	return &p11.RVResp{}, s.putPIN(sess.slot, key, req.New, so)
 }

@@ -132,6 +132,7 @@ func (s *Server) CreateToken(label string, soPIN []byte) (uint64, error) {
 		return 0, err
 	}
 	salt, sealed, err := s.seal(key, soPIN)
+	clear(key)
 	if err != nil {
 		return 0, err
 	}
@@ -161,6 +162,7 @@ func (s *Server) SetUserPIN(slot uint64, soPIN, userPIN []byte) error {
 	if err != nil {
 		return err
 	}
+	defer clear(key)
 	return s.putPIN(slot, key, userPIN, false)
 }
 
