@@ -56,3 +56,31 @@ func TestRVString(t *testing.T) {
 		t.Errorf("String() = %q", got)
 	}
 }
+
+func TestAttrKinds(t *testing.T) {
+	for _, tt := range []struct {
+		t    uint64
+		want Kind
+	}{
+		{CKA_CLASS, KindUlong}, {CKA_TOKEN, KindBool}, {CKA_LABEL, KindBytes}, {CKA_VALUE, KindBytes},
+		{CKA_MODULUS_BITS, KindUlong}, {CKA_SIGN, KindBool}, {CKA_START_DATE, KindDate},
+		{CKA_WRAP_TEMPLATE, KindTemplate}, {CKA_ALLOWED_MECHANISMS, KindMechList},
+		{CKA_VENDOR_DEFINED | 7, KindBytes},
+	} {
+		if got := AttrKind(tt.t); got != tt.want {
+			t.Errorf("AttrKind(%s) = %d, want %d", AttrName(tt.t), got, tt.want)
+		}
+	}
+	if v, err := AsUlong(Ulong(CKO_CERTIFICATE)); err != nil || v != CKO_CERTIFICATE {
+		t.Errorf("AsUlong(Ulong(1)) = %d, %v", v, err)
+	}
+	if _, err := AsUlong([]byte{1, 2, 3, 4}); err == nil {
+		t.Error("AsUlong of four bytes succeeded")
+	}
+	if b, err := AsBool(Bool(true)); err != nil || !b {
+		t.Errorf("AsBool(Bool(true)) = %v, %v", b, err)
+	}
+	if got := MechName(CKM_SHA256_RSA_PKCS); got != "CKM_SHA256_RSA_PKCS" {
+		t.Errorf("MechName = %q", got)
+	}
+}
