@@ -11,12 +11,12 @@ type Kind uint8
 
 // Attribute kinds.
 const (
-	KindBytes     Kind = iota // a byte string, as it is
-	KindBool                  // CK_BBOOL
-	KindUlong                 // CK_ULONG (CK_OBJECT_CLASS, CK_KEY_TYPE, …)
-	KindDate                  // CK_DATE: 8 ASCII digits
-	KindMechList              // an array of CK_MECHANISM_TYPE
-	KindTemplate              // an array of CK_ATTRIBUTE (CKF_ARRAY_ATTRIBUTE)
+	KindBytes    Kind = iota // a byte string, as it is
+	KindBool                 // CK_BBOOL
+	KindUlong                // CK_ULONG (CK_OBJECT_CLASS, CK_KEY_TYPE, …)
+	KindDate                 // CK_DATE: 8 ASCII digits
+	KindMechList             // an array of CK_MECHANISM_TYPE
+	KindTemplate             // an array of CK_ATTRIBUTE (CKF_ARRAY_ATTRIBUTE)
 )
 
 var boolAttrs = []uint64{
