@@ -293,3 +293,72 @@ type Resp interface{ Result() RV }
 // IsFailure reports whether a reply body is the bare [rv] of a failure
 // rather than the function's full result shape.
 func IsFailure(body []byte) bool { return len(body) > 0 && body[0] == 0x91 }
+
+// TemplateReq carries a template: C_CreateObject (Object unused),
+// C_CopyObject, C_SetAttributeValue and C_FindObjectsInit.
+type TemplateReq struct {
+	Session  uint64
+	Object   uint64
+	Template []Attribute
+}
+
+// ObjectReq names an object: C_DestroyObject, C_GetObjectSize.
+type ObjectReq struct {
+	Session uint64
+	Object  uint64
+}
+
+// ObjectResp returns an object handle or size.
+type ObjectResp struct {
+	RV     RV
+	Object uint64
+}
+
+// GetAttrReq asks for the values of attribute types of an object.
+type GetAttrReq struct {
+	Session uint64
+	Object  uint64
+	Types   []uint64
+}
+
+// Attribute status in a GetAttrResp.
+const (
+	AttrOK        = 0
+	AttrSensitive = 1 // CKR_ATTRIBUTE_SENSITIVE for this one
+	AttrInvalid   = 2 // CKR_ATTRIBUTE_TYPE_INVALID for this one
+)
+
+// AttrValue is one answer of C_GetAttributeValue.
+type AttrValue struct {
+	Status uint8
+	Value  []byte
+}
+
+// GetAttrResp answers every requested type, in order; RV summarises as
+// PKCS#11 wants (sensitive or invalid types), the provider adds
+// CKR_BUFFER_TOO_SMALL from the caller's buffers.
+type GetAttrResp struct {
+	RV     RV
+	Values []AttrValue
+}
+
+// FindReq asks for up to Max more handles of an active search.
+type FindReq struct {
+	Session uint64
+	Max     uint64
+}
+
+// FindResp returns the handles found.
+type FindResp struct {
+	RV      RV
+	Objects []uint64
+}
+
+// Result returns the return value.
+func (r *ObjectResp) Result() RV { return r.RV }
+
+// Result returns the return value.
+func (r *GetAttrResp) Result() RV { return r.RV }
+
+// Result returns the return value.
+func (r *FindResp) Result() RV { return r.RV }

@@ -165,55 +165,55 @@ func tep_C_Logout(hSession C.CK_SESSION_HANDLE) (rv C.CK_RV) {
 //export tep_C_CreateObject
 func tep_C_CreateObject(hSession C.CK_SESSION_HANDLE, pTemplate C.CK_ATTRIBUTE_PTR, ulCount C.CK_ULONG, phObject C.CK_OBJECT_HANDLE_PTR) (rv C.CK_RV) {
 	defer guard(&rv, "C_CreateObject")
-	return C.CKR_FUNCTION_NOT_SUPPORTED
+	return createObject(hSession, pTemplate, ulCount, phObject)
 }
 
 //export tep_C_CopyObject
 func tep_C_CopyObject(hSession C.CK_SESSION_HANDLE, hObject C.CK_OBJECT_HANDLE, pTemplate C.CK_ATTRIBUTE_PTR, ulCount C.CK_ULONG, phNewObject C.CK_OBJECT_HANDLE_PTR) (rv C.CK_RV) {
 	defer guard(&rv, "C_CopyObject")
-	return C.CKR_FUNCTION_NOT_SUPPORTED
+	return copyObject(hSession, hObject, pTemplate, ulCount, phNewObject)
 }
 
 //export tep_C_DestroyObject
 func tep_C_DestroyObject(hSession C.CK_SESSION_HANDLE, hObject C.CK_OBJECT_HANDLE) (rv C.CK_RV) {
 	defer guard(&rv, "C_DestroyObject")
-	return C.CKR_FUNCTION_NOT_SUPPORTED
+	return destroyObject(hSession, hObject)
 }
 
 //export tep_C_GetObjectSize
 func tep_C_GetObjectSize(hSession C.CK_SESSION_HANDLE, hObject C.CK_OBJECT_HANDLE, pulSize C.CK_ULONG_PTR) (rv C.CK_RV) {
 	defer guard(&rv, "C_GetObjectSize")
-	return C.CKR_FUNCTION_NOT_SUPPORTED
+	return getObjectSize(hSession, hObject, pulSize)
 }
 
 //export tep_C_GetAttributeValue
 func tep_C_GetAttributeValue(hSession C.CK_SESSION_HANDLE, hObject C.CK_OBJECT_HANDLE, pTemplate C.CK_ATTRIBUTE_PTR, ulCount C.CK_ULONG) (rv C.CK_RV) {
 	defer guard(&rv, "C_GetAttributeValue")
-	return C.CKR_FUNCTION_NOT_SUPPORTED
+	return getAttributeValue(hSession, hObject, pTemplate, ulCount)
 }
 
 //export tep_C_SetAttributeValue
 func tep_C_SetAttributeValue(hSession C.CK_SESSION_HANDLE, hObject C.CK_OBJECT_HANDLE, pTemplate C.CK_ATTRIBUTE_PTR, ulCount C.CK_ULONG) (rv C.CK_RV) {
 	defer guard(&rv, "C_SetAttributeValue")
-	return C.CKR_FUNCTION_NOT_SUPPORTED
+	return setAttributeValue(hSession, hObject, pTemplate, ulCount)
 }
 
 //export tep_C_FindObjectsInit
 func tep_C_FindObjectsInit(hSession C.CK_SESSION_HANDLE, pTemplate C.CK_ATTRIBUTE_PTR, ulCount C.CK_ULONG) (rv C.CK_RV) {
 	defer guard(&rv, "C_FindObjectsInit")
-	return C.CKR_FUNCTION_NOT_SUPPORTED
+	return findObjectsInit(hSession, pTemplate, ulCount)
 }
 
 //export tep_C_FindObjects
 func tep_C_FindObjects(hSession C.CK_SESSION_HANDLE, phObject C.CK_OBJECT_HANDLE_PTR, ulMaxObjectCount C.CK_ULONG, pulObjectCount C.CK_ULONG_PTR) (rv C.CK_RV) {
 	defer guard(&rv, "C_FindObjects")
-	return C.CKR_FUNCTION_NOT_SUPPORTED
+	return findObjects(hSession, phObject, ulMaxObjectCount, pulObjectCount)
 }
 
 //export tep_C_FindObjectsFinal
 func tep_C_FindObjectsFinal(hSession C.CK_SESSION_HANDLE) (rv C.CK_RV) {
 	defer guard(&rv, "C_FindObjectsFinal")
-	return C.CKR_FUNCTION_NOT_SUPPORTED
+	return findObjectsFinal(hSession)
 }
 
 // Encryption

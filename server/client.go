@@ -27,6 +27,7 @@ type session struct {
 	slot   uint64
 	rw     bool
 	digest *digestOp
+	find   *findOp
 }
 
 // clientFor returns the state of client id, creating it for a client
@@ -45,6 +46,7 @@ func (s *Server) clientFor(id uint64) *client {
 
 // dropClient forgets a client and closes its sessions. s.mu is held.
 func (s *Server) dropClient(c *client) {
+	s.dropSessionObjects(c, 0)
 	for h, sess := range s.sessions {
 		if sess.client == c.id {
 			delete(s.sessions, h)
@@ -156,6 +158,7 @@ func (s *Server) closeSession(c *client, body []byte) (p11.Resp, error) {
 		return nil, err
 	}
 	delete(s.sessions, sess.handle)
+	s.dropSessionObjects(c, sess.handle)
 	s.logoutIfLast(c, sess.slot)
 	return &p11.RVResp{}, nil
 }
@@ -173,6 +176,7 @@ func (s *Server) closeAllSessions(c *client, body []byte) (p11.Resp, error) {
 	for h, sess := range s.sessions {
 		if sess.client == c.id && sess.slot == req.Slot {
 			delete(s.sessions, h)
+			s.dropSessionObjects(c, h)
 		}
 	}
 	s.logoutIfLast(c, req.Slot)

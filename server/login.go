@@ -42,10 +42,15 @@ func (s *Server) initToken(c *client, body []byte) (p11.Resp, error) {
 	row := t.row
 	row.Label = strings.TrimRight(req.Label, " ")
 	row.UserSalt, row.UserSeal = nil, nil
-	if err := s.store.PutToken(row); err != nil {
+	if err := s.store.ResetToken(row); err != nil { // and its objects
 		return nil, err
 	}
 	t.row = row
+	for h, o := range s.objects {
+		if o.slot == req.Slot {
+			delete(s.objects, h)
+		}
+	}
 	clear(key)
 	return &p11.RVResp{}, nil
 }

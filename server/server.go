@@ -47,7 +47,9 @@ type Server struct {
 	clients  map[uint64]*client
 	sessions map[uint64]*session // by handle, across clients
 	tokens   map[uint64]*token   // by slot
+	objects  map[uint64]*object  // by handle, token and session objects
 	nextSess uint64
+	nextObj  uint64
 	stop     chan struct{}
 	done     sync.WaitGroup
 }
@@ -57,7 +59,8 @@ func New(t TPM, st *store.Store, cfg Config) (*Server, error) {
 	s := &Server{
 		tpm: t, store: st, log: cfg.Log, now: cfg.Now, lease: cfg.Lease,
 		clients: map[uint64]*client{}, sessions: map[uint64]*session{}, tokens: map[uint64]*token{},
-		stop: make(chan struct{}),
+		objects: map[uint64]*object{},
+		stop:    make(chan struct{}),
 	}
 	if s.log == nil {
 		s.log = slog.Default()
@@ -69,6 +72,9 @@ func New(t TPM, st *store.Store, cfg Config) (*Server, error) {
 		s.lease = DefaultLease
 	}
 	if err := s.loadTokens(); err != nil {
+		return nil, err
+	}
+	if err := s.loadObjects(); err != nil {
 		return nil, err
 	}
 	s.done.Add(1)
@@ -86,28 +92,37 @@ func (s *Server) Close() {
 type handler func(s *Server, c *client, body []byte) (p11.Resp, error)
 
 var handlers = map[uint16]handler{
-	p11.FnInitialize:       (*Server).hello,
-	p11.FnFinalize:         (*Server).goodbye,
-	p11.FnGetSlotList:      (*Server).slotList,
-	p11.FnGetSlotInfo:      (*Server).slotInfo,
-	p11.FnGetTokenInfo:     (*Server).tokenInfo,
-	p11.FnGetMechanismList: (*Server).mechanismList,
-	p11.FnGetMechanismInfo: (*Server).mechanismInfo,
-	p11.FnInitToken:        (*Server).initToken,
-	p11.FnInitPIN:          (*Server).initPIN,
-	p11.FnSetPIN:           (*Server).setPIN,
-	p11.FnOpenSession:      (*Server).openSession,
-	p11.FnCloseSession:     (*Server).closeSession,
-	p11.FnCloseAllSessions: (*Server).closeAllSessions,
-	p11.FnGetSessionInfo:   (*Server).sessionInfo,
-	p11.FnLogin:            (*Server).login,
-	p11.FnLogout:           (*Server).logout,
-	p11.FnGenerateRandom:   (*Server).generateRandom,
-	p11.FnSeedRandom:       (*Server).seedRandom,
-	p11.FnDigestInit:       (*Server).digestInit,
-	p11.FnDigest:           (*Server).digest,
-	p11.FnDigestUpdate:     (*Server).digestUpdate,
-	p11.FnDigestFinal:      (*Server).digestFinal,
+	p11.FnInitialize:        (*Server).hello,
+	p11.FnFinalize:          (*Server).goodbye,
+	p11.FnGetSlotList:       (*Server).slotList,
+	p11.FnGetSlotInfo:       (*Server).slotInfo,
+	p11.FnGetTokenInfo:      (*Server).tokenInfo,
+	p11.FnGetMechanismList:  (*Server).mechanismList,
+	p11.FnGetMechanismInfo:  (*Server).mechanismInfo,
+	p11.FnInitToken:         (*Server).initToken,
+	p11.FnInitPIN:           (*Server).initPIN,
+	p11.FnSetPIN:            (*Server).setPIN,
+	p11.FnOpenSession:       (*Server).openSession,
+	p11.FnCloseSession:      (*Server).closeSession,
+	p11.FnCloseAllSessions:  (*Server).closeAllSessions,
+	p11.FnGetSessionInfo:    (*Server).sessionInfo,
+	p11.FnLogin:             (*Server).login,
+	p11.FnLogout:            (*Server).logout,
+	p11.FnCreateObject:      (*Server).createObject,
+	p11.FnCopyObject:        (*Server).copyObject,
+	p11.FnDestroyObject:     (*Server).destroyObject,
+	p11.FnGetObjectSize:     (*Server).getObjectSize,
+	p11.FnGetAttributeValue: (*Server).getAttributeValue,
+	p11.FnSetAttributeValue: (*Server).setAttributeValue,
+	p11.FnFindObjectsInit:   (*Server).findObjectsInit,
+	p11.FnFindObjects:       (*Server).findObjects,
+	p11.FnFindObjectsFinal:  (*Server).findObjectsFinal,
+	p11.FnGenerateRandom:    (*Server).generateRandom,
+	p11.FnSeedRandom:        (*Server).seedRandom,
+	p11.FnDigestInit:        (*Server).digestInit,
+	p11.FnDigest:            (*Server).digest,
+	p11.FnDigestUpdate:      (*Server).digestUpdate,
+	p11.FnDigestFinal:       (*Server).digestFinal,
 }
 
 // Handle answers one call; it is the link.Handler of every port.

@@ -171,3 +171,59 @@ func (c *Client) DigestFinal(session uint64, outCap int64) ([]byte, uint64, erro
 	err := c.call(p11.FnDigestFinal, &p11.OutReq{Session: session, OutCap: outCap}, &r)
 	return r.Out, r.Len, err
 }
+
+// CreateObject is C_CreateObject.
+func (c *Client) CreateObject(session uint64, tmpl []p11.Attribute) (uint64, error) {
+	var r p11.ObjectResp
+	err := c.call(p11.FnCreateObject, &p11.TemplateReq{Session: session, Template: tmpl}, &r)
+	return r.Object, err
+}
+
+// CopyObject is C_CopyObject.
+func (c *Client) CopyObject(session, object uint64, tmpl []p11.Attribute) (uint64, error) {
+	var r p11.ObjectResp
+	err := c.call(p11.FnCopyObject, &p11.TemplateReq{Session: session, Object: object, Template: tmpl}, &r)
+	return r.Object, err
+}
+
+// DestroyObject is C_DestroyObject.
+func (c *Client) DestroyObject(session, object uint64) error {
+	return c.call(p11.FnDestroyObject, &p11.ObjectReq{Session: session, Object: object}, &p11.RVResp{})
+}
+
+// ObjectSize is C_GetObjectSize.
+func (c *Client) ObjectSize(session, object uint64) (uint64, error) {
+	var r p11.ObjectResp
+	err := c.call(p11.FnGetObjectSize, &p11.ObjectReq{Session: session, Object: object}, &r)
+	return r.Object, err
+}
+
+// AttributeValues is C_GetAttributeValue: one answer per type, also when
+// the error is CKR_ATTRIBUTE_SENSITIVE or CKR_ATTRIBUTE_TYPE_INVALID.
+func (c *Client) AttributeValues(session, object uint64, types []uint64) ([]p11.AttrValue, error) {
+	var r p11.GetAttrResp
+	err := c.call(p11.FnGetAttributeValue, &p11.GetAttrReq{Session: session, Object: object, Types: types}, &r)
+	return r.Values, err
+}
+
+// SetAttributeValue is C_SetAttributeValue.
+func (c *Client) SetAttributeValue(session, object uint64, tmpl []p11.Attribute) error {
+	return c.call(p11.FnSetAttributeValue, &p11.TemplateReq{Session: session, Object: object, Template: tmpl}, &p11.RVResp{})
+}
+
+// FindObjectsInit is C_FindObjectsInit.
+func (c *Client) FindObjectsInit(session uint64, tmpl []p11.Attribute) error {
+	return c.call(p11.FnFindObjectsInit, &p11.TemplateReq{Session: session, Template: tmpl}, &p11.RVResp{})
+}
+
+// FindObjects is C_FindObjects.
+func (c *Client) FindObjects(session, max uint64) ([]uint64, error) {
+	var r p11.FindResp
+	err := c.call(p11.FnFindObjects, &p11.FindReq{Session: session, Max: max}, &r)
+	return r.Objects, err
+}
+
+// FindObjectsFinal is C_FindObjectsFinal.
+func (c *Client) FindObjectsFinal(session uint64) error {
+	return c.call(p11.FnFindObjectsFinal, &p11.SessionReq{Session: session}, &p11.RVResp{})
+}

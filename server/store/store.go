@@ -33,6 +33,12 @@ var migrations = []string{
 		user_seal   BLOB,
 		created     INTEGER NOT NULL
 	)`,
+	`CREATE TABLE object (
+		id     INTEGER PRIMARY KEY AUTOINCREMENT,
+		slot   INTEGER NOT NULL REFERENCES token(slot) ON DELETE CASCADE,
+		attrs  BLOB NOT NULL
+	);
+	CREATE INDEX object_slot ON object(slot)`,
 }
 
 // ErrNotFound is returned for a token that does not exist.

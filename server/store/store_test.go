@@ -61,3 +61,50 @@ func TestNewerSchemaRefused(t *testing.T) {
 		t.Fatal("Open of a database from a newer tepd succeeded")
 	}
 }
+
+func TestObjects(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "tep.db")
+	s, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.PutToken(Token{Slot: 1, Label: "a", Serial: "1", SOSalt: []byte{1}, SOSeal: []byte{1}}); err != nil {
+		t.Fatal(err)
+	}
+	id, err := s.PutObject(Object{Slot: 1, Attrs: []byte("first")})
+	if err != nil || id == 0 {
+		t.Fatalf("PutObject = %d, %v", id, err)
+	}
+	id2, _ := s.PutObject(Object{Slot: 1, Attrs: []byte("second")})
+	if _, err := s.PutObject(Object{ID: id, Slot: 1, Attrs: []byte("first, changed")}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.PutObject(Object{ID: 999, Slot: 1, Attrs: []byte("x")}); err == nil {
+		t.Error("updating a missing object succeeded")
+	}
+	if err := s.DeleteObject(id2); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.PutObject(Object{Slot: 7, Attrs: []byte("orphan")}); err == nil {
+		t.Error("an object of a token that does not exist was stored")
+	}
+	s.Close()
+	s, err = Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	objs, err := s.Objects()
+	if err != nil || len(objs) != 1 || string(objs[0].Attrs) != "first, changed" {
+		t.Fatalf("after reopening: %+v, %v", objs, err)
+	}
+	if err := s.ResetToken(Token{Slot: 1, Label: "b", Serial: "1", SOSalt: []byte{2}, SOSeal: []byte{2}}); err != nil {
+		t.Fatal(err)
+	}
+	if objs, _ := s.Objects(); len(objs) != 0 {
+		t.Errorf("ResetToken left %d objects", len(objs))
+	}
+	if tok, _ := s.Token(1); tok.Label != "b" {
+		t.Errorf("ResetToken did not update the token: %+v", tok)
+	}
+}

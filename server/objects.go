@@ -1,0 +1,326 @@
+package server
+
+import (
+	"fmt"
+	"slices"
+
+	"tep.dev/tep/p11"
+	"tep.dev/tep/server/store"
+)
+
+// findOp is a search in progress on a session.
+type findOp struct {
+	handles []uint64
+}
+
+func (s *Server) loadObjects() error {
+	rows, err := s.store.Objects()
+	if err != nil {
+		return fmt.Errorf("loading objects: %w", err)
+	}
+	for _, r := range rows {
+		attrs, err := decodeAttrs(r.Attrs)
+		if err != nil {
+			return fmt.Errorf("object %d: %w", r.ID, err)
+		}
+		s.addObject(&object{id: r.ID, slot: r.Slot, attrs: attrs})
+	}
+	return nil
+}
+
+// addObject gives o a handle. s.mu is held (or the server is starting).
+func (s *Server) addObject(o *object) uint64 {
+	s.nextObj++
+	o.handle = s.nextObj
+	s.objects[o.handle] = o
+	return o.handle
+}
+
+// loggedInUser reports whether c is logged in as the user on slot.
+func loggedInUser(c *client, slot uint64) bool {
+	l, ok := c.login[slot]
+	return ok && l.user == p11.CKU_USER
+}
+
+// objectOf returns object h as session sess of c sees it: of the
+// session's token, its own if a session object, and private ones only
+// after the user logged in. Anything else is an invalid handle. s.mu is
+// held.
+func (s *Server) objectOf(c *client, sess *session, h uint64) (*object, error) {
+	o := s.objects[h]
+	if o == nil || o.slot != sess.slot || (o.session != 0 && o.client != c.id) ||
+		(o.bool(p11.CKA_PRIVATE) && !loggedInUser(c, sess.slot)) {
+		return nil, p11.CKR_OBJECT_HANDLE_INVALID
+	}
+	return o, nil
+}
+
+// mayHold checks that sess may hold an object with attrs: a token object
+// needs a read/write session, a private one the user's login.
+func mayHold(c *client, sess *session, attrs map[uint64][]byte) error {
+	o := object{attrs: attrs}
+	if o.bool(p11.CKA_TOKEN) && !sess.rw {
+		return p11.CKR_SESSION_READ_ONLY
+	}
+	if o.bool(p11.CKA_PRIVATE) && !loggedInUser(c, sess.slot) {
+		return p11.CKR_USER_NOT_LOGGED_IN
+	}
+	return nil
+}
+
+// put records a new object for sess: in the store if it is a token
+// object, else as the session's own. s.mu is held.
+func (s *Server) put(c *client, sess *session, attrs map[uint64][]byte) (uint64, error) {
+	o := &object{slot: sess.slot, attrs: attrs}
+	if o.bool(p11.CKA_TOKEN) {
+		b, err := encodeAttrs(attrs)
+		if err != nil {
+			return 0, err
+		}
+		if o.id, err = s.store.PutObject(store.Object{Slot: sess.slot, Attrs: b}); err != nil {
+			return 0, err
+		}
+	} else {
+		o.client, o.session = c.id, sess.handle
+	}
+	return s.addObject(o), nil
+}
+
+func (s *Server) createObject(c *client, body []byte) (p11.Resp, error) {
+	var req p11.TemplateReq
+	if err := decode(body, &req); err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	sess, err := s.sessionOf(c, req.Session)
+	if err != nil {
+		return nil, err
+	}
+	attrs, err := newAttrs(req.Template)
+	if err != nil {
+		return nil, err
+	}
+	if err := mayHold(c, sess, attrs); err != nil {
+		return nil, err
+	}
+	h, err := s.put(c, sess, attrs)
+	return &p11.ObjectResp{Object: h}, err
+}
+
+func (s *Server) copyObject(c *client, body []byte) (p11.Resp, error) {
+	var req p11.TemplateReq
+	if err := decode(body, &req); err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	sess, o, err := s.sessionObject(c, req.Session, req.Object)
+	if err != nil {
+		return nil, err
+	}
+	if !o.bool(p11.CKA_COPYABLE) {
+		return nil, p11.CKR_ACTION_PROHIBITED
+	}
+	attrs, err := changeAttrs(o.attrs, req.Template, true)
+	if err != nil {
+		return nil, err
+	}
+	if err := mayHold(c, sess, attrs); err != nil {
+		return nil, err
+	}
+	h, err := s.put(c, sess, attrs)
+	return &p11.ObjectResp{Object: h}, err
+}
+
+// sessionObject resolves a session and an object of it. s.mu is held.
+func (s *Server) sessionObject(c *client, sh, oh uint64) (*session, *object, error) {
+	sess, err := s.sessionOf(c, sh)
+	if err != nil {
+		return nil, nil, err
+	}
+	o, err := s.objectOf(c, sess, oh)
+	return sess, o, err
+}
+
+func (s *Server) destroyObject(c *client, body []byte) (p11.Resp, error) {
+	var req p11.ObjectReq
+	if err := decode(body, &req); err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	sess, o, err := s.sessionObject(c, req.Session, req.Object)
+	if err != nil {
+		return nil, err
+	}
+	if !o.bool(p11.CKA_DESTROYABLE) {
+		return nil, p11.CKR_ACTION_PROHIBITED
+	}
+	if o.id != 0 {
+		if !sess.rw {
+			return nil, p11.CKR_SESSION_READ_ONLY
+		}
+		if err := s.store.DeleteObject(o.id); err != nil {
+			return nil, err
+		}
+	}
+	delete(s.objects, o.handle)
+	return &p11.RVResp{}, nil
+}
+
+func (s *Server) getObjectSize(c *client, body []byte) (p11.Resp, error) {
+	var req p11.ObjectReq
+	if err := decode(body, &req); err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	_, o, err := s.sessionObject(c, req.Session, req.Object)
+	if err != nil {
+		return nil, err
+	}
+	return &p11.ObjectResp{Object: o.size()}, nil
+}
+
+func (s *Server) getAttributeValue(c *client, body []byte) (p11.Resp, error) {
+	var req p11.GetAttrReq
+	if err := decode(body, &req); err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	_, o, err := s.sessionObject(c, req.Session, req.Object)
+	if err != nil {
+		return nil, err
+	}
+	class := o.ulong(p11.CKA_CLASS)
+	r := &p11.GetAttrResp{Values: make([]p11.AttrValue, len(req.Types))}
+	for i, t := range req.Types {
+		v, ok := o.attrs[t]
+		rl, _ := rule(class, t)
+		switch {
+		case !ok:
+			r.Values[i].Status = p11.AttrInvalid
+			r.RV = p11.CKR_ATTRIBUTE_TYPE_INVALID
+		case rl == ruleSensitive:
+			r.Values[i].Status = p11.AttrSensitive
+			r.RV = p11.CKR_ATTRIBUTE_SENSITIVE
+		default:
+			r.Values[i].Value = v
+		}
+	}
+	return r, nil
+}
+
+func (s *Server) setAttributeValue(c *client, body []byte) (p11.Resp, error) {
+	var req p11.TemplateReq
+	if err := decode(body, &req); err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	sess, o, err := s.sessionObject(c, req.Session, req.Object)
+	if err != nil {
+		return nil, err
+	}
+	if !o.bool(p11.CKA_MODIFIABLE) {
+		return nil, p11.CKR_ACTION_PROHIBITED
+	}
+	if o.id != 0 && !sess.rw {
+		return nil, p11.CKR_SESSION_READ_ONLY
+	}
+	attrs, err := changeAttrs(o.attrs, req.Template, false)
+	if err != nil {
+		return nil, err
+	}
+	if o.id != 0 {
+		b, err := encodeAttrs(attrs)
+		if err == nil {
+			_, err = s.store.PutObject(store.Object{ID: o.id, Slot: o.slot, Attrs: b})
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+	o.attrs = attrs
+	return &p11.RVResp{}, nil
+}
+
+func (s *Server) findObjectsInit(c *client, body []byte) (p11.Resp, error) {
+	var req p11.TemplateReq
+	if err := decode(body, &req); err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	sess, err := s.sessionOf(c, req.Session)
+	if err != nil {
+		return nil, err
+	}
+	if sess.find != nil {
+		return nil, p11.CKR_OPERATION_ACTIVE
+	}
+	for _, a := range req.Template {
+		if err := checkValue(a); err != nil {
+			return nil, err
+		}
+	}
+	op := &findOp{}
+	for h, o := range s.objects {
+		if _, err := s.objectOf(c, sess, h); err == nil && o.matches(req.Template) {
+			op.handles = append(op.handles, h)
+		}
+	}
+	slices.Sort(op.handles)
+	sess.find = op
+	return &p11.RVResp{}, nil
+}
+
+func (s *Server) findObjects(c *client, body []byte) (p11.Resp, error) {
+	var req p11.FindReq
+	if err := decode(body, &req); err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	sess, err := s.sessionOf(c, req.Session)
+	if err != nil {
+		return nil, err
+	}
+	if sess.find == nil {
+		return nil, p11.CKR_OPERATION_NOT_INITIALIZED
+	}
+	n := min(uint64(len(sess.find.handles)), req.Max)
+	out := sess.find.handles[:n]
+	sess.find.handles = sess.find.handles[n:]
+	return &p11.FindResp{Objects: out}, nil
+}
+
+func (s *Server) findObjectsFinal(c *client, body []byte) (p11.Resp, error) {
+	var req p11.SessionReq
+	if err := decode(body, &req); err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	sess, err := s.sessionOf(c, req.Session)
+	if err != nil {
+		return nil, err
+	}
+	if sess.find == nil {
+		return nil, p11.CKR_OPERATION_NOT_INITIALIZED
+	}
+	sess.find = nil
+	return &p11.RVResp{}, nil
+}
+
+// dropSessionObjects destroys the session objects of session h (or, with
+// h zero, of every session of c). s.mu is held.
+func (s *Server) dropSessionObjects(c *client, h uint64) {
+	for oh, o := range s.objects {
+		if o.session != 0 && o.client == c.id && (h == 0 || o.session == h) {
+			delete(s.objects, oh)
+		}
+	}
+}
