@@ -108,3 +108,25 @@ func MechName(m uint64) string {
 	}
 	return fmt.Sprintf("CKM_0x%X", m)
 }
+
+// PSSParams is CK_RSA_PKCS_PSS_PARAMS. On the wire (Mechanism.Param) it is
+// three CK_ULONGs in the canonical eight-byte form.
+type PSSParams struct {
+	Hash, MGF, SaltLen uint64
+}
+
+// Encode returns the wire form.
+func (p PSSParams) Encode() []byte {
+	return append(append(Ulong(p.Hash), Ulong(p.MGF)...), Ulong(p.SaltLen)...)
+}
+
+// DecodePSS reads the wire form.
+func DecodePSS(b []byte) (PSSParams, error) {
+	if len(b) != 24 {
+		return PSSParams{}, fmt.Errorf("PSS parameters are 24 bytes on the wire, not %d", len(b))
+	}
+	h, _ := AsUlong(b[:8])
+	m, _ := AsUlong(b[8:16])
+	s, _ := AsUlong(b[16:])
+	return PSSParams{h, m, s}, nil
+}

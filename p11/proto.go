@@ -362,3 +362,11 @@ func (r *GetAttrResp) Result() RV { return r.RV }
 
 // Result returns the return value.
 func (r *FindResp) Result() RV { return r.RV }
+
+// VerifyReq carries data and a signature: C_Verify (both), C_VerifyFinal
+// (signature only).
+type VerifyReq struct {
+	Session   uint64
+	Data      []byte
+	Signature []byte
+}

@@ -7,17 +7,40 @@ package main
 import "C"
 
 import (
+	"unsafe"
+
 	"tep.dev/tep/p11"
 	"tep.dev/tep/provider/client"
 )
 
-// goMechanism copies a CK_MECHANISM out of C memory.
-func goMechanism(m C.CK_MECHANISM_PTR) (p11.Mechanism, bool) {
+// pssMechs take CK_RSA_PKCS_PSS_PARAMS.
+var pssMechs = map[uint64]bool{
+	p11.CKM_RSA_PKCS_PSS: true, p11.CKM_SHA1_RSA_PKCS_PSS: true, p11.CKM_SHA256_RSA_PKCS_PSS: true,
+	p11.CKM_SHA384_RSA_PKCS_PSS: true, p11.CKM_SHA512_RSA_PKCS_PSS: true,
+}
+
+// goMechanism copies a CK_MECHANISM out of C memory. Parameters that are C
+// structures are rewritten in their canonical wire form; others travel
+// as bytes.
+func goMechanism(m C.CK_MECHANISM_PTR) (p11.Mechanism, C.CK_RV) {
 	if m == nil {
-		return p11.Mechanism{}, false
+		return p11.Mechanism{}, C.CKR_ARGUMENTS_BAD
+	}
+	mech := p11.Mechanism{Type: uint64(m.mechanism)}
+	if pssMechs[mech.Type] && m.pParameter != nil {
+		if m.ulParameterLen != C.CK_ULONG(unsafe.Sizeof(C.CK_RSA_PKCS_PSS_PARAMS{})) {
+			return mech, C.CKR_MECHANISM_PARAM_INVALID
+		}
+		p := (*C.CK_RSA_PKCS_PSS_PARAMS)(m.pParameter)
+		mech.Param = p11.PSSParams{Hash: uint64(p.hashAlg), MGF: uint64(p.mgf), SaltLen: uint64(p.sLen)}.Encode()
+		return mech, C.CKR_OK
 	}
 	param, ok := goBytes((*C.CK_BYTE)(m.pParameter), m.ulParameterLen)
-	return p11.Mechanism{Type: uint64(m.mechanism), Param: param}, ok
+	if !ok {
+		return mech, C.CKR_ARGUMENTS_BAD
+	}
+	mech.Param = param
+	return mech, C.CKR_OK
 }
 
 func generateRandom(hSession C.CK_SESSION_HANDLE, pRandom C.CK_BYTE_PTR, ulRandomLen C.CK_ULONG) C.CK_RV {
@@ -38,9 +61,9 @@ func seedRandom(hSession C.CK_SESSION_HANDLE, pSeed C.CK_BYTE_PTR, ulSeedLen C.C
 }
 
 func digestInit(hSession C.CK_SESSION_HANDLE, pMechanism C.CK_MECHANISM_PTR) C.CK_RV {
-	m, ok := goMechanism(pMechanism)
-	if !ok {
-		return C.CKR_ARGUMENTS_BAD
+	m, rv := goMechanism(pMechanism)
+	if rv != C.CKR_OK {
+		return rv
 	}
 	return with(func(c *client.Client) C.CK_RV { return ckr(c.DigestInit(uint64(hSession), m)) })
 }
@@ -72,4 +95,37 @@ func digestFinal(hSession C.CK_SESSION_HANDLE, pDigest C.CK_BYTE_PTR, pulDigestL
 		out, n, err := c.DigestFinal(uint64(hSession), outCap(pDigest, pulDigestLen))
 		return putOut(pDigest, pulDigestLen, out, n, err)
 	})
+}
+
+func verifyInit(hSession C.CK_SESSION_HANDLE, pMechanism C.CK_MECHANISM_PTR, hKey C.CK_OBJECT_HANDLE) C.CK_RV {
+	m, rv := goMechanism(pMechanism)
+	if rv != C.CKR_OK {
+		return rv
+	}
+	return with(func(c *client.Client) C.CK_RV { return ckr(c.VerifyInit(uint64(hSession), m, uint64(hKey))) })
+}
+
+func verify(hSession C.CK_SESSION_HANDLE, pData C.CK_BYTE_PTR, ulDataLen C.CK_ULONG, pSignature C.CK_BYTE_PTR, ulSignatureLen C.CK_ULONG) C.CK_RV {
+	data, ok1 := goBytes(pData, ulDataLen)
+	sig, ok2 := goBytes(pSignature, ulSignatureLen)
+	if !ok1 || !ok2 {
+		return C.CKR_ARGUMENTS_BAD
+	}
+	return with(func(c *client.Client) C.CK_RV { return ckr(c.Verify(uint64(hSession), data, sig)) })
+}
+
+func verifyUpdate(hSession C.CK_SESSION_HANDLE, pPart C.CK_BYTE_PTR, ulPartLen C.CK_ULONG) C.CK_RV {
+	part, ok := goBytes(pPart, ulPartLen)
+	if !ok {
+		return C.CKR_ARGUMENTS_BAD
+	}
+	return with(func(c *client.Client) C.CK_RV { return ckr(c.VerifyUpdate(uint64(hSession), part)) })
+}
+
+func verifyFinal(hSession C.CK_SESSION_HANDLE, pSignature C.CK_BYTE_PTR, ulSignatureLen C.CK_ULONG) C.CK_RV {
+	sig, ok := goBytes(pSignature, ulSignatureLen)
+	if !ok {
+		return C.CKR_ARGUMENTS_BAD
+	}
+	return with(func(c *client.Client) C.CK_RV { return ckr(c.VerifyFinal(uint64(hSession), sig)) })
 }

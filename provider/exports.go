@@ -343,25 +343,25 @@ func tep_C_SignRecover(hSession C.CK_SESSION_HANDLE, pData C.CK_BYTE_PTR, ulData
 //export tep_C_VerifyInit
 func tep_C_VerifyInit(hSession C.CK_SESSION_HANDLE, pMechanism C.CK_MECHANISM_PTR, hKey C.CK_OBJECT_HANDLE) (rv C.CK_RV) {
 	defer guard(&rv, "C_VerifyInit")
-	return C.CKR_FUNCTION_NOT_SUPPORTED
+	return verifyInit(hSession, pMechanism, hKey)
 }
 
 //export tep_C_Verify
 func tep_C_Verify(hSession C.CK_SESSION_HANDLE, pData C.CK_BYTE_PTR, ulDataLen C.CK_ULONG, pSignature C.CK_BYTE_PTR, ulSignatureLen C.CK_ULONG) (rv C.CK_RV) {
 	defer guard(&rv, "C_Verify")
-	return C.CKR_FUNCTION_NOT_SUPPORTED
+	return verify(hSession, pData, ulDataLen, pSignature, ulSignatureLen)
 }
 
 //export tep_C_VerifyUpdate
 func tep_C_VerifyUpdate(hSession C.CK_SESSION_HANDLE, pPart C.CK_BYTE_PTR, ulPartLen C.CK_ULONG) (rv C.CK_RV) {
 	defer guard(&rv, "C_VerifyUpdate")
-	return C.CKR_FUNCTION_NOT_SUPPORTED
+	return verifyUpdate(hSession, pPart, ulPartLen)
 }
 
 //export tep_C_VerifyFinal
 func tep_C_VerifyFinal(hSession C.CK_SESSION_HANDLE, pSignature C.CK_BYTE_PTR, ulSignatureLen C.CK_ULONG) (rv C.CK_RV) {
 	defer guard(&rv, "C_VerifyFinal")
-	return C.CKR_FUNCTION_NOT_SUPPORTED
+	return verifyFinal(hSession, pSignature, ulSignatureLen)
 }
 
 //export tep_C_VerifyRecoverInit

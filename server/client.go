@@ -28,6 +28,7 @@ type session struct {
 	rw     bool
 	digest *digestOp
 	find   *findOp
+	verify *verifyOp
 }
 
 // clientFor returns the state of client id, creating it for a client

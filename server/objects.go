@@ -194,11 +194,11 @@ func (s *Server) getAttributeValue(c *client, body []byte) (p11.Resp, error) {
 	if err != nil {
 		return nil, err
 	}
-	class := o.ulong(p11.CKA_CLASS)
+	class, keyType := o.ulong(p11.CKA_CLASS), o.ulong(p11.CKA_KEY_TYPE)
 	r := &p11.GetAttrResp{Values: make([]p11.AttrValue, len(req.Types))}
 	for i, t := range req.Types {
 		v, ok := o.attrs[t]
-		rl, _ := rule(class, t)
+		rl, _ := rule(class, keyType, t)
 		switch {
 		case !ok:
 			r.Values[i].Status = p11.AttrInvalid

@@ -131,8 +131,8 @@ func TestSlotsAndTokens(t *testing.T) {
 	_, err = c.OpenSession(1, 0)
 	wantRV(t, "OpenSession without CKF_SERIAL_SESSION", err, p11.CKR_SESSION_PARALLEL_NOT_SUPPORTED)
 	mechs, err := c.MechanismList(1)
-	if err != nil || len(mechs) != 4 {
-		t.Errorf("MechanismList = %v, %v", mechs, err)
+	if err != nil || !slices.Contains(mechs, p11.CKM_SHA256) || !slices.Contains(mechs, p11.CKM_ECDSA) {
+		t.Errorf("MechanismList = %v, %v: want digests and verification", mechs, err)
 	}
 	_, err = c.MechanismInfo(1, 0x1234)
 	wantRV(t, "MechanismInfo(unknown)", err, p11.CKR_MECHANISM_INVALID)

@@ -91,12 +91,24 @@ func (s *Server) tokenInfo(c *client, body []byte) (p11.Resp, error) {
 }
 
 // mechanisms lists what a token offers, with CK_MECHANISM_INFO flags.
-var mechanisms = map[uint64]p11.MechanismInfoResp{
-	p11.CKM_SHA_1:  {Flags: p11.CKF_DIGEST},
-	p11.CKM_SHA256: {Flags: p11.CKF_DIGEST},
-	p11.CKM_SHA384: {Flags: p11.CKF_DIGEST},
-	p11.CKM_SHA512: {Flags: p11.CKF_DIGEST},
-}
+var mechanisms = func() map[uint64]p11.MechanismInfoResp {
+	m := map[uint64]p11.MechanismInfoResp{
+		p11.CKM_SHA_1:  {Flags: p11.CKF_DIGEST},
+		p11.CKM_SHA256: {Flags: p11.CKF_DIGEST},
+		p11.CKM_SHA384: {Flags: p11.CKF_DIGEST},
+		p11.CKM_SHA512: {Flags: p11.CKF_DIGEST},
+	}
+	// Verification runs in software: any RSA size from 1024 bits, the
+	// NIST curves. Signing joins when keys live in the TPM.
+	for mech, sm := range sigMechs {
+		if sm.keyType == p11.CKK_RSA {
+			m[mech] = p11.MechanismInfoResp{MinKeySize: 1024, MaxKeySize: 8192, Flags: p11.CKF_VERIFY}
+		} else {
+			m[mech] = p11.MechanismInfoResp{MinKeySize: 256, MaxKeySize: 521, Flags: p11.CKF_VERIFY | p11.CKF_EC_F_P | p11.CKF_EC_NAMEDCURVE | p11.CKF_EC_UNCOMPRESS}
+		}
+	}
+	return m
+}()
 
 func (s *Server) mechanismList(c *client, body []byte) (p11.Resp, error) {
 	var req p11.SlotReq

@@ -41,6 +41,23 @@ var classRules = map[uint64]map[uint64]attrRule{
 	},
 }
 
+// keyRules are the attributes of key objects, by class, then by key type.
+var keyRules = map[uint64]map[uint64]attrRule{
+	p11.CKO_PUBLIC_KEY: {
+		p11.CKA_KEY_TYPE: ruleRequired, p11.CKA_ID: ruleOptional, p11.CKA_START_DATE: ruleOptional,
+		p11.CKA_END_DATE: ruleOptional, p11.CKA_DERIVE: ruleOptional, p11.CKA_LOCAL: ruleReadOnly,
+		p11.CKA_KEY_GEN_MECHANISM: ruleReadOnly, p11.CKA_ALLOWED_MECHANISMS: ruleFixed,
+		p11.CKA_SUBJECT: ruleOptional, p11.CKA_ENCRYPT: ruleOptional, p11.CKA_VERIFY: ruleOptional,
+		p11.CKA_VERIFY_RECOVER: ruleOptional, p11.CKA_WRAP: ruleOptional, p11.CKA_TRUSTED: ruleFixed,
+		p11.CKA_PUBLIC_KEY_INFO: ruleFixed,
+	},
+}
+
+var keyTypeRules = map[uint64]map[uint64]attrRule{
+	p11.CKK_RSA: {p11.CKA_MODULUS: ruleRequired, p11.CKA_PUBLIC_EXPONENT: ruleRequired, p11.CKA_MODULUS_BITS: ruleReadOnly},
+	p11.CKK_EC:  {p11.CKA_EC_PARAMS: ruleRequired, p11.CKA_EC_POINT: ruleRequired},
+}
+
 // defaults fill what a template leaves out.
 var defaults = map[uint64][]byte{
 	p11.CKA_TOKEN: p11.Bool(false), p11.CKA_PRIVATE: p11.Bool(false),
@@ -49,6 +66,12 @@ var defaults = map[uint64][]byte{
 }
 
 var classDefaults = map[uint64]map[uint64][]byte{
+	p11.CKO_PUBLIC_KEY: {
+		p11.CKA_ID: {}, p11.CKA_START_DATE: {}, p11.CKA_END_DATE: {}, p11.CKA_DERIVE: p11.Bool(false),
+		p11.CKA_LOCAL: p11.Bool(false), p11.CKA_KEY_GEN_MECHANISM: p11.Ulong(p11.CK_UNAVAILABLE_INFORMATION),
+		p11.CKA_SUBJECT: {}, p11.CKA_ENCRYPT: p11.Bool(true), p11.CKA_VERIFY: p11.Bool(true),
+		p11.CKA_VERIFY_RECOVER: p11.Bool(false), p11.CKA_WRAP: p11.Bool(false), p11.CKA_TRUSTED: p11.Bool(false),
+	},
 	p11.CKO_DATA: {p11.CKA_APPLICATION: {}, p11.CKA_OBJECT_ID: {}, p11.CKA_VALUE: {}},
 	p11.CKO_CERTIFICATE: {
 		p11.CKA_TRUSTED: p11.Bool(false), p11.CKA_CERTIFICATE_CATEGORY: p11.Ulong(0),
@@ -57,14 +80,31 @@ var classDefaults = map[uint64]map[uint64][]byte{
 	},
 }
 
-// rule returns how attribute t may be used in class, and whether it
-// belongs to the class at all.
-func rule(class, t uint64) (attrRule, bool) {
+// rule returns how attribute t may be used in an object of class (and, for
+// keys, keyType), and whether it belongs to such an object at all.
+func rule(class, keyType, t uint64) (attrRule, bool) {
 	if r, ok := storageRules[t]; ok {
 		return r, true
 	}
-	r, ok := classRules[class][t]
-	return r, ok
+	if r, ok := classRules[class][t]; ok {
+		return r, true
+	}
+	if r, ok := keyRules[class][t]; ok {
+		return r, true
+	}
+	if _, isKey := keyRules[class]; isKey {
+		r, ok := keyTypeRules[keyType][t]
+		return r, ok
+	}
+	return 0, false
+}
+
+// rulesOf lists the class's (and key type's) own rules.
+func rulesOf(class, keyType uint64) []map[uint64]attrRule {
+	if _, isKey := keyRules[class]; isKey {
+		return []map[uint64]attrRule{keyRules[class], keyTypeRules[keyType]}
+	}
+	return []map[uint64]attrRule{classRules[class]}
 }
 
 // checkValue checks a value's shape for its attribute's kind.
@@ -105,8 +145,20 @@ func newAttrs(tmpl []p11.Attribute) (map[uint64][]byte, error) {
 		return nil, p11.CKR_TEMPLATE_INCOMPLETE
 	}
 	class, _ := p11.AsUlong(cv)
-	if _, ok := classRules[class]; !ok {
+	_, isKey := keyRules[class]
+	if _, ok := classRules[class]; !ok && !isKey {
 		return nil, p11.CKR_ATTRIBUTE_VALUE_INVALID
+	}
+	var keyType uint64
+	if isKey {
+		kt, ok := given[p11.CKA_KEY_TYPE]
+		if !ok {
+			return nil, p11.CKR_TEMPLATE_INCOMPLETE
+		}
+		keyType, _ = p11.AsUlong(kt)
+		if _, ok := keyTypeRules[keyType]; !ok {
+			return nil, p11.CKR_ATTRIBUTE_VALUE_INVALID
+		}
 	}
 	if class == p11.CKO_CERTIFICATE {
 		if ct, ok := given[p11.CKA_CERTIFICATE_TYPE]; ok {
@@ -117,7 +169,7 @@ func newAttrs(tmpl []p11.Attribute) (map[uint64][]byte, error) {
 	}
 	attrs := map[uint64][]byte{}
 	for t, v := range given {
-		r, ok := rule(class, t)
+		r, ok := rule(class, keyType, t)
 		switch {
 		case !ok:
 			return nil, p11.CKR_ATTRIBUTE_TYPE_INVALID
@@ -126,9 +178,16 @@ func newAttrs(tmpl []p11.Attribute) (map[uint64][]byte, error) {
 		}
 		attrs[t] = v
 	}
-	for t, r := range classRules[class] {
-		if _, ok := attrs[t]; !ok && r == ruleRequired {
-			return nil, p11.CKR_TEMPLATE_INCOMPLETE
+	for _, rules := range rulesOf(class, keyType) {
+		for t, r := range rules {
+			if _, ok := attrs[t]; !ok && r == ruleRequired {
+				return nil, p11.CKR_TEMPLATE_INCOMPLETE
+			}
+		}
+	}
+	if isKey {
+		if err := completeKey(keyType, attrs); err != nil {
+			return nil, err
 		}
 	}
 	for _, d := range []map[uint64][]byte{defaults, classDefaults[class]} {
@@ -145,6 +204,7 @@ func newAttrs(tmpl []p11.Attribute) (map[uint64][]byte, error) {
 // (copy true) template to a copy of attrs.
 func changeAttrs(attrs map[uint64][]byte, tmpl []p11.Attribute, copying bool) (map[uint64][]byte, error) {
 	class, _ := p11.AsUlong(attrs[p11.CKA_CLASS])
+	keyType, _ := p11.AsUlong(attrs[p11.CKA_KEY_TYPE])
 	out := make(map[uint64][]byte, len(attrs))
 	for t, v := range attrs {
 		out[t] = v
@@ -153,7 +213,7 @@ func changeAttrs(attrs map[uint64][]byte, tmpl []p11.Attribute, copying bool) (m
 		if err := checkValue(a); err != nil {
 			return nil, err
 		}
-		r, ok := rule(class, a.Type)
+		r, ok := rule(class, keyType, a.Type)
 		if !ok {
 			return nil, p11.CKR_ATTRIBUTE_TYPE_INVALID
 		}

@@ -1,9 +1,12 @@
 package tests
 
 import (
+	"crypto"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/rsa"
+	"crypto/sha256"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"math/big"
@@ -67,5 +70,33 @@ func TestObjectsWithPkcs11Tool(t *testing.T) {
 	d.start()
 	if list := must("--list-objects"); !strings.Contains(list, "demo-cert") {
 		t.Errorf("certificate lost over a tepd restart:\n%s", list)
+	}
+}
+
+// TestVerifyWithPkcs11Tool: a public key written with pkcs11-tool verifies
+// signatures made by Go's crypto, and refuses a tampered one.
+func TestVerifyWithPkcs11Tool(t *testing.T) {
+	d := startTepd(t, "sim")
+	dir := t.TempDir()
+	key, _ := rsa.GenerateKey(rand.Reader, 2048)
+	pub, _ := x509.MarshalPKIXPublicKey(&key.PublicKey)
+	os.WriteFile(filepath.Join(dir, "pub.der"), pub, 0o600)
+	msg := []byte("sign me")
+	sum := sha256.Sum256(msg)
+	sig, _ := rsa.SignPKCS1v15(rand.Reader, key, crypto.SHA256, sum[:])
+	os.WriteFile(filepath.Join(dir, "msg"), msg, 0o600)
+	os.WriteFile(filepath.Join(dir, "sig"), sig, 0o600)
+	sig[10] ^= 1
+	os.WriteFile(filepath.Join(dir, "bad"), sig, 0o600)
+	if out, err := d.tool("--login", "--pin", userPIN, "--write-object", filepath.Join(dir, "pub.der"), "--type", "pubkey", "--label", "verifier", "--id", "0a"); err != nil {
+		t.Fatalf("--write-object pubkey: %v\n%s", err, out)
+	}
+	out, err := d.tool("--verify", "-m", "SHA256-RSA-PKCS", "--id", "0a", "--input-file", filepath.Join(dir, "msg"), "--signature-file", filepath.Join(dir, "sig"))
+	if err != nil || !strings.Contains(out, "Signature is valid") {
+		t.Errorf("--verify of a good signature: %v\n%s", err, out)
+	}
+	out, err = d.tool("--verify", "-m", "SHA256-RSA-PKCS", "--id", "0a", "--input-file", filepath.Join(dir, "msg"), "--signature-file", filepath.Join(dir, "bad"))
+	if !strings.Contains(out, "Invalid signature") { // pkcs11-tool exits 0 either way
+		t.Errorf("--verify of a tampered signature: %v\n%s", err, out)
 	}
 }

@@ -227,3 +227,23 @@ func (c *Client) FindObjects(session, max uint64) ([]uint64, error) {
 func (c *Client) FindObjectsFinal(session uint64) error {
 	return c.call(p11.FnFindObjectsFinal, &p11.SessionReq{Session: session}, &p11.RVResp{})
 }
+
+// VerifyInit is C_VerifyInit.
+func (c *Client) VerifyInit(session uint64, m p11.Mechanism, key uint64) error {
+	return c.call(p11.FnVerifyInit, &p11.OpInitReq{Session: session, Mechanism: m, Key: key}, &p11.RVResp{})
+}
+
+// Verify is C_Verify.
+func (c *Client) Verify(session uint64, data, sig []byte) error {
+	return c.call(p11.FnVerify, &p11.VerifyReq{Session: session, Data: data, Signature: sig}, &p11.RVResp{})
+}
+
+// VerifyUpdate is C_VerifyUpdate.
+func (c *Client) VerifyUpdate(session uint64, part []byte) error {
+	return c.call(p11.FnVerifyUpdate, &p11.DataReq{Session: session, Data: part}, &p11.RVResp{})
+}
+
+// VerifyFinal is C_VerifyFinal.
+func (c *Client) VerifyFinal(session uint64, sig []byte) error {
+	return c.call(p11.FnVerifyFinal, &p11.VerifyReq{Session: session, Signature: sig}, &p11.RVResp{})
+}
