@@ -18,9 +18,10 @@
 //
 // A *TPM is safe for concurrent use. It has one mutex, held for every
 // command ([TPM.Send], including its retries) and for every operation made
-// of several commands (Seal, Unseal, ...), so the package's operations are
-// atomic and never hold more than one object and one session besides the
-// storage primary key: a TPM may have as few as three slots of each. Code
+// of several commands (Seal, Unseal, Sign, ...), so the package's operations
+// are atomic and never hold more than two sessions and, besides the storage
+// primary key and the loaded-key cache, one object: a TPM may have as few as
+// three slots of each. Code
 // outside this package may send its own commands by passing the *TPM as the
 // transport.TPM of go-tpm's tpm2 commands, and should run sequences that
 // load objects or start sessions inside [TPM.Do].
@@ -35,14 +36,29 @@
 // not ours), flushes every transient object and every loaded or saved session
 // left by an earlier user. It then creates the storage primary key (the
 // TCG ECC P-256 SRK template under the owner hierarchy, whose auth must be
-// empty) and keeps it loaded until [TPM.Close]. Every other transient object
-// and session the package creates is flushed before the call that created it
-// returns. Callers that load objects through Send must flush them too.
+// empty) and keeps it loaded until [TPM.Close]. Keys used through
+// [TPM.Sign], [TPM.SymCrypt] and the like stay loaded in a small cache, the
+// least recently used flushed to make room (see [TPM.CacheSize]); Close
+// flushes them. Every other transient object and session the package creates
+// is flushed before the call that created it returns. Callers that load
+// objects through Send must flush them too.
 //
 // # Errors
 //
 // TPM response codes are kept intact: errors.Is(err, tpm2.TPMRCLockout) and
 // similar checks against go-tpm's TPMRC values work, whatever session or
 // handle index the TPM set in the code. Wrong authorization values are
-// reported as [ErrAuthFail] and dictionary-attack lockout as [ErrLockout].
+// reported as [ErrAuthFail] and dictionary-attack lockout as [ErrLockout];
+// a key used against its attributes as [ErrUsage], a request the TPM or the
+// package cannot serve as [ErrUnsupported], a ciphertext that does not
+// decrypt as [ErrDecrypt].
+//
+// # Keys
+//
+// [TPM.CreateKey] and [TPM.ImportKey] return keys as [KeyBlob]s wrapped by
+// the storage primary key; callers store them and pass them back with the
+// key's authorization value to [TPM.Sign], [TPM.RSADecrypt],
+// [TPM.SymCrypt] and [TPM.HMAC]. Every such call authorizes the key through
+// a fresh salted session bound to it. [TPM.Algorithms] says which key
+// types, sizes and modes the TPM offers.
 package tpm

@@ -2,6 +2,8 @@ package tpm
 
 import (
 	"bytes"
+	"crypto"
+	"crypto/elliptic"
 	"testing"
 
 	"github.com/google/go-tpm/tpm2"
@@ -65,4 +67,36 @@ func BenchmarkSealUnseal(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// FuzzParseKey checks that parseKey never panics and that what it accepts
+// encodes back to the same bytes and names a usable key.
+func FuzzParseKey(f *testing.F) {
+	for _, spec := range []KeySpec{
+		{Kind: KindRSA, Bits: 2048, Sign: true},
+		{Kind: KindECC, Curve: elliptic.P256(), Decrypt: true},
+		{Kind: KindAES, Bits: 128, Sign: true},
+		{Kind: KindHMAC, Hash: crypto.SHA256, Sign: true},
+	} {
+		tmpl, err := keyTemplate(spec, true)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(tpm2.Marshal(tpm2.New2B(tmpl)), []byte{0, 3, 1, 2, 3})
+	}
+	f.Add(tpm2.Marshal(tpm2.New2B(sealedTemplate())), []byte{0, 0})
+	f.Add([]byte{}, []byte{})
+	f.Fuzz(func(t *testing.T, public, private []byte) {
+		pk, err := parseKey(KeyBlob{Public: public, Private: private})
+		if err != nil {
+			return
+		}
+		if !bytes.Equal(tpm2.Marshal(pk.pub), public) || !bytes.Equal(tpm2.Marshal(pk.priv), private) {
+			t.Errorf("parseKey(%x, %x) does not encode back", public, private)
+		}
+		if a := pk.area.ObjectAttributes; !a.SignEncrypt && !a.Decrypt {
+			t.Errorf("parseKey accepted an object that neither signs nor decrypts")
+		}
+		KeyBlob{Public: public, Private: private}.PublicKey() // must not panic
+	})
 }

@@ -94,6 +94,9 @@ func (l locked) handles(ht tpm2.TPMHT) ([]tpm2.TPMHandle, error) {
 	}
 }
 
+// errNoProperty means the TPM does not report a property.
+var errNoProperty = errors.New("TPM did not report the property")
+
 // property reads one TPM property (TPM_CAP_TPM_PROPERTIES).
 func (l locked) property(pt tpm2.TPMPT) (uint32, error) {
 	rsp, err := tpm2.GetCapability{
@@ -109,7 +112,7 @@ func (l locked) property(pt tpm2.TPMPT) (uint32, error) {
 		return 0, err
 	}
 	if len(props.TPMProperty) == 0 || props.TPMProperty[0].Property != pt {
-		return 0, errors.New("TPM did not report the property")
+		return 0, errNoProperty
 	}
 	return props.TPMProperty[0].Value, nil
 }

@@ -33,6 +33,10 @@ type TPM struct {
 	slots    int
 	srk      tpm2.NamedHandle
 	srkPub   tpm2.TPMTPublic
+	keys     keyCache
+	// maxBuffer is the most data one command takes in a TPM2B_MAX_BUFFER.
+	maxBuffer int
+	caps      *Caps // cached by Algorithms
 }
 
 // backend is what opening a spec yields before the TPM is set up.
@@ -83,6 +87,10 @@ func (l locked) setUp(b backend) error {
 		return fmt.Errorf("reading TPM_PT_HR_TRANSIENT_MIN: %w", err)
 	}
 	l.t.slots = int(slots)
+	l.t.keys.size = cacheSize(l.t.slots)
+	if l.t.maxBuffer, err = l.inputBuffer(); err != nil {
+		return fmt.Errorf("reading TPM_PT_INPUT_BUFFER: %w", err)
+	}
 	return l.createSRK()
 }
 
@@ -180,19 +188,24 @@ func retryable(rsp []byte) bool {
 	return false
 }
 
-// Close flushes the storage primary key and closes the connection. The
-// simulator's seed file stays. Close after Close returns nil.
+// Close flushes the loaded keys and the storage primary key and closes the
+// connection. The simulator's seed file stays. Close after Close returns
+// nil.
 func (t *TPM) Close() error {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if t.rw == nil {
 		return nil
 	}
+	kerr := locked{t}.evict(len(t.keys.entries))
+	if kerr != nil {
+		kerr = fmt.Errorf("flushing loaded keys: %w", kerr)
+	}
 	_, ferr := tpm2.FlushContext{FlushHandle: t.srk.Handle}.Execute(locked{t})
 	if ferr != nil {
 		ferr = fmt.Errorf("flushing storage primary key: %w", ferr)
 	}
-	return errors.Join(ferr, t.drop())
+	return errors.Join(kerr, ferr, t.drop())
 }
 
 // drop closes the transport without flushing anything. t.mu must be held.
@@ -212,8 +225,9 @@ func (t *TPM) drop() error {
 // not interleaved with anyone else's, and tr is valid only until f returns.
 // Use it for sequences that load objects or start sessions, so that
 // concurrent callers do not run the TPM out of its few object and session
-// slots (TPM_RC_OBJECT_MEMORY, TPM_RC_SESSION_MEMORY). f must not call
-// methods of t.
+// slots (TPM_RC_OBJECT_MEMORY, TPM_RC_SESSION_MEMORY). f can count on one
+// free transient slot; call FlushKeys first to have all but the storage
+// primary key's. f must not call methods of t.
 func (t *TPM) Do(f func(tr transport.TPM) error) error {
 	return t.do(func(l locked) error { return f(l) })
 }

@@ -1,0 +1,219 @@
+package tpm
+
+import (
+	"crypto"
+	"crypto/rsa"
+	"errors"
+	"fmt"
+
+	"github.com/google/go-tpm/tpm2"
+)
+
+// Sign signs digest, a hash already computed by the caller, with key k
+// (TPM2_Sign, TPM 2.0 Part 3, 20.2) authorized by auth. The scheme follows
+// the key and opts, as for a crypto.Signer:
+//
+//   - RSA key, opts a crypto.Hash: RSASSA-PKCS1-v1_5, the signature as wide
+//     as the modulus;
+//   - RSA key, opts an *rsa.PSSOptions: RSASSA-PSS with MGF1 on the same
+//     hash and a salt as long as the digest (the TPM's choice, Part 1,
+//     B.7); SaltLength must be PSSSaltLengthAuto, PSSSaltLengthEqualsHash
+//     or the digest's length;
+//   - ECC key: ECDSA, the signature as r||s, each as wide as the curve's
+//     order (PKCS#11's format, not crypto.Signer's ASN.1).
+//
+// len(digest) must be opts.HashFunc().Size(). A wrong auth gives an error
+// matching ErrAuthFail; a key without the sign attribute, ErrUsage.
+func (t *TPM) Sign(k KeyBlob, auth, digest []byte, opts crypto.SignerOpts) ([]byte, error) {
+	sig, err := t.sign(k, auth, digest, opts)
+	if err != nil {
+		return nil, fmt.Errorf("signing: %w", err)
+	}
+	return sig, nil
+}
+
+func (t *TPM) sign(k KeyBlob, auth, digest []byte, opts crypto.SignerOpts) ([]byte, error) {
+	pk, err := parseKey(k)
+	if err != nil {
+		return nil, err
+	}
+	scheme, err := sigScheme(pk.area.Type, digest, opts)
+	if err != nil {
+		return nil, err
+	}
+	if err := pk.check("signing", pk.area.Type, false); err != nil {
+		return nil, err
+	}
+	var sig *tpm2.TPMTSignature
+	err = t.useKey(pk, auth, nil, func(l locked, key tpm2.AuthHandle) error {
+		rsp, err := tpm2.Sign{
+			KeyHandle:  key,
+			Digest:     tpm2.TPM2BDigest{Buffer: digest},
+			InScheme:   scheme,
+			Validation: tpm2.TPMTTKHashCheck{Tag: tpm2.TPMSTHashCheck, Hierarchy: tpm2.TPMRHNull},
+		}.Execute(l)
+		if err != nil {
+			return err
+		}
+		sig = &rsp.Signature
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return encodeSignature(pk.area, sig)
+}
+
+// sigScheme returns the TPM signature scheme for a key of type typ and
+// the caller's opts.
+func sigScheme(typ tpm2.TPMAlgID, digest []byte, opts crypto.SignerOpts) (tpm2.TPMTSigScheme, error) {
+	if opts == nil {
+		return tpm2.TPMTSigScheme{}, errors.New("no hash given")
+	}
+	h := opts.HashFunc()
+	if h == 0 {
+		return tpm2.TPMTSigScheme{}, fmt.Errorf("%w: signing without a hash (a raw PKCS#1 block)", ErrUnsupported)
+	}
+	alg, err := hashAlg(h)
+	if err != nil {
+		return tpm2.TPMTSigScheme{}, err
+	}
+	if len(digest) != h.Size() {
+		return tpm2.TPMTSigScheme{}, fmt.Errorf("digest of %d bytes for %v, want %d", len(digest), h, h.Size())
+	}
+	hash := tpm2.TPMSSchemeHash{HashAlg: alg}
+	pss, isPSS := opts.(*rsa.PSSOptions)
+	switch {
+	case typ == tpm2.TPMAlgECC:
+		return tpm2.TPMTSigScheme{Scheme: tpm2.TPMAlgECDSA, Details: tpm2.NewTPMUSigScheme(tpm2.TPMAlgECDSA, &hash)}, nil
+	case typ == tpm2.TPMAlgRSA && isPSS:
+		switch pss.SaltLength {
+		case rsa.PSSSaltLengthAuto, rsa.PSSSaltLengthEqualsHash, h.Size():
+		default:
+			return tpm2.TPMTSigScheme{}, fmt.Errorf("%w: PSS salt of %d bytes (the TPM's is %d)", ErrUnsupported, pss.SaltLength, h.Size())
+		}
+		return tpm2.TPMTSigScheme{Scheme: tpm2.TPMAlgRSAPSS, Details: tpm2.NewTPMUSigScheme(tpm2.TPMAlgRSAPSS, &hash)}, nil
+	case typ == tpm2.TPMAlgRSA:
+		return tpm2.TPMTSigScheme{Scheme: tpm2.TPMAlgRSASSA, Details: tpm2.NewTPMUSigScheme(tpm2.TPMAlgRSASSA, &hash)}, nil
+	}
+	return tpm2.TPMTSigScheme{}, fmt.Errorf("%w: signing needs an RSA or ECC key", ErrUsage)
+}
+
+// encodeSignature returns the signature in its standard encoding: RSA as
+// is, ECDSA as r||s.
+func encodeSignature(area *tpm2.TPMTPublic, sig *tpm2.TPMTSignature) ([]byte, error) {
+	switch sig.SigAlg {
+	case tpm2.TPMAlgRSASSA, tpm2.TPMAlgRSAPSS:
+		var s *tpm2.TPMSSignatureRSA
+		var err error
+		if sig.SigAlg == tpm2.TPMAlgRSASSA {
+			s, err = sig.Signature.RSASSA()
+		} else {
+			s, err = sig.Signature.RSAPSS()
+		}
+		if err != nil {
+			return nil, err
+		}
+		return s.Sig.Buffer, nil
+	case tpm2.TPMAlgECDSA:
+		s, err := sig.Signature.ECDSA()
+		if err != nil {
+			return nil, err
+		}
+		parms, err := area.Parameters.ECCDetail()
+		if err != nil {
+			return nil, err
+		}
+		c, err := curveOf(parms.CurveID)
+		if err != nil {
+			return nil, err
+		}
+		n := (c.Params().N.BitLen() + 7) / 8
+		r, sv := s.SignatureR.Buffer, s.SignatureS.Buffer
+		if len(r) > n || len(sv) > n {
+			return nil, errors.New("TPM returned an oversized ECDSA signature")
+		}
+		out := make([]byte, 2*n)
+		copy(out[n-len(r):], r)
+		copy(out[2*n-len(sv):], sv)
+		return out, nil
+	}
+	return nil, fmt.Errorf("TPM returned a signature of scheme 0x%04x", uint16(sig.SigAlg))
+}
+
+// RSADecrypt decrypts ciphertext with RSA key k (TPM2_RSA_Decrypt, Part 3,
+// 14.3) authorized by auth: RSAES-PKCS1-v1_5 when oaep is nil (PKCS#11's
+// CKM_RSA_PKCS), else OAEP, whose MGFHash must be zero or Hash. The TPM
+// takes only OAEP labels that are empty or end in a zero byte (Part 3, 14.3:
+// TPM_RC_VALUE otherwise), so any other gives ErrUnsupported. The plaintext
+// comes back encrypted by the session. A ciphertext whose padding does not
+// check gives ErrDecrypt, with the TPM's code: TPM_RC_VALUE from the
+// reference TPM, TPM_RC_FAILURE from libtpms (swtpm), which does not stay
+// in failure mode after it.
+func (t *TPM) RSADecrypt(k KeyBlob, auth, ciphertext []byte, oaep *rsa.OAEPOptions) ([]byte, error) {
+	out, err := t.rsaDecrypt(k, auth, ciphertext, oaep)
+	if err != nil {
+		return nil, fmt.Errorf("decrypting: %w", err)
+	}
+	return out, nil
+}
+
+func (t *TPM) rsaDecrypt(k KeyBlob, auth, ciphertext []byte, oaep *rsa.OAEPOptions) ([]byte, error) {
+	pk, err := parseKey(k)
+	if err != nil {
+		return nil, err
+	}
+	if err := pk.check("RSA decryption", tpm2.TPMAlgRSA, true); err != nil {
+		return nil, err
+	}
+	scheme, label, err := rsaScheme(oaep)
+	if err != nil {
+		return nil, err
+	}
+	var out []byte
+	err = t.useKey(pk, auth, tpm2.AESEncryption(128, tpm2.EncryptOut), func(l locked, key tpm2.AuthHandle) error {
+		rsp, err := tpm2.RSADecrypt{
+			KeyHandle:  key,
+			CipherText: tpm2.TPM2BPublicKeyRSA{Buffer: ciphertext},
+			InScheme:   scheme,
+			Label:      tpm2.TPM2BData{Buffer: label},
+		}.Execute(l)
+		if errors.Is(err, tpm2.TPMRCValue) || errors.Is(err, tpm2.TPMRCFailure) {
+			return fmt.Errorf("%w: %w", ErrDecrypt, err)
+		}
+		if err != nil {
+			return err
+		}
+		out = rsp.Message.Buffer
+		return nil
+	})
+	return out, err
+}
+
+// maxLabel is the largest TPM2B_DATA: a TPMT_HA with a SHA-512 digest.
+const maxLabel = 2 + 64
+
+func rsaScheme(o *rsa.OAEPOptions) (tpm2.TPMTRSADecrypt, []byte, error) {
+	if o == nil {
+		return tpm2.TPMTRSADecrypt{
+			Scheme:  tpm2.TPMAlgRSAES,
+			Details: tpm2.NewTPMUAsymScheme(tpm2.TPMAlgRSAES, &tpm2.TPMSEncSchemeRSAES{}),
+		}, nil, nil
+	}
+	alg, err := hashAlg(o.Hash)
+	if err != nil {
+		return tpm2.TPMTRSADecrypt{}, nil, err
+	}
+	switch {
+	case o.MGFHash != 0 && o.MGFHash != o.Hash:
+		return tpm2.TPMTRSADecrypt{}, nil, fmt.Errorf("%w: OAEP with MGF1 on another hash", ErrUnsupported)
+	case len(o.Label) > 0 && o.Label[len(o.Label)-1] != 0:
+		return tpm2.TPMTRSADecrypt{}, nil, fmt.Errorf("%w: OAEP label not ending in a zero byte", ErrUnsupported)
+	case len(o.Label) > maxLabel:
+		return tpm2.TPMTRSADecrypt{}, nil, fmt.Errorf("%w: OAEP label of %d bytes", ErrUnsupported, len(o.Label))
+	}
+	return tpm2.TPMTRSADecrypt{
+		Scheme:  tpm2.TPMAlgOAEP,
+		Details: tpm2.NewTPMUAsymScheme(tpm2.TPMAlgOAEP, &tpm2.TPMSEncSchemeOAEP{HashAlg: alg}),
+	}, o.Label, nil
+}

@@ -1,0 +1,156 @@
+package tpm
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/google/go-tpm/tpm2"
+)
+
+// SymMode is a block cipher mode of TPM2_EncryptDecrypt2.
+type SymMode uint8
+
+// The modes SymCrypt offers. CFB is CFB-128, the TPM's only CFB.
+const (
+	ModeCBC SymMode = iota + 1 // TPM_ALG_CBC, no padding
+	ModeECB                    // TPM_ALG_ECB
+	ModeCTR                    // TPM_ALG_CTR, the whole block a big-endian counter
+	ModeCFB                    // TPM_ALG_CFB
+)
+
+var symModes = []struct {
+	mode SymMode
+	alg  tpm2.TPMAlgID
+	name string
+}{
+	{ModeCBC, tpm2.TPMAlgCBC, "CBC"},
+	{ModeECB, tpm2.TPMAlgECB, "ECB"},
+	{ModeCTR, tpm2.TPMAlgCTR, "CTR"},
+	{ModeCFB, tpm2.TPMAlgCFB, "CFB"},
+}
+
+func (m SymMode) String() string {
+	for _, e := range symModes {
+		if e.mode == m {
+			return e.name
+		}
+	}
+	return fmt.Sprintf("SymMode(%d)", uint8(m))
+}
+
+func (m SymMode) alg() (tpm2.TPMAlgID, error) {
+	for _, e := range symModes {
+		if e.mode == m {
+			return e.alg, nil
+		}
+	}
+	return 0, fmt.Errorf("%w: %v", ErrUnsupported, m)
+}
+
+// aesBlock is AES's block size, and the size of its IVs.
+const aesBlock = 16
+
+// defaultInputBuffer is the TPM2B_MAX_BUFFER size assumed when a TPM does
+// not report TPM_PT_INPUT_BUFFER: the reference implementation's.
+const defaultInputBuffer = 1024
+
+// MaxBuffer returns the most data one TPM command takes (the TPM's
+// TPM_PT_INPUT_BUFFER): SymCrypt and HMAC cut longer data into pieces of
+// this size.
+func (t *TPM) MaxBuffer() int { return t.maxBuffer }
+
+// inputBuffer reads TPM_PT_INPUT_BUFFER.
+func (l locked) inputBuffer() (int, error) {
+	n, err := l.property(tpm2.TPMPTInputBuffer)
+	switch {
+	case errors.Is(err, errNoProperty):
+		return defaultInputBuffer, nil
+	case err != nil:
+		return 0, err
+	case n < aesBlock || n > maxResponseLength:
+		return 0, fmt.Errorf("TPM_PT_INPUT_BUFFER of %d out of range", n)
+	}
+	return int(n), nil
+}
+
+// SymCrypt encrypts or decrypts data with AES key k in mode, authorized by
+// auth (TPM2_EncryptDecrypt2, TPM 2.0 Part 3, 15.3). iv is the initial
+// value: empty for ECB, one block otherwise. Data goes to the TPM in pieces
+// of MaxBuffer (rounded down to whole blocks), each piece continuing from
+// the IV the previous one returned, so the result is that of one pass over
+// all of data. For ECB and CBC, len(data) must be a multiple of the block;
+// for CTR and CFB any length works, but nextIV continues the stream only
+// after whole blocks. nextIV is the IV to continue with in a later call
+// (nil for ECB). Encrypting needs the key's sign/encrypt attribute,
+// decrypting its decrypt attribute (ErrUsage otherwise). Data travels both
+// ways encrypted by the session.
+func (t *TPM) SymCrypt(k KeyBlob, auth []byte, decrypt bool, mode SymMode, iv, data []byte) (out, nextIV []byte, err error) {
+	out, nextIV, err = t.symCrypt(k, auth, decrypt, mode, iv, data)
+	if err != nil {
+		op := "encrypting"
+		if decrypt {
+			op = "decrypting"
+		}
+		return nil, nil, fmt.Errorf("%s with AES-%v: %w", op, mode, err)
+	}
+	return out, nextIV, nil
+}
+
+func (t *TPM) symCrypt(k KeyBlob, auth []byte, decrypt bool, mode SymMode, iv, data []byte) ([]byte, []byte, error) {
+	pk, err := parseKey(k)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := pk.check("AES", tpm2.TPMAlgSymCipher, decrypt); err != nil {
+		return nil, nil, err
+	}
+	alg, err := mode.alg()
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := checkSymArgs(mode, iv, data); err != nil {
+		return nil, nil, err
+	}
+	out := make([]byte, 0, len(data))
+	piece := t.maxBuffer / aesBlock * aesBlock
+	err = t.useKey(pk, auth, tpm2.AESEncryption(128, tpm2.EncryptInOut), func(l locked, key tpm2.AuthHandle) error {
+		for rest := data; len(rest) > 0; {
+			n := min(len(rest), piece)
+			rsp, err := tpm2.EncryptDecrypt2{
+				KeyHandle: key,
+				Message:   tpm2.TPM2BMaxBuffer{Buffer: rest[:n]},
+				Decrypt:   tpm2.TPMIYesNo(decrypt),
+				Mode:      alg,
+				IV:        tpm2.TPM2BIV{Buffer: iv},
+			}.Execute(l)
+			if err != nil {
+				return err
+			}
+			if len(rsp.OutData.Buffer) != n {
+				return fmt.Errorf("TPM returned %d bytes for %d", len(rsp.OutData.Buffer), n)
+			}
+			out = append(out, rsp.OutData.Buffer...)
+			iv, rest = rsp.IV.Buffer, rest[n:]
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	if mode == ModeECB {
+		iv = nil
+	}
+	return out, iv, nil
+}
+
+func checkSymArgs(mode SymMode, iv, data []byte) error {
+	switch {
+	case mode == ModeECB && len(iv) != 0:
+		return errors.New("ECB takes no IV")
+	case mode != ModeECB && len(iv) != aesBlock:
+		return fmt.Errorf("IV of %d bytes, want %d", len(iv), aesBlock)
+	case (mode == ModeECB || mode == ModeCBC) && len(data)%aesBlock != 0:
+		return fmt.Errorf("data of %d bytes, not a multiple of the %d-byte block", len(data), aesBlock)
+	}
+	return nil
+}
