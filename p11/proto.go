@@ -370,3 +370,21 @@ type VerifyReq struct {
 	Data      []byte
 	Signature []byte
 }
+
+// KeyPairReq is C_GenerateKeyPair's arguments.
+type KeyPairReq struct {
+	Session   uint64
+	Mechanism Mechanism
+	Public    []Attribute
+	Private   []Attribute
+}
+
+// KeyPairResp returns the two new objects.
+type KeyPairResp struct {
+	RV      RV
+	Public  uint64
+	Private uint64
+}
+
+// Result returns the return value.
+func (r *KeyPairResp) Result() RV { return r.RV }

@@ -129,3 +129,68 @@ func verifyFinal(hSession C.CK_SESSION_HANDLE, pSignature C.CK_BYTE_PTR, ulSigna
 	}
 	return with(func(c *client.Client) C.CK_RV { return ckr(c.VerifyFinal(uint64(hSession), sig)) })
 }
+
+func generateKeyPair(hSession C.CK_SESSION_HANDLE, pMechanism C.CK_MECHANISM_PTR,
+	pPublicKeyTemplate C.CK_ATTRIBUTE_PTR, ulPublicKeyAttributeCount C.CK_ULONG,
+	pPrivateKeyTemplate C.CK_ATTRIBUTE_PTR, ulPrivateKeyAttributeCount C.CK_ULONG,
+	phPublicKey, phPrivateKey C.CK_OBJECT_HANDLE_PTR) C.CK_RV {
+	m, rv := goMechanism(pMechanism)
+	if rv != C.CKR_OK {
+		return rv
+	}
+	pub, rv := goTemplate(pPublicKeyTemplate, ulPublicKeyAttributeCount)
+	if rv != C.CKR_OK {
+		return rv
+	}
+	priv, rv := goTemplate(pPrivateKeyTemplate, ulPrivateKeyAttributeCount)
+	if rv != C.CKR_OK {
+		return rv
+	}
+	if phPublicKey == nil || phPrivateKey == nil {
+		return C.CKR_ARGUMENTS_BAD
+	}
+	return with(func(c *client.Client) C.CK_RV {
+		ph, kh, err := c.GenerateKeyPair(uint64(hSession), m, pub, priv)
+		if err == nil {
+			*phPublicKey, *phPrivateKey = C.CK_OBJECT_HANDLE(ph), C.CK_OBJECT_HANDLE(kh)
+		}
+		return ckr(err)
+	})
+}
+
+func signInit(hSession C.CK_SESSION_HANDLE, pMechanism C.CK_MECHANISM_PTR, hKey C.CK_OBJECT_HANDLE) C.CK_RV {
+	m, rv := goMechanism(pMechanism)
+	if rv != C.CKR_OK {
+		return rv
+	}
+	return with(func(c *client.Client) C.CK_RV { return ckr(c.SignInit(uint64(hSession), m, uint64(hKey))) })
+}
+
+func sign(hSession C.CK_SESSION_HANDLE, pData C.CK_BYTE_PTR, ulDataLen C.CK_ULONG, pSignature C.CK_BYTE_PTR, pulSignatureLen C.CK_ULONG_PTR) C.CK_RV {
+	data, ok := goBytes(pData, ulDataLen)
+	if !ok || pulSignatureLen == nil {
+		return C.CKR_ARGUMENTS_BAD
+	}
+	return with(func(c *client.Client) C.CK_RV {
+		out, n, err := c.Sign(uint64(hSession), data, outCap(pSignature, pulSignatureLen))
+		return putOut(pSignature, pulSignatureLen, out, n, err)
+	})
+}
+
+func signUpdate(hSession C.CK_SESSION_HANDLE, pPart C.CK_BYTE_PTR, ulPartLen C.CK_ULONG) C.CK_RV {
+	part, ok := goBytes(pPart, ulPartLen)
+	if !ok {
+		return C.CKR_ARGUMENTS_BAD
+	}
+	return with(func(c *client.Client) C.CK_RV { return ckr(c.SignUpdate(uint64(hSession), part)) })
+}
+
+func signFinal(hSession C.CK_SESSION_HANDLE, pSignature C.CK_BYTE_PTR, pulSignatureLen C.CK_ULONG_PTR) C.CK_RV {
+	if pulSignatureLen == nil {
+		return C.CKR_ARGUMENTS_BAD
+	}
+	return with(func(c *client.Client) C.CK_RV {
+		out, n, err := c.SignFinal(uint64(hSession), outCap(pSignature, pulSignatureLen))
+		return putOut(pSignature, pulSignatureLen, out, n, err)
+	})
+}

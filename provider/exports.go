@@ -305,25 +305,25 @@ func tep_C_DigestFinal(hSession C.CK_SESSION_HANDLE, pDigest C.CK_BYTE_PTR, pulD
 //export tep_C_SignInit
 func tep_C_SignInit(hSession C.CK_SESSION_HANDLE, pMechanism C.CK_MECHANISM_PTR, hKey C.CK_OBJECT_HANDLE) (rv C.CK_RV) {
 	defer guard(&rv, "C_SignInit")
-	return C.CKR_FUNCTION_NOT_SUPPORTED
+	return signInit(hSession, pMechanism, hKey)
 }
 
 //export tep_C_Sign
 func tep_C_Sign(hSession C.CK_SESSION_HANDLE, pData C.CK_BYTE_PTR, ulDataLen C.CK_ULONG, pSignature C.CK_BYTE_PTR, pulSignatureLen C.CK_ULONG_PTR) (rv C.CK_RV) {
 	defer guard(&rv, "C_Sign")
-	return C.CKR_FUNCTION_NOT_SUPPORTED
+	return sign(hSession, pData, ulDataLen, pSignature, pulSignatureLen)
 }
 
 //export tep_C_SignUpdate
 func tep_C_SignUpdate(hSession C.CK_SESSION_HANDLE, pPart C.CK_BYTE_PTR, ulPartLen C.CK_ULONG) (rv C.CK_RV) {
 	defer guard(&rv, "C_SignUpdate")
-	return C.CKR_FUNCTION_NOT_SUPPORTED
+	return signUpdate(hSession, pPart, ulPartLen)
 }
 
 //export tep_C_SignFinal
 func tep_C_SignFinal(hSession C.CK_SESSION_HANDLE, pSignature C.CK_BYTE_PTR, pulSignatureLen C.CK_ULONG_PTR) (rv C.CK_RV) {
 	defer guard(&rv, "C_SignFinal")
-	return C.CKR_FUNCTION_NOT_SUPPORTED
+	return signFinal(hSession, pSignature, pulSignatureLen)
 }
 
 //export tep_C_SignRecoverInit
@@ -413,7 +413,7 @@ func tep_C_GenerateKey(hSession C.CK_SESSION_HANDLE, pMechanism C.CK_MECHANISM_P
 //export tep_C_GenerateKeyPair
 func tep_C_GenerateKeyPair(hSession C.CK_SESSION_HANDLE, pMechanism C.CK_MECHANISM_PTR, pPublicKeyTemplate C.CK_ATTRIBUTE_PTR, ulPublicKeyAttributeCount C.CK_ULONG, pPrivateKeyTemplate C.CK_ATTRIBUTE_PTR, ulPrivateKeyAttributeCount C.CK_ULONG, phPublicKey C.CK_OBJECT_HANDLE_PTR, phPrivateKey C.CK_OBJECT_HANDLE_PTR) (rv C.CK_RV) {
 	defer guard(&rv, "C_GenerateKeyPair")
-	return C.CKR_FUNCTION_NOT_SUPPORTED
+	return generateKeyPair(hSession, pMechanism, pPublicKeyTemplate, ulPublicKeyAttributeCount, pPrivateKeyTemplate, ulPrivateKeyAttributeCount, phPublicKey, phPrivateKey)
 }
 
 //export tep_C_WrapKey

@@ -29,6 +29,7 @@ type session struct {
 	digest *digestOp
 	find   *findOp
 	verify *verifyOp
+	sign   *signOp
 }
 
 // clientFor returns the state of client id, creating it for a client

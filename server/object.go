@@ -18,6 +18,7 @@ type object struct {
 	client  uint64 // owner of a session object
 	session uint64 // 0 for token objects
 	attrs   map[uint64][]byte
+	key     *keyRef // private keys: the key in the TPM
 }
 
 func (o *object) bool(t uint64) bool {

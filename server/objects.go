@@ -23,7 +23,11 @@ func (s *Server) loadObjects() error {
 		if err != nil {
 			return fmt.Errorf("object %d: %w", r.ID, err)
 		}
-		s.addObject(&object{id: r.ID, slot: r.Slot, attrs: attrs})
+		key, err := decodeKeyRef(r.Key)
+		if err != nil {
+			return fmt.Errorf("object %d: %w", r.ID, err)
+		}
+		s.addObject(&object{id: r.ID, slot: r.Slot, attrs: attrs, key: key})
 	}
 	return nil
 }
@@ -70,14 +74,10 @@ func mayHold(c *client, sess *session, attrs map[uint64][]byte) error {
 
 // put records a new object for sess: in the store if it is a token
 // object, else as the session's own. s.mu is held.
-func (s *Server) put(c *client, sess *session, attrs map[uint64][]byte) (uint64, error) {
-	o := &object{slot: sess.slot, attrs: attrs}
+func (s *Server) put(c *client, sess *session, attrs map[uint64][]byte, key *keyRef) (uint64, error) {
+	o := &object{slot: sess.slot, attrs: attrs, key: key}
 	if o.bool(p11.CKA_TOKEN) {
-		b, err := encodeAttrs(attrs)
-		if err != nil {
-			return 0, err
-		}
-		if o.id, err = s.store.PutObject(store.Object{Slot: sess.slot, Attrs: b}); err != nil {
+		if err := s.persist(o); err != nil {
 			return 0, err
 		}
 	} else {
@@ -104,8 +104,22 @@ func (s *Server) createObject(c *client, body []byte) (p11.Resp, error) {
 	if err := mayHold(c, sess, attrs); err != nil {
 		return nil, err
 	}
-	h, err := s.put(c, sess, attrs)
+	h, err := s.put(c, sess, attrs, nil)
 	return &p11.ObjectResp{Object: h}, err
+}
+
+// persist writes token object o to the store (a new row when o.id is 0).
+func (s *Server) persist(o *object) error {
+	b, err := encodeAttrs(o.attrs)
+	if err != nil {
+		return err
+	}
+	k, err := o.key.encode()
+	if err != nil {
+		return err
+	}
+	o.id, err = s.store.PutObject(store.Object{ID: o.id, Slot: o.slot, Attrs: b, Key: k})
+	return err
 }
 
 func (s *Server) copyObject(c *client, body []byte) (p11.Resp, error) {
@@ -129,7 +143,7 @@ func (s *Server) copyObject(c *client, body []byte) (p11.Resp, error) {
 	if err := mayHold(c, sess, attrs); err != nil {
 		return nil, err
 	}
-	h, err := s.put(c, sess, attrs)
+	h, err := s.put(c, sess, attrs, o.key)
 	return &p11.ObjectResp{Object: h}, err
 }
 
@@ -200,12 +214,12 @@ func (s *Server) getAttributeValue(c *client, body []byte) (p11.Resp, error) {
 		v, ok := o.attrs[t]
 		rl, _ := rule(class, keyType, t)
 		switch {
-		case !ok:
-			r.Values[i].Status = p11.AttrInvalid
-			r.RV = p11.CKR_ATTRIBUTE_TYPE_INVALID
 		case rl == ruleSensitive:
 			r.Values[i].Status = p11.AttrSensitive
 			r.RV = p11.CKR_ATTRIBUTE_SENSITIVE
+		case !ok:
+			r.Values[i].Status = p11.AttrInvalid
+			r.RV = p11.CKR_ATTRIBUTE_TYPE_INVALID
 		default:
 			r.Values[i].Value = v
 		}
@@ -235,11 +249,9 @@ func (s *Server) setAttributeValue(c *client, body []byte) (p11.Resp, error) {
 		return nil, err
 	}
 	if o.id != 0 {
-		b, err := encodeAttrs(attrs)
-		if err == nil {
-			_, err = s.store.PutObject(store.Object{ID: o.id, Slot: o.slot, Attrs: b})
-		}
-		if err != nil {
+		changed := *o
+		changed.attrs = attrs
+		if err := s.persist(&changed); err != nil {
 			return nil, err
 		}
 	}

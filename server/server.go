@@ -1,7 +1,9 @@
 package server
 
 import (
+	"crypto"
 	"errors"
+	"fmt"
 	"log/slog"
 	"sync"
 	"time"
@@ -18,6 +20,9 @@ type TPM interface {
 	StirRandom(data []byte) error
 	Seal(secret, auth []byte) (tpm.Sealed, error)
 	Unseal(s tpm.Sealed, auth []byte) ([]byte, error)
+	Algorithms() (tpm.Caps, error)
+	CreateKey(spec tpm.KeySpec, auth []byte) (tpm.KeyBlob, crypto.PublicKey, error)
+	Sign(k tpm.KeyBlob, auth, digest []byte, opts crypto.SignerOpts) ([]byte, error)
 }
 
 // Config tunes a Server. The zero value works.
@@ -48,6 +53,8 @@ type Server struct {
 	sessions map[uint64]*session // by handle, across clients
 	tokens   map[uint64]*token   // by slot
 	objects  map[uint64]*object  // by handle, token and session objects
+	caps     tpm.Caps
+	mechs    map[uint64]p11.MechanismInfoResp // what this TPM makes possible
 	nextSess uint64
 	nextObj  uint64
 	stop     chan struct{}
@@ -71,6 +78,11 @@ func New(t TPM, st *store.Store, cfg Config) (*Server, error) {
 	if s.lease <= 0 {
 		s.lease = DefaultLease
 	}
+	var err error
+	if s.caps, err = t.Algorithms(); err != nil {
+		return nil, fmt.Errorf("asking the TPM what it supports: %w", err)
+	}
+	s.mechs = mechanismsFor(s.caps)
 	if err := s.loadTokens(); err != nil {
 		return nil, err
 	}
@@ -117,6 +129,11 @@ var handlers = map[uint16]handler{
 	p11.FnFindObjectsInit:   (*Server).findObjectsInit,
 	p11.FnFindObjects:       (*Server).findObjects,
 	p11.FnFindObjectsFinal:  (*Server).findObjectsFinal,
+	p11.FnSignInit:          (*Server).signInit,
+	p11.FnSign:              (*Server).sign,
+	p11.FnSignUpdate:        (*Server).signUpdate,
+	p11.FnSignFinal:         (*Server).signFinal,
+	p11.FnGenerateKeyPair:   (*Server).generateKeyPair,
 	p11.FnVerifyInit:        (*Server).verifyInit,
 	p11.FnVerify:            (*Server).verify,
 	p11.FnVerifyUpdate:      (*Server).verifyUpdate,

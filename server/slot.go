@@ -1,9 +1,11 @@
 package server
 
 import (
+	"crypto/elliptic"
 	"slices"
 
 	"tep.dev/tep/p11"
+	"tep.dev/tep/tpm"
 )
 
 // Identity strings of slots and tokens; the provider pads them.
@@ -90,25 +92,61 @@ func (s *Server) tokenInfo(c *client, body []byte) (p11.Resp, error) {
 	return &p11.TokenInfoResp{Info: info}, nil
 }
 
-// mechanisms lists what a token offers, with CK_MECHANISM_INFO flags.
-var mechanisms = func() map[uint64]p11.MechanismInfoResp {
+// mechanismsFor lists what a token offers on a TPM with caps, with
+// CK_MECHANISM_INFO flags: digests and verification in software, key
+// generation and signing only as far as the TPM can.
+func mechanismsFor(caps tpm.Caps) map[uint64]p11.MechanismInfoResp {
 	m := map[uint64]p11.MechanismInfoResp{
 		p11.CKM_SHA_1:  {Flags: p11.CKF_DIGEST},
 		p11.CKM_SHA256: {Flags: p11.CKF_DIGEST},
 		p11.CKM_SHA384: {Flags: p11.CKF_DIGEST},
 		p11.CKM_SHA512: {Flags: p11.CKF_DIGEST},
 	}
-	// Verification runs in software: any RSA size from 1024 bits, the
-	// NIST curves. Signing joins when keys live in the TPM.
+	const ecFlags = p11.CKF_EC_F_P | p11.CKF_EC_NAMEDCURVE | p11.CKF_EC_UNCOMPRESS
+	rsaMin, rsaMax := keySizes(caps.RSABits)
+	ecMin, ecMax := curveSizes(caps.Curves)
+	if rsaMax > 0 {
+		m[p11.CKM_RSA_PKCS_KEY_PAIR_GEN] = p11.MechanismInfoResp{MinKeySize: uint64(rsaMin), MaxKeySize: uint64(rsaMax), Flags: p11.CKF_HW | p11.CKF_GENERATE_KEY_PAIR}
+	}
+	if ecMax > 0 {
+		m[p11.CKM_EC_KEY_PAIR_GEN] = p11.MechanismInfoResp{MinKeySize: uint64(ecMin), MaxKeySize: uint64(ecMax), Flags: p11.CKF_HW | p11.CKF_GENERATE_KEY_PAIR | ecFlags}
+	}
 	for mech, sm := range sigMechs {
-		if sm.keyType == p11.CKK_RSA {
-			m[mech] = p11.MechanismInfoResp{MinKeySize: 1024, MaxKeySize: 8192, Flags: p11.CKF_VERIFY}
-		} else {
-			m[mech] = p11.MechanismInfoResp{MinKeySize: 256, MaxKeySize: 521, Flags: p11.CKF_VERIFY | p11.CKF_EC_F_P | p11.CKF_EC_NAMEDCURVE | p11.CKF_EC_UNCOMPRESS}
+		info := p11.MechanismInfoResp{MinKeySize: 1024, MaxKeySize: 8192, Flags: p11.CKF_VERIFY}
+		if sm.keyType == p11.CKK_EC {
+			info = p11.MechanismInfoResp{MinKeySize: 256, MaxKeySize: 521, Flags: p11.CKF_VERIFY | ecFlags}
 		}
+		if canSign(caps, mech, sm) {
+			info.Flags |= p11.CKF_SIGN | p11.CKF_HW
+		}
+		m[mech] = info
 	}
 	return m
-}()
+}
+
+func keySizes(bits []int) (lo, hi int) {
+	for _, b := range bits {
+		if b >= 2048 && (lo == 0 || b < lo) {
+			lo = b
+		}
+		hi = max(hi, b)
+	}
+	return lo, hi
+}
+
+func curveSizes(curves []elliptic.Curve) (lo, hi int) {
+	for _, c := range curves {
+		if _, ok := curveOID(c); !ok {
+			continue
+		}
+		b := c.Params().BitSize
+		if lo == 0 || b < lo {
+			lo = b
+		}
+		hi = max(hi, b)
+	}
+	return lo, hi
+}
 
 func (s *Server) mechanismList(c *client, body []byte) (p11.Resp, error) {
 	var req p11.SlotReq
@@ -121,8 +159,8 @@ func (s *Server) mechanismList(c *client, body []byte) (p11.Resp, error) {
 	if err != nil {
 		return nil, err
 	}
-	list := make([]uint64, 0, len(mechanisms))
-	for m := range mechanisms {
+	list := make([]uint64, 0, len(s.mechs))
+	for m := range s.mechs {
 		list = append(list, m)
 	}
 	slices.Sort(list)
@@ -140,7 +178,7 @@ func (s *Server) mechanismInfo(c *client, body []byte) (p11.Resp, error) {
 	if err != nil {
 		return nil, err
 	}
-	info, ok := mechanisms[req.Type]
+	info, ok := s.mechs[req.Type]
 	if !ok {
 		return nil, p11.CKR_MECHANISM_INVALID
 	}

@@ -43,6 +43,7 @@ var classRules = map[uint64]map[uint64]attrRule{
 
 // keyRules are the attributes of key objects, by class, then by key type.
 var keyRules = map[uint64]map[uint64]attrRule{
+	p11.CKO_PRIVATE_KEY: privateRules,
 	p11.CKO_PUBLIC_KEY: {
 		p11.CKA_KEY_TYPE: ruleRequired, p11.CKA_ID: ruleOptional, p11.CKA_START_DATE: ruleOptional,
 		p11.CKA_END_DATE: ruleOptional, p11.CKA_DERIVE: ruleOptional, p11.CKA_LOCAL: ruleReadOnly,
@@ -93,16 +94,24 @@ func rule(class, keyType, t uint64) (attrRule, bool) {
 		return r, true
 	}
 	if _, isKey := keyRules[class]; isKey {
-		r, ok := keyTypeRules[keyType][t]
+		r, ok := typeRules(class)[keyType][t]
 		return r, ok
 	}
 	return 0, false
 }
 
+// typeRules are the key-type rules of a key class.
+func typeRules(class uint64) map[uint64]map[uint64]attrRule {
+	if class == p11.CKO_PRIVATE_KEY {
+		return privateTypeRules
+	}
+	return keyTypeRules
+}
+
 // rulesOf lists the class's (and key type's) own rules.
 func rulesOf(class, keyType uint64) []map[uint64]attrRule {
 	if _, isKey := keyRules[class]; isKey {
-		return []map[uint64]attrRule{keyRules[class], keyTypeRules[keyType]}
+		return []map[uint64]attrRule{keyRules[class], typeRules(class)[keyType]}
 	}
 	return []map[uint64]attrRule{classRules[class]}
 }
@@ -146,7 +155,8 @@ func newAttrs(tmpl []p11.Attribute) (map[uint64][]byte, error) {
 	}
 	class, _ := p11.AsUlong(cv)
 	_, isKey := keyRules[class]
-	if _, ok := classRules[class]; !ok && !isKey {
+	if _, ok := classRules[class]; (!ok && !isKey) || class == p11.CKO_PRIVATE_KEY {
+		// Private keys are made in the TPM (C_GenerateKeyPair).
 		return nil, p11.CKR_ATTRIBUTE_VALUE_INVALID
 	}
 	var keyType uint64

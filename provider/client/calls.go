@@ -247,3 +247,34 @@ func (c *Client) VerifyUpdate(session uint64, part []byte) error {
 func (c *Client) VerifyFinal(session uint64, sig []byte) error {
 	return c.call(p11.FnVerifyFinal, &p11.VerifyReq{Session: session, Signature: sig}, &p11.RVResp{})
 }
+
+// GenerateKeyPair is C_GenerateKeyPair.
+func (c *Client) GenerateKeyPair(session uint64, m p11.Mechanism, pub, priv []p11.Attribute) (uint64, uint64, error) {
+	var r p11.KeyPairResp
+	err := c.call(p11.FnGenerateKeyPair, &p11.KeyPairReq{Session: session, Mechanism: m, Public: pub, Private: priv}, &r)
+	return r.Public, r.Private, err
+}
+
+// SignInit is C_SignInit.
+func (c *Client) SignInit(session uint64, m p11.Mechanism, key uint64) error {
+	return c.call(p11.FnSignInit, &p11.OpInitReq{Session: session, Mechanism: m, Key: key}, &p11.RVResp{})
+}
+
+// Sign is C_Sign, with the length convention of Digest.
+func (c *Client) Sign(session uint64, data []byte, outCap int64) ([]byte, uint64, error) {
+	var r p11.OutResp
+	err := c.call(p11.FnSign, &p11.OutReq{Session: session, Data: data, OutCap: outCap}, &r)
+	return r.Out, r.Len, err
+}
+
+// SignUpdate is C_SignUpdate.
+func (c *Client) SignUpdate(session uint64, part []byte) error {
+	return c.call(p11.FnSignUpdate, &p11.DataReq{Session: session, Data: part}, &p11.RVResp{})
+}
+
+// SignFinal is C_SignFinal, with the length convention of Digest.
+func (c *Client) SignFinal(session uint64, outCap int64) ([]byte, uint64, error) {
+	var r p11.OutResp
+	err := c.call(p11.FnSignFinal, &p11.OutReq{Session: session, OutCap: outCap}, &r)
+	return r.Out, r.Len, err
+}

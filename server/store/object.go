@@ -10,11 +10,12 @@ type Object struct {
 	ID    int64 // assigned by PutObject for a new object
 	Slot  uint64
 	Attrs []byte
+	Key   []byte // the TPM-wrapped key of a key object, encoded by the caller
 }
 
 // Objects returns every token object, by id.
 func (s *Store) Objects() ([]Object, error) {
-	rows, err := s.db.Query(`SELECT id, slot, attrs FROM object ORDER BY id`)
+	rows, err := s.db.Query(`SELECT id, slot, attrs, key FROM object ORDER BY id`)
 	if err != nil {
 		return nil, err
 	}
@@ -22,7 +23,7 @@ func (s *Store) Objects() ([]Object, error) {
 	var out []Object
 	for rows.Next() {
 		var o Object
-		if err := rows.Scan(&o.ID, &o.Slot, &o.Attrs); err != nil {
+		if err := rows.Scan(&o.ID, &o.Slot, &o.Attrs, &o.Key); err != nil {
 			return nil, err
 		}
 		out = append(out, o)
@@ -36,14 +37,14 @@ func (s *Store) PutObject(o Object) (int64, error) {
 	id := o.ID
 	err := s.tx(func(tx *sql.Tx) error {
 		if id == 0 {
-			r, err := tx.Exec(`INSERT INTO object (slot, attrs) VALUES (?, ?)`, o.Slot, o.Attrs)
+			r, err := tx.Exec(`INSERT INTO object (slot, attrs, key) VALUES (?, ?, ?)`, o.Slot, o.Attrs, o.Key)
 			if err != nil {
 				return err
 			}
 			id, err = r.LastInsertId()
 			return err
 		}
-		r, err := tx.Exec(`UPDATE object SET attrs = ? WHERE id = ?`, o.Attrs, id)
+		r, err := tx.Exec(`UPDATE object SET attrs = ?, key = ? WHERE id = ?`, o.Attrs, o.Key, id)
 		if err != nil {
 			return err
 		}

@@ -39,6 +39,7 @@ var migrations = []string{
 		attrs  BLOB NOT NULL
 	);
 	CREATE INDEX object_slot ON object(slot)`,
+	`ALTER TABLE object ADD COLUMN key BLOB`,
 }
 
 // ErrNotFound is returned for a token that does not exist.

@@ -1,0 +1,214 @@
+package server
+
+import (
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/rsa"
+	"hash"
+
+	"tep.dev/tep/p11"
+	"tep.dev/tep/tpm"
+)
+
+// signOp is a signature in progress: the key stays in the TPM, the data
+// is hashed here and the TPM signs the digest.
+type signOp struct {
+	mech    sigMech
+	key     tpm.KeyBlob
+	auth    []byte
+	size    int       // signature length
+	h       hash.Hash // hashing mechanisms
+	raw     []byte    // the digest of a raw mechanism
+	pssHash crypto.Hash
+}
+
+func (s *Server) signInit(c *client, body []byte) (p11.Resp, error) {
+	var req p11.OpInitReq
+	if err := decode(body, &req); err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	sess, err := s.sessionOf(c, req.Session)
+	if err != nil {
+		return nil, err
+	}
+	if sess.sign != nil {
+		return nil, p11.CKR_OPERATION_ACTIVE
+	}
+	m, ok := sigMechs[req.Mechanism.Type]
+	if !ok || !canSign(s.caps, req.Mechanism.Type, m) {
+		return nil, p11.CKR_MECHANISM_INVALID
+	}
+	o, err := s.objectOf(c, sess, req.Key)
+	if err != nil || o.ulong(p11.CKA_CLASS) != p11.CKO_PRIVATE_KEY || o.key == nil {
+		return nil, p11.CKR_KEY_HANDLE_INVALID
+	}
+	if o.ulong(p11.CKA_KEY_TYPE) != m.keyType {
+		return nil, p11.CKR_KEY_TYPE_INCONSISTENT
+	}
+	if !o.bool(p11.CKA_SIGN) {
+		return nil, p11.CKR_KEY_FUNCTION_NOT_PERMITTED
+	}
+	l, ok := c.login[sess.slot]
+	if !ok || l.user != p11.CKU_USER {
+		return nil, p11.CKR_USER_NOT_LOGGED_IN
+	}
+	auth, err := unwrapAuth(l.key, o.key.Auth)
+	if err != nil {
+		return nil, err
+	}
+	op := &signOp{mech: m, key: o.key.Blob, auth: auth}
+	if m.pss {
+		var salt int
+		if op.pssHash, salt, err = pssOptions(m, req.Mechanism.Param); err != nil {
+			return nil, err
+		}
+		if salt != op.pssHash.Size() {
+			return nil, p11.CKR_MECHANISM_PARAM_INVALID // the TPM's salt is as long as the digest
+		}
+	} else if len(req.Mechanism.Param) != 0 {
+		return nil, p11.CKR_MECHANISM_PARAM_INVALID
+	}
+	if pub, err := o.key.Blob.PublicKey(); err == nil {
+		op.size = sigSize(pub)
+	}
+	if m.hash != 0 {
+		op.h = m.hash.New()
+	}
+	sess.sign = op
+	return &p11.RVResp{}, nil
+}
+
+// sigSize is the length of a signature by pub.
+func sigSize(pub crypto.PublicKey) int {
+	switch k := pub.(type) {
+	case *rsa.PublicKey:
+		return k.Size()
+	case *ecdsa.PublicKey:
+		return 2 * ((k.Curve.Params().BitSize + 7) / 8)
+	}
+	return 0
+}
+
+// takeSign returns c's signature in progress on session h.
+func (s *Server) takeSign(c *client, h uint64) (*session, *signOp, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	sess, err := s.sessionOf(c, h)
+	if err != nil {
+		return nil, nil, err
+	}
+	if sess.sign == nil {
+		return nil, nil, p11.CKR_OPERATION_NOT_INITIALIZED
+	}
+	return sess, sess.sign, nil
+}
+
+func (s *Server) endSign(sess *session, op *signOp) {
+	s.mu.Lock()
+	if sess.sign == op {
+		sess.sign = nil
+		clear(op.auth)
+	}
+	s.mu.Unlock()
+}
+
+func (s *Server) sign(c *client, body []byte) (p11.Resp, error) {
+	var req p11.OutReq
+	if err := decode(body, &req); err != nil {
+		return nil, err
+	}
+	sess, op, err := s.takeSign(c, req.Session)
+	if err != nil {
+		return nil, err
+	}
+	if r := lengthOnly(req.OutCap, op.size); r != nil {
+		return r, nil
+	}
+	defer s.endSign(sess, op)
+	if err := op.update(req.Data); err != nil {
+		return nil, err
+	}
+	return s.finishSign(op)
+}
+
+func (s *Server) signUpdate(c *client, body []byte) (p11.Resp, error) {
+	var req p11.DataReq
+	if err := decode(body, &req); err != nil {
+		return nil, err
+	}
+	sess, op, err := s.takeSign(c, req.Session)
+	if err != nil {
+		return nil, err
+	}
+	if err := op.update(req.Data); err != nil {
+		s.endSign(sess, op)
+		return nil, err
+	}
+	return &p11.RVResp{}, nil
+}
+
+func (s *Server) signFinal(c *client, body []byte) (p11.Resp, error) {
+	var req p11.OutReq
+	if err := decode(body, &req); err != nil {
+		return nil, err
+	}
+	sess, op, err := s.takeSign(c, req.Session)
+	if err != nil {
+		return nil, err
+	}
+	if r := lengthOnly(req.OutCap, op.size); r != nil {
+		return r, nil
+	}
+	defer s.endSign(sess, op)
+	return s.finishSign(op)
+}
+
+func (op *signOp) update(data []byte) error {
+	if op.h != nil {
+		op.h.Write(data)
+		return nil
+	}
+	if len(op.raw)+len(data) > maxRawData {
+		return p11.CKR_DATA_LEN_RANGE
+	}
+	op.raw = append(op.raw, data...)
+	return nil
+}
+
+// finishSign has the TPM sign what the operation gathered.
+func (s *Server) finishSign(op *signOp) (p11.Resp, error) {
+	digest, h := op.raw, op.mech.hash
+	if op.h != nil {
+		digest = op.h.Sum(nil)
+	}
+	var opts crypto.SignerOpts = h
+	switch {
+	case op.mech.pss:
+		h = op.pssHash
+		opts = &rsa.PSSOptions{SaltLength: rsa.PSSSaltLengthEqualsHash, Hash: h}
+	case h == 0: // raw ECDSA: the digest's length names its hash
+		if h = hashOfSize(len(digest)); h == 0 {
+			return nil, p11.CKR_DATA_LEN_RANGE
+		}
+		opts = h
+	}
+	if len(digest) != h.Size() {
+		return nil, p11.CKR_DATA_LEN_RANGE
+	}
+	sig, err := s.tpm.Sign(op.key, op.auth, digest, opts)
+	if err != nil {
+		return nil, err
+	}
+	return &p11.OutResp{Out: sig, Len: uint64(len(sig))}, nil
+}
+
+func hashOfSize(n int) crypto.Hash {
+	for _, h := range []crypto.Hash{crypto.SHA1, crypto.SHA256, crypto.SHA384, crypto.SHA512} {
+		if h.Size() == n {
+			return h
+		}
+	}
+	return 0
+}
