@@ -128,7 +128,7 @@ func (s *Server) generateKeyPair(c *client, body []byte) (p11.Resp, error) {
 		return nil, err
 	}
 	// Check both templates before the TPM spends time on a key.
-	pubAttrs, privAttrs, err := pairAttrs(req, keyType, nil)
+	_, privAttrs, err := pairAttrs(req, keyType, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -156,7 +156,8 @@ func (s *Server) generateKeyPair(c *client, body []byte) (p11.Resp, error) {
 	if err != nil {
 		return nil, err
 	}
-	if pubAttrs, privAttrs, err = pairAttrs(req, keyType, pubKey); err != nil {
+	pubAttrs, privAttrs, err := pairAttrs(req, keyType, pubKey)
+	if err != nil {
 		return nil, err
 	}
 	s.mu.Lock()
