@@ -130,3 +130,24 @@ func DecodePSS(b []byte) (PSSParams, error) {
 	s, _ := AsUlong(b[16:])
 	return PSSParams{h, m, s}, nil
 }
+
+// CTRParams is CK_AES_CTR_PARAMS; on the wire a CK_ULONG (eight bytes)
+// and the sixteen-byte counter block.
+type CTRParams struct {
+	CounterBits uint64
+	Block       [16]byte
+}
+
+// Encode returns the wire form.
+func (p CTRParams) Encode() []byte { return append(Ulong(p.CounterBits), p.Block[:]...) }
+
+// DecodeCTR reads the wire form.
+func DecodeCTR(b []byte) (CTRParams, error) {
+	var p CTRParams
+	if len(b) != 24 {
+		return p, fmt.Errorf("CTR parameters are 24 bytes on the wire, not %d", len(b))
+	}
+	p.CounterBits, _ = AsUlong(b[:8])
+	copy(p.Block[:], b[8:])
+	return p, nil
+}

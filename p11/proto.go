@@ -388,3 +388,10 @@ type KeyPairResp struct {
 
 // Result returns the return value.
 func (r *KeyPairResp) Result() RV { return r.RV }
+
+// KeyReq is C_GenerateKey's arguments.
+type KeyReq struct {
+	Session   uint64
+	Mechanism Mechanism
+	Template  []Attribute
+}

@@ -35,6 +35,18 @@ func goMechanism(m C.CK_MECHANISM_PTR) (p11.Mechanism, C.CK_RV) {
 		mech.Param = p11.PSSParams{Hash: uint64(p.hashAlg), MGF: uint64(p.mgf), SaltLen: uint64(p.sLen)}.Encode()
 		return mech, C.CKR_OK
 	}
+	if mech.Type == p11.CKM_AES_CTR && m.pParameter != nil {
+		if m.ulParameterLen != C.CK_ULONG(unsafe.Sizeof(C.CK_AES_CTR_PARAMS{})) {
+			return mech, C.CKR_MECHANISM_PARAM_INVALID
+		}
+		p := (*C.CK_AES_CTR_PARAMS)(m.pParameter)
+		ctr := p11.CTRParams{CounterBits: uint64(p.ulCounterBits)}
+		for i := range ctr.Block {
+			ctr.Block[i] = byte(p.cb[i])
+		}
+		mech.Param = ctr.Encode()
+		return mech, C.CKR_OK
+	}
 	param, ok := goBytes((*C.CK_BYTE)(m.pParameter), m.ulParameterLen)
 	if !ok {
 		return mech, C.CKR_ARGUMENTS_BAD
@@ -192,5 +204,47 @@ func signFinal(hSession C.CK_SESSION_HANDLE, pSignature C.CK_BYTE_PTR, pulSignat
 	return with(func(c *client.Client) C.CK_RV {
 		out, n, err := c.SignFinal(uint64(hSession), outCap(pSignature, pulSignatureLen))
 		return putOut(pSignature, pulSignatureLen, out, n, err)
+	})
+}
+
+func generateKey(hSession C.CK_SESSION_HANDLE, pMechanism C.CK_MECHANISM_PTR, pTemplate C.CK_ATTRIBUTE_PTR, ulCount C.CK_ULONG, phKey C.CK_OBJECT_HANDLE_PTR) C.CK_RV {
+	m, rv := goMechanism(pMechanism)
+	if rv != C.CKR_OK {
+		return rv
+	}
+	tmpl, rv := goTemplate(pTemplate, ulCount)
+	if rv != C.CKR_OK {
+		return rv
+	}
+	if phKey == nil {
+		return C.CKR_ARGUMENTS_BAD
+	}
+	return with(func(c *client.Client) C.CK_RV {
+		h, err := c.GenerateKey(uint64(hSession), m, tmpl)
+		if err == nil {
+			*phKey = C.CK_OBJECT_HANDLE(h)
+		}
+		return ckr(err)
+	})
+}
+
+func cryptInit(decrypt bool, hSession C.CK_SESSION_HANDLE, pMechanism C.CK_MECHANISM_PTR, hKey C.CK_OBJECT_HANDLE) C.CK_RV {
+	m, rv := goMechanism(pMechanism)
+	if rv != C.CKR_OK {
+		return rv
+	}
+	return with(func(c *client.Client) C.CK_RV { return ckr(c.CryptInit(decrypt, uint64(hSession), m, uint64(hKey))) })
+}
+
+// crypt is every data step of C_Encrypt* and C_Decrypt*: step 0 single
+// part, 1 update, 2 final (no input).
+func crypt(decrypt bool, step int, hSession C.CK_SESSION_HANDLE, pIn C.CK_BYTE_PTR, ulInLen C.CK_ULONG, pOut C.CK_BYTE_PTR, pulOutLen C.CK_ULONG_PTR) C.CK_RV {
+	in, ok := goBytes(pIn, ulInLen)
+	if !ok || pulOutLen == nil {
+		return C.CKR_ARGUMENTS_BAD
+	}
+	return with(func(c *client.Client) C.CK_RV {
+		out, n, err := c.Crypt(decrypt, step, uint64(hSession), in, outCap(pOut, pulOutLen))
+		return putOut(pOut, pulOutLen, out, n, err)
 	})
 }

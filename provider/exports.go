@@ -221,25 +221,25 @@ func tep_C_FindObjectsFinal(hSession C.CK_SESSION_HANDLE) (rv C.CK_RV) {
 //export tep_C_EncryptInit
 func tep_C_EncryptInit(hSession C.CK_SESSION_HANDLE, pMechanism C.CK_MECHANISM_PTR, hKey C.CK_OBJECT_HANDLE) (rv C.CK_RV) {
 	defer guard(&rv, "C_EncryptInit")
-	return C.CKR_FUNCTION_NOT_SUPPORTED
+	return cryptInit(false, hSession, pMechanism, hKey)
 }
 
 //export tep_C_Encrypt
 func tep_C_Encrypt(hSession C.CK_SESSION_HANDLE, pData C.CK_BYTE_PTR, ulDataLen C.CK_ULONG, pEncryptedData C.CK_BYTE_PTR, pulEncryptedDataLen C.CK_ULONG_PTR) (rv C.CK_RV) {
 	defer guard(&rv, "C_Encrypt")
-	return C.CKR_FUNCTION_NOT_SUPPORTED
+	return crypt(false, 0, hSession, pData, ulDataLen, pEncryptedData, pulEncryptedDataLen)
 }
 
 //export tep_C_EncryptUpdate
 func tep_C_EncryptUpdate(hSession C.CK_SESSION_HANDLE, pPart C.CK_BYTE_PTR, ulPartLen C.CK_ULONG, pEncryptedPart C.CK_BYTE_PTR, pulEncryptedPartLen C.CK_ULONG_PTR) (rv C.CK_RV) {
 	defer guard(&rv, "C_EncryptUpdate")
-	return C.CKR_FUNCTION_NOT_SUPPORTED
+	return crypt(false, 1, hSession, pPart, ulPartLen, pEncryptedPart, pulEncryptedPartLen)
 }
 
 //export tep_C_EncryptFinal
 func tep_C_EncryptFinal(hSession C.CK_SESSION_HANDLE, pLastEncryptedPart C.CK_BYTE_PTR, pulLastEncryptedPartLen C.CK_ULONG_PTR) (rv C.CK_RV) {
 	defer guard(&rv, "C_EncryptFinal")
-	return C.CKR_FUNCTION_NOT_SUPPORTED
+	return crypt(false, 2, hSession, nil, 0, pLastEncryptedPart, pulLastEncryptedPartLen)
 }
 
 // Decryption
@@ -247,25 +247,25 @@ func tep_C_EncryptFinal(hSession C.CK_SESSION_HANDLE, pLastEncryptedPart C.CK_BY
 //export tep_C_DecryptInit
 func tep_C_DecryptInit(hSession C.CK_SESSION_HANDLE, pMechanism C.CK_MECHANISM_PTR, hKey C.CK_OBJECT_HANDLE) (rv C.CK_RV) {
 	defer guard(&rv, "C_DecryptInit")
-	return C.CKR_FUNCTION_NOT_SUPPORTED
+	return cryptInit(true, hSession, pMechanism, hKey)
 }
 
 //export tep_C_Decrypt
 func tep_C_Decrypt(hSession C.CK_SESSION_HANDLE, pEncryptedData C.CK_BYTE_PTR, ulEncryptedDataLen C.CK_ULONG, pData C.CK_BYTE_PTR, pulDataLen C.CK_ULONG_PTR) (rv C.CK_RV) {
 	defer guard(&rv, "C_Decrypt")
-	return C.CKR_FUNCTION_NOT_SUPPORTED
+	return crypt(true, 0, hSession, pEncryptedData, ulEncryptedDataLen, pData, pulDataLen)
 }
 
 //export tep_C_DecryptUpdate
 func tep_C_DecryptUpdate(hSession C.CK_SESSION_HANDLE, pEncryptedPart C.CK_BYTE_PTR, ulEncryptedPartLen C.CK_ULONG, pPart C.CK_BYTE_PTR, pulPartLen C.CK_ULONG_PTR) (rv C.CK_RV) {
 	defer guard(&rv, "C_DecryptUpdate")
-	return C.CKR_FUNCTION_NOT_SUPPORTED
+	return crypt(true, 1, hSession, pEncryptedPart, ulEncryptedPartLen, pPart, pulPartLen)
 }
 
 //export tep_C_DecryptFinal
 func tep_C_DecryptFinal(hSession C.CK_SESSION_HANDLE, pLastPart C.CK_BYTE_PTR, pulLastPartLen C.CK_ULONG_PTR) (rv C.CK_RV) {
 	defer guard(&rv, "C_DecryptFinal")
-	return C.CKR_FUNCTION_NOT_SUPPORTED
+	return crypt(true, 2, hSession, nil, 0, pLastPart, pulLastPartLen)
 }
 
 // Message digests
@@ -407,7 +407,7 @@ func tep_C_DecryptVerifyUpdate(hSession C.CK_SESSION_HANDLE, pEncryptedPart C.CK
 //export tep_C_GenerateKey
 func tep_C_GenerateKey(hSession C.CK_SESSION_HANDLE, pMechanism C.CK_MECHANISM_PTR, pTemplate C.CK_ATTRIBUTE_PTR, ulCount C.CK_ULONG, phKey C.CK_OBJECT_HANDLE_PTR) (rv C.CK_RV) {
 	defer guard(&rv, "C_GenerateKey")
-	return C.CKR_FUNCTION_NOT_SUPPORTED
+	return generateKey(hSession, pMechanism, pTemplate, ulCount, phKey)
 }
 
 //export tep_C_GenerateKeyPair

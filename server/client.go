@@ -22,14 +22,16 @@ type login struct {
 
 // session is an open PKCS#11 session.
 type session struct {
-	handle uint64
-	client uint64
-	slot   uint64
-	rw     bool
-	digest *digestOp
-	find   *findOp
-	verify *verifyOp
-	sign   *signOp
+	handle  uint64
+	client  uint64
+	slot    uint64
+	rw      bool
+	digest  *digestOp
+	find    *findOp
+	verify  *verifyOp
+	sign    *signOp
+	encrypt *cryptOp
+	decrypt *cryptOp
 }
 
 // clientFor returns the state of client id, creating it for a client

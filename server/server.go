@@ -23,6 +23,7 @@ type TPM interface {
 	Algorithms() (tpm.Caps, error)
 	CreateKey(spec tpm.KeySpec, auth []byte) (tpm.KeyBlob, crypto.PublicKey, error)
 	Sign(k tpm.KeyBlob, auth, digest []byte, opts crypto.SignerOpts) ([]byte, error)
+	SymCrypt(k tpm.KeyBlob, auth []byte, decrypt bool, mode tpm.SymMode, iv, data []byte) (out, nextIV []byte, err error)
 }
 
 // Config tunes a Server. The zero value works.
@@ -129,6 +130,15 @@ var handlers = map[uint16]handler{
 	p11.FnFindObjectsInit:   (*Server).findObjectsInit,
 	p11.FnFindObjects:       (*Server).findObjects,
 	p11.FnFindObjectsFinal:  (*Server).findObjectsFinal,
+	p11.FnGenerateKey:       (*Server).generateKey,
+	p11.FnEncryptInit:       (*Server).encryptInit,
+	p11.FnEncrypt:           (*Server).encrypt,
+	p11.FnEncryptUpdate:     (*Server).encryptUpdate,
+	p11.FnEncryptFinal:      (*Server).encryptFinal,
+	p11.FnDecryptInit:       (*Server).decryptInit,
+	p11.FnDecrypt:           (*Server).decrypt,
+	p11.FnDecryptUpdate:     (*Server).decryptUpdate,
+	p11.FnDecryptFinal:      (*Server).decryptFinal,
 	p11.FnSignInit:          (*Server).signInit,
 	p11.FnSign:              (*Server).sign,
 	p11.FnSignUpdate:        (*Server).signUpdate,

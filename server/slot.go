@@ -111,6 +111,21 @@ func mechanismsFor(caps tpm.Caps) map[uint64]p11.MechanismInfoResp {
 	if ecMax > 0 {
 		m[p11.CKM_EC_KEY_PAIR_GEN] = p11.MechanismInfoResp{MinKeySize: uint64(ecMin), MaxKeySize: uint64(ecMax), Flags: p11.CKF_HW | p11.CKF_GENERATE_KEY_PAIR | ecFlags}
 	}
+	if len(caps.AESModes) > 0 {
+		lo, hi := 0, 0
+		for _, b := range caps.AESBits {
+			if lo == 0 || b < lo {
+				lo = b
+			}
+			hi = max(hi, b)
+		}
+		m[p11.CKM_AES_KEY_GEN] = p11.MechanismInfoResp{MinKeySize: uint64(lo / 8), MaxKeySize: uint64(hi / 8), Flags: p11.CKF_HW | p11.CKF_GENERATE}
+		for mech, mode := range aesMechs {
+			if hasMode(caps, mode) {
+				m[mech] = p11.MechanismInfoResp{MinKeySize: uint64(lo / 8), MaxKeySize: uint64(hi / 8), Flags: p11.CKF_HW | p11.CKF_ENCRYPT | p11.CKF_DECRYPT}
+			}
+		}
+	}
 	for mech, sm := range sigMechs {
 		info := p11.MechanismInfoResp{MinKeySize: 1024, MaxKeySize: 8192, Flags: p11.CKF_VERIFY}
 		if sm.keyType == p11.CKK_EC {

@@ -44,6 +44,7 @@ var classRules = map[uint64]map[uint64]attrRule{
 // keyRules are the attributes of key objects, by class, then by key type.
 var keyRules = map[uint64]map[uint64]attrRule{
 	p11.CKO_PRIVATE_KEY: privateRules,
+	p11.CKO_SECRET_KEY:  secretRules,
 	p11.CKO_PUBLIC_KEY: {
 		p11.CKA_KEY_TYPE: ruleRequired, p11.CKA_ID: ruleOptional, p11.CKA_START_DATE: ruleOptional,
 		p11.CKA_END_DATE: ruleOptional, p11.CKA_DERIVE: ruleOptional, p11.CKA_LOCAL: ruleReadOnly,
@@ -102,8 +103,11 @@ func rule(class, keyType, t uint64) (attrRule, bool) {
 
 // typeRules are the key-type rules of a key class.
 func typeRules(class uint64) map[uint64]map[uint64]attrRule {
-	if class == p11.CKO_PRIVATE_KEY {
+	switch class {
+	case p11.CKO_PRIVATE_KEY:
 		return privateTypeRules
+	case p11.CKO_SECRET_KEY:
+		return secretTypeRules
 	}
 	return keyTypeRules
 }
@@ -155,8 +159,8 @@ func newAttrs(tmpl []p11.Attribute) (map[uint64][]byte, error) {
 	}
 	class, _ := p11.AsUlong(cv)
 	_, isKey := keyRules[class]
-	if _, ok := classRules[class]; (!ok && !isKey) || class == p11.CKO_PRIVATE_KEY {
-		// Private keys are made in the TPM (C_GenerateKeyPair).
+	if _, ok := classRules[class]; (!ok && !isKey) || class == p11.CKO_PRIVATE_KEY || class == p11.CKO_SECRET_KEY {
+		// Private and secret keys are made in the TPM.
 		return nil, p11.CKR_ATTRIBUTE_VALUE_INVALID
 	}
 	var keyType uint64

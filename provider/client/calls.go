@@ -278,3 +278,38 @@ func (c *Client) SignFinal(session uint64, outCap int64) ([]byte, uint64, error)
 	err := c.call(p11.FnSignFinal, &p11.OutReq{Session: session, OutCap: outCap}, &r)
 	return r.Out, r.Len, err
 }
+
+// GenerateKey is C_GenerateKey.
+func (c *Client) GenerateKey(session uint64, m p11.Mechanism, tmpl []p11.Attribute) (uint64, error) {
+	var r p11.ObjectResp
+	err := c.call(p11.FnGenerateKey, &p11.KeyReq{Session: session, Mechanism: m, Template: tmpl}, &r)
+	return r.Object, err
+}
+
+// CryptInit is C_EncryptInit, or C_DecryptInit when decrypt is set.
+func (c *Client) CryptInit(decrypt bool, session uint64, m p11.Mechanism, key uint64) error {
+	fn := p11.FnEncryptInit
+	if decrypt {
+		fn = p11.FnDecryptInit
+	}
+	return c.call(fn, &p11.OpInitReq{Session: session, Mechanism: m, Key: key}, &p11.RVResp{})
+}
+
+// cryptFns are the functions of encryption and decryption: single-part,
+// update, final.
+var cryptFns = [2][3]uint16{
+	{p11.FnEncrypt, p11.FnEncryptUpdate, p11.FnEncryptFinal},
+	{p11.FnDecrypt, p11.FnDecryptUpdate, p11.FnDecryptFinal},
+}
+
+// Crypt is C_Encrypt/C_Decrypt (step 0), …Update (1) or …Final (2), with
+// the length convention of Digest.
+func (c *Client) Crypt(decrypt bool, step int, session uint64, data []byte, outCap int64) ([]byte, uint64, error) {
+	d := 0
+	if decrypt {
+		d = 1
+	}
+	var r p11.OutResp
+	err := c.call(cryptFns[d][step], &p11.OutReq{Session: session, Data: data, OutCap: outCap}, &r)
+	return r.Out, r.Len, err
+}

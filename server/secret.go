@@ -1,0 +1,135 @@
+package server
+
+import (
+	"slices"
+
+	"tep.dev/tep/p11"
+	"tep.dev/tep/tpm"
+)
+
+// secretRules are the attributes of secret keys made in the TPM.
+var secretRules = map[uint64]attrRule{
+	p11.CKA_KEY_TYPE: ruleFixed, p11.CKA_ID: ruleOptional, p11.CKA_START_DATE: ruleOptional,
+	p11.CKA_END_DATE: ruleOptional, p11.CKA_DERIVE: ruleFixed, p11.CKA_LOCAL: ruleReadOnly,
+	p11.CKA_KEY_GEN_MECHANISM: ruleReadOnly, p11.CKA_ALLOWED_MECHANISMS: ruleFixed,
+	p11.CKA_SENSITIVE: ruleFixed, p11.CKA_ENCRYPT: ruleFixed, p11.CKA_DECRYPT: ruleFixed,
+	p11.CKA_SIGN: ruleFixed, p11.CKA_VERIFY: ruleFixed, p11.CKA_WRAP: ruleFixed, p11.CKA_UNWRAP: ruleFixed,
+	p11.CKA_EXTRACTABLE: ruleFixed, p11.CKA_ALWAYS_SENSITIVE: ruleReadOnly,
+	p11.CKA_NEVER_EXTRACTABLE: ruleReadOnly, p11.CKA_CHECK_VALUE: ruleReadOnly,
+	p11.CKA_WRAP_WITH_TRUSTED: ruleFixed, p11.CKA_TRUSTED: ruleFixed,
+}
+
+var secretTypeRules = map[uint64]map[uint64]attrRule{
+	p11.CKK_AES: {p11.CKA_VALUE: ruleSensitive, p11.CKA_VALUE_LEN: ruleReadOnly},
+}
+
+func (s *Server) generateKey(c *client, body []byte) (p11.Resp, error) {
+	var req p11.KeyReq
+	if err := decode(body, &req); err != nil {
+		return nil, err
+	}
+	if req.Mechanism.Type != p11.CKM_AES_KEY_GEN || len(s.caps.AESModes) == 0 {
+		return nil, p11.CKR_MECHANISM_INVALID
+	}
+	if len(req.Mechanism.Param) != 0 {
+		return nil, p11.CKR_MECHANISM_PARAM_INVALID
+	}
+	s.mu.Lock()
+	_, tokenKey, err := s.userSession(c, req.Session)
+	s.mu.Unlock()
+	if err != nil {
+		return nil, err
+	}
+	var size uint64
+	for _, a := range req.Template {
+		if a.Type == p11.CKA_VALUE_LEN {
+			if size, err = p11.AsUlong(a.Value); err != nil {
+				return nil, p11.CKR_ATTRIBUTE_VALUE_INVALID
+			}
+		}
+	}
+	if size == 0 {
+		return nil, p11.CKR_TEMPLATE_INCOMPLETE
+	}
+	if !slices.Contains(s.caps.AESBits, int(8*size)) {
+		return nil, p11.CKR_KEY_SIZE_RANGE
+	}
+	set := map[uint64][]byte{
+		p11.CKA_CLASS: p11.Ulong(p11.CKO_SECRET_KEY), p11.CKA_KEY_TYPE: p11.Ulong(p11.CKK_AES),
+		p11.CKA_LOCAL: p11.Bool(true), p11.CKA_KEY_GEN_MECHANISM: p11.Ulong(p11.CKM_AES_KEY_GEN),
+		p11.CKA_VALUE_LEN: p11.Ulong(size),
+	}
+	defaults := map[uint64][]byte{
+		p11.CKA_ID: {}, p11.CKA_START_DATE: {}, p11.CKA_END_DATE: {}, p11.CKA_DERIVE: p11.Bool(false),
+		p11.CKA_SENSITIVE: p11.Bool(true), p11.CKA_ENCRYPT: p11.Bool(true), p11.CKA_DECRYPT: p11.Bool(true),
+		p11.CKA_SIGN: p11.Bool(false), p11.CKA_VERIFY: p11.Bool(false), p11.CKA_WRAP: p11.Bool(false),
+		p11.CKA_UNWRAP: p11.Bool(false), p11.CKA_EXTRACTABLE: p11.Bool(false),
+		p11.CKA_WRAP_WITH_TRUSTED: p11.Bool(false), p11.CKA_TRUSTED: p11.Bool(false),
+		p11.CKA_PRIVATE: p11.Bool(true),
+	}
+	attrs, err := keyAttrs(p11.CKO_SECRET_KEY, p11.CKK_AES, req.Template, defaults, set)
+	if err != nil {
+		return nil, err
+	}
+	o := object{attrs: attrs}
+	if o.bool(p11.CKA_EXTRACTABLE) || o.bool(p11.CKA_SIGN) || o.bool(p11.CKA_WRAP) || o.bool(p11.CKA_UNWRAP) {
+		return nil, p11.CKR_ATTRIBUTE_VALUE_INVALID // what a TPM AES key cannot be or do
+	}
+	// The value never leaves the TPM, whatever the template said about
+	// CKA_SENSITIVE (pkcs11-tool asks for false by default): the object
+	// says what is true.
+	attrs[p11.CKA_SENSITIVE] = p11.Bool(true)
+	attrs[p11.CKA_ALWAYS_SENSITIVE], attrs[p11.CKA_NEVER_EXTRACTABLE] = p11.Bool(true), p11.Bool(true)
+	spec := tpm.KeySpec{Kind: tpm.KindAES, Bits: int(8 * size), Sign: o.bool(p11.CKA_ENCRYPT), Decrypt: o.bool(p11.CKA_DECRYPT)}
+	if !spec.Sign && !spec.Decrypt {
+		return nil, p11.CKR_TEMPLATE_INCONSISTENT
+	}
+	ref, err := s.newTPMKey(spec, tokenKey)
+	if err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	sess, err := s.sessionOf(c, req.Session)
+	if err != nil {
+		return nil, err
+	}
+	if err := mayHold(c, sess, attrs); err != nil {
+		return nil, err
+	}
+	h, err := s.put(c, sess, attrs, ref)
+	return &p11.ObjectResp{Object: h}, err
+}
+
+// newTPMKey creates a key in the TPM with a fresh random authorisation,
+// wrapped under the token key.
+func (s *Server) newTPMKey(spec tpm.KeySpec, tokenKey []byte) (*keyRef, error) {
+	auth, err := s.tpm.GetRandom(32)
+	if err != nil {
+		return nil, err
+	}
+	defer clear(auth)
+	wrapped, err := s.wrapAuth(tokenKey, auth)
+	if err != nil {
+		return nil, err
+	}
+	blob, _, err := s.tpm.CreateKey(spec, auth)
+	if err != nil {
+		return nil, err
+	}
+	return &keyRef{Blob: blob, Auth: wrapped}, nil
+}
+
+// userSession returns c's session h and the token key of its user login.
+// s.mu is held.
+func (s *Server) userSession(c *client, h uint64) (*session, []byte, error) {
+	sess, err := s.sessionOf(c, h)
+	if err != nil {
+		return nil, nil, err
+	}
+	l, ok := c.login[sess.slot]
+	if !ok || l.user != p11.CKU_USER {
+		return nil, nil, p11.CKR_USER_NOT_LOGGED_IN
+	}
+	return sess, l.key, nil
+}
