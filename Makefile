@@ -13,14 +13,19 @@ P11KIT_MODULES ?= /usr/share/p11-kit/modules
 
 .PHONY: all build test deps vet unit fuzz headers bench demo install clean
 
-all: build
+# The C demo needs cmake: deps installs it (as root) when it is missing.
+all: deps build
 
 build:
 	@mkdir -p $(BUILD)
 	$(GO) build -o $(BUILD)/ ./cmd/...
-	$(GO) build -buildmode=c-shared -o $(BUILD)/libtep_interface.so ./provider
+	$(GO) build -buildmode=c-shared -ldflags '-extldflags "-Wl,-soname,libtep_interface.so"' \
+		-o $(BUILD)/libtep_interface.so ./provider
 	@rm -f $(BUILD)/libtep_interface.h
 	@ln -sf libtep_interface.so $(BUILD)/libpkcs11_client_wrapper.so
+	cmake -S . -B $(BUILD)/cmake -DTEP_BUILD_DIR=$(abspath $(BUILD)) >/dev/null
+	cmake --build $(BUILD)/cmake >/dev/null
+	@cp $(BUILD)/cmake/tep_test_app $(BUILD)/
 
 # A fresh token on the embedded simulator, tepd on ptys, pkcs11-tool on top.
 demo: deps build
@@ -36,7 +41,7 @@ install: build
 	printf 'module: %s\ncritical: no\n' $(LIBDIR)/libtep_interface.so > $(DESTDIR)$(P11KIT_MODULES)/tep.module
 
 # The order matters: cheap checks first, so a mistake fails fast.
-test: deps vet headers unit fuzz
+test: deps vet headers build unit fuzz
 
 deps:
 	@./scripts/deps.sh

@@ -40,5 +40,6 @@ say "echo 'This is TEP' | pkcs11-tool --module $module --hash -m SHA256 | od -An
 echo 'This is TEP' | pkcs11-tool --module "$module" --hash -m SHA256 | od -An -tx1
 printf '\nexpected SHA-256: '
 echo 'This is TEP' | sha256sum
+show "$build/tep_test_app" 1234
 echo
 echo "demo done: tepd stops and its state directory is removed"

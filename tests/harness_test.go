@@ -18,7 +18,7 @@ import (
 
 // bin holds what TestMain built: tepd, the module and the C client.
 var bin struct {
-	dir, tepd, module, client string
+	dir, tepd, module, client, demo string
 }
 
 const (
@@ -51,10 +51,12 @@ func build(dir string) error {
 	bin.tepd = filepath.Join(dir, "tepd")
 	bin.module = filepath.Join(dir, "libtep_interface.so")
 	bin.client = filepath.Join(dir, "p11client")
+	bin.demo = filepath.Join(dir, "tep_test_app")
 	for _, args := range [][]string{
 		{"go", "build", "-o", bin.tepd, "../cmd/tepd"},
-		{"go", "build", "-buildmode=c-shared", "-o", bin.module, "../provider"},
+		{"go", "build", "-buildmode=c-shared", "-ldflags", "-extldflags -Wl,-soname,libtep_interface.so", "-o", bin.module, "../provider"},
 		{"gcc", "-Wall", "-Werror", "-I../c_headers", "-o", bin.client, "testdata/p11client.c", "-ldl"},
+		{"gcc", "-Wall", "-Wextra", "-Werror", "-I../c_headers", "-o", bin.demo, "../demo/tep_test_app.c", bin.module, "-Wl,-rpath," + dir},
 	} {
 		if out, err := exec.Command(args[0], args[1:]...).CombinedOutput(); err != nil {
 			return fmt.Errorf("%s: %v\n%s", strings.Join(args, " "), err, out)

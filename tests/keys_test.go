@@ -2,9 +2,11 @@ package tests
 
 import (
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestKeysWithPkcs11Tool generates key pairs in the TPM with pkcs11-tool,
@@ -102,6 +104,26 @@ func TestAESWithPkcs11Tool(t *testing.T) {
 		got, _ := os.ReadFile(dec)
 		if string(got) != string(data) || string(ct[:32]) == string(data[:32]) {
 			t.Errorf("%s: round trip through the TPM failed (%d bytes back)", m.mech, len(got))
+		}
+	}
+}
+
+// TestDemoApp runs tep_test_app, the C demo linked to the module, twice
+// against a freshly initialised token: every call must succeed both times
+// (the second run recreates the data object the first one destroyed).
+func TestDemoApp(t *testing.T) {
+	d := startTepd(t, "sim")
+	for run := 1; run <= 2; run++ {
+		cmd := exec.Command(bin.demo, userPIN)
+		cmd.Env = d.env()
+		out, err := withTimeout(cmd, 2*time.Minute)
+		if err != nil || !strings.Contains(string(out), "tep_test_app: all calls succeeded") {
+			t.Fatalf("run %d: %v\n%s", run, err, out)
+		}
+		for _, want := range []string{"SlotCount = 2", "Modulus bits: 2048", "This is my data object", "AES object count 1 found"} {
+			if !strings.Contains(string(out), want) {
+				t.Errorf("run %d: output lacks %q", run, want)
+			}
 		}
 	}
 }

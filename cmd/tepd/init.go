@@ -49,6 +49,10 @@ func runInit(args []string, stdout, stderr io.Writer) error {
 	if err := srv.SetUserPIN(slot, []byte(*soPIN), []byte(*userPIN)); err != nil {
 		return fmt.Errorf("setting the user PIN: %w", err)
 	}
-	fmt.Fprintf(stdout, "token %q initialised in slot %d of %s (TPM %s)\n", *label, slot, *state, *tpmSpec)
+	if err := srv.ProvisionSamples(slot, []byte(*userPIN)); err != nil {
+		return fmt.Errorf("provisioning the sample AES key and data object: %w", err)
+	}
+	fmt.Fprintf(stdout, "token %q initialised in slot %d of %s (TPM %s), with %q and %q\n",
+		*label, slot, *state, *tpmSpec, server.SampleAESLabel, server.SampleDataLabel)
 	return nil
 }
