@@ -44,8 +44,11 @@ func initialize(pInitArgs C.CK_VOID_PTR) C.CK_RV {
 }
 
 // checkInitArgs applies PKCS#11's rules for CK_C_INITIALIZE_ARGS. TEP
-// always locks with the operating system's primitives (Go's), so it
-// accepts the application's mutex callbacks only with CKF_OS_LOCKING_OK.
+// locks with Go's own primitives, which are safe with any OS threads, and
+// never calls the application's mutex callbacks: the callbacks exist for
+// libraries that cannot lock by themselves. p11-kit (and so GnuTLS) passes
+// them without CKF_OS_LOCKING_OK, and refusing them with CKR_CANT_LOCK
+// would lock those applications out.
 func checkInitArgs(a *C.CK_C_INITIALIZE_ARGS) C.CK_RV {
 	if a.pReserved != nil {
 		return C.CKR_ARGUMENTS_BAD
@@ -56,13 +59,11 @@ func checkInitArgs(a *C.CK_C_INITIALIZE_ARGS) C.CK_RV {
 			n++
 		}
 	}
-	switch {
-	case n != 0 && n != 4:
+	// CKF_LIBRARY_CANT_CREATE_OS_THREADS is accepted too: GnuTLS sets it,
+	// and the Go runtime's threads exist from the moment the library is
+	// loaded, before any call, whatever C_Initialize answers.
+	if n != 0 && n != 4 {
 		return C.CKR_ARGUMENTS_BAD
-	case a.flags&C.CKF_LIBRARY_CANT_CREATE_OS_THREADS != 0:
-		return C.CKR_NEED_TO_CREATE_THREADS // the Go runtime needs threads
-	case n == 4 && a.flags&C.CKF_OS_LOCKING_OK == 0:
-		return C.CKR_CANT_LOCK
 	}
 	return C.CKR_OK
 }

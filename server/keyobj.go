@@ -107,7 +107,7 @@ func canSign(caps tpm.Caps, mech uint64, sm sigMech) bool {
 	hashOK := sm.hash == 0 || slices.Contains(caps.Hashes, sm.hash)
 	switch {
 	case mech == p11.CKM_RSA_PKCS:
-		return false // the TPM signs digests it hashes itself, not a caller's DigestInfo
+		return caps.RSASSA // for a DigestInfo of a hash the TPM knows (see digestInfo)
 	case sm.keyType == p11.CKK_EC:
 		return caps.ECDSA && hashOK
 	case sm.pss:

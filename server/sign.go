@@ -1,6 +1,7 @@
 package server
 
 import (
+	"bytes"
 	"crypto"
 	"crypto/ecdsa"
 	"crypto/rsa"
@@ -185,6 +186,16 @@ func (s *Server) finishSign(op *signOp) (p11.Resp, error) {
 	}
 	var opts crypto.SignerOpts = h
 	switch {
+	case op.mech.keyType == p11.CKK_RSA && !op.mech.pss && h == 0:
+		// CKM_RSA_PKCS: the caller hashed and wrapped the digest in a
+		// DigestInfo (OpenSSL's engine does). The TPM wraps its own, so
+		// hand it the digest and the hash the DigestInfo names: the
+		// signature is the same bytes.
+		var ok bool
+		if h, digest, ok = digestInfo(digest); !ok {
+			return nil, p11.CKR_DATA_INVALID
+		}
+		opts = h
 	case op.mech.pss:
 		h = op.pssHash
 		opts = &rsa.PSSOptions{SaltLength: rsa.PSSSaltLengthEqualsHash, Hash: h}
@@ -211,4 +222,23 @@ func hashOfSize(n int) crypto.Hash {
 		}
 	}
 	return 0
+}
+
+// digestInfoPrefixes are the DER DigestInfo headers of the hashes the TPM
+// signs with (PKCS #1 v2.2, 9.2, note 1).
+var digestInfoPrefixes = map[crypto.Hash][]byte{
+	crypto.SHA1:   {0x30, 0x21, 0x30, 0x09, 0x06, 0x05, 0x2b, 0x0e, 0x03, 0x02, 0x1a, 0x05, 0x00, 0x04, 0x14},
+	crypto.SHA256: {0x30, 0x31, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x01, 0x05, 0x00, 0x04, 0x20},
+	crypto.SHA384: {0x30, 0x41, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x02, 0x05, 0x00, 0x04, 0x30},
+	crypto.SHA512: {0x30, 0x51, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x03, 0x05, 0x00, 0x04, 0x40},
+}
+
+// digestInfo splits a DER DigestInfo into its hash and digest.
+func digestInfo(b []byte) (crypto.Hash, []byte, bool) {
+	for h, prefix := range digestInfoPrefixes {
+		if len(b) == len(prefix)+h.Size() && bytes.HasPrefix(b, prefix) {
+			return h, b[len(prefix):], true
+		}
+	}
+	return 0, nil, false
 }

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"bytes"
 	"crypto"
 	"crypto/ecdsa"
 	"crypto/rsa"
@@ -128,7 +129,15 @@ func TestKeyPairsSignInTheTPM(t *testing.T) {
 	}
 	wantRV(t, "ECDSA on an RSA key", c.SignInit(s, p11.Mechanism{Type: p11.CKM_ECDSA}, rpriv), p11.CKR_KEY_TYPE_INCONSISTENT)
 	wantRV(t, "signing with a public key", c.SignInit(s, p11.Mechanism{Type: p11.CKM_ECDSA}, epub), p11.CKR_KEY_HANDLE_INVALID)
-	wantRV(t, "raw RSA_PKCS signing", c.SignInit(s, p11.Mechanism{Type: p11.CKM_RSA_PKCS}, rpriv), p11.CKR_MECHANISM_INVALID)
+	// CKM_RSA_PKCS signs a DigestInfo, and refuses anything else.
+	c.SignInit(s, p11.Mechanism{Type: p11.CKM_RSA_PKCS}, rpriv)
+	raw, _, err := c.Sign(s, append(bytes.Clone(digestInfoPrefixes[crypto.SHA256]), sum256[:]...), 256)
+	if err != nil || rsa.VerifyPKCS1v15(publicOf(t, c, s, rpub).(*rsa.PublicKey), crypto.SHA256, sum256[:], raw) != nil {
+		t.Errorf("CKM_RSA_PKCS of a SHA-256 DigestInfo: %v", err)
+	}
+	c.SignInit(s, p11.Mechanism{Type: p11.CKM_RSA_PKCS}, rpriv)
+	_, _, err = c.Sign(s, []byte("not a DigestInfo"), 256)
+	wantRV(t, "CKM_RSA_PKCS of raw data", err, p11.CKR_DATA_INVALID)
 	badSalt := p11.PSSParams{Hash: p11.CKM_SHA256, MGF: p11.CKG_MGF1_SHA256, SaltLen: 20}.Encode()
 	wantRV(t, "PSS with a salt the TPM cannot use", c.SignInit(s, p11.Mechanism{Type: p11.CKM_SHA256_RSA_PKCS_PSS, Param: badSalt}, rpriv), p11.CKR_MECHANISM_PARAM_INVALID)
 	_, _, err = c.Sign(s, msg, 512)

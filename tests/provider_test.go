@@ -69,7 +69,7 @@ func TestEdgeCases(t *testing.T) {
 	got := results(out)
 	want := map[string]string{
 		"GetInfo before init": "0x190", "GetSlotList before init": "0x190", "Finalize before init": "0x190",
-		"Initialize reserved": "0x7", "Initialize no threads": "0x9", "Initialize": "0x0",
+		"Initialize reserved": "0x7", "Initialize no threads": "0x0", "Finalize after no threads": "0x0", "Initialize": "0x0",
 		"Initialize again": "0x191", "Finalize reserved": "0x7",
 		"GetInfo NULL": "0x7", "GetSlotList NULL count": "0x7", "GetSlotList count": "0x0", "slots": "2",
 		"GetSlotList short": "0x150", "slots needed": "2",

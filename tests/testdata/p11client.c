@@ -78,6 +78,7 @@ static int edge(void) {
 	CK_C_INITIALIZE_ARGS cant = {0};
 	cant.flags = CKF_LIBRARY_CANT_CREATE_OS_THREADS;
 	say("Initialize no threads", p->C_Initialize(&cant));
+	say("Finalize after no threads", p->C_Finalize(NULL));
 	CK_C_INITIALIZE_ARGS os = {0};
 	os.flags = CKF_OS_LOCKING_OK;
 	say("Initialize", p->C_Initialize(&os));
