@@ -91,6 +91,9 @@ func (s *Server) createObject(c *client, body []byte) (p11.Resp, error) {
 	if err := decode(body, &req); err != nil {
 		return nil, err
 	}
+	if class := templateClass(req.Template); class == p11.CKO_PRIVATE_KEY || class == p11.CKO_SECRET_KEY {
+		return s.createKey(c, req, class)
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	sess, err := s.sessionOf(c, req.Session)
@@ -105,6 +108,45 @@ func (s *Server) createObject(c *client, body []byte) (p11.Resp, error) {
 		return nil, err
 	}
 	h, err := s.put(c, sess, attrs, nil)
+	return &p11.ObjectResp{Object: h}, err
+}
+
+// templateClass is the CKA_CLASS a template names (CK_UNAVAILABLE_INFORMATION
+// when it names none).
+func templateClass(tmpl []p11.Attribute) uint64 {
+	for _, a := range tmpl {
+		if a.Type == p11.CKA_CLASS {
+			if v, err := p11.AsUlong(a.Value); err == nil {
+				return v
+			}
+		}
+	}
+	return p11.CK_UNAVAILABLE_INFORMATION
+}
+
+// createKey is C_CreateObject of a private or secret key: an import into
+// the TPM, whose authorisation the user's login wraps.
+func (s *Server) createKey(c *client, req p11.TemplateReq, class uint64) (p11.Resp, error) {
+	s.mu.Lock()
+	_, tokenKey, err := s.userSession(c, req.Session)
+	s.mu.Unlock()
+	if err != nil {
+		return nil, err
+	}
+	attrs, ref, err := s.importKey(class, req.Template, tokenKey)
+	if err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	sess, err := s.sessionOf(c, req.Session)
+	if err != nil {
+		return nil, err
+	}
+	if err := mayHold(c, sess, attrs); err != nil {
+		return nil, err
+	}
+	h, err := s.put(c, sess, attrs, ref)
 	return &p11.ObjectResp{Object: h}, err
 }
 

@@ -113,7 +113,7 @@ func TestTemplateErrors(t *testing.T) {
 		want p11.RV
 	}{
 		{"no class", []p11.Attribute{attr(p11.CKA_LABEL, []byte("x"))}, p11.CKR_TEMPLATE_INCOMPLETE},
-		{"key class", []p11.Attribute{cls(p11.CKO_PRIVATE_KEY)}, p11.CKR_ATTRIBUTE_VALUE_INVALID},
+		{"key without login", []p11.Attribute{cls(p11.CKO_PRIVATE_KEY)}, p11.CKR_USER_NOT_LOGGED_IN},
 		{"attribute of another class", []p11.Attribute{cls(p11.CKO_DATA), attr(p11.CKA_MODULUS, []byte{1})}, p11.CKR_ATTRIBUTE_TYPE_INVALID},
 		{"bool of four bytes", []p11.Attribute{cls(p11.CKO_DATA), attr(p11.CKA_TOKEN, []byte{0, 0, 0, 1})}, p11.CKR_ATTRIBUTE_VALUE_INVALID},
 		{"contradiction", []p11.Attribute{cls(p11.CKO_DATA), attr(p11.CKA_TOKEN, p11.Bool(true)), attr(p11.CKA_TOKEN, p11.Bool(false))}, p11.CKR_TEMPLATE_INCONSISTENT},

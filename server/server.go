@@ -24,6 +24,7 @@ type TPM interface {
 	CreateKey(spec tpm.KeySpec, auth []byte) (tpm.KeyBlob, crypto.PublicKey, error)
 	Sign(k tpm.KeyBlob, auth, digest []byte, opts crypto.SignerOpts) ([]byte, error)
 	SymCrypt(k tpm.KeyBlob, auth []byte, decrypt bool, mode tpm.SymMode, iv, data []byte) (out, nextIV []byte, err error)
+	ImportKey(spec tpm.KeySpec, priv any, auth []byte) (tpm.KeyBlob, error)
 }
 
 // Config tunes a Server. The zero value works.
