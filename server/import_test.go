@@ -79,8 +79,12 @@ func TestImportedKeysMatchGo(t *testing.T) {
 
 	// EC: the TPM's signature verifies with the Go key's public half.
 	ek, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	d, err := ek.Bytes()
+	if err != nil {
+		t.Fatal(err)
+	}
 	eh, err := c.CreateObject(s, []p11.Attribute{
-		cls(p11.CKO_PRIVATE_KEY), kt(p11.CKK_EC), attr(p11.CKA_EC_PARAMS, oidP256), attr(p11.CKA_VALUE, ek.D.Bytes()),
+		cls(p11.CKO_PRIVATE_KEY), kt(p11.CKK_EC), attr(p11.CKA_EC_PARAMS, oidP256), attr(p11.CKA_VALUE, d),
 	})
 	if err != nil {
 		t.Fatalf("importing EC: %v", err)
