@@ -151,3 +151,27 @@ func DecodeCTR(b []byte) (CTRParams, error) {
 	copy(p.Block[:], b[8:])
 	return p, nil
 }
+
+// OAEPParams is CK_RSA_PKCS_OAEP_PARAMS; on the wire three CK_ULONGs in
+// the canonical form, then the source data (the label).
+type OAEPParams struct {
+	Hash, MGF, Source uint64
+	Label             []byte
+}
+
+// Encode returns the wire form.
+func (p OAEPParams) Encode() []byte {
+	b := append(append(Ulong(p.Hash), Ulong(p.MGF)...), Ulong(p.Source)...)
+	return append(b, p.Label...)
+}
+
+// DecodeOAEP reads the wire form.
+func DecodeOAEP(b []byte) (OAEPParams, error) {
+	if len(b) < 24 {
+		return OAEPParams{}, fmt.Errorf("OAEP parameters are at least 24 bytes on the wire, not %d", len(b))
+	}
+	h, _ := AsUlong(b[:8])
+	m, _ := AsUlong(b[8:16])
+	s, _ := AsUlong(b[16:24])
+	return OAEPParams{Hash: h, MGF: m, Source: s, Label: b[24:]}, nil
+}

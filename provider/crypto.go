@@ -35,6 +35,18 @@ func goMechanism(m C.CK_MECHANISM_PTR) (p11.Mechanism, C.CK_RV) {
 		mech.Param = p11.PSSParams{Hash: uint64(p.hashAlg), MGF: uint64(p.mgf), SaltLen: uint64(p.sLen)}.Encode()
 		return mech, C.CKR_OK
 	}
+	if mech.Type == p11.CKM_RSA_PKCS_OAEP && m.pParameter != nil {
+		if m.ulParameterLen != C.CK_ULONG(unsafe.Sizeof(C.CK_RSA_PKCS_OAEP_PARAMS{})) {
+			return mech, C.CKR_MECHANISM_PARAM_INVALID
+		}
+		p := (*C.CK_RSA_PKCS_OAEP_PARAMS)(m.pParameter)
+		label, ok := goBytes((*C.CK_BYTE)(p.pSourceData), p.ulSourceDataLen)
+		if !ok {
+			return mech, C.CKR_MECHANISM_PARAM_INVALID
+		}
+		mech.Param = p11.OAEPParams{Hash: uint64(p.hashAlg), MGF: uint64(p.mgf), Source: uint64(p.source), Label: label}.Encode()
+		return mech, C.CKR_OK
+	}
 	if mech.Type == p11.CKM_AES_CTR && m.pParameter != nil {
 		if m.ulParameterLen != C.CK_ULONG(unsafe.Sizeof(C.CK_AES_CTR_PARAMS{})) {
 			return mech, C.CKR_MECHANISM_PARAM_INVALID

@@ -29,6 +29,7 @@ type cryptOp struct {
 	auth    []byte
 	iv      []byte
 	pending []byte
+	rsa     *rsaCrypt // an RSA operation: single-part only
 }
 
 // cryptInit starts an encryption (or decryption) on a session.
@@ -50,6 +51,9 @@ func (s *Server) cryptInit(c *client, body []byte, decrypt bool) (p11.Resp, erro
 	}
 	if *slot != nil {
 		return nil, p11.CKR_OPERATION_ACTIVE
+	}
+	if req.Mechanism.Type == p11.CKM_RSA_PKCS || req.Mechanism.Type == p11.CKM_RSA_PKCS_OAEP {
+		return s.rsaCryptInit(c, sess, req, slot, use, decrypt)
 	}
 	mode, ok := aesMechs[req.Mechanism.Type]
 	if !ok || !hasMode(s.caps, mode) {
@@ -187,4 +191,33 @@ func (s *Server) final(op *cryptOp) ([]byte, error) {
 		return nil, p11.CKR_ENCRYPTED_DATA_INVALID
 	}
 	return out[:len(out)-p], nil
+}
+
+// rsaCryptInit is cryptInit for the RSA mechanisms. s.mu is held.
+func (s *Server) rsaCryptInit(c *client, sess *session, req p11.OpInitReq, slot **cryptOp, use uint64, decrypt bool) (p11.Resp, error) {
+	if (req.Mechanism.Type == p11.CKM_RSA_PKCS && !s.caps.RSAES) || (req.Mechanism.Type == p11.CKM_RSA_PKCS_OAEP && !s.caps.OAEP) {
+		return nil, p11.CKR_MECHANISM_INVALID
+	}
+	o, err := s.objectOf(c, sess, req.Key)
+	if err != nil {
+		return nil, p11.CKR_KEY_HANDLE_INVALID
+	}
+	op, err := rsaInit(req.Mechanism, o, decrypt)
+	if err != nil {
+		return nil, err
+	}
+	if !o.bool(use) {
+		return nil, p11.CKR_KEY_FUNCTION_NOT_PERMITTED
+	}
+	if decrypt {
+		_, tokenKey, err := s.userSession(c, req.Session)
+		if err != nil {
+			return nil, err
+		}
+		if op.auth, err = unwrapAuth(tokenKey, o.key.Auth); err != nil {
+			return nil, err
+		}
+	}
+	*slot = op
+	return &p11.RVResp{}, nil
 }

@@ -66,6 +66,9 @@ func (s *Server) single(c *client, body []byte, decrypt bool) (p11.Resp, error) 
 	if err != nil {
 		return nil, err
 	}
+	if op.rsa != nil {
+		return s.rsaSingleCall(c, req, op)
+	}
 	if len(op.pending) != 0 {
 		return nil, p11.CKR_OPERATION_ACTIVE // C_Encrypt cannot finish a multi-part operation
 	}
@@ -102,6 +105,10 @@ func (s *Server) part(c *client, body []byte, decrypt bool) (p11.Resp, error) {
 	if err != nil {
 		return nil, err
 	}
+	if op.rsa != nil {
+		s.endCrypt(c, req.Session, op)
+		return nil, p11.CKR_MECHANISM_INVALID // RSA is single-part
+	}
 	n, _ := op.updateLen(len(req.Data))
 	if r := lengthOnly(req.OutCap, n); r != nil {
 		return r, nil
@@ -123,6 +130,10 @@ func (s *Server) last(c *client, body []byte, decrypt bool) (p11.Resp, error) {
 	if err != nil {
 		return nil, err
 	}
+	if op.rsa != nil {
+		s.endCrypt(c, req.Session, op)
+		return nil, p11.CKR_MECHANISM_INVALID // RSA is single-part
+	}
 	n, err := op.finalLen()
 	if err != nil {
 		s.endCrypt(c, req.Session, op)
@@ -133,6 +144,20 @@ func (s *Server) last(c *client, body []byte, decrypt bool) (p11.Resp, error) {
 	}
 	defer s.endCrypt(c, req.Session, op)
 	out, err := s.final(op)
+	if err != nil {
+		return nil, err
+	}
+	return &p11.OutResp{Out: out, Len: uint64(len(out))}, nil
+}
+
+// rsaSingleCall answers C_Encrypt/C_Decrypt of an RSA operation: the
+// output is at most the modulus long.
+func (s *Server) rsaSingleCall(c *client, req p11.OutReq, op *cryptOp) (p11.Resp, error) {
+	if r := lengthOnly(req.OutCap, op.rsa.pub.Size()); r != nil {
+		return r, nil
+	}
+	defer s.endCrypt(c, req.Session, op)
+	out, err := s.rsaSingle(op, req.Data)
 	if err != nil {
 		return nil, err
 	}

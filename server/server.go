@@ -2,6 +2,7 @@ package server
 
 import (
 	"crypto"
+	"crypto/rsa"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -25,6 +26,7 @@ type TPM interface {
 	Sign(k tpm.KeyBlob, auth, digest []byte, opts crypto.SignerOpts) ([]byte, error)
 	SymCrypt(k tpm.KeyBlob, auth []byte, decrypt bool, mode tpm.SymMode, iv, data []byte) (out, nextIV []byte, err error)
 	ImportKey(spec tpm.KeySpec, priv any, auth []byte) (tpm.KeyBlob, error)
+	RSADecrypt(k tpm.KeyBlob, auth, ciphertext []byte, oaep *rsa.OAEPOptions) ([]byte, error)
 }
 
 // Config tunes a Server. The zero value works.

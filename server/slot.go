@@ -126,6 +126,12 @@ func mechanismsFor(caps tpm.Caps) map[uint64]p11.MechanismInfoResp {
 			}
 		}
 	}
+	if caps.RSAES {
+		m[p11.CKM_RSA_PKCS] = p11.MechanismInfoResp{MinKeySize: uint64(rsaMin), MaxKeySize: uint64(rsaMax), Flags: p11.CKF_HW | p11.CKF_ENCRYPT | p11.CKF_DECRYPT}
+	}
+	if caps.OAEP {
+		m[p11.CKM_RSA_PKCS_OAEP] = p11.MechanismInfoResp{MinKeySize: uint64(rsaMin), MaxKeySize: uint64(rsaMax), Flags: p11.CKF_HW | p11.CKF_ENCRYPT | p11.CKF_DECRYPT}
+	}
 	for mech, sm := range sigMechs {
 		info := p11.MechanismInfoResp{MinKeySize: 1024, MaxKeySize: 8192, Flags: p11.CKF_VERIFY}
 		if sm.keyType == p11.CKK_EC {
@@ -134,6 +140,7 @@ func mechanismsFor(caps tpm.Caps) map[uint64]p11.MechanismInfoResp {
 		if canSign(caps, mech, sm) {
 			info.Flags |= p11.CKF_SIGN | p11.CKF_HW
 		}
+		info.Flags |= m[mech].Flags // CKM_RSA_PKCS also encrypts
 		m[mech] = info
 	}
 	return m
