@@ -395,3 +395,16 @@ type KeyReq struct {
 	Mechanism Mechanism
 	Template  []Attribute
 }
+
+// WrapReq is C_WrapKey's arguments (Key is the key to wrap, Wrapping the
+// wrapping key) and C_UnwrapKey's (Wrapping is the unwrapping key, Data
+// the wrapped key, Template the new key's).
+type WrapReq struct {
+	Session   uint64
+	Mechanism Mechanism
+	Wrapping  uint64
+	Key       uint64
+	Data      []byte
+	Template  []Attribute
+	OutCap    int64
+}

@@ -260,3 +260,39 @@ func crypt(decrypt bool, step int, hSession C.CK_SESSION_HANDLE, pIn C.CK_BYTE_P
 		return putOut(pOut, pulOutLen, out, n, err)
 	})
 }
+
+func wrapKey(hSession C.CK_SESSION_HANDLE, pMechanism C.CK_MECHANISM_PTR, hWrappingKey, hKey C.CK_OBJECT_HANDLE, pWrappedKey C.CK_BYTE_PTR, pulWrappedKeyLen C.CK_ULONG_PTR) C.CK_RV {
+	m, rv := goMechanism(pMechanism)
+	if rv != C.CKR_OK {
+		return rv
+	}
+	if pulWrappedKeyLen == nil {
+		return C.CKR_ARGUMENTS_BAD
+	}
+	return with(func(c *client.Client) C.CK_RV {
+		out, n, err := c.WrapKey(uint64(hSession), m, uint64(hWrappingKey), uint64(hKey), outCap(pWrappedKey, pulWrappedKeyLen))
+		return putOut(pWrappedKey, pulWrappedKeyLen, out, n, err)
+	})
+}
+
+func unwrapKey(hSession C.CK_SESSION_HANDLE, pMechanism C.CK_MECHANISM_PTR, hUnwrappingKey C.CK_OBJECT_HANDLE, pWrappedKey C.CK_BYTE_PTR, ulWrappedKeyLen C.CK_ULONG, pTemplate C.CK_ATTRIBUTE_PTR, ulAttributeCount C.CK_ULONG, phKey C.CK_OBJECT_HANDLE_PTR) C.CK_RV {
+	m, rv := goMechanism(pMechanism)
+	if rv != C.CKR_OK {
+		return rv
+	}
+	wrapped, ok := goBytes(pWrappedKey, ulWrappedKeyLen)
+	if !ok || phKey == nil {
+		return C.CKR_ARGUMENTS_BAD
+	}
+	tmpl, rv := goTemplate(pTemplate, ulAttributeCount)
+	if rv != C.CKR_OK {
+		return rv
+	}
+	return with(func(c *client.Client) C.CK_RV {
+		h, err := c.UnwrapKey(uint64(hSession), m, uint64(hUnwrappingKey), wrapped, tmpl)
+		if err == nil {
+			*phKey = C.CK_OBJECT_HANDLE(h)
+		}
+		return ckr(err)
+	})
+}

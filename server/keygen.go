@@ -136,7 +136,7 @@ func (s *Server) generateKeyPair(c *client, body []byte) (p11.Resp, error) {
 	if !priv.bool(p11.CKA_SENSITIVE) || priv.bool(p11.CKA_EXTRACTABLE) {
 		return nil, p11.CKR_ATTRIBUTE_VALUE_INVALID // a TPM key never leaves the TPM
 	}
-	spec.Sign, spec.Decrypt = priv.bool(p11.CKA_SIGN), priv.bool(p11.CKA_DECRYPT)
+	spec.Sign, spec.Decrypt = priv.bool(p11.CKA_SIGN), priv.bool(p11.CKA_DECRYPT) || priv.bool(p11.CKA_UNWRAP)
 	if !spec.Sign && !spec.Decrypt {
 		return nil, p11.CKR_TEMPLATE_INCONSISTENT
 	}

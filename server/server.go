@@ -134,6 +134,8 @@ var handlers = map[uint16]handler{
 	p11.FnFindObjects:       (*Server).findObjects,
 	p11.FnFindObjectsFinal:  (*Server).findObjectsFinal,
 	p11.FnGenerateKey:       (*Server).generateKey,
+	p11.FnWrapKey:           (*Server).wrapKey,
+	p11.FnUnwrapKey:         (*Server).unwrapKey,
 	p11.FnEncryptInit:       (*Server).encryptInit,
 	p11.FnEncrypt:           (*Server).encrypt,
 	p11.FnEncryptUpdate:     (*Server).encryptUpdate,

@@ -126,11 +126,12 @@ func mechanismsFor(caps tpm.Caps) map[uint64]p11.MechanismInfoResp {
 			}
 		}
 	}
+	const rsaCrypt = p11.CKF_HW | p11.CKF_ENCRYPT | p11.CKF_DECRYPT | p11.CKF_UNWRAP
 	if caps.RSAES {
-		m[p11.CKM_RSA_PKCS] = p11.MechanismInfoResp{MinKeySize: uint64(rsaMin), MaxKeySize: uint64(rsaMax), Flags: p11.CKF_HW | p11.CKF_ENCRYPT | p11.CKF_DECRYPT}
+		m[p11.CKM_RSA_PKCS] = p11.MechanismInfoResp{MinKeySize: uint64(rsaMin), MaxKeySize: uint64(rsaMax), Flags: rsaCrypt}
 	}
 	if caps.OAEP {
-		m[p11.CKM_RSA_PKCS_OAEP] = p11.MechanismInfoResp{MinKeySize: uint64(rsaMin), MaxKeySize: uint64(rsaMax), Flags: p11.CKF_HW | p11.CKF_ENCRYPT | p11.CKF_DECRYPT}
+		m[p11.CKM_RSA_PKCS_OAEP] = p11.MechanismInfoResp{MinKeySize: uint64(rsaMin), MaxKeySize: uint64(rsaMax), Flags: rsaCrypt}
 	}
 	for mech, sm := range sigMechs {
 		info := p11.MechanismInfoResp{MinKeySize: 1024, MaxKeySize: 8192, Flags: p11.CKF_VERIFY}

@@ -313,3 +313,17 @@ func (c *Client) Crypt(decrypt bool, step int, session uint64, data []byte, outC
 	err := c.call(cryptFns[d][step], &p11.OutReq{Session: session, Data: data, OutCap: outCap}, &r)
 	return r.Out, r.Len, err
 }
+
+// WrapKey is C_WrapKey, with the length convention of Digest.
+func (c *Client) WrapKey(session uint64, m p11.Mechanism, wrapping, key uint64, outCap int64) ([]byte, uint64, error) {
+	var r p11.OutResp
+	err := c.call(p11.FnWrapKey, &p11.WrapReq{Session: session, Mechanism: m, Wrapping: wrapping, Key: key, OutCap: outCap}, &r)
+	return r.Out, r.Len, err
+}
+
+// UnwrapKey is C_UnwrapKey.
+func (c *Client) UnwrapKey(session uint64, m p11.Mechanism, unwrapping uint64, wrapped []byte, tmpl []p11.Attribute) (uint64, error) {
+	var r p11.ObjectResp
+	err := c.call(p11.FnUnwrapKey, &p11.WrapReq{Session: session, Mechanism: m, Wrapping: unwrapping, Data: wrapped, Template: tmpl}, &r)
+	return r.Object, err
+}
