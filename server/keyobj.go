@@ -1,6 +1,7 @@
 package server
 
 import (
+	"crypto"
 	"crypto/aes"
 	"crypto/cipher"
 	"crypto/elliptic"
@@ -19,6 +20,9 @@ import (
 type keyRef struct {
 	Blob tpm.KeyBlob
 	Auth []byte // AES-256-GCM(token key): nonce || ciphertext
+	// MACs are a generic secret's HMAC keys, one per hash: a TPM HMAC
+	// key is bound to its hash, a PKCS#11 one serves every HMAC mechanism.
+	MACs map[crypto.Hash]tpm.KeyBlob `msgpack:",omitempty"`
 }
 
 func (k *keyRef) encode() ([]byte, error) {

@@ -20,13 +20,17 @@ var secretRules = map[uint64]attrRule{
 }
 
 var secretTypeRules = map[uint64]map[uint64]attrRule{
-	p11.CKK_AES: {p11.CKA_VALUE: ruleSensitive, p11.CKA_VALUE_LEN: ruleReadOnly},
+	p11.CKK_AES:            {p11.CKA_VALUE: ruleSensitive, p11.CKA_VALUE_LEN: ruleReadOnly},
+	p11.CKK_GENERIC_SECRET: {p11.CKA_VALUE: ruleSensitive, p11.CKA_VALUE_LEN: ruleReadOnly},
 }
 
 func (s *Server) generateKey(c *client, body []byte) (p11.Resp, error) {
 	var req p11.KeyReq
 	if err := decode(body, &req); err != nil {
 		return nil, err
+	}
+	if req.Mechanism.Type == p11.CKM_GENERIC_SECRET_KEY_GEN && s.caps.HMAC {
+		return s.generateMACKey(c, req)
 	}
 	if req.Mechanism.Type != p11.CKM_AES_KEY_GEN || len(s.caps.AESModes) == 0 {
 		return nil, p11.CKR_MECHANISM_INVALID

@@ -27,6 +27,7 @@ type TPM interface {
 	SymCrypt(k tpm.KeyBlob, auth []byte, decrypt bool, mode tpm.SymMode, iv, data []byte) (out, nextIV []byte, err error)
 	ImportKey(spec tpm.KeySpec, priv any, auth []byte) (tpm.KeyBlob, error)
 	RSADecrypt(k tpm.KeyBlob, auth, ciphertext []byte, oaep *rsa.OAEPOptions) ([]byte, error)
+	HMAC(k tpm.KeyBlob, auth, data []byte) ([]byte, error)
 }
 
 // Config tunes a Server. The zero value works.

@@ -21,6 +21,7 @@ type signOp struct {
 	h       hash.Hash // hashing mechanisms
 	raw     []byte    // the digest of a raw mechanism
 	pssHash crypto.Hash
+	mac     *macOp // an HMAC mechanism
 }
 
 func (s *Server) signInit(c *client, body []byte) (p11.Resp, error) {
@@ -36,6 +37,14 @@ func (s *Server) signInit(c *client, body []byte) (p11.Resp, error) {
 	}
 	if sess.sign != nil {
 		return nil, p11.CKR_OPERATION_ACTIVE
+	}
+	if _, isMAC := hmacMechs[req.Mechanism.Type]; isMAC && s.caps.HMAC {
+		mop, err := s.macOpFor(c, sess, req, p11.CKA_SIGN)
+		if err != nil {
+			return nil, err
+		}
+		sess.sign = &signOp{mac: mop, size: mop.size}
+		return &p11.RVResp{}, nil
 	}
 	m, ok := sigMechs[req.Mechanism.Type]
 	if !ok || !canSign(s.caps, req.Mechanism.Type, m) {
@@ -167,6 +176,9 @@ func (s *Server) signFinal(c *client, body []byte) (p11.Resp, error) {
 }
 
 func (op *signOp) update(data []byte) error {
+	if op.mac != nil {
+		return op.mac.update(data)
+	}
 	if op.h != nil {
 		op.h.Write(data)
 		return nil
@@ -180,6 +192,13 @@ func (op *signOp) update(data []byte) error {
 
 // finishSign has the TPM sign what the operation gathered.
 func (s *Server) finishSign(op *signOp) (p11.Resp, error) {
+	if op.mac != nil {
+		out, err := s.mac(op.mac)
+		if err != nil {
+			return nil, err
+		}
+		return &p11.OutResp{Out: out, Len: uint64(len(out))}, nil
+	}
 	digest, h := op.raw, op.mech.hash
 	if op.h != nil {
 		digest = op.h.Sum(nil)

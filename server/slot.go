@@ -126,6 +126,14 @@ func mechanismsFor(caps tpm.Caps) map[uint64]p11.MechanismInfoResp {
 			}
 		}
 	}
+	if caps.HMAC {
+		m[p11.CKM_GENERIC_SECRET_KEY_GEN] = p11.MechanismInfoResp{MinKeySize: 14, MaxKeySize: 128, Flags: p11.CKF_HW | p11.CKF_GENERATE}
+		for mech, h := range hmacMechs {
+			if slices.Contains(caps.Hashes, h) {
+				m[mech] = p11.MechanismInfoResp{MinKeySize: 14, MaxKeySize: 128, Flags: p11.CKF_HW | p11.CKF_SIGN | p11.CKF_VERIFY}
+			}
+		}
+	}
 	const rsaCrypt = p11.CKF_HW | p11.CKF_ENCRYPT | p11.CKF_DECRYPT | p11.CKF_UNWRAP
 	if caps.RSAES {
 		m[p11.CKM_RSA_PKCS] = p11.MechanismInfoResp{MinKeySize: uint64(rsaMin), MaxKeySize: uint64(rsaMax), Flags: rsaCrypt}

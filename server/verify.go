@@ -19,6 +19,7 @@ type verifyOp struct {
 	raw     []byte    // data of a raw mechanism, gathered by updates
 	pssHash crypto.Hash
 	salt    int
+	mac     *macOp // an HMAC mechanism: checked in the TPM
 }
 
 // maxRawData bounds the data a raw mechanism gathers over updates: it is a
@@ -38,6 +39,14 @@ func (s *Server) verifyInit(c *client, body []byte) (p11.Resp, error) {
 	}
 	if sess.verify != nil {
 		return nil, p11.CKR_OPERATION_ACTIVE
+	}
+	if _, isMAC := hmacMechs[req.Mechanism.Type]; isMAC && s.caps.HMAC {
+		mop, err := s.macOpFor(c, sess, req, p11.CKA_VERIFY)
+		if err != nil {
+			return nil, err
+		}
+		sess.verify = &verifyOp{mac: mop}
+		return &p11.RVResp{}, nil
 	}
 	m, ok := sigMechs[req.Mechanism.Type]
 	if !ok {
@@ -102,7 +111,15 @@ func (s *Server) verify(c *client, body []byte) (p11.Resp, error) {
 	if err := op.update(req.Data); err != nil {
 		return nil, err
 	}
-	return &p11.RVResp{}, op.check(req.Signature)
+	return &p11.RVResp{}, s.checkSig(op, req.Signature)
+}
+
+// checkSig finishes a verification: an HMAC in the TPM, a signature here.
+func (s *Server) checkSig(op *verifyOp, sig []byte) error {
+	if op.mac != nil {
+		return s.macCheck(op.mac, sig)
+	}
+	return op.check(sig)
 }
 
 func (s *Server) verifyUpdate(c *client, body []byte) (p11.Resp, error) {
@@ -130,7 +147,7 @@ func (s *Server) verifyFinal(c *client, body []byte) (p11.Resp, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &p11.RVResp{}, op.check(req.Signature)
+	return &p11.RVResp{}, s.checkSig(op, req.Signature)
 }
 
 func (s *Server) endVerify(c *client, h uint64) {
@@ -142,6 +159,9 @@ func (s *Server) endVerify(c *client, h uint64) {
 }
 
 func (op *verifyOp) update(data []byte) error {
+	if op.mac != nil {
+		return op.mac.update(data)
+	}
 	if op.h != nil {
 		op.h.Write(data)
 		return nil
