@@ -164,3 +164,37 @@ func TestKeyPairsSignInTheTPM(t *testing.T) {
 	c.Logout(s)
 	wantRV(t, "SignInit after logout", c.SignInit(s, p11.Mechanism{Type: p11.CKM_SHA256_RSA_PKCS}, rpriv), p11.CKR_KEY_HANDLE_INVALID)
 }
+
+// TestManyKeysManySignatures: 10,000 signatures spread over 20 keys, all
+// through the PKCS#11 path, never meet the TPM's object-memory limit and
+// leave no transient object behind but the cached ones.
+func TestManyKeysManySignatures(t *testing.T) {
+	f := newFixture(t, "sim")
+	c := f.dial(t)
+	s, _ := c.OpenSession(1, p11.CKF_SERIAL_SESSION|p11.CKF_RW_SESSION)
+	c.Login(s, p11.CKU_USER, []byte(userPIN))
+	var keys []uint64
+	for i := 0; i < 20; i++ {
+		_, priv, err := c.GenerateKeyPair(s, p11.Mechanism{Type: p11.CKM_EC_KEY_PAIR_GEN}, []p11.Attribute{attr(p11.CKA_EC_PARAMS, oidP256)}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		keys = append(keys, priv)
+	}
+	digest := sha256.Sum256([]byte("many"))
+	for i := 0; i < 10000; i++ {
+		if err := c.SignInit(s, p11.Mechanism{Type: p11.CKM_ECDSA}, keys[i%len(keys)]); err != nil {
+			t.Fatalf("signature %d: SignInit: %v", i, err)
+		}
+		if _, _, err := c.Sign(s, digest[:], 64); err != nil {
+			t.Fatalf("signature %d with key %d: %v", i, i%len(keys), err)
+		}
+	}
+	n, err := f.tpm.LoadedTransients()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if max := f.tpm.TransientSlots(); n > max {
+		t.Errorf("%d transient objects loaded after the run, the TPM has %d slots", n, max)
+	}
+}
