@@ -453,13 +453,13 @@ func tep_C_GenerateRandom(hSession C.CK_SESSION_HANDLE, RandomData C.CK_BYTE_PTR
 //export tep_C_GetFunctionStatus
 func tep_C_GetFunctionStatus(hSession C.CK_SESSION_HANDLE) (rv C.CK_RV) {
 	defer guard(&rv, "C_GetFunctionStatus")
-	return C.CKR_FUNCTION_NOT_SUPPORTED
+	return legacyParallel()
 }
 
 //export tep_C_CancelFunction
 func tep_C_CancelFunction(hSession C.CK_SESSION_HANDLE) (rv C.CK_RV) {
 	defer guard(&rv, "C_CancelFunction")
-	return C.CKR_FUNCTION_NOT_SUPPORTED
+	return legacyParallel()
 }
 
 // Slot events

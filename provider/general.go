@@ -129,3 +129,10 @@ func waitForSlotEvent(flags C.CK_FLAGS, pSlot C.CK_SLOT_ID_PTR, pReserved C.CK_V
 	<-done
 	return C.CKR_CRYPTOKI_NOT_INITIALIZED
 }
+
+// legacyParallel answers C_GetFunctionStatus and C_CancelFunction, the
+// legacy functions of parallel execution, as PKCS#11 v2.40 (5.16) says
+// every library must: CKR_FUNCTION_NOT_PARALLEL, once initialised.
+func legacyParallel() C.CK_RV {
+	return with(func(*client.Client) C.CK_RV { return C.CKR_FUNCTION_NOT_PARALLEL })
+}

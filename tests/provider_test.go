@@ -91,6 +91,7 @@ func TestEdgeCases(t *testing.T) {
 		"digest length": "32", "Digest short": "0x150", "digest needed": "32", "Digest": "0x0",
 		"DigestUpdate not initialised": "0x91", "DigestFinal not initialised": "0x91",
 		"WaitForSlotEvent NULL": "0x7", "WaitForSlotEvent": "0x8", "SignInit": "0x70", // a digest is no signing mechanism
+		"GetFunctionStatus": "0x51", "CancelFunction": "0x51",
 		"Finalize": "0x0", "GetSessionInfo after finalize": "0x190",
 	}
 	for k, v := range want {

@@ -142,6 +142,8 @@ static int edge(void) {
 	CK_SLOT_ID ev;
 	say("WaitForSlotEvent", p->C_WaitForSlotEvent(CKF_DONT_BLOCK, &ev, NULL));
 	say("SignInit", p->C_SignInit(s, &sha, 1));
+	say("GetFunctionStatus", p->C_GetFunctionStatus(s));
+	say("CancelFunction", p->C_CancelFunction(s));
 	say("Finalize", p->C_Finalize(NULL));
 	say("GetSessionInfo after finalize", p->C_GetSessionInfo(s, &ssi));
 	return 0;
