@@ -84,3 +84,25 @@ func TestAttrKinds(t *testing.T) {
 		t.Errorf("MechName = %q", got)
 	}
 }
+
+// TestDocumentedExample keeps docs/wire.md's C_GenerateRandom example
+// true.
+func TestDocumentedExample(t *testing.T) {
+	b, err := Marshal(&GenerateRandomReq{Session: 1, Len: 32})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []byte{0x92, 0x01, 0x20}; !bytes.Equal(b, want) {
+		t.Errorf("C_GenerateRandom arguments = % x, want % x", b, want)
+	}
+	r, err := Marshal(&DataResp{RV: CKR_OK, Data: make([]byte, 32)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []byte{0x92, 0x00, 0xc4, 0x20}; !bytes.HasPrefix(r, want) || len(r) != 36 {
+		t.Errorf("C_GenerateRandom result = % x, want % x + 32 bytes", r, want)
+	}
+	if FnGenerateRandom != 0x41 {
+		t.Errorf("C_GenerateRandom id = %#x, want 0x41", FnGenerateRandom)
+	}
+}
