@@ -74,6 +74,9 @@ bench: deps build
 	@echo
 	@echo "== PKCS#11 round trips: TEP over a pty, SoftHSMv2, p11-kit's RPC over a pty ($(BUILD)/tep-bench p11)"
 	@$(BUILD)/tep-bench p11 -build $(BUILD)
+	@echo
+	@echo "== keys and cryptography: TEP on swtpm and on the simulator, SoftHSMv2, the raw TPM ($(BUILD)/tep-bench crypto)"
+	@$(BUILD)/tep-bench crypto -build $(BUILD)
 
 clean:
 	rm -rf $(BUILD)

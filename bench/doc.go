@@ -6,7 +6,10 @@
 // Link compares the framed link with a raw echo on a pty pair. P11
 // compares PKCS#11 calls through TEP over a pty with SoftHSMv2 loaded
 // directly and with p11-kit's RPC over a pty pair, and reports the memory
-// of the servers and of the modules in a host.
+// of the servers and of the modules in a host. Crypto compares signing,
+// verifying, AES, digests and key generation through TEP over a pty (tepd
+// on swtpm and on its embedded simulator) with SoftHSMv2 and with package
+// tpm on swtpm directly, the TPM's own limit.
 //
 // Nothing here asserts a time: it reports. The tep-bench command prints
 // the results as a table or as JSON.
@@ -14,5 +17,6 @@
 // Lifetime: P11 starts tepd, socat, p11-kit remote and one host process
 // per module (the calling program run again with HostCommand, which must
 // call P11Host), in a directory the caller owns, and stops every one of
-// them before it returns.
+// them before it returns. Crypto likewise, with two swtpm instances and
+// two tepd.
 package bench

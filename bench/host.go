@@ -67,6 +67,8 @@ func startHost(dir, name string, command []string, module string, env []string) 
 	return h, nil
 }
 
+func (h *host) label() string { return h.name }
+
 // request sends one request and waits for the reply.
 func (h *host) request(req hostRequest) (hostReply, error) {
 	if h.dead != nil {

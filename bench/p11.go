@@ -135,7 +135,7 @@ func P11(cfg P11Config) (*P11Result, error) {
 		}
 	}
 
-	var live []*host
+	var live []runner
 	for _, s := range systems {
 		if s.err != nil {
 			res.Rows = append(res.Rows, P11Row{System: s.name, Err: s.err.Error()})
@@ -216,7 +216,7 @@ func orDefault(v, def int) int {
 // setUpP11 prepares the three systems: tepd on ptys, a SoftHSMv2 token,
 // and the p11-kit chain to it. What fails goes into the system's err.
 func setUpP11(dir, build string, tep, hsm, kit *p11System) (*tepd, *p11KitChain) {
-	t, err := startTEPD(dir, build)
+	t, err := startTEPD(dir, "tepd", build, "sim")
 	if err != nil {
 		tep.err = err
 	} else if _, err := os.Stat(t.so); err != nil {
@@ -258,14 +258,20 @@ func serverRSS(what string, pid int) P11RSS {
 	return out
 }
 
+// runner is what measure times: a host, or the TPM itself.
+type runner interface {
+	label() string
+	request(hostRequest) (hostReply, error)
+}
+
 // measure times n calls of workload w on each host after warmup untimed
 // ones, the hosts taking turns in rounds of round calls. A host whose
 // call fails drops out of this workload with the error in its row.
-func measure(hosts []*host, w string, n, round, warmup int) []P11Row {
+func measure(hosts []runner, w string, n, round, warmup int) []P11Row {
 	rows := make([]P11Row, len(hosts))
 	samples := make([]Sample, len(hosts))
 	for i, h := range hosts {
-		rows[i] = P11Row{System: h.name, Workload: w}
+		rows[i] = P11Row{System: h.label(), Workload: w}
 		if rep, err := h.request(hostRequest{Workload: w, Calls: warmup}); err != nil {
 			rows[i].Err = err.Error()
 		} else if rep.Err != "" {

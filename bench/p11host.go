@@ -49,7 +49,7 @@ type (
 // token labelled "bench", and then times the calls P11 asks for on in, until in ends.
 func P11Host(module string, in io.Reader, out io.Writer) error {
 	enc := json.NewEncoder(out)
-	s := &system{}
+	s := &system{module: module}
 	hello, err := s.open(module)
 	if err != nil {
 		return err
@@ -77,9 +77,14 @@ func P11Host(module string, in io.Reader, out io.Writer) error {
 
 // system is one loaded PKCS#11 module with a logged-in session.
 type system struct {
-	ctx *pkcs11.Ctx
-	sh  pkcs11.SessionHandle
-	in  bool // logged in
+	module string
+	ctx    *pkcs11.Ctx
+	sh     pkcs11.SessionHandle
+	in     bool // logged in
+	// For Crypto's workloads: see setUpCrypto and collect.
+	d       *direct
+	keys    *cryptoKeys
+	garbage []pkcs11.ObjectHandle
 }
 
 // open loads module and sets up the session, measuring the memory that
@@ -153,7 +158,15 @@ func (s *system) close() {
 func (s *system) run(req hostRequest) hostReply {
 	call, ok := p11Calls[req.Workload]
 	if !ok {
-		return hostReply{Err: fmt.Sprintf("unknown workload %q", req.Workload)}
+		if call, ok = cryptoCalls[req.Workload]; !ok {
+			return hostReply{Err: fmt.Sprintf("unknown workload %q", req.Workload)}
+		}
+		if err := s.setUpCrypto(); err != nil {
+			return hostReply{Err: "setting up keys: " + err.Error()}
+		}
+		if err := s.collect(); err != nil {
+			return hostReply{Err: err.Error()}
+		}
 	}
 	r := hostReply{Ns: make([]int64, 0, req.Calls)}
 	for range req.Calls {

@@ -47,20 +47,20 @@ type tepd struct {
 	so    string   // libtep_interface.so
 }
 
-// startTEPD initialises a token on the embedded TPM simulator in dir/tepd
-// and serves it on ptys in dir/tepd/run, with build/tepd.
-func startTEPD(dir, build string) (*tepd, error) {
+// startTEPD initialises a token on TPM spec (as tepd's --tpm takes it) in
+// dir/name and serves it on ptys in dir/name/run, with build/tepd.
+func startTEPD(dir, name, build, spec string) (*tepd, error) {
 	build, err := filepath.Abs(build)
 	if err != nil {
 		return nil, err
 	}
-	bin, state := filepath.Join(build, "tepd"), filepath.Join(dir, "tepd")
-	if err := runTool(nil, bin, "init", "--state", state, "--tpm", "sim",
+	bin, state := filepath.Join(build, "tepd"), filepath.Join(dir, name)
+	if err := runTool(nil, bin, "init", "--state", state, "--tpm", spec,
 		"--label", tokenLabel, "--so-pin", soPIN, "--user-pin", userPIN); err != nil {
 		return nil, err
 	}
 	run := filepath.Join(state, "run")
-	p, err := startProc(filepath.Join(dir, "tepd.log"), nil, bin, "serve", "--state", state, "--tpm", "sim", "--pty", run)
+	p, err := startProc(filepath.Join(dir, name+".log"), nil, bin, "serve", "--state", state, "--tpm", spec, "--pty", run)
 	if err != nil {
 		return nil, err
 	}

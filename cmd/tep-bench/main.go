@@ -2,6 +2,7 @@
 //
 //	tep-bench link [-scale F] [-json]
 //	tep-bench p11 [-n N] [-build DIR] [-json]
+//	tep-bench crypto [-scale F] [-build DIR] [-json]
 //
 // link: request/reply echoes over the framed link against a raw echo on a
 // pty pair, for 32 B, 4 KiB, 64 KiB and 1 MiB payloads.
@@ -13,6 +14,13 @@
 // memory of the servers and what each module adds to its host. A system
 // that cannot be set up is a row with its error. It needs socat, p11-kit
 // and softhsm2 (scripts/deps.sh installs them).
+//
+// crypto: RSA-2048 and P-256 signatures and verifications, AES-256-CBC of
+// 1 MiB in one part and in 64 KiB parts, SHA-256 of 1 MiB and RSA-2048
+// key generation, through TEP over a pty with tepd on swtpm and on its
+// embedded simulator, in SoftHSMv2 loaded directly, and with the TPM
+// package on swtpm directly (the TPM's own limit); with TEP-on-swtpm's
+// ratio to the last two. It needs swtpm and softhsm2.
 package main
 
 import (
@@ -44,19 +52,22 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 		return runLink(args[1:], stdout, stderr)
 	case "p11":
 		return runP11(args[1:], stdout, stderr)
+	case "crypto":
+		return runCrypto(args[1:], stdout, stderr)
 	case bench.HostCommand:
-		// Hidden: p11 runs each module in a process of its own.
+		// Hidden: p11 and crypto run each module in a process of its own.
 		if len(args) != 2 {
 			return fmt.Errorf("usage: tep-bench %s MODULE", bench.HostCommand)
 		}
 		return bench.P11Host(args[1], stdin, stdout)
 	}
-	return fmt.Errorf("unknown workload %q (want: link or p11)", args[0])
+	return fmt.Errorf("unknown workload %q (want: link, p11 or crypto)", args[0])
 }
 
 const usage = `usage:
   tep-bench link [-scale F] [-json]
-  tep-bench p11 [-n N] [-build DIR] [-json]`
+  tep-bench p11 [-n N] [-build DIR] [-json]
+  tep-bench crypto [-scale F] [-build DIR] [-json]`
 
 func runLink(args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("link", flag.ContinueOnError)

@@ -51,7 +51,7 @@ func TestLinkTable(t *testing.T) {
 }
 
 func TestUsageErrors(t *testing.T) {
-	for _, args := range [][]string{nil, {"nonsense"}, {"link", "-bogus"}, {"p11", "-bogus"}, {"p11", "-n", "0"}, {bench.HostCommand}} {
+	for _, args := range [][]string{nil, {"nonsense"}, {"link", "-bogus"}, {"p11", "-bogus"}, {"p11", "-n", "0"}, {"crypto", "-bogus"}, {"crypto", "-scale", "0"}, {bench.HostCommand}} {
 		var out bytes.Buffer
 		if err := run(args, nil, &out, &out); err == nil {
 			t.Errorf("run(%q) succeeded, want an error", args)

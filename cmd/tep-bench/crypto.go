@@ -1,0 +1,78 @@
+package main
+
+import (
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"text/tabwriter"
+	"time"
+
+	"tep.dev/tep/bench"
+)
+
+func runCrypto(args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("crypto", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	scale := fs.Float64("scale", 1, "multiply the operations per workload (at least one each)")
+	build := fs.String("build", "build", "directory with tepd and libtep_interface.so")
+	asJSON := fs.Bool("json", false, "print JSON instead of a table")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *scale <= 0 {
+		return fmt.Errorf("-scale %v: want a positive factor", *scale)
+	}
+	dir, err := os.MkdirTemp("", "tep-bench-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	res, err := bench.Crypto(bench.CryptoConfig{Dir: dir, Build: *build, Scale: *scale})
+	if res == nil {
+		return err
+	}
+	if *asJSON {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		if jerr := enc.Encode(res); jerr != nil {
+			return jerr
+		}
+	} else if terr := cryptoTable(stdout, res); terr != nil {
+		return terr
+	}
+	return err
+}
+
+func cryptoTable(w io.Writer, res *bench.CryptoResult) error {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "workload\tsystem\tcalls\tmedian\tp99\tops/s\tMiB/s\t×raw TPM\t×SoftHSM\terror")
+	ratio := func(v float64) string {
+		if v <= 0 {
+			return ""
+		}
+		return fmt.Sprintf("%.2f", v)
+	}
+	for _, r := range res.Rows {
+		if r.Err != "" {
+			fmt.Fprintf(tw, "%s\t%s\t%d\t\t\t\t\t\t\t%s\n", orDash(r.Workload), r.System, r.Calls, r.Err)
+			continue
+		}
+		mibps := ""
+		if r.MiBps > 0 {
+			mibps = fmt.Sprintf("%.2f", r.MiBps)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%v\t%v\t%.1f\t%s\t%s\t%s\t\n", r.Workload, r.System, r.Calls,
+			round(time.Duration(r.MedianNs)), round(time.Duration(r.P99Ns)), r.OpsPerS, mibps,
+			ratio(r.VsRaw), ratio(r.VsSoftHSM))
+	}
+	return tw.Flush()
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
