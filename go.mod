@@ -6,12 +6,10 @@ require (
 	github.com/google/go-tpm v0.9.8
 	github.com/google/go-tpm-tools v0.4.11
 	github.com/mattn/go-sqlite3 v1.14.53
+	github.com/miekg/pkcs11 v1.1.2
 	github.com/vmihailenco/msgpack/v5 v5.4.1
 	go.bug.st/serial v1.8.0
 	golang.org/x/sys v0.50.0
 )
 
-require (
-	github.com/miekg/pkcs11 v1.1.2 // indirect
-	github.com/vmihailenco/tagparser/v2 v2.0.0 // indirect
-)
+require github.com/vmihailenco/tagparser/v2 v2.0.0 // indirect
