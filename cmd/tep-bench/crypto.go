@@ -1,11 +1,9 @@
 package main
 
 import (
-	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
-	"os"
 	"text/tabwriter"
 	"time"
 
@@ -24,25 +22,9 @@ func runCrypto(args []string, stdout, stderr io.Writer) error {
 	if *scale <= 0 {
 		return fmt.Errorf("-scale %v: want a positive factor", *scale)
 	}
-	dir, err := os.MkdirTemp("", "tep-bench-")
-	if err != nil {
-		return err
-	}
-	defer os.RemoveAll(dir)
-	res, err := bench.Crypto(bench.CryptoConfig{Dir: dir, Build: *build, Scale: *scale})
-	if res == nil {
-		return err
-	}
-	if *asJSON {
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", "  ")
-		if jerr := enc.Encode(res); jerr != nil {
-			return jerr
-		}
-	} else if terr := cryptoTable(stdout, res); terr != nil {
-		return terr
-	}
-	return err
+	return measure(*asJSON, stdout, func(dir string) (*bench.CryptoResult, error) {
+		return bench.Crypto(bench.CryptoConfig{Dir: dir, Build: *build, Scale: *scale})
+	}, cryptoTable)
 }
 
 func cryptoTable(w io.Writer, res *bench.CryptoResult) error {

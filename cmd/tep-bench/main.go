@@ -77,23 +77,19 @@ func runLink(args []string, stdout, stderr io.Writer) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	dir, err := os.MkdirTemp("", "tep-bench-")
-	if err != nil {
-		return err
-	}
-	defer os.RemoveAll(dir)
-	res, err := bench.Link(dir, bench.LinkSizes, *scale)
-	if err != nil {
-		return err
-	}
-	if *asJSON {
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", "  ")
-		return enc.Encode(res)
-	}
-	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
+	return measure(*asJSON, stdout, func(dir string) (*[]bench.LinkResult, error) {
+		res, err := bench.Link(dir, bench.LinkSizes, *scale)
+		if err != nil {
+			return nil, err
+		}
+		return &res, nil
+	}, linkTable)
+}
+
+func linkTable(w io.Writer, res *[]bench.LinkResult) error {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "payload\traw median\traw p99\traw MiB/s\tTEP median\tTEP p99\tTEP MiB/s\tthroughput ×raw\tlatency ×raw\t")
-	for _, r := range res {
+	for _, r := range *res {
 		fmt.Fprintf(tw, "%s\t%v\t%v\t%.1f\t%v\t%v\t%.1f\t%.2f\t%.2f\t\n", size(r.Size),
 			round(r.Raw.Median()), round(r.Raw.P99()), r.RawMiBps,
 			round(r.Framed.Median()), round(r.Framed.P99()), r.FramedMiBps,
@@ -120,4 +116,31 @@ func round(d time.Duration) time.Duration {
 		return d.Round(100 * time.Nanosecond)
 	}
 	return d
+}
+
+// measure runs a workload in a fresh temporary directory and prints what
+// it returns as indented JSON or as its table. A run in which some systems
+// failed still prints its rows (they say why) and then returns the error.
+func measure[R any](asJSON bool, stdout io.Writer, do func(dir string) (*R, error), table func(io.Writer, *R) error) error {
+	dir, err := os.MkdirTemp("", "tep-bench-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	res, err := do(dir)
+	if res == nil {
+		return err
+	}
+	var perr error
+	if asJSON {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		perr = enc.Encode(res)
+	} else {
+		perr = table(stdout, res)
+	}
+	if perr != nil {
+		return perr
+	}
+	return err
 }

@@ -1,11 +1,9 @@
 package main
 
 import (
-	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
-	"os"
 	"text/tabwriter"
 	"time"
 
@@ -24,26 +22,9 @@ func runP11(args []string, stdout, stderr io.Writer) error {
 	if *n <= 0 {
 		return fmt.Errorf("-n %d: want a positive count", *n)
 	}
-	dir, err := os.MkdirTemp("", "tep-bench-")
-	if err != nil {
-		return err
-	}
-	defer os.RemoveAll(dir)
-	res, err := bench.P11(bench.P11Config{Dir: dir, Build: *build, N: *n})
-	if res == nil {
-		return err
-	}
-	// With every system failed, the rows still say why.
-	if *asJSON {
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", "  ")
-		if jerr := enc.Encode(res); jerr != nil {
-			return jerr
-		}
-	} else if terr := p11Table(stdout, res); terr != nil {
-		return terr
-	}
-	return err
+	return measure(*asJSON, stdout, func(dir string) (*bench.P11Result, error) {
+		return bench.P11(bench.P11Config{Dir: dir, Build: *build, N: *n})
+	}, p11Table)
 }
 
 func p11Table(w io.Writer, res *bench.P11Result) error {
