@@ -37,10 +37,11 @@ func rsaInit(m p11.Mechanism, o *object, decrypt bool) (*cryptOp, error) {
 	case p11.CKM_RSA_PKCS_OAEP:
 		p, err := p11.DecodeOAEP(m.Param)
 		h, ok := mechHash[p.Hash]
-		if err != nil || !ok || mgfHash[p.MGF] != h || (p.Source != 0 && p.Source != p11.CKZ_DATA_SPECIFIED) {
+		mgf, mgfOK := mgfHash[p.MGF]
+		if err != nil || !ok || !mgfOK || (p.Source != 0 && p.Source != p11.CKZ_DATA_SPECIFIED) {
 			return nil, p11.CKR_MECHANISM_PARAM_INVALID
 		}
-		rc.oaep = &rsa.OAEPOptions{Hash: h, MGFHash: h, Label: p.Label}
+		rc.oaep = &rsa.OAEPOptions{Hash: h, MGFHash: mgf, Label: p.Label}
 	}
 	pub, err := publicKey(p11.CKK_RSA, o.attrs)
 	if err != nil {
@@ -73,7 +74,7 @@ func (s *Server) rsaSingle(op *cryptOp, data []byte) ([]byte, error) {
 	var out []byte
 	var err error
 	if rc.oaep != nil {
-		out, err = rsa.EncryptOAEP(rc.oaep.Hash.New(), rand.Reader, rc.pub, data, rc.oaep.Label)
+		out, err = rsa.EncryptOAEPWithOptions(rand.Reader, rc.pub, data, rc.oaep)
 	} else {
 		//lint:ignore SA1019 CKM_RSA_PKCS is PKCS #1 v1.5 encryption, which applications ask for by name
 		out, err = rsa.EncryptPKCS1v15(rand.Reader, rc.pub, data)

@@ -2,6 +2,7 @@ package server
 
 import (
 	"bytes"
+	"crypto"
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/sha256"
@@ -42,6 +43,17 @@ func TestRSAEncryption(t *testing.T) {
 	if pt, _, err := c.Crypt(true, 0, s, goCT, 256); err != nil || !bytes.Equal(pt, msg) {
 		t.Errorf("Go's OAEP ciphertext does not decrypt in the TPM: %v", err)
 	}
+	// Labels without a terminating zero and MGF1 on another hash: the TPM
+	// decrypts raw and tepd checks the padding.
+	labelled := p11.Mechanism{Type: p11.CKM_RSA_PKCS_OAEP, Param: p11.OAEPParams{Hash: p11.CKM_SHA256, MGF: p11.CKG_MGF1_SHA1, Source: p11.CKZ_DATA_SPECIFIED, Label: []byte("abc")}.Encode()}
+	labelCT, _ := rsa.EncryptOAEPWithOptions(rand.Reader, goPub, msg, &rsa.OAEPOptions{Hash: crypto.SHA256, MGFHash: crypto.SHA1, Label: []byte("abc")})
+	c.CryptInit(true, s, labelled, priv)
+	if pt, _, err := c.Crypt(true, 0, s, labelCT, 256); err != nil || !bytes.Equal(pt, msg) {
+		t.Errorf("OAEP with label \"abc\" and MGF1-SHA1: %q, %v", pt, err)
+	}
+	c.CryptInit(true, s, oaep, priv)
+	_, _, err = c.Crypt(true, 0, s, labelCT, 256)
+	wantRV(t, "a labelled ciphertext without its label", err, p11.CKR_ENCRYPTED_DATA_INVALID)
 	goCT[5] ^= 1
 	c.CryptInit(true, s, oaep, priv)
 	_, _, err = c.Crypt(true, 0, s, goCT, 256)

@@ -60,6 +60,12 @@ func TestKeysWithPkcs11Tool(t *testing.T) {
 	d.stop()
 	d.start()
 	signAll() // token keys outlive tepd
+	// pkcs11-tool's own self-test, logged in: random, digests, every
+	// signature and decryption mechanism (OAEP with and without a label)
+	// on the keys above.
+	if out := must(append(login, "--test")...); !strings.Contains(out, "No errors") {
+		t.Errorf("pkcs11-tool --test found errors:\n%s", out)
+	}
 	out, err := d.tool("--sign", "-m", "SHA256-RSA-PKCS", "--id", "01", "--input-file", msg, "--output-file", filepath.Join(dir, "x"))
 	if err == nil {
 		t.Errorf("signing without login succeeded:\n%s", out)

@@ -55,8 +55,27 @@ func TestRSADecrypt(t *testing.T) {
 		if got, err := tp.RSADecrypt(k, keyAuth, ct, &rsa.OAEPOptions{Hash: crypto.SHA256}); err != nil || !bytes.Equal(got, msg) {
 			t.Errorf("RSADecrypt() after bad paddings = %q, %v, want %q", got, err, msg)
 		}
-		if _, err := tp.RSADecrypt(k, keyAuth, ct, &rsa.OAEPOptions{Hash: crypto.SHA256, Label: []byte("label")}); !errors.Is(err, ErrUnsupported) {
-			t.Errorf("RSADecrypt(label without a zero) = %v, want ErrUnsupported", err)
+		// OAEP the TPM cannot check itself: decrypted raw, decoded here.
+		for _, o := range []rsa.OAEPOptions{
+			{Hash: crypto.SHA256, Label: []byte("label")},
+			{Hash: crypto.SHA256, MGFHash: crypto.SHA1},
+			{Hash: crypto.SHA1, MGFHash: crypto.SHA512, Label: []byte("abc")},
+		} {
+			ct, err := rsa.EncryptOAEPWithOptions(rand.Reader, pubs[0], msg, &o)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got, err := tp.RSADecrypt(k, keyAuth, ct, &o); err != nil || !bytes.Equal(got, msg) {
+				t.Errorf("RSADecrypt(OAEP %v, MGF1 %v, label %q) = %q, %v, want %q", o.Hash, o.MGFHash, o.Label, got, err, msg)
+			}
+			wrong := o
+			wrong.Label = []byte("other")
+			if _, err := tp.RSADecrypt(k, keyAuth, ct, &wrong); !errors.Is(err, ErrDecrypt) {
+				t.Errorf("RSADecrypt(OAEP %v, MGF1 %v, wrong label) = %v, want ErrDecrypt", o.Hash, o.MGFHash, err)
+			}
+		}
+		if _, err := tp.RSADecrypt(k, keyAuth, pubs[0].N.Bytes(), &rsa.OAEPOptions{Hash: crypto.SHA256, Label: []byte("l")}); !errors.Is(err, ErrDecrypt) {
+			t.Errorf("RSADecrypt(raw, ciphertext = modulus) = %v, want ErrDecrypt", err)
 		}
 		signOnly, _ := createKey(t, tp, KeySpec{Kind: KindRSA, Bits: 2048, Sign: true})
 		if _, err := tp.RSADecrypt(signOnly, keyAuth, ct, nil); !errors.Is(err, ErrUsage) {

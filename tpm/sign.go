@@ -143,10 +143,11 @@ func encodeSignature(area *tpm2.TPMTPublic, sig *tpm2.TPMTSignature) ([]byte, er
 
 // RSADecrypt decrypts ciphertext with RSA key k (TPM2_RSA_Decrypt, Part 3,
 // 14.3) authorized by auth: RSAES-PKCS1-v1_5 when oaep is nil (PKCS#11's
-// CKM_RSA_PKCS), else OAEP, whose MGFHash must be zero or Hash. The TPM
-// takes only OAEP labels that are empty or end in a zero byte (Part 3, 14.3:
-// TPM_RC_VALUE otherwise), so any other gives ErrUnsupported. The plaintext
-// comes back encrypted by the session. A ciphertext whose padding does not
+// CKM_RSA_PKCS), else OAEP. The TPM removes OAEP padding itself only with
+// MGF1 on the OAEP hash and labels that are empty or end in a zero byte
+// (Part 3, 14.3: TPM_RC_VALUE otherwise); for any other parameters it
+// decrypts raw and the padding is checked here, in constant time. The
+// plaintext comes back encrypted by the session. A ciphertext whose padding does not
 // check gives ErrDecrypt, with the TPM's code: TPM_RC_VALUE from the
 // reference TPM, TPM_RC_FAILURE from libtpms (swtpm), which does not stay
 // in failure mode after it.
@@ -178,7 +179,8 @@ func (t *TPM) rsaDecrypt(k KeyBlob, auth, ciphertext []byte, oaep *rsa.OAEPOptio
 			InScheme:   scheme,
 			Label:      tpm2.TPM2BData{Buffer: label},
 		}.Execute(l)
-		if errors.Is(err, tpm2.TPMRCValue) || errors.Is(err, tpm2.TPMRCFailure) {
+		// TPM_RC_SIZE: the ciphertext is not below the modulus.
+		if errors.Is(err, tpm2.TPMRCValue) || errors.Is(err, tpm2.TPMRCFailure) || errors.Is(err, tpm2.TPMRCSize) {
 			return fmt.Errorf("%w: %w", ErrDecrypt, err)
 		}
 		if err != nil {
@@ -187,12 +189,32 @@ func (t *TPM) rsaDecrypt(k KeyBlob, auth, ciphertext []byte, oaep *rsa.OAEPOptio
 		out = rsp.Message.Buffer
 		return nil
 	})
-	return out, err
+	if err != nil || scheme.Scheme != tpm2.TPMAlgNull {
+		return out, err
+	}
+	// A raw RSADP result: put back the leading zeros the TPM may have
+	// dropped, then take the OAEP padding off here.
+	rsaParms, err := pk.area.Parameters.RSADetail()
+	if err != nil {
+		return nil, err
+	}
+	em := make([]byte, int(rsaParms.KeyBits)/8)
+	if len(out) > len(em) {
+		return nil, fmt.Errorf("TPM returned %d bytes for a %d-bit key", len(out), rsaParms.KeyBits)
+	}
+	copy(em[len(em)-len(out):], out)
+	clear(out)
+	msg, err := decodeOAEP(oaep, em)
+	clear(em[:len(em)-len(msg)])
+	return msg, err
 }
 
 // maxLabel is the largest TPM2B_DATA: a TPMT_HA with a SHA-512 digest.
 const maxLabel = 2 + 64
 
+// rsaScheme is the TPM's scheme and label for a decryption with oaep
+// (nil: PKCS #1 v1.5). OAEP the TPM cannot check itself (see tpmOAEP) is
+// asked for as a raw decryption (TPM_ALG_NULL), to be decoded here.
 func rsaScheme(o *rsa.OAEPOptions) (tpm2.TPMTRSADecrypt, []byte, error) {
 	if o == nil {
 		return tpm2.TPMTRSADecrypt{
@@ -200,17 +222,15 @@ func rsaScheme(o *rsa.OAEPOptions) (tpm2.TPMTRSADecrypt, []byte, error) {
 			Details: tpm2.NewTPMUAsymScheme(tpm2.TPMAlgRSAES, &tpm2.TPMSEncSchemeRSAES{}),
 		}, nil, nil
 	}
+	if !tpmOAEP(o) {
+		if !o.Hash.Available() || (o.MGFHash != 0 && !o.MGFHash.Available()) {
+			return tpm2.TPMTRSADecrypt{}, nil, fmt.Errorf("%w: OAEP with hash %v, MGF1 on %v", ErrUnsupported, o.Hash, o.MGFHash)
+		}
+		return tpm2.TPMTRSADecrypt{Scheme: tpm2.TPMAlgNull}, nil, nil
+	}
 	alg, err := hashAlg(o.Hash)
 	if err != nil {
 		return tpm2.TPMTRSADecrypt{}, nil, err
-	}
-	switch {
-	case o.MGFHash != 0 && o.MGFHash != o.Hash:
-		return tpm2.TPMTRSADecrypt{}, nil, fmt.Errorf("%w: OAEP with MGF1 on another hash", ErrUnsupported)
-	case len(o.Label) > 0 && o.Label[len(o.Label)-1] != 0:
-		return tpm2.TPMTRSADecrypt{}, nil, fmt.Errorf("%w: OAEP label not ending in a zero byte", ErrUnsupported)
-	case len(o.Label) > maxLabel:
-		return tpm2.TPMTRSADecrypt{}, nil, fmt.Errorf("%w: OAEP label of %d bytes", ErrUnsupported, len(o.Label))
 	}
 	return tpm2.TPMTRSADecrypt{
 		Scheme:  tpm2.TPMAlgOAEP,
