@@ -38,10 +38,13 @@
 // TCG ECC P-256 SRK template under the owner hierarchy, whose auth must be
 // empty) and keeps it loaded until [TPM.Close]. Keys used through
 // [TPM.Sign], [TPM.SymCrypt] and the like stay loaded in a small cache, the
-// least recently used flushed to make room (see [TPM.CacheSize]); Close
-// flushes them. Every other transient object and session the package creates
-// is flushed before the call that created it returns. Callers that load
-// objects through Send must flush them too.
+// least recently used flushed to make room (see [TPM.CacheSize]), and so
+// does the session that authorizes the most recently used of them (as many
+// as the TPM's TPM_PT_HR_LOADED_MIN less two); Close flushes them. Every
+// other transient object and session the package creates is flushed before
+// the call that created it returns. Callers that load objects through Send
+// must flush them too; a cached key or session flushed behind the package's
+// back is loaded or started again.
 //
 // # Errors
 //
@@ -59,6 +62,9 @@
 // the storage primary key; callers store them and pass them back with the
 // key's authorization value to [TPM.Sign], [TPM.RSADecrypt],
 // [TPM.SymCrypt] and [TPM.HMAC]. Every such call authorizes the key through
-// a fresh salted session bound to it. [TPM.Algorithms] says which key
+// a salted session bound to it, kept open for the key's next call with the
+// same authorization value: starting one costs the TPM an ECDH with the
+// storage key. TPM2_Sign and TPM2_EncryptDecrypt2 are marshalled by hand,
+// go-tpm's reflection being slower than swtpm for 1 KiB of AES. [TPM.Algorithms] says which key
 // types, sizes and modes the TPM offers.
 package tpm

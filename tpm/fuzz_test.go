@@ -87,7 +87,7 @@ func FuzzParseKey(f *testing.F) {
 	f.Add(tpm2.Marshal(tpm2.New2B(sealedTemplate())), []byte{0, 0})
 	f.Add([]byte{}, []byte{})
 	f.Fuzz(func(t *testing.T, public, private []byte) {
-		pk, err := parseKey(KeyBlob{Public: public, Private: private})
+		pk, err := parseKey(KeyBlob{Public: public, Private: private}, [32]byte{})
 		if err != nil {
 			return
 		}

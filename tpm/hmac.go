@@ -22,7 +22,7 @@ func (t *TPM) HMAC(k KeyBlob, auth, data []byte) ([]byte, error) {
 }
 
 func (t *TPM) hmac(k KeyBlob, auth, data []byte) ([]byte, error) {
-	pk, err := parseKey(k)
+	pk, err := t.parseKey(k)
 	if err != nil {
 		return nil, err
 	}
@@ -30,7 +30,7 @@ func (t *TPM) hmac(k KeyBlob, auth, data []byte) ([]byte, error) {
 		return nil, err
 	}
 	var mac []byte
-	err = t.useKey(pk, auth, tpm2.AESEncryption(128, tpm2.EncryptIn), func(l locked, key tpm2.AuthHandle) error {
+	err = t.useKey(pk, auth, encIn, func(l locked, key tpm2.AuthHandle) error {
 		if len(data) <= l.t.maxBuffer {
 			// HashAlg is not nullable in go-tpm: TPM_ALG_NULL, the key's.
 			rsp, err := tpm2.Hmac{Handle: key, Buffer: tpm2.TPM2BMaxBuffer{Buffer: data}, HashAlg: tpm2.TPMAlgNull}.Execute(l)

@@ -83,7 +83,7 @@ type KeyBlob struct {
 // PublicKey returns the public key in k: an *rsa.PublicKey or an
 // *ecdsa.PublicKey, or nil for AES and HMAC keys. It needs no TPM.
 func (k KeyBlob) PublicKey() (crypto.PublicKey, error) {
-	pk, err := parseKey(k)
+	pk, err := parseKey(k, keyID(k))
 	if err != nil {
 		return nil, err
 	}
@@ -316,12 +316,57 @@ type parsedKey struct {
 	id   [sha256.Size]byte // identifies the blob in the loaded-key cache
 	pub  tpm2.TPM2BPublic
 	priv tpm2.TPM2BPrivate
-	area *tpm2.TPMTPublic
+	area *tpm2.TPMTPublic // shared by every copy: read only
 }
 
 // parseKey decodes k, refusing trailing bytes and objects that are not
-// keys.
-func parseKey(k KeyBlob) (parsedKey, error) {
+// keys. Decoding with go-tpm's reflection costs some 50 µs, a twelfth of an
+// ECDSA signature on swtpm, so the keys in use are kept decoded, by their
+// id: the SHA-256 of the blob's bytes.
+func (t *TPM) parseKey(k KeyBlob) (parsedKey, error) {
+	id := keyID(k)
+	t.parsedMu.Lock()
+	pk, ok := t.parsed[id]
+	t.parsedMu.Unlock()
+	if ok {
+		return pk, nil
+	}
+	pk, err := parseKey(k, id)
+	if err != nil {
+		return parsedKey{}, err
+	}
+	t.parsedMu.Lock()
+	if len(t.parsed) >= maxParsed {
+		for old := range t.parsed { // any one
+			delete(t.parsed, old)
+			break
+		}
+	}
+	if t.parsed == nil {
+		t.parsed = make(map[[sha256.Size]byte]parsedKey)
+	}
+	t.parsed[id] = pk
+	t.parsedMu.Unlock()
+	return pk, nil
+}
+
+// maxParsed bounds the decoded keys TPM.parseKey keeps.
+const maxParsed = 64
+
+// keyID identifies k's bytes. The name covers the public area only, and the
+// same key under another auth value has another private blob: the caches go
+// by both.
+func keyID(k KeyBlob) [sha256.Size]byte {
+	h := sha256.New()
+	h.Write(binary.BigEndian.AppendUint32(nil, uint32(len(k.Public))))
+	h.Write(k.Public)
+	h.Write(k.Private)
+	var id [sha256.Size]byte
+	h.Sum(id[:0])
+	return id
+}
+
+func parseKey(k KeyBlob, id [sha256.Size]byte) (parsedKey, error) {
 	pub, err := tpm2.Unmarshal[tpm2.TPM2BPublic](k.Public)
 	if err != nil || !bytes.Equal(tpm2.Marshal(*pub), k.Public) {
 		return parsedKey{}, errors.New("malformed public blob")
@@ -338,15 +383,7 @@ func parseKey(k KeyBlob) (parsedKey, error) {
 	if !a.SignEncrypt && !a.Decrypt || a.Restricted {
 		return parsedKey{}, errors.New("public blob is not a usable key")
 	}
-	// The name covers the public area only, and the same key under another
-	// auth value has another private blob: the cache goes by both.
-	h := sha256.New()
-	h.Write(binary.BigEndian.AppendUint32(nil, uint32(len(k.Public))))
-	h.Write(k.Public)
-	h.Write(k.Private)
-	pk := parsedKey{pub: *pub, priv: *priv, area: area}
-	h.Sum(pk.id[:0])
-	return pk, nil
+	return parsedKey{id: id, pub: *pub, priv: *priv, area: area}, nil
 }
 
 // check returns ErrUsage unless the key is of type typ and has the

@@ -17,6 +17,10 @@ import (
 type keyCache struct {
 	size    int
 	entries []cachedKey
+	// sessions are the open key sessions, least recently used first; at
+	// most maxSessions of them.
+	sessions    []keySession
+	maxSessions int
 }
 
 type cachedKey struct {
@@ -62,6 +66,7 @@ func (l locked) evict(n int) error {
 	c := &l.t.keys
 	var errs []error
 	for _, e := range c.entries[:n] {
+		l.closeSessions(func(s keySession) bool { return s.key == e.id })
 		errs = append(errs, l.flush(e.h.Handle))
 	}
 	c.entries = slices.Delete(c.entries, 0, n)
@@ -77,12 +82,14 @@ func (l locked) forget(pk parsedKey) {
 	}
 	h := c.entries[i].h
 	c.entries = slices.Delete(c.entries, i, i+1)
+	l.closeSessions(func(s keySession) bool { return s.key == pk.id })
 	_ = l.flush(h.Handle) // fails if the handle is gone, as expected
 }
 
-// FlushKeys flushes every key the package keeps loaded. Keys are loaded
-// again when next used; callers may flush before running a sequence in Do
-// that loads more than one object.
+// FlushKeys flushes every key the package keeps loaded, and the sessions
+// kept open for them. Keys are loaded again when next used; callers may
+// flush before running a sequence in Do that loads more than one object or
+// starts more than one session.
 func (t *TPM) FlushKeys() error {
 	err := t.do(func(l locked) error { return l.evict(len(l.t.keys.entries)) })
 	if err != nil {
@@ -98,35 +105,45 @@ func (t *TPM) CacheSize() int { return t.keys.size }
 
 // useKey runs f with k loaded and a session that authorizes it with auth:
 // salted with the storage primary key and bound to k, with parameter
-// encryption enc (nil for none). Authorization failures come back marked
-// with ErrAuthFail or ErrLockout.
-func (t *TPM) useKey(pk parsedKey, auth []byte, enc tpm2.AuthOption, f func(l locked, key tpm2.AuthHandle) error) error {
+// encryption enc. The session stays open for the key's next operation (see
+// keySession); one that fails is closed. Authorization failures come back
+// marked with ErrAuthFail or ErrLockout.
+func (t *TPM) useKey(pk parsedKey, auth []byte, enc paramEnc, f func(l locked, key tpm2.AuthHandle) error) error {
 	if len(auth) > MaxAuth {
 		return fmt.Errorf("auth of %d bytes too long", len(auth))
 	}
 	return t.do(func(l locked) error {
-		err := l.useKey(pk, auth, enc, f)
+		reused, err := l.useKey(pk, auth, enc, f)
+		// A cached key or session flushed by someone through Send: the
+		// command did not run. Forget them and try once more.
+		switch {
+		case reused && staleSession(err):
+			_, err = l.useKey(pk, auth, enc, f)
+		case staleHandle(err):
+			l.forget(pk)
+			_, err = l.useKey(pk, auth, enc, f)
+		}
 		if staleHandle(err) {
-			// The cached handle no longer names a loaded object: someone
-			// flushed it through Send. Forget it; the next call loads the
-			// key again.
 			l.forget(pk)
 		}
 		return authError(err)
 	})
 }
 
-func (l locked) useKey(pk parsedKey, auth []byte, enc tpm2.AuthOption, f func(l locked, key tpm2.AuthHandle) error) error {
+func (l locked) useKey(pk parsedKey, auth []byte, enc paramEnc, f func(l locked, key tpm2.AuthHandle) error) (reused bool, err error) {
 	h, err := l.loadKey(pk)
 	if err != nil {
-		return err
+		return false, err
 	}
-	sess, closeSess, err := l.session(h, auth, enc)
+	ks, reused, err := l.keySession(pk.id, h, auth, enc)
 	if err != nil {
-		return err
+		return false, err
 	}
-	defer closeSess()
-	return f(l, tpm2.AuthHandle{Handle: h.Handle, Name: h.Name, Auth: sess})
+	err = f(l, tpm2.AuthHandle{Handle: h.Handle, Name: h.Name, Auth: ks.s})
+	// A session the cache does not keep is closed; so is one whose
+	// operation failed, whatever went wrong, so the next starts afresh.
+	l.endSession(ks, err != nil)
+	return reused, err
 }
 
 // staleHandle reports whether err says a handle names no loaded object.

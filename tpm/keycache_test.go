@@ -1,10 +1,12 @@
 package tpm
 
 import (
+	"bytes"
 	"crypto"
+	crand "crypto/rand"
+	"crypto/rsa"
 	"crypto/ecdsa"
 	"crypto/elliptic"
-	"errors"
 	"fmt"
 	"math/big"
 	"math/rand/v2"
@@ -188,8 +190,9 @@ func TestConcurrentKeys(t *testing.T) {
 	})
 }
 
-// TestKeyCacheStaleHandle flushes a cached key behind the package's back:
-// the next use fails, and the one after loads the key again.
+// TestKeyCacheStaleHandle flushes a cached key, and then its session,
+// behind the package's back: the next use finds out and loads the key, or
+// starts a session, again.
 func TestKeyCacheStaleHandle(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, tp *TPM, _ target) {
 		blobs, pubs := p256Keys(t, tp, 1)
@@ -201,12 +204,43 @@ func TestKeyCacheStaleHandle(t *testing.T) {
 		if _, err := (tpm2.FlushContext{FlushHandle: h}).Execute(tp); err != nil {
 			t.Fatal(err)
 		}
-		if err := signAndVerify(tp, blobs, pubs, 0, d); !errors.Is(err, tpm2.TPMRCReferenceH1) {
-			t.Errorf("Sign() with the cached key flushed = %v, want TPM_RC_REFERENCE_H1 (the session's bind handle)", err)
+		if err := signAndVerify(tp, blobs, pubs, 0, d); err != nil {
+			t.Errorf("Sign() with the cached key flushed = %v, want success", err)
+		}
+		if len(tp.keys.sessions) != 1 {
+			t.Fatalf("%d sessions cached, want 1", len(tp.keys.sessions))
+		}
+		if _, err := (tpm2.FlushContext{FlushHandle: tp.keys.sessions[0].s.Handle()}).Execute(tp); err != nil {
+			t.Fatal(err)
 		}
 		if err := signAndVerify(tp, blobs, pubs, 0, d); err != nil {
-			t.Errorf("second Sign() after the flush = %v, want success", err)
+			t.Errorf("Sign() with the cached session flushed = %v, want success", err)
 		}
 		assertClean(t, tp, 2)
+	})
+}
+
+// TestCachedSessionOwnsAuth clears the caller's auth value between two
+// decryptions with parameter encryption: the cached session must have kept
+// its own copy, or the second plaintext comes back scrambled (the session
+// HMAC of a bound session leaves the auth value out, so nothing else would
+// notice).
+func TestCachedSessionOwnsAuth(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, tp *TPM, _ target) {
+		auth := []byte("an auth value the caller wipes")
+		k, pub, err := tp.CreateKey(KeySpec{Kind: KindRSA, Bits: 2048, Decrypt: true}, auth)
+		if err != nil {
+			t.Fatal(err)
+		}
+		msg := []byte("twice")
+		for i := range 2 {
+			ct, _ := rsa.EncryptOAEP(crypto.SHA256.New(), crand.Reader, pub.(*rsa.PublicKey), msg, nil)
+			a := bytes.Clone(auth)
+			got, err := tp.RSADecrypt(k, a, ct, &rsa.OAEPOptions{Hash: crypto.SHA256})
+			clear(a)
+			if err != nil || !bytes.Equal(got, msg) {
+				t.Errorf("decryption %d = %q, %v, want %q", i, got, err, msg)
+			}
+		}
 	})
 }

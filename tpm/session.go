@@ -1,6 +1,8 @@
 package tpm
 
 import (
+	"bytes"
+
 	"github.com/google/go-tpm/tpm2"
 )
 
@@ -19,7 +21,9 @@ import (
 // TPM removes trailing zeros from the bind entity's auth value first, so
 // they are removed here too.
 func (l locked) session(entity tpm2.NamedHandle, auth []byte, enc tpm2.AuthOption) (tpm2.Session, func(), error) {
-	auth = trimZeros(auth)
+	// go-tpm keeps the slice: a copy, for callers clear theirs after use
+	// while a cached session goes on using it.
+	auth = bytes.Clone(trimZeros(auth))
 	opts := []tpm2.AuthOption{
 		tpm2.Salted(l.t.srk.Handle, l.t.srkPub),
 		tpm2.Bound(entity.Handle, entity.Name, auth),

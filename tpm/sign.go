@@ -3,6 +3,7 @@ package tpm
 import (
 	"crypto"
 	"crypto/rsa"
+	"encoding/binary"
 	"errors"
 	"fmt"
 
@@ -33,7 +34,7 @@ func (t *TPM) Sign(k KeyBlob, auth, digest []byte, opts crypto.SignerOpts) ([]by
 }
 
 func (t *TPM) sign(k KeyBlob, auth, digest []byte, opts crypto.SignerOpts) ([]byte, error) {
-	pk, err := parseKey(k)
+	pk, err := t.parseKey(k)
 	if err != nil {
 		return nil, err
 	}
@@ -44,18 +45,24 @@ func (t *TPM) sign(k KeyBlob, auth, digest []byte, opts crypto.SignerOpts) ([]by
 	if err := pk.check("signing", pk.area.Type, false); err != nil {
 		return nil, err
 	}
+	// TPM2_Sign (Part 3, 20.2), marshalled by hand (see execAuth): the
+	// digest, the scheme, and a null ticket (the digest is not of a
+	// message the TPM hashed).
+	parms := append2B(nil, digest)
+	parms = append(parms, tpm2.Marshal(scheme)...)
+	parms = binary.BigEndian.AppendUint16(parms, uint16(tpm2.TPMSTHashCheck))
+	parms = binary.BigEndian.AppendUint32(parms, uint32(tpm2.TPMRHNull))
+	parms = append2B(parms, nil)
 	var sig *tpm2.TPMTSignature
-	err = t.useKey(pk, auth, nil, func(l locked, key tpm2.AuthHandle) error {
-		rsp, err := tpm2.Sign{
-			KeyHandle:  key,
-			Digest:     tpm2.TPM2BDigest{Buffer: digest},
-			InScheme:   scheme,
-			Validation: tpm2.TPMTTKHashCheck{Tag: tpm2.TPMSTHashCheck, Hierarchy: tpm2.TPMRHNull},
-		}.Execute(l)
+	err = t.useKey(pk, auth, encNone, func(l locked, key tpm2.AuthHandle) error {
+		rparms, err := l.execAuth(tpm2.TPMCCSign, key, parms)
 		if err != nil {
 			return err
 		}
-		sig = &rsp.Signature
+		sig, err = tpm2.Unmarshal[tpm2.TPMTSignature](rparms)
+		if err != nil {
+			return fmt.Errorf("malformed TPM2_Sign response: %w", err)
+		}
 		return nil
 	})
 	if err != nil {
@@ -160,7 +167,7 @@ func (t *TPM) RSADecrypt(k KeyBlob, auth, ciphertext []byte, oaep *rsa.OAEPOptio
 }
 
 func (t *TPM) rsaDecrypt(k KeyBlob, auth, ciphertext []byte, oaep *rsa.OAEPOptions) ([]byte, error) {
-	pk, err := parseKey(k)
+	pk, err := t.parseKey(k)
 	if err != nil {
 		return nil, err
 	}
@@ -172,7 +179,7 @@ func (t *TPM) rsaDecrypt(k KeyBlob, auth, ciphertext []byte, oaep *rsa.OAEPOptio
 		return nil, err
 	}
 	var out []byte
-	err = t.useKey(pk, auth, tpm2.AESEncryption(128, tpm2.EncryptOut), func(l locked, key tpm2.AuthHandle) error {
+	err = t.useKey(pk, auth, encOut, func(l locked, key tpm2.AuthHandle) error {
 		rsp, err := tpm2.RSADecrypt{
 			KeyHandle:  key,
 			CipherText: tpm2.TPM2BPublicKeyRSA{Buffer: ciphertext},

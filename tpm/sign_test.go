@@ -206,11 +206,11 @@ func tamper(k KeyBlob, public bool) KeyBlob {
 // to sign with a key without the sign attribute.
 func assertTPMRefusesSign(t *testing.T, tp *TPM, k KeyBlob) {
 	t.Helper()
-	pk, err := parseKey(k)
+	pk, err := tp.parseKey(k)
 	if err != nil {
 		t.Fatal(err)
 	}
-	err = tp.useKey(pk, keyAuth, nil, func(l locked, key tpm2.AuthHandle) error {
+	err = tp.useKey(pk, keyAuth, encNone, func(l locked, key tpm2.AuthHandle) error {
 		_, err := tpm2.Sign{
 			KeyHandle:  key,
 			Digest:     tpm2.TPM2BDigest{Buffer: make([]byte, 32)},

@@ -1,6 +1,7 @@
 package tpm
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 
@@ -97,7 +98,7 @@ func (t *TPM) SymCrypt(k KeyBlob, auth []byte, decrypt bool, mode SymMode, iv, d
 }
 
 func (t *TPM) symCrypt(k KeyBlob, auth []byte, decrypt bool, mode SymMode, iv, data []byte) ([]byte, []byte, error) {
-	pk, err := parseKey(k)
+	pk, err := t.parseKey(k)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -113,24 +114,18 @@ func (t *TPM) symCrypt(k KeyBlob, auth []byte, decrypt bool, mode SymMode, iv, d
 	}
 	out := make([]byte, 0, len(data))
 	piece := t.maxBuffer / aesBlock * aesBlock
-	err = t.useKey(pk, auth, tpm2.AESEncryption(128, tpm2.EncryptInOut), func(l locked, key tpm2.AuthHandle) error {
+	err = t.useKey(pk, auth, encInOut, func(l locked, key tpm2.AuthHandle) error {
 		for rest := data; len(rest) > 0; {
 			n := min(len(rest), piece)
-			rsp, err := tpm2.EncryptDecrypt2{
-				KeyHandle: key,
-				Message:   tpm2.TPM2BMaxBuffer{Buffer: rest[:n]},
-				Decrypt:   tpm2.TPMIYesNo(decrypt),
-				Mode:      alg,
-				IV:        tpm2.TPM2BIV{Buffer: iv},
-			}.Execute(l)
+			outData, ivOut, err := l.encryptDecrypt2(key, rest[:n], decrypt, alg, iv)
 			if err != nil {
 				return err
 			}
-			if len(rsp.OutData.Buffer) != n {
-				return fmt.Errorf("TPM returned %d bytes for %d", len(rsp.OutData.Buffer), n)
+			if len(outData) != n {
+				return fmt.Errorf("TPM returned %d bytes for %d", len(outData), n)
 			}
-			out = append(out, rsp.OutData.Buffer...)
-			iv, rest = rsp.IV.Buffer, rest[n:]
+			out = append(out, outData...)
+			iv, rest = ivOut, rest[n:]
 		}
 		return nil
 	})
@@ -153,4 +148,27 @@ func checkSymArgs(mode SymMode, iv, data []byte) error {
 		return fmt.Errorf("data of %d bytes, not a multiple of the %d-byte block", len(data), aesBlock)
 	}
 	return nil
+}
+
+// encryptDecrypt2 is TPM2_EncryptDecrypt2 (Part 3, 15.3), marshalled by
+// hand (see execAuth).
+func (l locked) encryptDecrypt2(key tpm2.AuthHandle, in []byte, decrypt bool, mode tpm2.TPMAlgID, iv []byte) (out, ivOut []byte, err error) {
+	parms := make([]byte, 0, 2+len(in)+1+2+2+len(iv))
+	parms = append2B(parms, in)
+	parms = append(parms, 0)
+	if decrypt {
+		parms[len(parms)-1] = 1
+	}
+	parms = binary.BigEndian.AppendUint16(parms, uint16(mode))
+	parms = append2B(parms, iv)
+	rparms, err := l.execAuth(tpm2.TPMCCEncryptDecrypt2, key, parms)
+	if err != nil {
+		return nil, nil, err
+	}
+	r := &rspReader{b: rparms}
+	out, ivOut = r.sized(), r.sized()
+	if r.err != nil || len(r.b) != 0 {
+		return nil, nil, errors.New("malformed TPM2_EncryptDecrypt2 response")
+	}
+	return out, ivOut, nil
 }

@@ -37,6 +37,9 @@ type TPM struct {
 	// maxBuffer is the most data one command takes in a TPM2B_MAX_BUFFER.
 	maxBuffer int
 	caps      *Caps // cached by Algorithms
+	// parsed holds decoded key blobs by keyID; see parseKey.
+	parsedMu sync.Mutex
+	parsed   map[[32]byte]parsedKey
 }
 
 // backend is what opening a spec yields before the TPM is set up.
@@ -88,6 +91,11 @@ func (l locked) setUp(b backend) error {
 	}
 	l.t.slots = int(slots)
 	l.t.keys.size = cacheSize(l.t.slots)
+	loaded, err := l.property(tpm2.TPMPTHRLoadedMin)
+	if err != nil {
+		return fmt.Errorf("reading TPM_PT_HR_LOADED_MIN: %w", err)
+	}
+	l.t.keys.maxSessions = sessionCacheSize(int(loaded))
 	if l.t.maxBuffer, err = l.inputBuffer(); err != nil {
 		return fmt.Errorf("reading TPM_PT_INPUT_BUFFER: %w", err)
 	}
@@ -188,7 +196,7 @@ func retryable(rsp []byte) bool {
 	return false
 }
 
-// Close flushes the loaded keys and the storage primary key and closes the
+// Close flushes the loaded keys, their sessions and the storage primary key and closes the
 // connection. The simulator's seed file stays. Close after Close returns
 // nil.
 func (t *TPM) Close() error {
