@@ -3,10 +3,10 @@ package tpm
 import (
 	"bytes"
 	"crypto"
-	crand "crypto/rand"
-	"crypto/rsa"
 	"crypto/ecdsa"
 	"crypto/elliptic"
+	crand "crypto/rand"
+	"crypto/rsa"
 	"fmt"
 	"math/big"
 	"math/rand/v2"
