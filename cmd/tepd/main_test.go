@@ -65,7 +65,7 @@ func TestConfigFileAndFlags(t *testing.T) {
 }
 
 // TestServeStopsOnCancel: tepd serves its ptys and shuts down cleanly when
-// its context ends, as on SIGTERM.
+// its context ends, as on SIGTERM, leaving the CPU profile it was asked for.
 func TestServeStopsOnCancel(t *testing.T) {
 	state := t.TempDir()
 	var out bytes.Buffer
@@ -74,7 +74,8 @@ func TestServeStopsOnCancel(t *testing.T) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	args := []string{"serve", "--state", state, "--tpm", "sim", "--pty", filepath.Join(state, "run"), "--listen", "unix:" + filepath.Join(state, "tep.sock")}
+	args := []string{"serve", "--state", state, "--tpm", "sim", "--pty", filepath.Join(state, "run"), "--listen", "unix:" + filepath.Join(state, "tep.sock"),
+		"--cpuprofile", filepath.Join(state, "cpu.prof")}
 	go func() { done <- run(ctx, args, &out, &out) }()
 	for i := 0; i < 400; i++ {
 		if _, err := os.Lstat(filepath.Join(state, "run", "ttyS9")); err == nil {
@@ -96,5 +97,9 @@ func TestServeStopsOnCancel(t *testing.T) {
 	}
 	if _, err := os.Lstat(filepath.Join(state, "run", "ttyS4")); err == nil {
 		t.Error("serve left its pty symlinks behind")
+	}
+	// pprof's format is a gzipped protocol buffer.
+	if prof, err := os.ReadFile(filepath.Join(state, "cpu.prof")); err != nil || !bytes.HasPrefix(prof, []byte{0x1f, 0x8b}) {
+		t.Errorf("CPU profile: %d bytes, %v; want a gzipped pprof profile", len(prof), err)
 	}
 }

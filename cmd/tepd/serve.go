@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"runtime/pprof"
 	"strings"
 	"sync"
 	"time"
@@ -29,6 +30,8 @@ type serveConfig struct {
 	Baud     int      `json:"baud"`
 	Lease    string   `json:"lease"`
 	LogLevel string   `json:"log_level"`
+	// CPUProfile names a file for a pprof CPU profile of the whole run.
+	CPUProfile string `json:"cpu_profile"`
 }
 
 // ptyNames are the ports a guest sees, /dev/ttyS4 … /dev/ttyS9.
@@ -52,6 +55,7 @@ func parseServe(args []string, stderr io.Writer) (serveConfig, error) {
 	fs.IntVar(&flags.Baud, "baud", 115200, "baud rate of serial devices")
 	fs.StringVar(&flags.Lease, "lease", "", "silence after which a client's state is dropped (default 1m)")
 	fs.StringVar(&flags.LogLevel, "log-level", "info", "debug, info, warn or error")
+	fs.StringVar(&flags.CPUProfile, "cpuprofile", "", "write a pprof CPU profile of the run to `FILE`")
 	if err := fs.Parse(args); err != nil {
 		return flags, err
 	}
@@ -85,6 +89,8 @@ func parseServe(args []string, stderr io.Writer) (serveConfig, error) {
 			cfg.Lease = flags.Lease
 		case "log-level":
 			cfg.LogLevel = flags.LogLevel
+		case "cpuprofile":
+			cfg.CPUProfile = flags.CPUProfile
 		}
 	})
 	if cfg.State == "" || cfg.TPM == "" {
@@ -112,6 +118,13 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			return fmt.Errorf("lease %q: %w", cfg.Lease, err)
 		}
 	}
+	if cfg.CPUProfile != "" {
+		stop, err := startCPUProfile(cfg.CPUProfile)
+		if err != nil {
+			return err
+		}
+		defer stop()
+	}
 	b, err := openBackends(cfg.State, cfg.TPM)
 	if err != nil {
 		return err
@@ -126,6 +139,22 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	defer srv.Close()
 	return servePorts(ctx, srv, cfg, log)
+}
+
+// startCPUProfile profiles the process into file until stop is called.
+func startCPUProfile(file string) (stop func(), err error) {
+	f, err := os.Create(file)
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("profiling: %w", err)
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		f.Close()
+	}, nil
 }
 
 // servePorts opens every configured port and serves them until ctx ends.
