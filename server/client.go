@@ -1,9 +1,11 @@
 package server
 
 import (
+	"errors"
 	"time"
 
 	"tep.dev/tep/p11"
+	"tep.dev/tep/tpm"
 )
 
 // client is one guest process: its logins, per token, and the key a login
@@ -57,7 +59,7 @@ func (s *Server) dropClient(c *client) {
 		}
 	}
 	for slot := range c.login {
-		c.logout(slot)
+		s.endLogin(c, slot)
 	}
 	delete(s.clients, c.id)
 }
@@ -195,7 +197,28 @@ func (s *Server) logoutIfLast(c *client, slot uint64) {
 			return
 		}
 	}
+	s.endLogin(c, slot)
+}
+
+// endLogin ends c's login on slot. Once no client is logged in anywhere,
+// the TPM unloads the keys it keeps loaded and closes their sessions: a
+// session kept open for a key authorizes it without the key's auth value,
+// and with nobody logged in no key may be used. s.mu is held; the flush,
+// which may wait behind a long TPM command, runs on its own.
+func (s *Server) endLogin(c *client, slot uint64) {
 	c.logout(slot)
+	for _, other := range s.clients {
+		if len(other.login) > 0 {
+			return
+		}
+	}
+	s.done.Add(1)
+	go func() {
+		defer s.done.Done()
+		if err := s.tpm.FlushKeys(); err != nil && !errors.Is(err, tpm.ErrClosed) {
+			s.log.Warn("flushing the TPM's keys after the last logout", "err", err)
+		}
+	}()
 }
 
 // logout ends c's login on slot and wipes the token key it held.

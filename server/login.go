@@ -136,7 +136,7 @@ func (s *Server) logout(c *client, body []byte) (p11.Resp, error) {
 	if _, ok := c.login[sess.slot]; !ok {
 		return nil, p11.CKR_USER_NOT_LOGGED_IN
 	}
-	c.logout(sess.slot)
+	s.endLogin(c, sess.slot)
 	return &p11.RVResp{}, nil
 }
 

@@ -28,6 +28,8 @@ type TPM interface {
 	ImportKey(spec tpm.KeySpec, priv any, auth []byte) (tpm.KeyBlob, error)
 	RSADecrypt(k tpm.KeyBlob, auth, ciphertext []byte, oaep *rsa.OAEPOptions) ([]byte, error)
 	HMAC(k tpm.KeyBlob, auth, data []byte) ([]byte, error)
+	// FlushKeys unloads the keys and closes the sessions kept for them.
+	FlushKeys() error
 }
 
 // Config tunes a Server. The zero value works.

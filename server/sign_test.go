@@ -10,6 +10,7 @@ import (
 	"encoding/asn1"
 	"math/big"
 	"testing"
+	"time"
 
 	"tep.dev/tep/p11"
 )
@@ -196,5 +197,49 @@ func TestManyKeysManySignatures(t *testing.T) {
 	}
 	if max := f.tpm.TransientSlots(); n > max {
 		t.Errorf("%d transient objects loaded after the run, the TPM has %d slots", n, max)
+	}
+}
+
+// TestLastLogoutUnloadsKeys: while a user is logged in, the TPM keeps the
+// key just used loaded with an open session; after the last logout the
+// key and its session are gone from the TPM.
+func TestLastLogoutUnloadsKeys(t *testing.T) {
+	f := newFixture(t, "sim")
+	c := f.dial(t)
+	s, _ := c.OpenSession(1, p11.CKF_SERIAL_SESSION|p11.CKF_RW_SESSION)
+	c.Login(s, p11.CKU_USER, []byte(userPIN))
+	_, priv, err := c.GenerateKeyPair(s, p11.Mechanism{Type: p11.CKM_EC_KEY_PAIR_GEN}, []p11.Attribute{attr(p11.CKA_EC_PARAMS, oidP256)}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	digest := sha256.Sum256([]byte("then log out"))
+	c.SignInit(s, p11.Mechanism{Type: p11.CKM_ECDSA}, priv)
+	if _, _, err := c.Sign(s, digest[:], 64); err != nil {
+		t.Fatal(err)
+	}
+	loaded := func() (objects, sessions int) {
+		objects, err1 := f.tpm.LoadedTransients()
+		sessions, err2 := f.tpm.LoadedSessions()
+		if err1 != nil || err2 != nil {
+			t.Fatal(err1, err2)
+		}
+		return objects, sessions
+	}
+	if o, s := loaded(); o != 2 || s != 1 {
+		t.Errorf("logged in: %d objects and %d sessions loaded, want 2 (storage key, signing key) and 1", o, s)
+	}
+	if err := c.Logout(s); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		o, s := loaded()
+		if o == 1 && s == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after the last logout: %d objects and %d sessions loaded, want 1 (storage key) and 0", o, s)
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }

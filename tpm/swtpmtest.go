@@ -3,6 +3,7 @@ package tpm
 import (
 	"bytes"
 	"fmt"
+	mrand "math/rand/v2"
 	"net"
 	"os/exec"
 	"strconv"
@@ -87,13 +88,17 @@ func runSWTPM(t testing.TB, bin, dir string, port int, flags []string) error {
 
 // freePortPair returns a loopback port P such that P and P+1 were free a
 // moment ago; swtpm may still lose a race for them, and the caller retries.
+// The ports are drawn below Linux's ephemeral range (32768 up): ports the
+// kernel hands out are where outgoing connections and their TIME-WAIT
+// remains crowd, and it hands out odd ports for bind, even ones for
+// connect, so P+1 of a kernel-chosen P is often taken.
 func freePortPair() (int, error) {
-	for range 20 {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
+	for range 100 {
+		port := 20000 + 2*mrand.IntN(6000)
+		l, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
 		if err != nil {
-			return 0, err
+			continue
 		}
-		port := l.Addr().(*net.TCPAddr).Port
 		l2, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port+1)))
 		l.Close()
 		if err == nil {
