@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -31,6 +32,19 @@ type fixture struct {
 	tpm  *tpm.TPM
 	port string
 	now  *fakeClock
+	rx   *atomic.Int64 // bytes the server read from the port
+}
+
+// countingStream counts the bytes read from a stream.
+type countingStream struct {
+	link.Stream
+	n *atomic.Int64
+}
+
+func (c countingStream) Read(p []byte) (int, error) {
+	n, err := c.Stream.Read(p)
+	c.n.Add(int64(n))
+	return n, err
 }
 
 type fakeClock struct {
@@ -77,9 +91,10 @@ func newFixture(t testing.TB, tpmSpec string) *fixture {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
-	go func() { srv.ServeStream(ctx, p.Master, p.Path); close(done) }()
+	rx := new(atomic.Int64)
+	go func() { srv.ServeStream(ctx, countingStream{p.Master, rx}, p.Path); close(done) }()
 	t.Cleanup(func() { cancel(); <-done; p.Close() })
-	return &fixture{srv: srv, tpm: tp, port: p.Path, now: clock}
+	return &fixture{srv: srv, tpm: tp, port: p.Path, now: clock, rx: rx}
 }
 
 func (f *fixture) dial(t testing.TB) *p11client.Client {
@@ -289,6 +304,15 @@ func TestDigestsAndRandom(t *testing.T) {
 		big[i] = byte(i)
 	}
 	c.DigestInit(s, p11.Mechanism{Type: p11.CKM_SHA256})
+	// A length query leaves the data at home: the length does not depend
+	// on it.
+	before := f.rx.Load()
+	if _, n, err := c.Digest(s, big[:4<<20], -1); err != nil || n != 32 {
+		t.Fatalf("length query of a 4 MiB digest = %d, %v", n, err)
+	}
+	if sent := f.rx.Load() - before; sent > 4096 {
+		t.Errorf("a length query sent %d bytes", sent)
+	}
 	got, _, err := c.Digest(s, big, 32)
 	if want := sha256.Sum256(big); err != nil || string(got) != string(want[:]) {
 		t.Fatalf("20 MiB digest = %x, %v", got, err)

@@ -202,7 +202,8 @@ func TestManyKeysManySignatures(t *testing.T) {
 
 // TestLastLogoutUnloadsKeys: while a user is logged in, the TPM keeps the
 // key just used loaded with an open session; after the last logout the
-// key and its session are gone from the TPM.
+// key and its session are gone from the TPM. On the way, a length query
+// leaves its data at home.
 func TestLastLogoutUnloadsKeys(t *testing.T) {
 	f := newFixture(t, "sim")
 	c := f.dial(t)
@@ -214,6 +215,14 @@ func TestLastLogoutUnloadsKeys(t *testing.T) {
 	}
 	digest := sha256.Sum256([]byte("then log out"))
 	c.SignInit(s, p11.Mechanism{Type: p11.CKM_ECDSA}, priv)
+	// The length query sends no data: an ECDSA signature has one length.
+	before := f.rx.Load()
+	if _, n, err := c.Sign(s, make([]byte, 1<<20), -1); err != nil || n != 64 {
+		t.Fatalf("length query = %d, %v, want 64", n, err)
+	}
+	if sent := f.rx.Load() - before; sent > 4096 {
+		t.Errorf("a length query sent %d bytes", sent)
+	}
 	if _, _, err := c.Sign(s, digest[:], 64); err != nil {
 		t.Fatal(err)
 	}

@@ -123,6 +123,19 @@ func (c *Client) DigestInit(session uint64, m p11.Mechanism) error {
 	return c.call(p11.FnDigestInit, &p11.OpInitReq{Session: session, Mechanism: m}, &p11.RVResp{})
 }
 
+// lengthQuery returns the data a C_Digest or C_Sign with an output buffer
+// of capacity outCap needs to send: none for a length query (a NULL
+// buffer). A digest's or a signature's length does not depend on the data,
+// and the server answers a length query before it looks at any; an
+// application that asks first then sends its data over the line once, not
+// twice.
+func lengthQuery(data []byte, outCap int64) []byte {
+	if outCap < 0 {
+		return nil
+	}
+	return data
+}
+
 // digestChunk bounds the data of one digest call on the wire; C_Digest
 // of more is carried as updates and a final.
 const digestChunk = 8 << 20
@@ -131,6 +144,7 @@ const digestChunk = 8 << 20
 // for NULL; the result is the digest, or only its length (out nil) when
 // the buffer is NULL or too short (then with CKR_BUFFER_TOO_SMALL).
 func (c *Client) Digest(session uint64, data []byte, outCap int64) ([]byte, uint64, error) {
+	data = lengthQuery(data, outCap)
 	if len(data) > digestChunk {
 		return c.digestLong(session, data, outCap)
 	}
@@ -262,6 +276,7 @@ func (c *Client) SignInit(session uint64, m p11.Mechanism, key uint64) error {
 
 // Sign is C_Sign, with the length convention of Digest.
 func (c *Client) Sign(session uint64, data []byte, outCap int64) ([]byte, uint64, error) {
+	data = lengthQuery(data, outCap)
 	var r p11.OutResp
 	err := c.call(p11.FnSign, &p11.OutReq{Session: session, Data: data, OutCap: outCap}, &r)
 	return r.Out, r.Len, err
