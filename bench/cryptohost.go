@@ -2,6 +2,7 @@ package bench
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 
 	"github.com/miekg/pkcs11"
@@ -27,11 +28,27 @@ const (
 )
 
 // cryptoKeys are the session keys and the inputs of the crypto
-// workloads, made once per host before the first of them.
+// workloads, made once per host before the first of them. A key that
+// could not be made (with its signature, for the signing keys) has its
+// error instead, and only the workloads that need it fail.
 type cryptoKeys struct {
 	rsaPriv, rsaPub, ecPriv, ecPub, aes pkcs11.ObjectHandle
+	rsaErr, ecErr, aesErr               error
 	msg, digest, rsaSig, ecSig          []byte
 	bulk, out, iv                       []byte
+}
+
+// missing says why workload w cannot run: the key it needs.
+func (k *cryptoKeys) missing(w string) error {
+	switch w {
+	case WorkRSASign, WorkRSAVerify:
+		return k.rsaErr
+	case WorkECDSASign, WorkECDSAVerify:
+		return k.ecErr
+	case WorkAES, WorkAESParts:
+		return k.aesErr
+	}
+	return nil
 }
 
 var (
@@ -59,7 +76,7 @@ func (s *system) setUpCrypto() error {
 	if s.keys != nil {
 		return nil
 	}
-	d, err := newDirect(s.module)
+	d, err := newDirect(s.ctx, s.module)
 	if err != nil {
 		return err
 	}
@@ -70,11 +87,62 @@ func (s *system) setUpCrypto() error {
 		iv:   make([]byte, 16),
 	}
 	k.digest = k.msg[:32]
-	pub, priv := rsaTemplates()
-	if k.rsaPub, k.rsaPriv, err = s.ctx.GenerateKeyPair(s.sh, rsaKeyMech, pub, priv); err != nil {
-		return fmt.Errorf("C_GenerateKeyPair(RSA-2048): %w", err)
+	s.d, s.keys = d, k
+	k.rsaErr = s.makeRSA()
+	k.ecErr = s.makeEC()
+	k.aesErr = s.makeAES()
+	return nil
+}
+
+// aesLabel labels the AES key that the set-up of a module that cannot
+// generate one has made: tpm2-pkcs11 has no C_GenerateKey, but its
+// tpm2_ptool makes keys.
+const aesLabel = "bench-aes"
+
+// generateKeyPair makes a key pair of session objects or, once a module
+// has refused those with CKR_ATTRIBUTE_VALUE_INVALID, of token objects:
+// tpm2-pkcs11 keeps every object in its store. A run's store is removed
+// with the run's directory.
+func (s *system) generateKeyPair(mech []*pkcs11.Mechanism, pub, priv []*pkcs11.Attribute) (pubH, privH pkcs11.ObjectHandle, err error) {
+	if !s.tokenKeys {
+		pubH, privH, err = s.ctx.GenerateKeyPair(s.sh, mech, pub, priv)
+		if !errors.Is(err, pkcs11.Error(pkcs11.CKR_ATTRIBUTE_VALUE_INVALID)) {
+			return pubH, privH, err
+		}
+		s.tokenKeys = true
 	}
-	k.ecPub, k.ecPriv, err = s.ctx.GenerateKeyPair(s.sh,
+	return s.ctx.GenerateKeyPair(s.sh, mech, onToken(pub), onToken(priv))
+}
+
+// onToken returns a copy of template with CKA_TOKEN true.
+func onToken(template []*pkcs11.Attribute) []*pkcs11.Attribute {
+	out := make([]*pkcs11.Attribute, 0, len(template))
+	for _, a := range template {
+		if a.Type == pkcs11.CKA_TOKEN {
+			a = pkcs11.NewAttribute(pkcs11.CKA_TOKEN, true)
+		}
+		out = append(out, a)
+	}
+	return out
+}
+
+func (s *system) makeRSA() error {
+	k := s.keys
+	pub, priv := rsaTemplates()
+	var err error
+	if k.rsaPub, k.rsaPriv, err = s.generateKeyPair(rsaKeyMech, pub, priv); err != nil {
+		return fmt.Errorf("no RSA-2048 key: C_GenerateKeyPair: %w", err)
+	}
+	if k.rsaSig, err = s.signOnce(pkcs11.CKM_SHA256_RSA_PKCS, k.rsaPriv, k.msg, 256); err != nil {
+		return fmt.Errorf("no RSA-2048 signature to verify: %w", err)
+	}
+	return nil
+}
+
+func (s *system) makeEC() error {
+	k := s.keys
+	var err error
+	k.ecPub, k.ecPriv, err = s.generateKeyPair(
 		[]*pkcs11.Mechanism{pkcs11.NewMechanism(pkcs11.CKM_EC_KEY_PAIR_GEN, nil)},
 		[]*pkcs11.Attribute{
 			pkcs11.NewAttribute(pkcs11.CKA_TOKEN, false),
@@ -86,9 +154,18 @@ func (s *system) setUpCrypto() error {
 			pkcs11.NewAttribute(pkcs11.CKA_SENSITIVE, true),
 		})
 	if err != nil {
-		return fmt.Errorf("C_GenerateKeyPair(P-256): %w", err)
+		return fmt.Errorf("no P-256 key: C_GenerateKeyPair: %w", err)
 	}
-	k.aes, err = s.ctx.GenerateKey(s.sh, []*pkcs11.Mechanism{pkcs11.NewMechanism(pkcs11.CKM_AES_KEY_GEN, nil)},
+	if k.ecSig, err = s.signOnce(pkcs11.CKM_ECDSA, k.ecPriv, k.digest, 64); err != nil {
+		return fmt.Errorf("no P-256 signature to verify: %w", err)
+	}
+	return nil
+}
+
+// makeAES generates the AES key or, failing that, finds the one labelled
+// aesLabel.
+func (s *system) makeAES() error {
+	h, err := s.ctx.GenerateKey(s.sh, []*pkcs11.Mechanism{pkcs11.NewMechanism(pkcs11.CKM_AES_KEY_GEN, nil)},
 		[]*pkcs11.Attribute{
 			pkcs11.NewAttribute(pkcs11.CKA_TOKEN, false),
 			pkcs11.NewAttribute(pkcs11.CKA_VALUE_LEN, 32),
@@ -96,14 +173,35 @@ func (s *system) setUpCrypto() error {
 			pkcs11.NewAttribute(pkcs11.CKA_SENSITIVE, true),
 		})
 	if err != nil {
-		return fmt.Errorf("C_GenerateKey(AES-256): %w", err)
+		var ferr error
+		if h, ferr = s.findKey(pkcs11.CKO_SECRET_KEY, aesLabel); ferr != nil {
+			return fmt.Errorf("no AES-256 key: C_GenerateKey: %w; %v", err, ferr)
+		}
 	}
-	s.d, s.keys = d, k
-	if k.rsaSig, err = s.signOnce(pkcs11.CKM_SHA256_RSA_PKCS, k.rsaPriv, k.msg, 256); err != nil {
-		return err
+	s.keys.aes = h
+	return nil
+}
+
+// findKey returns the first object of class labelled label.
+func (s *system) findKey(class uint, label string) (pkcs11.ObjectHandle, error) {
+	err := s.ctx.FindObjectsInit(s.sh, []*pkcs11.Attribute{
+		pkcs11.NewAttribute(pkcs11.CKA_CLASS, class),
+		pkcs11.NewAttribute(pkcs11.CKA_LABEL, label),
+	})
+	if err != nil {
+		return 0, fmt.Errorf("C_FindObjectsInit: %w", err)
 	}
-	k.ecSig, err = s.signOnce(pkcs11.CKM_ECDSA, k.ecPriv, k.digest, 64)
-	return err
+	hs, _, err := s.ctx.FindObjects(s.sh, 1)
+	if ferr := s.ctx.FindObjectsFinal(s.sh); err == nil && ferr != nil {
+		err = fmt.Errorf("C_FindObjectsFinal: %w", ferr)
+	}
+	switch {
+	case err != nil:
+		return 0, err
+	case len(hs) == 0:
+		return 0, fmt.Errorf("no key labelled %q", label)
+	}
+	return hs[0], nil
 }
 
 // signOnce signs in into a buffer of size bytes.
@@ -191,7 +289,7 @@ var cryptoCalls = map[string]func(*system) error{
 	},
 	WorkRSAKeygen: func(s *system) error {
 		pub, priv := rsaTemplates()
-		pubH, privH, err := s.ctx.GenerateKeyPair(s.sh, rsaKeyMech, pub, priv)
+		pubH, privH, err := s.generateKeyPair(rsaKeyMech, pub, priv)
 		if err != nil {
 			return fmt.Errorf("C_GenerateKeyPair: %w", err)
 		}

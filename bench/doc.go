@@ -4,19 +4,24 @@
 // neighbour or a frequency change hits all alike.
 //
 // Link compares the framed link with a raw echo on a pty pair. P11
-// compares PKCS#11 calls through TEP over a pty with SoftHSMv2 loaded
-// directly and with p11-kit's RPC over a pty pair, and reports the memory
-// of the servers and of the modules in a host. Crypto compares signing,
-// verifying, AES, digests and key generation through TEP over a pty (tepd
-// on swtpm and on its embedded simulator) with SoftHSMv2 and with package
-// tpm on swtpm directly, the TPM's own limit.
+// compares PKCS#11 calls through TEP over a pty with SoftHSMv2 and
+// tpm2-pkcs11 loaded directly and with p11-kit's RPC over a pty pair to
+// each, and reports the memory of the servers and of the modules in a
+// host. Crypto compares signing, verifying, AES, digests and key
+// generation through TEP over a pty (tepd on swtpm and on its embedded
+// simulator) with the same peers and with package tpm on swtpm directly,
+// the TPM's own limit. tpm2-pkcs11 runs on an swtpm of its own behind
+// tpm2-abrmd on a private D-Bus session bus, or on the swtpm directly
+// when tpm2-abrmd cannot run, which its systems' names then say.
 //
 // Nothing here asserts a time: it reports. The tep-bench command prints
 // the results as a table or as JSON.
 //
-// Lifetime: P11 starts tepd, socat, p11-kit remote and one host process
+// Lifetime: P11 starts tepd, socat, p11-kit remote, for each tpm2-pkcs11
+// system an swtpm, a dbus-daemon and a tpm2-abrmd, and one host process
 // per module (the calling program run again with HostCommand, which must
 // call P11Host), in a directory the caller owns, and stops every one of
-// them before it returns. Crypto likewise, with two swtpm instances and
-// two tepd.
+// them before it returns. Crypto likewise, with two more swtpm instances
+// (one for tepd, one for the raw TPM) and two tepd. Children listen only
+// on loopback ports and on unix sockets in that directory.
 package bench

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"time"
 )
 
@@ -16,7 +17,7 @@ const (
 	// SystemSoftHSM is SoftHSMv2 loaded into the host: no transport.
 	SystemSoftHSM = "softhsm-direct"
 	// SystemP11Kit is p11-kit's RPC over a pty pair to SoftHSMv2; see
-	// p11KitChain.
+	// p11KitChain. SystemP11KitTPM2 is the same to tpm2-pkcs11.
 	SystemP11Kit = "p11kit-rpc-pty"
 )
 
@@ -76,6 +77,9 @@ type P11Result struct {
 	N    int      `json:"n"`
 	Rows []P11Row `json:"rows"`
 	RSS  []P11RSS `json:"rss"`
+	// Notes say what a reader needs to know to read the rows: a system
+	// set up other than its name says, and why.
+	Notes []string `json:"notes,omitempty"`
 }
 
 // p11System is a system to measure: its module, the environment the
@@ -85,15 +89,22 @@ type p11System struct {
 	env          []string
 	err          error
 	host         *host
+	chain        *p11KitChain // p11-kit's systems' way to their module
+	// tpm2 marks a system on tpm2-pkcs11, which takes cryptoWork.tpm2Calls.
+	tpm2 bool
+	// skip are the Crypto workloads it does not run.
+	skip []string
 }
 
 // P11 measures PKCS#11 round trips, C_GenerateRandom of 32 bytes and
-// C_GetSessionInfo, through TEP over a pty, SoftHSMv2 in the host and
-// p11-kit's RPC over a pty pair to SoftHSMv2. Each module runs in a host
-// process of its own (see P11Host), and the hosts take turns in rounds of
-// calls, so that noise hits all alike. P11 starts tepd, socat, p11-kit
-// remote and the hosts, and stops them all (SIGTERM, then SIGKILL) before
-// it returns.
+// C_GetSessionInfo, through TEP over a pty, SoftHSMv2 in the host,
+// tpm2-pkcs11 in the host on an swtpm (through tpm2-abrmd), and p11-kit's
+// RPC over a pty pair to SoftHSMv2 and to tpm2-pkcs11 on a second swtpm.
+// Each module runs in a host process of its own (see P11Host), and the
+// hosts take turns in rounds of calls, so that noise hits all alike. P11
+// starts tepd, the swtpms and their brokers, socat, p11-kit remote and
+// the hosts, and stops them all (SIGTERM, then SIGKILL) before it
+// returns.
 //
 // A system that fails to start or initialise becomes a row with the
 // error. P11 returns an error when nothing could be measured, with the
@@ -104,36 +115,24 @@ func P11(cfg P11Config) (*P11Result, error) {
 		return nil, err
 	}
 	res := &P11Result{N: c.N}
+	r := &rig{dir: c.Dir}
+	defer r.stop()
 	tep := &p11System{name: SystemTEP}
 	hsm := &p11System{name: SystemSoftHSM}
 	kit := &p11System{name: SystemP11Kit}
-	systems := []*p11System{tep, hsm, kit}
-	tepd, chain := setUpP11(c.Dir, c.Build, tep, hsm, kit)
-	if tepd != nil {
-		defer tepd.stop()
-	}
-	if chain != nil {
-		defer chain.stop()
-	}
-	hosts := startHosts(c, systems, res)
-	defer func() {
-		for _, h := range hosts {
-			h.stop()
-		}
-	}()
-	if kit.err == nil {
-		if err := chain.checkPTY(); err != nil {
-			kit.err = fmt.Errorf("the chain does not run through a pty: %w", err)
-		}
-	}
-	if tepd != nil {
-		res.RSS = append(res.RSS, serverRSS("tepd, idle, 6 ports", tepd.pid()))
-	}
-	if chain != nil {
-		if pid, err := chain.server(); err == nil {
-			res.RSS = append(res.RSS, serverRSS("p11-kit remote + SoftHSMv2, idle", pid))
-		}
-	}
+	tpm2 := &p11System{name: SystemTPM2PKCS11}
+	kitTPM2 := &p11System{name: SystemP11KitTPM2}
+	systems := []*p11System{tep, hsm, kit, tpm2, kitTPM2}
+	tepd := r.tep(tep, "tepd", c.Build, "sim")
+	r.softHSM(hsm)
+	r.p11Kit(kit, hsm)
+	stack := r.tpm2(tpm2, tpm2.name)
+	r.p11KitTPM2(kitTPM2)
+	r.startHosts(c, systems, res)
+	checkChains(systems)
+	res.Notes = r.notes
+
+	res.RSS = append(res.RSS, idleRSS(tepd, kit.chain, kitTPM2.chain, stack)...)
 
 	var live []runner
 	for _, s := range systems {
@@ -146,8 +145,9 @@ func P11(cfg P11Config) (*P11Result, error) {
 	if len(live) == 0 {
 		return res, errors.New("no system could be measured")
 	}
+	loads := slices.Repeat([]load{{n: c.N, round: c.Round, warmup: c.Warmup}}, len(live))
 	for _, w := range p11Workloads {
-		res.Rows = append(res.Rows, measure(live, w, c.N, c.Round, c.Warmup)...)
+		res.Rows = append(res.Rows, measure(live, w, loads)...)
 	}
 	tepRatios(res.Rows)
 	if tepd != nil {
@@ -180,32 +180,6 @@ func (c P11Config) withDefaults() (P11Config, error) {
 	return c, nil
 }
 
-// startHosts starts a host for each system that is ready and records the
-// memory its module added. A module that fails to initialise, or a token
-// that cannot be logged in to, goes into the system's err.
-func startHosts(c P11Config, systems []*p11System, res *P11Result) []*host {
-	var hosts []*host
-	for _, s := range systems {
-		if s.err != nil {
-			continue
-		}
-		s.host, s.err = startHost(c.Dir, s.name, c.Host, s.module, s.env)
-		if s.host == nil {
-			continue
-		}
-		hosts = append(hosts, s.host)
-		hello := s.host.hello
-		res.RSS = append(res.RSS, P11RSS{What: "added to a host by " + filepath.Base(s.module),
-			KiB: hello.AfterKiB - hello.BeforeKiB, BeforeKiB: hello.BeforeKiB, AfterKiB: hello.AfterKiB, Err: hello.InitErr})
-		if hello.InitErr != "" {
-			s.err = errors.New(hello.InitErr)
-		} else if hello.Err != "" {
-			s.err = errors.New(hello.Err)
-		}
-	}
-	return hosts
-}
-
 func orDefault(v, def int) int {
 	if v <= 0 {
 		return def
@@ -213,38 +187,28 @@ func orDefault(v, def int) int {
 	return v
 }
 
-// setUpP11 prepares the three systems: tepd on ptys, a SoftHSMv2 token,
-// and the p11-kit chain to it. What fails goes into the system's err.
-func setUpP11(dir, build string, tep, hsm, kit *p11System) (*tepd, *p11KitChain) {
-	t, err := startTEPD(dir, "tepd", build, "sim")
-	if err != nil {
-		tep.err = err
-	} else if _, err := os.Stat(t.so); err != nil {
-		tep.err = err
-	} else {
-		tep.module, tep.env = t.so, []string{"TEC_COMM_PORT=" + t.ports[0]}
+// idleRSS reads the memory of the servers, each with its host connected
+// and idle; any may be nil.
+func idleRSS(t *tepd, kit, kitTPM2 *p11KitChain, stack *tpm2Stack) []P11RSS {
+	var out []P11RSS
+	if t != nil {
+		out = append(out, serverRSS("tepd, idle, 6 ports", t.pid()))
 	}
-
-	var conf string
-	hsm.module, hsm.err = firstExisting(softHSMPaths)
-	if hsm.err == nil {
-		conf, hsm.err = setUpSoftHSM(dir)
-		hsm.env = []string{"SOFTHSM2_CONF=" + conf}
+	for _, k := range []struct {
+		c    *p11KitChain
+		what string
+	}{{kit, "p11-kit remote + SoftHSMv2, idle"}, {kitTPM2, "p11-kit remote + tpm2-pkcs11, idle"}} {
+		if k.c == nil {
+			continue
+		}
+		if pid, err := k.c.server(); err == nil {
+			out = append(out, serverRSS(k.what, pid))
+		}
 	}
-	if hsm.err != nil {
-		kit.err = hsm.err
-		return t, nil
+	if stack != nil && stack.abrmd != nil {
+		out = append(out, serverRSS("tpm2-abrmd, one client, idle", stack.abrmd.pid()))
 	}
-	if kit.module, kit.err = firstExisting(p11KitClientPaths); kit.err != nil {
-		return t, nil
-	}
-	chain, err := startP11Kit(dir, "p11kit", hsm.module, conf)
-	if err != nil {
-		kit.err = err
-		return t, nil
-	}
-	kit.env = []string{"P11_KIT_SERVER_ADDRESS=" + chain.addr}
-	return t, chain
+	return out
 }
 
 // serverRSS reads the VmRSS of a server process.
@@ -264,15 +228,20 @@ type runner interface {
 	request(hostRequest) (hostReply, error)
 }
 
-// measure times n calls of workload w on each host after warmup untimed
-// ones, the hosts taking turns in rounds of round calls. A host whose
-// call fails drops out of this workload with the error in its row.
-func measure(hosts []runner, w string, n, round, warmup int) []P11Row {
+// load is a runner's share of a workload: warmup untimed calls, then n
+// timed ones in rounds of round.
+type load struct{ n, round, warmup int }
+
+// measure times workload w on each host as loads, one a host, say: the
+// warm-up calls first, then the hosts take turns, a round of calls each.
+// A host whose call fails drops out of this workload with the error in
+// its row.
+func measure(hosts []runner, w string, loads []load) []P11Row {
 	rows := make([]P11Row, len(hosts))
 	samples := make([]Sample, len(hosts))
 	for i, h := range hosts {
 		rows[i] = P11Row{System: h.label(), Workload: w}
-		if rep, err := h.request(hostRequest{Workload: w, Calls: warmup}); err != nil {
+		if rep, err := h.request(hostRequest{Workload: w, Calls: loads[i].warmup}); err != nil {
 			rows[i].Err = err.Error()
 		} else if rep.Err != "" {
 			rows[i].Err = "warm-up: " + rep.Err
@@ -281,10 +250,11 @@ func measure(hosts []runner, w string, n, round, warmup int) []P11Row {
 	for more := true; more; {
 		more = false
 		for i, h := range hosts {
+			n := loads[i].n
 			if rows[i].Err != "" || len(samples[i]) >= n {
 				continue
 			}
-			rep, err := h.request(hostRequest{Workload: w, Calls: min(round, n-len(samples[i]))})
+			rep, err := h.request(hostRequest{Workload: w, Calls: min(loads[i].round, n-len(samples[i]))})
 			for _, ns := range rep.Ns {
 				samples[i] = append(samples[i], time.Duration(ns))
 			}

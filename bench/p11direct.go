@@ -7,16 +7,21 @@ package bench
 #include <stdlib.h>
 #include "pkcs11.h"
 
-// functions returns the function list of module, which must be loaded
-// already; RTLD_NOLOAD keeps this from loading a second copy.
-static CK_FUNCTION_LIST_PTR functions(const char *module) {
+// miekgCtx is the C struct a miekg/pkcs11 (v1.1) Ctx points to.
+struct miekgCtx {
+	void *handle;
+	CK_FUNCTION_LIST_PTR sym;
+};
+
+// functions returns the function list in ctx, a struct miekgCtx, if its
+// handle is that of module, which must be loaded already; RTLD_NOLOAD
+// keeps this from loading a second copy.
+static CK_FUNCTION_LIST_PTR functions(void *ctx, const char *module) {
 	void *h = dlopen(module, RTLD_NOW | RTLD_NOLOAD);
 	if (h == NULL) return NULL;
-	CK_C_GetFunctionList get = (CK_C_GetFunctionList)dlsym(h, "C_GetFunctionList");
-	CK_FUNCTION_LIST_PTR f = NULL;
-	if (get == NULL || get(&f) != CKR_OK) f = NULL;
 	dlclose(h); // drops NOLOAD's reference only
-	return f;
+	struct miekgCtx *c = ctx;
+	return c->handle == h ? c->sym : NULL;
 }
 
 static CK_RV sign(CK_FUNCTION_LIST_PTR f, CK_SESSION_HANDLE s, CK_BYTE_PTR in, CK_ULONG n, CK_BYTE_PTR out, CK_ULONG_PTR outLen) {
@@ -39,6 +44,7 @@ import "C"
 
 import (
 	"fmt"
+	"reflect"
 	"unsafe"
 
 	"github.com/miekg/pkcs11"
@@ -50,16 +56,27 @@ import (
 // the known size instead, so one operation is one call (PKCS#11 v2.40,
 // 5.2, the length convention). It borrows a module that a pkcs11.Ctx has
 // loaded and initialised.
+//
+// It must use the Ctx's own function list: p11-kit-client.so hands out a
+// new instance, uninitialised and with no connection, on every
+// C_GetFunctionList. miekg/pkcs11 does not export the list, so newDirect
+// reads it from where the package keeps it, after checking the Go type
+// and the module's handle, so that a change of that layout is an error.
 type direct struct {
 	f C.CK_FUNCTION_LIST_PTR
 }
 
-func newDirect(module string) (*direct, error) {
+func newDirect(ctx *pkcs11.Ctx, module string) (*direct, error) {
+	t := reflect.TypeFor[pkcs11.Ctx]()
+	if t.NumField() != 1 || t.Field(0).Name != "ctx" || t.Field(0).Type.Kind() != reflect.Pointer {
+		return nil, fmt.Errorf("pkcs11.Ctx is laid out differently than this package knows (%v)", t)
+	}
+	c := *(*unsafe.Pointer)(unsafe.Pointer(ctx))
 	cs := C.CString(module)
 	defer C.free(unsafe.Pointer(cs))
-	f := C.functions(cs)
+	f := C.functions(c, cs)
 	if f == nil {
-		return nil, fmt.Errorf("C_GetFunctionList of the loaded %s failed", module)
+		return nil, fmt.Errorf("no function list of %s in its pkcs11.Ctx", module)
 	}
 	return &direct{f: f}, nil
 }

@@ -82,9 +82,10 @@ type system struct {
 	sh     pkcs11.SessionHandle
 	in     bool // logged in
 	// For Crypto's workloads: see setUpCrypto and collect.
-	d       *direct
-	keys    *cryptoKeys
-	garbage []pkcs11.ObjectHandle
+	tokenKeys bool // see generateKeyPair
+	d         *direct
+	keys      *cryptoKeys
+	garbage   []pkcs11.ObjectHandle
 }
 
 // open loads module and sets up the session, measuring the memory that
@@ -129,7 +130,9 @@ func login(ctx *pkcs11.Ctx) (pkcs11.SessionHandle, error) {
 		if info.Label != tokenLabel {
 			continue
 		}
-		sh, err := ctx.OpenSession(slot, pkcs11.CKF_SERIAL_SESSION)
+		// Read-write: tpm2-pkcs11 creates no object, not even a session
+		// object, in a read-only session.
+		sh, err := ctx.OpenSession(slot, pkcs11.CKF_SERIAL_SESSION|pkcs11.CKF_RW_SESSION)
 		if err != nil {
 			return 0, fmt.Errorf("C_OpenSession: %w", err)
 		}
@@ -163,6 +166,9 @@ func (s *system) run(req hostRequest) hostReply {
 		}
 		if err := s.setUpCrypto(); err != nil {
 			return hostReply{Err: "setting up keys: " + err.Error()}
+		}
+		if err := s.keys.missing(req.Workload); err != nil {
+			return hostReply{Err: err.Error()}
 		}
 		if err := s.collect(); err != nil {
 			return hostReply{Err: err.Error()}

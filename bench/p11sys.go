@@ -94,9 +94,9 @@ func setUpSoftHSM(dir string) (string, error) {
 	return conf, err
 }
 
-// p11KitChain is p11-kit's RPC protocol carried over a pty pair to
-// SoftHSMv2, the way a guest could reach a PKCS#11 module in another VM
-// through a virtual UART without TEP:
+// p11KitChain is p11-kit's RPC protocol carried over a pty pair to a
+// module (SoftHSMv2 or tpm2-pkcs11), the way a guest could reach a
+// PKCS#11 module in another VM through a virtual UART without TEP:
 //
 //	p11-kit-client.so in the host (P11_KIT_SERVER_ADDRESS=unix:path=S)
 //	  ⇅ unix socket S
@@ -104,7 +104,7 @@ func setUpSoftHSM(dir string) (string, error) {
 //	  ⇅ pty pair (raw mode, so the line discipline passes every byte as is)
 //	socat A: PTY,link=P,rawer,wait-slave ⇄ EXEC   holds /dev/ptmx
 //	  ⇅ socketpair (p11-kit remote's stdin and stdout)
-//	p11-kit remote libsofthsm2.so
+//	p11-kit remote MODULE
 //
 // Two socats are needed because p11-kit remote refuses to run with a
 // terminal as its stdin ("not meant to be run from a terminal"), so the pty
@@ -125,19 +125,20 @@ type p11KitChain struct {
 	addr string // for P11_KIT_SERVER_ADDRESS
 }
 
-// startP11Kit starts a chain in dir whose files begin with name.
-func startP11Kit(dir, name, softhsm, conf string) (*p11KitChain, error) {
+// startP11Kit starts a chain to module in dir whose files begin with
+// name; p11-kit remote, which loads module, runs in this environment plus
+// env.
+func startP11Kit(dir, name, module string, env []string) (*p11KitChain, error) {
 	// socat splits addresses at these characters.
-	if strings.ContainsAny(dir+softhsm, ":,!;'\"\\ ") {
-		return nil, fmt.Errorf("path %q or %q has a character socat cannot take in an address", dir, softhsm)
+	if strings.ContainsAny(dir+module, ":,!;'\"\\ ") {
+		return nil, fmt.Errorf("path %q or %q has a character socat cannot take in an address", dir, module)
 	}
 	c := &p11KitChain{pty: filepath.Join(dir, name+"-pty")}
 	sock := filepath.Join(dir, name+".sock")
 	c.addr = "unix:path=" + sock
-	env := append(os.Environ(), "SOFTHSM2_CONF="+conf)
 	var err error
-	c.a, err = startProc(filepath.Join(dir, name+"-a.log"), env, "socat",
-		"PTY,link="+c.pty+",rawer,wait-slave", "EXEC:p11-kit remote "+softhsm)
+	c.a, err = startProc(filepath.Join(dir, name+"-a.log"), append(os.Environ(), env...), "socat",
+		"PTY,link="+c.pty+",rawer,wait-slave", "EXEC:p11-kit remote "+module)
 	if err != nil {
 		return nil, err
 	}

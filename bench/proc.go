@@ -182,8 +182,8 @@ func children(pid int) ([]int, error) {
 	return out, nil
 }
 
-// runTool runs a set-up command to completion and returns its output in
-// the error if it fails.
+// runTool runs a set-up command to completion and returns the end of its
+// output in the error if it fails.
 func runTool(env []string, name string, args ...string) error {
 	cmd := exec.Command(name, args...)
 	cmd.Env = env
@@ -192,7 +192,11 @@ func runTool(env []string, name string, args ...string) error {
 	if err := cmd.Run(); err != nil {
 		var exit *exec.ExitError
 		if errors.As(err, &exit) {
-			return fmt.Errorf("%s %s: %v: %s", filepath.Base(name), args[0], err, strings.TrimSpace(out.String()))
+			// The last lines: a Python tool's (tpm2_ptool's) traceback
+			// ends with what went wrong.
+			lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+			tail := strings.Join(lines[max(0, len(lines)-3):], " | ")
+			return fmt.Errorf("%s %s: %v: %s", filepath.Base(name), args[0], err, tail)
 		}
 		return fmt.Errorf("%s: %w", filepath.Base(name), err)
 	}

@@ -5,11 +5,9 @@ import (
 	"crypto"
 	"crypto/elliptic"
 	"crypto/sha256"
-	"errors"
 	"fmt"
 	"net"
 	"path/filepath"
-	"strconv"
 	"time"
 
 	"tep.dev/tep/tpm"
@@ -19,27 +17,12 @@ import (
 type swtpm struct {
 	*proc
 	spec string
+	port int // of its TPM commands on 127.0.0.1
 }
 
-// freePortPair returns a loopback port P such that P and P+1 were free a
-// moment ago; swtpm may still lose a race for them, and startSWTPM
-// retries.
-func freePortPair() (int, error) {
-	for range 20 {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			return 0, err
-		}
-		port := l.Addr().(*net.TCPAddr).Port
-		l2, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port+1)))
-		l.Close()
-		if err == nil {
-			l2.Close()
-			return port, nil
-		}
-	}
-	return 0, errors.New("no two adjacent free loopback ports")
-}
+// tcti is the TSS2 TCTI configuration that reaches the swtpm.
+func (s *swtpm) tcti() string { return fmt.Sprintf("swtpm:host=127.0.0.1,port=%d", s.port) }
+
 
 // waitListen waits until addr accepts connections, for at most 10 s or
 // until p exits.

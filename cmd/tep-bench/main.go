@@ -9,18 +9,23 @@
 //
 // p11: C_GenerateRandom and C_GetSessionInfo through TEP over a pty (tepd
 // and libtep_interface.so from DIR, default build), SoftHSMv2 loaded
-// directly, and p11-kit's RPC over a pty pair to SoftHSMv2, each module in
-// a host process of its own (this program run again); then the resident
-// memory of the servers and what each module adds to its host. A system
-// that cannot be set up is a row with its error. It needs socat, p11-kit
-// and softhsm2 (scripts/deps.sh installs them).
+// directly, tpm2-pkcs11 loaded directly on swtpm through tpm2-abrmd, and
+// p11-kit's RPC over a pty pair to SoftHSMv2 and to tpm2-pkcs11, each
+// module in a host process of its own (this program run again); then the
+// resident memory of the servers and what each module adds to its host.
+// A system that cannot be set up is a row with its error. It needs socat,
+// p11-kit, softhsm2, swtpm, tpm2-abrmd, dbus-daemon and tpm2-pkcs11's
+// tools (scripts/deps.sh installs them); without a working tpm2-abrmd,
+// tpm2-pkcs11 reaches swtpm directly and its systems' names end in
+// "-direct".
 //
 // crypto: RSA-2048 and P-256 signatures and verifications, AES-256-CBC of
 // 1 MiB in one part and in 64 KiB parts, SHA-256 of 1 MiB and RSA-2048
 // key generation, through TEP over a pty with tepd on swtpm and on its
-// embedded simulator, in SoftHSMv2 loaded directly, and with the TPM
-// package on swtpm directly (the TPM's own limit); with TEP-on-swtpm's
-// ratio to the last two. It needs swtpm and softhsm2.
+// embedded simulator, in SoftHSMv2 and tpm2-pkcs11 (on swtpm) loaded
+// directly, through p11-kit's RPC over a pty pair to those two, and with
+// the TPM package on swtpm directly (the TPM's own limit); with
+// TEP-on-swtpm's ratio (time over time) to each. It needs what p11 does.
 package main
 
 import (

@@ -112,7 +112,7 @@ func tepBuild(t *testing.T) string {
 // that no process it started is left.
 func p11Run(t *testing.T, args ...string) string {
 	t.Helper()
-	for _, tool := range []string{"socat", "p11-kit", "softhsm2-util"} {
+	for _, tool := range []string{"socat", "p11-kit", "softhsm2-util", "swtpm", "tpm2_ptool", "pkcs11-tool"} {
 		if _, err := exec.LookPath(tool); err != nil {
 			t.Fatalf("%s is missing: run scripts/deps.sh", tool)
 		}
@@ -162,8 +162,9 @@ func TestP11JSON(t *testing.T) {
 	for _, r := range res.Rows {
 		rows[r.System+" "+r.Workload] = r
 	}
+	works := []string{"C_GenerateRandom(32)", "C_GetSessionInfo"}
 	for _, sys := range []string{bench.SystemSoftHSM, bench.SystemP11Kit, bench.SystemTEP} {
-		for _, w := range []string{"C_GenerateRandom(32)", "C_GetSessionInfo"} {
+		for _, w := range works {
 			r, ok := rows[sys+" "+w]
 			if !ok {
 				t.Errorf("no row for %s %s; rows: %+v", sys, w, res.Rows)
@@ -172,6 +173,36 @@ func TestP11JSON(t *testing.T) {
 			if r.Err != "" || r.Calls != 20 || r.MedianNs <= 0 || r.P99Ns < r.MedianNs || r.OpsPerS <= 0 {
 				t.Errorf("%s %s: bad measurement %+v", sys, w, r)
 			}
+		}
+	}
+	// The tpm2-pkcs11 systems, through tpm2-abrmd or not: a row for each
+	// workload, with figures and TEP's ratio, or with why not; or one row
+	// saying why the system could not be set up.
+	for _, names := range [][]string{
+		{bench.SystemTPM2PKCS11, bench.SystemTPM2PKCS11Direct},
+		{bench.SystemP11KitTPM2, bench.SystemP11KitTPM2Direct},
+	} {
+		found := false
+		for _, sys := range names {
+			if r, ok := rows[sys+" "]; ok {
+				found = true
+				if r.Err == "" {
+					t.Errorf("%s: a row with no workload and no error", sys)
+				}
+			}
+			for _, w := range works {
+				r, ok := rows[sys+" "+w]
+				if !ok {
+					continue
+				}
+				found = true
+				if r.Err == "" && (r.Calls != 20 || r.MedianNs <= 0 || r.TEPRatio <= 0) {
+					t.Errorf("%s %s: bad measurement %+v", sys, w, r)
+				}
+			}
+		}
+		if !found {
+			t.Errorf("no row for %s; rows: %+v", names[0], res.Rows)
 		}
 	}
 	rss := map[string]bench.P11RSS{}
@@ -188,6 +219,7 @@ func TestP11JSON(t *testing.T) {
 func TestP11Table(t *testing.T) {
 	out := p11Run(t, "-n", "10")
 	for _, want := range []string{"system", "TEP ÷ this", bench.SystemTEP, bench.SystemSoftHSM, bench.SystemP11Kit,
+		bench.SystemTPM2PKCS11, bench.SystemP11KitTPM2,
 		"C_GenerateRandom(32)", "C_GetSessionInfo", "tepd, idle, 6 ports", "added to a host by libsofthsm2.so"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("table lacks %q:\n%s", want, out)

@@ -59,5 +59,18 @@ func p11Table(w io.Writer, res *bench.P11Result) error {
 		}
 		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\n", m.What, m.KiB, before, after, m.Err)
 	}
-	return tw.Flush()
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	return printNotes(w, res.Notes)
+}
+
+// printNotes prints a run's notes after its tables.
+func printNotes(w io.Writer, notes []string) error {
+	for _, n := range notes {
+		if _, err := fmt.Fprintln(w, "note:", n); err != nil {
+			return err
+		}
+	}
+	return nil
 }
