@@ -23,7 +23,6 @@ type swtpm struct {
 // tcti is the TSS2 TCTI configuration that reaches the swtpm.
 func (s *swtpm) tcti() string { return fmt.Sprintf("swtpm:host=127.0.0.1,port=%d", s.port) }
 
-
 // waitListen waits until addr accepts connections, for at most 10 s or
 // until p exits.
 func waitListen(p *proc, addr string) error {
