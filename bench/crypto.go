@@ -17,8 +17,9 @@ const (
 	SystemTEPSWTPM = "tep-pty-swtpm"
 	// SystemTEPSim is TEP over a pty, tepd on its embedded simulator.
 	SystemTEPSim = "tep-pty-sim"
-	// SystemRawTPM is package tpm called in this process on a second
-	// swtpm, the key already loaded: the most TEP on swtpm could reach.
+	// SystemRawTPM is bare go-tpm commands sent from this process to a
+	// second swtpm, the key already loaded and authorized by a password:
+	// the TPM's own time, the floor under TEP on swtpm.
 	SystemRawTPM = "tpm-direct-swtpm"
 )
 

@@ -2,13 +2,15 @@ package bench
 
 import (
 	"bytes"
-	"crypto"
 	"crypto/elliptic"
 	"crypto/sha256"
 	"fmt"
 	"net"
 	"path/filepath"
 	"time"
+
+	"github.com/google/go-tpm/tpm2"
+	"github.com/google/go-tpm/tpm2/transport"
 
 	"tep.dev/tep/tpm"
 )
@@ -39,14 +41,20 @@ func waitListen(p *proc, addr string) error {
 	}
 }
 
-// rawTPM runs Crypto's workloads with package tpm in this process, on an
-// swtpm of its own, with keys created once and kept loaded by the
-// package's key cache: the TPM's own cost with no PKCS#11, link or
-// server in between.
+// rawTPM runs Crypto's workloads as bare go-tpm commands in this process,
+// on an swtpm of its own, with the key already loaded and authorized by a
+// password (no session to start, no HMAC, no parameter encryption): the
+// TPM's own cost with no PKCS#11, link, server or session in between, the
+// floor under TEP on swtpm. Package tpm only creates the keys (and, for
+// key generation, times TPM2_Create, whose salted session costs little
+// beside the key search).
 type rawTPM struct {
 	sw              *swtpm
 	t               *tpm.TPM
 	rsa, ecc, aes   tpm.KeyBlob
+	piece           int              // the TPM's largest buffer, in AES blocks
+	loaded          *tpm.KeyBlob     // the key now loaded at handle, if any
+	handle          tpm2.NamedHandle // of loaded
 	digest, iv, buf []byte
 }
 
@@ -60,6 +68,12 @@ func startRawTPM(dir string) (*rawTPM, error) {
 		sw.stop()
 		return nil, err
 	}
+	caps, err := r.t.Algorithms()
+	if err != nil {
+		r.stop()
+		return nil, err
+	}
+	r.piece = caps.MaxBuffer / 16 * 16
 	for _, k := range []struct {
 		blob *tpm.KeyBlob
 		spec tpm.KeySpec
@@ -79,6 +93,12 @@ func startRawTPM(dir string) (*rawTPM, error) {
 }
 
 func (r *rawTPM) stop() {
+	if r.loaded != nil {
+		r.t.Do(func(tr transport.TPM) error {
+			_, err := tpm2.FlushContext{FlushHandle: r.handle.Handle}.Execute(tr)
+			return err
+		})
+	}
 	r.t.Close()
 	r.sw.stop()
 }
@@ -86,6 +106,75 @@ func (r *rawTPM) stop() {
 func (r *rawTPM) label() string { return SystemRawTPM }
 
 func (r *rawTPM) has(w string) bool { return r.call(w) != nil }
+
+// use runs f with k loaded (loading it, in place of the key loaded
+// before, if need be) and authorized by its empty password.
+func (r *rawTPM) use(k *tpm.KeyBlob, f func(tr transport.TPM, key tpm2.AuthHandle) error) error {
+	return r.t.Do(func(tr transport.TPM) error {
+		if r.loaded != k {
+			if r.loaded != nil {
+				if _, err := (tpm2.FlushContext{FlushHandle: r.handle.Handle}).Execute(tr); err != nil {
+					return err
+				}
+				r.loaded = nil
+			}
+			pub, err := tpm2.Unmarshal[tpm2.TPM2BPublic](k.Public)
+			if err != nil {
+				return err
+			}
+			priv, err := tpm2.Unmarshal[tpm2.TPM2BPrivate](k.Private)
+			if err != nil {
+				return err
+			}
+			srk, _ := r.t.SRK()
+			rsp, err := tpm2.Load{
+				ParentHandle: tpm2.AuthHandle{Handle: srk.Handle, Name: srk.Name, Auth: tpm2.PasswordAuth(nil)},
+				InPrivate:    *priv,
+				InPublic:     *pub,
+			}.Execute(tr)
+			if err != nil {
+				return err
+			}
+			r.loaded, r.handle = k, tpm2.NamedHandle{Handle: rsp.ObjectHandle, Name: rsp.Name}
+		}
+		return f(tr, tpm2.AuthHandle{Handle: r.handle.Handle, Name: r.handle.Name, Auth: tpm2.PasswordAuth(nil)})
+	})
+}
+
+// sign is TPM2_Sign of digest with k under scheme alg and SHA-256.
+func (r *rawTPM) sign(k *tpm.KeyBlob, alg tpm2.TPMAlgID, digest []byte) error {
+	details := tpm2.NewTPMUSigScheme(alg, &tpm2.TPMSSchemeHash{HashAlg: tpm2.TPMAlgSHA256})
+	return r.use(k, func(tr transport.TPM, key tpm2.AuthHandle) error {
+		_, err := tpm2.Sign{
+			KeyHandle:  key,
+			Digest:     tpm2.TPM2BDigest{Buffer: digest},
+			InScheme:   tpm2.TPMTSigScheme{Scheme: alg, Details: details},
+			Validation: tpm2.TPMTTKHashCheck{Tag: tpm2.TPMSTHashCheck, Hierarchy: tpm2.TPMRHNull},
+		}.Execute(tr)
+		return err
+	})
+}
+
+// cbc runs TPM2_EncryptDecrypt2 in AES-CBC over data in the TPM's largest
+// pieces, the IV chained, and returns the last IV.
+func (r *rawTPM) cbc(iv, data []byte) ([]byte, error) {
+	err := r.use(&r.aes, func(tr transport.TPM, key tpm2.AuthHandle) error {
+		for off := 0; off < len(data); off += r.piece {
+			rsp, err := tpm2.EncryptDecrypt2{
+				KeyHandle: key,
+				Message:   tpm2.TPM2BMaxBuffer{Buffer: data[off:min(off+r.piece, len(data))]},
+				Mode:      tpm2.TPMAlgCBC,
+				IV:        tpm2.TPM2BIV{Buffer: iv},
+			}.Execute(tr)
+			if err != nil {
+				return err
+			}
+			iv = rsp.IV.Buffer
+		}
+		return nil
+	})
+	return iv, err
+}
 
 // call returns the operation of workload w, nil for one a TPM does not
 // do.
@@ -95,17 +184,13 @@ func (r *rawTPM) call(w string) func() error {
 		return func() error {
 			// CKM_SHA256_RSA_PKCS hashes in the token: so does this.
 			d := sha256.Sum256(r.buf[:64])
-			_, err := r.t.Sign(r.rsa, nil, d[:], crypto.SHA256)
-			return err
+			return r.sign(&r.rsa, tpm2.TPMAlgRSASSA, d[:])
 		}
 	case WorkECDSASign:
-		return func() error {
-			_, err := r.t.Sign(r.ecc, nil, r.digest, crypto.SHA256)
-			return err
-		}
+		return func() error { return r.sign(&r.ecc, tpm2.TPMAlgECDSA, r.digest) }
 	case WorkAES:
 		return func() error {
-			_, _, err := r.t.SymCrypt(r.aes, nil, false, tpm.ModeCBC, r.iv, r.buf)
+			_, err := r.cbc(r.iv, r.buf)
 			return err
 		}
 	case WorkAESParts:
@@ -113,7 +198,7 @@ func (r *rawTPM) call(w string) func() error {
 			iv := r.iv
 			for off := 0; off < aesBulk; off += aesPart {
 				var err error
-				if _, iv, err = r.t.SymCrypt(r.aes, nil, false, tpm.ModeCBC, iv, r.buf[off:off+aesPart]); err != nil {
+				if iv, err = r.cbc(iv, r.buf[off:off+aesPart]); err != nil {
 					return err
 				}
 			}

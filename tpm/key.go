@@ -9,6 +9,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"sync"
 
 	"github.com/google/go-tpm/tpm2"
 )
@@ -83,7 +84,7 @@ type KeyBlob struct {
 // PublicKey returns the public key in k: an *rsa.PublicKey or an
 // *ecdsa.PublicKey, or nil for AES and HMAC keys. It needs no TPM.
 func (k KeyBlob) PublicKey() (crypto.PublicKey, error) {
-	pk, err := parseKey(k, keyID(k))
+	pk, err := parsed.get(k)
 	if err != nil {
 		return nil, err
 	}
@@ -323,11 +324,22 @@ type parsedKey struct {
 // keys. Decoding with go-tpm's reflection costs some 50 µs, a twelfth of an
 // ECDSA signature on swtpm, so the keys in use are kept decoded, by their
 // id: the SHA-256 of the blob's bytes.
-func (t *TPM) parseKey(k KeyBlob) (parsedKey, error) {
+func (t *TPM) parseKey(k KeyBlob) (parsedKey, error) { return parsed.get(k) }
+
+// parsed holds the keys decoded lately, for every TPM: a key's bytes
+// decode the same whatever TPM they are for.
+var parsed keyMemo
+
+type keyMemo struct {
+	mu   sync.Mutex
+	keys map[[sha256.Size]byte]parsedKey
+}
+
+func (m *keyMemo) get(k KeyBlob) (parsedKey, error) {
 	id := keyID(k)
-	t.parsedMu.Lock()
-	pk, ok := t.parsed[id]
-	t.parsedMu.Unlock()
+	m.mu.Lock()
+	pk, ok := m.keys[id]
+	m.mu.Unlock()
 	if ok {
 		return pk, nil
 	}
@@ -335,18 +347,18 @@ func (t *TPM) parseKey(k KeyBlob) (parsedKey, error) {
 	if err != nil {
 		return parsedKey{}, err
 	}
-	t.parsedMu.Lock()
-	if len(t.parsed) >= maxParsed {
-		for old := range t.parsed { // any one
-			delete(t.parsed, old)
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if len(m.keys) >= maxParsed {
+		for old := range m.keys { // any one
+			delete(m.keys, old)
 			break
 		}
 	}
-	if t.parsed == nil {
-		t.parsed = make(map[[sha256.Size]byte]parsedKey)
+	if m.keys == nil {
+		m.keys = make(map[[sha256.Size]byte]parsedKey)
 	}
-	t.parsed[id] = pk
-	t.parsedMu.Unlock()
+	m.keys[id] = pk
 	return pk, nil
 }
 

@@ -37,9 +37,6 @@ type TPM struct {
 	// maxBuffer is the most data one command takes in a TPM2B_MAX_BUFFER.
 	maxBuffer int
 	caps      *Caps // cached by Algorithms
-	// parsed holds decoded key blobs by keyID; see parseKey.
-	parsedMu sync.Mutex
-	parsed   map[[32]byte]parsedKey
 }
 
 // backend is what opening a spec yields before the TPM is set up.
