@@ -45,6 +45,40 @@ func (t *TPM) LoadedSessions() (int, error) {
 	return n, nil
 }
 
+// Inspect connects to the TPM named by spec ("swtpm:HOST:PORT" or a
+// device path, as for Open), counts the transient objects and the loaded
+// or saved sessions on it with TPM2_GetCapability, and disconnects. Unlike
+// Open it neither starts the TPM nor flushes anything, so it shows what
+// the TPM's last user left: after a process that used Open ends without
+// Close, at least its storage primary key. Through a resource manager
+// (/dev/tpmrm*) it sees only its own connection, and so counts nothing.
+// swtpm serves one connection at a time: Inspect waits while another is
+// open. "sim" is refused: the simulator keeps nothing between processes.
+func Inspect(spec string) (transients, sessions int, err error) {
+	if spec == "sim" {
+		return 0, 0, errors.New(`inspecting TPM "sim": the simulator lives in the process that opened it`)
+	}
+	b, err := openBackend(spec, "")
+	if err != nil {
+		return 0, 0, fmt.Errorf("inspecting TPM %q: %w", spec, err)
+	}
+	t := &TPM{rw: b.rw, release: b.release}
+	defer func() {
+		t.mu.Lock()
+		defer t.mu.Unlock()
+		if cerr := t.drop(); err == nil && cerr != nil {
+			err = fmt.Errorf("inspecting TPM %q: %w", spec, cerr)
+		}
+	}()
+	if transients, err = t.LoadedTransients(); err != nil {
+		return 0, 0, fmt.Errorf("inspecting TPM %q: %w", spec, err)
+	}
+	if sessions, err = t.LoadedSessions(); err != nil {
+		return 0, 0, fmt.Errorf("inspecting TPM %q: %w", spec, err)
+	}
+	return transients, sessions, nil
+}
+
 // flushAll flushes every transient object and every loaded or saved
 // session (TPM 2.0 Part 3, 28.4: FlushContext takes saved sessions too).
 func (l locked) flushAll() error {
