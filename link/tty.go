@@ -23,6 +23,7 @@ type TTY struct {
 
 	mu       sync.Mutex
 	deadline time.Time
+	spin     time.Duration
 	closed   bool
 }
 
@@ -91,8 +92,24 @@ func (t *TTY) readDeadline() (time.Time, error) {
 	return t.deadline, nil
 }
 
+// SetSpin has each Read that finds nothing to read try again, yielding
+// the CPU between tries, for up to d before it sleeps in poll(2). On a VM
+// whose idle virtual CPUs halt, the wake-up of a sleeping reader costs
+// more than a round trip to tepd; a reader that is still running when the
+// reply comes sees it at once. sched_yield(2) hands the CPU to anything
+// else that wants it (tepd, the TPM), so the spin only uses what would
+// idle. Zero, the default, never spins.
+func (t *TTY) SetSpin(d time.Duration) {
+	t.mu.Lock()
+	t.spin = d
+	t.mu.Unlock()
+}
+
 // Read reads what the tty has, waiting for at least one byte.
 func (t *TTY) Read(p []byte) (int, error) {
+	t.mu.Lock()
+	spinUntil := time.Now().Add(t.spin)
+	t.mu.Unlock()
 	for {
 		n, err := unix.Read(t.fd, p)
 		switch {
@@ -104,6 +121,10 @@ func (t *TTY) Read(p []byte) (int, error) {
 			continue
 		case !errors.Is(err, unix.EAGAIN):
 			return 0, &os.PathError{Op: "read", Path: t.name, Err: err}
+		}
+		if time.Now().Before(spinUntil) {
+			unix.Syscall(unix.SYS_SCHED_YIELD, 0, 0, 0)
+			continue
 		}
 		d, err := t.readDeadline()
 		if err == nil {

@@ -35,6 +35,9 @@ func Dial(cfg Config) (*Client, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrLink, err)
 	}
+	if t, ok := s.(*link.TTY); ok && cfg.Spin > 0 {
+		t.SetSpin(cfg.Spin)
+	}
 	id, err := newID()
 	if err != nil {
 		s.Close()

@@ -15,6 +15,10 @@ type Config struct {
 	StartTimeout time.Duration // how long C_Initialize waits for the server
 	CallTimeout  time.Duration // how long any call waits for its reply
 	KeepAlive    time.Duration // interval of keep-alive calls; 0: default
+	// Spin is how long a wait for a reply on a tty keeps the thread
+	// running before it sleeps (see link.TTY.SetSpin); 0: default,
+	// negative: never.
+	Spin time.Duration
 }
 
 // Environment variables read by FromEnv.
@@ -24,6 +28,7 @@ const (
 	EnvStartTimeout = "TEP_START_TIMEOUT" // a Go duration, e.g. 5s
 	EnvCallTimeout  = "TEP_CALL_TIMEOUT"
 	EnvLog          = "TEP_LOG" // file for diagnostics instead of stderr
+	EnvSpin         = "TEP_SPIN" // a Go duration; 0 never spins
 )
 
 // Defaults.
@@ -32,6 +37,8 @@ const (
 	DefaultStartTimeout = 5 * time.Second
 	DefaultCallTimeout  = 2 * time.Minute // key generation on a real TPM is slow
 	DefaultKeepAlive    = 10 * time.Second
+	// DefaultSpin covers a round trip and an ECDSA signature on swtpm.
+	DefaultSpin = time.Millisecond
 )
 
 // FromEnv reads the configuration from the environment.
@@ -53,6 +60,14 @@ func FromEnv(getenv func(string) string) (Config, error) {
 			}
 		}
 	}
+	if v := getenv(EnvSpin); v != "" {
+		if c.Spin, err = time.ParseDuration(v); err != nil || c.Spin < 0 {
+			return c, fmt.Errorf("%s=%q: want a duration such as 1ms, or 0", EnvSpin, v)
+		}
+		if c.Spin == 0 {
+			c.Spin = -1
+		}
+	}
 	return c, nil
 }
 
@@ -69,6 +84,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.KeepAlive <= 0 {
 		c.KeepAlive = DefaultKeepAlive
+	}
+	if c.Spin == 0 {
+		c.Spin = DefaultSpin
 	}
 	return c
 }
