@@ -445,3 +445,34 @@ func TestLargeCallAfterExpiredDeadline(t *testing.T) {
 		t.Fatalf("1 MiB call after an expired deadline: %v", err)
 	}
 }
+
+// TestSpinningRead: a tty that spins before sleeping still delivers bytes
+// that come during the spin and after it, and still honours its deadline.
+func TestSpinningRead(t *testing.T) {
+	p, err := NewPTY(filepath.Join(t.TempDir(), "ttyS4"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	c, err := OpenTTY(p.Path, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetSpin(5 * time.Millisecond)
+	buf := make([]byte, 16)
+	for _, delay := range []time.Duration{0, time.Millisecond, 20 * time.Millisecond} {
+		go func() {
+			time.Sleep(delay)
+			p.Master.Write([]byte("reply"))
+		}()
+		c.SetReadDeadline(time.Now().Add(5 * time.Second))
+		if n, err := c.Read(buf); err != nil || string(buf[:n]) != "reply" {
+			t.Errorf("reply after %v: Read = %q, %v", delay, buf[:n], err)
+		}
+	}
+	c.SetReadDeadline(time.Now().Add(30 * time.Millisecond))
+	if _, err := c.Read(buf); !errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Errorf("Read with nothing to read = %v, want the deadline", err)
+	}
+}
