@@ -27,7 +27,7 @@ const (
 	EnvBaud         = "TEP_BAUD"
 	EnvStartTimeout = "TEP_START_TIMEOUT" // a Go duration, e.g. 5s
 	EnvCallTimeout  = "TEP_CALL_TIMEOUT"
-	EnvLog          = "TEP_LOG" // file for diagnostics instead of stderr
+	EnvLog          = "TEP_LOG"  // file for diagnostics instead of stderr
 	EnvSpin         = "TEP_SPIN" // a Go duration; 0 never spins
 )
 
