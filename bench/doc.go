@@ -10,7 +10,12 @@
 // host. Crypto compares signing, verifying, AES, digests and key
 // generation through TEP over a pty (tepd on swtpm and on its embedded
 // simulator) with the same peers and with package tpm on swtpm directly,
-// the TPM's own limit. tpm2-pkcs11 runs on an swtpm of its own behind
+// the TPM's own limit. W7 has many processes on several of tepd's ports
+// sign at once and compares their aggregate rate with the raw TPM's on
+// an swtpm alone, one stream, run after them so that the two do not
+// share the CPU. Soak keeps W7's processes signing for minutes while it
+// kills them at random, and then checks what must survive and what must
+// not leak. tpm2-pkcs11 runs on an swtpm of its own behind
 // tpm2-abrmd on a private D-Bus session bus, or on the swtpm directly
 // when tpm2-abrmd cannot run, which its systems' names then say.
 //
@@ -22,6 +27,9 @@
 // per module (the calling program run again with HostCommand, which must
 // call P11Host), in a directory the caller owns, and stops every one of
 // them before it returns. Crypto likewise, with two more swtpm instances
-// (one for tepd, one for the raw TPM) and two tepd. Children listen only
-// on loopback ports and on unix sockets in that directory.
+// (one for tepd, one for the raw TPM) and two tepd. W7 and Soak start an
+// swtpm, one tepd and a host per process (for W7 then an swtpm for the
+// raw TPM), and stop them likewise; Soak's killed hosts are reaped as
+// they go. Children listen only on loopback ports and on unix sockets in
+// that directory.
 package bench

@@ -33,10 +33,20 @@ type (
 	hostRequest struct {
 		Workload string `json:"workload"`
 		Calls    int    `json:"calls"`
+		// Seconds, for W7's signing workloads, is how long to call in a
+		// loop instead of Calls times.
+		Seconds float64 `json:"seconds,omitempty"`
 	}
 	hostReply struct {
 		Ns  []int64 `json:"ns"`
 		Err string  `json:"error,omitempty"`
+		// For W7's signing workloads, which go on after a failed call:
+		// the failures (Err is the first), and the time from the
+		// request to the end of the last call.
+		Errors    int   `json:"errors,omitempty"`
+		ElapsedNs int64 `json:"elapsed_ns,omitempty"`
+		// Missing, for Soak's check, is what it did not find.
+		Missing []string `json:"missing,omitempty"`
 	}
 )
 
@@ -86,6 +96,8 @@ type system struct {
 	d         *direct
 	keys      *cryptoKeys
 	garbage   []pkcs11.ObjectHandle
+	// For W7's and Soak's: see w7Signer.
+	signer *w7Signer
 }
 
 // open loads module and sets up the session, measuring the memory that
@@ -157,8 +169,12 @@ func (s *system) close() {
 	s.ctx.Finalize()
 }
 
-// run times req.Calls calls of a workload, stopping at the first error.
+// run times req.Calls calls of a workload, stopping at the first error,
+// or runs one of W7's and Soak's (see w7Steps).
 func (s *system) run(req hostRequest) hostReply {
+	if step, ok := w7Steps[req.Workload]; ok {
+		return step(s, req)
+	}
 	call, ok := p11Calls[req.Workload]
 	if !ok {
 		if call, ok = cryptoCalls[req.Workload]; !ok {

@@ -48,8 +48,9 @@ type tepd struct {
 }
 
 // startTEPD initialises a token on TPM spec (as tepd's --tpm takes it) in
-// dir/name and serves it on ptys in dir/name/run, with build/tepd.
-func startTEPD(dir, name, build, spec string) (*tepd, error) {
+// dir/name and serves it on ptys in dir/name/run, with build/tepd and
+// serveFlags added to its serve command.
+func startTEPD(dir, name, build, spec string, serveFlags ...string) (*tepd, error) {
 	build, err := filepath.Abs(build)
 	if err != nil {
 		return nil, err
@@ -60,7 +61,8 @@ func startTEPD(dir, name, build, spec string) (*tepd, error) {
 		return nil, err
 	}
 	run := filepath.Join(state, "run")
-	p, err := startProc(filepath.Join(dir, name+".log"), nil, bin, "serve", "--state", state, "--tpm", spec, "--pty", run)
+	args := append([]string{"serve", "--state", state, "--tpm", spec, "--pty", run}, serveFlags...)
+	p, err := startProc(filepath.Join(dir, name+".log"), nil, bin, args...)
 	if err != nil {
 		return nil, err
 	}

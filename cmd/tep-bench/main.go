@@ -26,6 +26,20 @@
 // directly, through p11-kit's RPC over a pty pair to those two, and with
 // the TPM package on swtpm directly (the TPM's own limit); with
 // TEP-on-swtpm's ratio (time over time) to each. It needs what p11 does.
+//
+// w7: N processes on each of M ports of one tepd on swtpm (default 4 on
+// 6) sign with one token key for D (default 10s), all at once; then the
+// raw TPM (as in crypto) signs on an swtpm of its own, alone, for as
+// long. It reports the aggregate rate and its ratio to the raw TPM's,
+// errors, the rate of each port and the spread between processes, the
+// latency median and p99, and tepd's memory idle and under load, each
+// beside its target.
+//
+// soak: the w7 set-up (ecdsa, 6 ports × 4 processes) for D (default 10m)
+// with tepd's lease at 5 s, a random worker killed with SIGKILL every 2 to
+// 5 s and replaced; then checks that the survivors still sign, that the
+// token's objects are all there, tepd's memory growth, and, after tepd is
+// killed in turn, the handles it left on the TPM. Needs swtpm.
 package main
 
 import (
@@ -59,6 +73,10 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 		return runP11(args[1:], stdout, stderr)
 	case "crypto":
 		return runCrypto(args[1:], stdout, stderr)
+	case "w7":
+		return runW7(args[1:], stdout, stderr)
+	case "soak":
+		return runSoak(args[1:], stdout, stderr)
 	case bench.HostCommand:
 		// Hidden: p11 and crypto run each module in a process of its own.
 		if len(args) != 2 {
@@ -66,13 +84,15 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 		}
 		return bench.P11Host(args[1], stdin, stdout)
 	}
-	return fmt.Errorf("unknown workload %q (want: link, p11 or crypto)", args[0])
+	return fmt.Errorf("unknown workload %q (want: link, p11, crypto, w7 or soak)", args[0])
 }
 
 const usage = `usage:
   tep-bench link [-scale F] [-json]
   tep-bench p11 [-n N] [-build DIR] [-json]
-  tep-bench crypto [-scale F] [-build DIR] [-json]`
+  tep-bench crypto [-scale F] [-build DIR] [-json]
+  tep-bench w7 [-build DIR] [-ports N] [-procs N] [-duration D] [-mech ecdsa|rsa] [-json]
+  tep-bench soak [-build DIR] [-duration D] [-json]`
 
 func runLink(args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("link", flag.ContinueOnError)
