@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/vmihailenco/msgpack/v5"
+	"golang.org/x/sys/unix"
 	"tep.dev/tep/wire"
 )
 
@@ -475,4 +476,66 @@ func TestSpinningRead(t *testing.T) {
 	if _, err := c.Read(buf); !errors.Is(err, os.ErrDeadlineExceeded) {
 		t.Errorf("Read with nothing to read = %v, want the deadline", err)
 	}
+}
+
+// TestLockWakeFile: waiters on a port sleep on a private wake file; where
+// that file cannot be had (another user's, or readable by others), the
+// lock still works, by polling.
+func TestLockWakeFile(t *testing.T) {
+	path, _ := startServer(t, Config{}, nil)
+	open := func() *TTY {
+		f, err := OpenTTY(path, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { f.Close() })
+		return f
+	}
+	handOver := func(l1, l2 *Lock) {
+		t.Helper()
+		if err := l1.Acquire(time.Time{}); err != nil {
+			t.Fatal(err)
+		}
+		got := make(chan error, 1)
+		go func() { got <- l2.Acquire(time.Now().Add(5 * time.Second)) }()
+		time.Sleep(5 * time.Millisecond)
+		l1.Release()
+		if err := <-got; err != nil {
+			t.Fatalf("waiter after release: %v", err)
+		}
+		l2.Release()
+	}
+
+	f1, f2 := open(), open()
+	l1, l2 := NewLock(f1), NewLock(f2)
+	if l1.wake == nil || l1.wake != l2.wake {
+		t.Fatalf("locks on one tty have wake areas %p and %p, want one shared", l1.wake, l2.wake)
+	}
+	var st unix.Stat_t
+	unix.Fstat(f1.FD(), &st)
+	file := filepath.Join(wakeDir, fmt.Sprintf("tep-lock-%d-%d-%d", os.Getuid(), unix.Major(st.Rdev), unix.Minor(st.Rdev)))
+	if fi, err := os.Stat(file); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Errorf("wake file %s: %v, %v; want mode 0600", file, fi, err)
+	}
+	handOver(l1, l2)
+
+	// A wake file others can read is not used.
+	dir := t.TempDir()
+	old := wakeDir
+	wakeDir = dir
+	wakeMu.Lock()
+	delete(wakeAreas, st.Rdev)
+	wakeMu.Unlock()
+	t.Cleanup(func() {
+		wakeDir = old
+		wakeMu.Lock()
+		delete(wakeAreas, st.Rdev)
+		wakeMu.Unlock()
+	})
+	os.WriteFile(filepath.Join(dir, filepath.Base(file)), make([]byte, 64), 0o644)
+	l3, l4 := NewLock(open()), NewLock(open())
+	if l3.wake != nil {
+		t.Errorf("a wake file readable by others was mapped")
+	}
+	handOver(l3, l4)
 }

@@ -33,6 +33,7 @@ var ErrLockTimeout = errors.New("link: port is busy: another client holds it")
 type Lock struct {
 	turn chan struct{} // holds a token while locked: waiters queue in order
 	fd   int           // the tty, or -1: process-local only
+	wake *wakeArea     // nil: waiters poll
 }
 
 // Byte offsets of the queue and port locks in the tty's lock space.
@@ -45,11 +46,12 @@ const (
 // lock is in use. A nil t gives a lock that serialises only within the
 // process, for private connections such as sockets.
 func NewLock(t *TTY) *Lock {
-	fd := -1
+	l := &Lock{turn: make(chan struct{}, 1), fd: -1}
 	if t != nil {
-		fd = t.FD()
+		l.fd = t.FD()
+		l.wake = wakeAreaFor(l.fd)
 	}
-	return &Lock{turn: make(chan struct{}, 1), fd: fd}
+	return l
 }
 
 // Acquire takes the lock, giving up with ErrLockTimeout at deadline (zero:
@@ -73,11 +75,11 @@ func (l *Lock) Acquire(deadline time.Time) error {
 		}
 	}
 	if err != nil {
-		l.setlk(unix.F_UNLCK, queueByte, 2)
+		l.unlock(queueByte, 2)
 		<-l.turn
 		return err
 	}
-	l.setlk(unix.F_UNLCK, queueByte, 1)
+	l.unlock(queueByte, 1)
 	return nil
 }
 
@@ -99,16 +101,31 @@ func (l *Lock) waitTurn(deadline time.Time) error {
 // Release lets the lock go.
 func (l *Lock) Release() {
 	if l.fd >= 0 {
-		l.setlk(unix.F_UNLCK, portByte, 1)
+		l.unlock(portByte, 1)
 	}
 	<-l.turn
 }
 
-// take polls for one byte's lock. The kernel's blocking variant cannot be
-// given a deadline, and a busy port must not hang the application.
+// unlock lets n bytes from at go and wakes a process waiting for each.
+func (l *Lock) unlock(at, n int64) {
+	l.setlk(unix.F_UNLCK, at, n)
+	if l.wake != nil {
+		for b := at; b < at+n; b++ {
+			l.wake.wake(b)
+		}
+	}
+}
+
+// take waits for one byte's lock: asleep on the wake area, or polling
+// when there is none. The kernel's blocking variant cannot be given a
+// deadline, and a busy port must not hang the application.
 func (l *Lock) take(at int64, deadline time.Time) error {
-	wait := 20 * time.Microsecond
+	poll := 20 * time.Microsecond
 	for {
+		var seq uint32
+		if l.wake != nil {
+			seq = l.wake.seq(at).Load()
+		}
 		err := l.setlk(unix.F_WRLCK, at, 1)
 		if err == nil {
 			return nil
@@ -116,11 +133,23 @@ func (l *Lock) take(at int64, deadline time.Time) error {
 		if !errors.Is(err, unix.EAGAIN) && !errors.Is(err, unix.EACCES) {
 			return fmt.Errorf("locking port: %w", err)
 		}
-		if !deadline.IsZero() && time.Now().Add(wait).After(deadline) {
-			return ErrLockTimeout
+		wait := poll
+		if l.wake != nil {
+			wait = wakeSlice
 		}
-		time.Sleep(wait)
-		wait = min(2*wait, 500*time.Microsecond)
+		if !deadline.IsZero() {
+			left := time.Until(deadline)
+			if left <= 0 {
+				return ErrLockTimeout
+			}
+			wait = min(wait, left)
+		}
+		if l.wake != nil {
+			l.wake.wait(at, seq, wait)
+		} else {
+			time.Sleep(wait)
+			poll = min(2*poll, 500*time.Microsecond)
+		}
 	}
 }
 

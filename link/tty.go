@@ -24,6 +24,7 @@ type TTY struct {
 	mu       sync.Mutex
 	deadline time.Time
 	spin     time.Duration
+	slow     bool // the last wait outlasted spin: the next does not spin
 	closed   bool
 }
 
@@ -98,32 +99,56 @@ func (t *TTY) readDeadline() (time.Time, error) {
 // more than a round trip to tepd; a reader that is still running when the
 // reply comes sees it at once. sched_yield(2) hands the CPU to anything
 // else that wants it (tepd, the TPM), so the spin only uses what would
-// idle. Zero, the default, never spins.
+// idle. A wait that outlasts the spin (a long TPM operation, a port
+// shared by busy processes) turns spinning off until a wait is short
+// again: spinning then would only take the CPU from tepd and the TPM.
+// Zero, the default, never spins.
 func (t *TTY) SetSpin(d time.Duration) {
 	t.mu.Lock()
 	t.spin = d
 	t.mu.Unlock()
 }
 
+// yieldedAway is how long a sched_yield(2) takes when another thread ran
+// in between, rather than returning at once.
+const yieldedAway = 20 * time.Microsecond
+
 // Read reads what the tty has, waiting for at least one byte.
 func (t *TTY) Read(p []byte) (int, error) {
 	t.mu.Lock()
-	spinUntil := time.Now().Add(t.spin)
+	spin := t.spin
+	if t.slow {
+		spin = 0
+	}
 	t.mu.Unlock()
+	start := time.Now()
+	spinUntil := start.Add(spin)
+	waited := false
 	for {
 		n, err := unix.Read(t.fd, p)
 		switch {
 		case err == nil && n == 0 && len(p) > 0:
 			return 0, io.EOF
 		case err == nil:
+			if waited {
+				t.mu.Lock()
+				t.slow = time.Since(start) > t.spin
+				t.mu.Unlock()
+			}
 			return n, nil
 		case errors.Is(err, unix.EINTR):
 			continue
 		case !errors.Is(err, unix.EAGAIN):
 			return 0, &os.PathError{Op: "read", Path: t.name, Err: err}
 		}
-		if time.Now().Before(spinUntil) {
+		waited = true
+		if now := time.Now(); now.Before(spinUntil) {
 			unix.Syscall(unix.SYS_SCHED_YIELD, 0, 0, 0)
+			if time.Since(now) > yieldedAway {
+				// The yield let something else run: the CPU is wanted,
+				// so wait without it.
+				spinUntil = time.Time{}
+			}
 			continue
 		}
 		d, err := t.readDeadline()

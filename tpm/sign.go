@@ -59,11 +59,8 @@ func (t *TPM) sign(k KeyBlob, auth, digest []byte, opts crypto.SignerOpts) ([]by
 		if err != nil {
 			return err
 		}
-		sig, err = tpm2.Unmarshal[tpm2.TPMTSignature](rparms)
-		if err != nil {
-			return fmt.Errorf("malformed TPM2_Sign response: %w", err)
-		}
-		return nil
+		sig, err = parseSignature(rparms)
+		return err
 	})
 	if err != nil {
 		return nil, err
@@ -243,4 +240,27 @@ func rsaScheme(o *rsa.OAEPOptions) (tpm2.TPMTRSADecrypt, []byte, error) {
 		Scheme:  tpm2.TPMAlgOAEP,
 		Details: tpm2.NewTPMUAsymScheme(tpm2.TPMAlgOAEP, &tpm2.TPMSEncSchemeOAEP{HashAlg: alg}),
 	}, o.Label, nil
+}
+
+// parseSignature reads the TPMT_SIGNATURE (Part 2, 11.3.4) of an RSA or
+// ECDSA signature, by hand: go-tpm's reflection took 38 µs.
+func parseSignature(b []byte) (*tpm2.TPMTSignature, error) {
+	r := &rspReader{b: b}
+	alg := tpm2.TPMAlgID(r.u16())
+	hash := tpm2.TPMIAlgHash(r.u16())
+	var sig tpm2.TPMTSignature
+	switch alg {
+	case tpm2.TPMAlgRSASSA, tpm2.TPMAlgRSAPSS:
+		s := r.sized()
+		sig = tpm2.TPMTSignature{SigAlg: alg, Signature: tpm2.NewTPMUSignature(alg, &tpm2.TPMSSignatureRSA{Hash: hash, Sig: tpm2.TPM2BPublicKeyRSA{Buffer: s}})}
+	case tpm2.TPMAlgECDSA:
+		x, y := r.sized(), r.sized()
+		sig = tpm2.TPMTSignature{SigAlg: alg, Signature: tpm2.NewTPMUSignature(alg, &tpm2.TPMSSignatureECC{Hash: hash, SignatureR: tpm2.TPM2BECCParameter{Buffer: x}, SignatureS: tpm2.TPM2BECCParameter{Buffer: y}})}
+	default:
+		return nil, fmt.Errorf("TPM returned a signature of scheme 0x%04x", uint16(alg))
+	}
+	if r.err != nil || len(r.b) != 0 {
+		return nil, errors.New("malformed TPM2_Sign response")
+	}
+	return &sig, nil
 }

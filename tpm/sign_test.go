@@ -247,3 +247,27 @@ func TestKeyAuths(t *testing.T) {
 		}
 	})
 }
+
+// TestParseSignature: the hand-written TPMT_SIGNATURE reader agrees with
+// go-tpm's on the signatures a TPM returns and refuses anything else.
+func TestParseSignature(t *testing.T) {
+	for _, sig := range []tpm2.TPMTSignature{
+		{SigAlg: tpm2.TPMAlgECDSA, Signature: tpm2.NewTPMUSignature(tpm2.TPMAlgECDSA, &tpm2.TPMSSignatureECC{Hash: tpm2.TPMAlgSHA256, SignatureR: tpm2.TPM2BECCParameter{Buffer: []byte{1, 2, 3}}, SignatureS: tpm2.TPM2BECCParameter{Buffer: []byte{4, 5}}})},
+		{SigAlg: tpm2.TPMAlgRSASSA, Signature: tpm2.NewTPMUSignature(tpm2.TPMAlgRSASSA, &tpm2.TPMSSignatureRSA{Hash: tpm2.TPMAlgSHA384, Sig: tpm2.TPM2BPublicKeyRSA{Buffer: bytes.Repeat([]byte{7}, 256)}})},
+		{SigAlg: tpm2.TPMAlgRSAPSS, Signature: tpm2.NewTPMUSignature(tpm2.TPMAlgRSAPSS, &tpm2.TPMSSignatureRSA{Hash: tpm2.TPMAlgSHA256, Sig: tpm2.TPM2BPublicKeyRSA{Buffer: []byte{9}}})},
+	} {
+		b := tpm2.Marshal(sig)
+		got, err := parseSignature(b)
+		if err != nil || !bytes.Equal(tpm2.Marshal(*got), b) {
+			t.Errorf("parseSignature(%x) = %v, %v", b, got, err)
+		}
+		for _, bad := range [][]byte{b[:len(b)-1], append(bytes.Clone(b), 0), b[:3]} {
+			if _, err := parseSignature(bad); err == nil {
+				t.Errorf("parseSignature(%x) accepted", bad)
+			}
+		}
+	}
+	if _, err := parseSignature([]byte{0x00, 0x15, 0x00, 0x0b, 0, 0}); err == nil { // RSAES (0x0015) is no signature
+		t.Error("parseSignature accepted a scheme that is no signature")
+	}
+}
