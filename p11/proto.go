@@ -91,6 +91,13 @@ type HelloReq struct {
 	PID int64
 }
 
+// HelloResp tells the client how long the server keeps a silent client's
+// state, so that its keep-alives come often enough.
+type HelloResp struct {
+	RV      RV
+	LeaseMs int64
+}
+
 // RVResp is the result of functions that return only a value.
 type RVResp struct {
 	RV RV
@@ -259,6 +266,9 @@ type OutResp struct {
 
 // Result returns the return value.
 func (r *RVResp) Result() RV { return r.RV }
+
+// Result returns the return value.
+func (r *HelloResp) Result() RV { return r.RV }
 
 // Result returns the return value.
 func (r *SlotListResp) Result() RV { return r.RV }

@@ -109,7 +109,7 @@ func (s *Server) hello(c *client, body []byte) (p11.Resp, error) {
 	s.mu.Unlock()
 	s.clientFor(c.id)
 	s.log.Debug("client registered", "client", c.id, "pid", req.PID)
-	return &p11.RVResp{}, nil
+	return &p11.HelloResp{LeaseMs: s.lease.Milliseconds()}, nil
 }
 
 func (s *Server) goodbye(c *client, _ []byte) (p11.Resp, error) {

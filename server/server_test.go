@@ -55,7 +55,9 @@ type fakeClock struct {
 func (c *fakeClock) Now() time.Time          { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
 func (c *fakeClock) Advance(d time.Duration) { c.mu.Lock(); c.t = c.t.Add(d); c.mu.Unlock() }
 
-func newFixture(t testing.TB, tpmSpec string) *fixture {
+// newFixture runs a server on a fresh TPM and store with a token, serving
+// a pty. tune, if given, changes the server's configuration.
+func newFixture(t testing.TB, tpmSpec string, tune ...func(*Config)) *fixture {
 	t.Helper()
 	dir := t.TempDir()
 	tp, err := tpm.Open(tpmSpec, dir)
@@ -73,7 +75,11 @@ func newFixture(t testing.TB, tpmSpec string) *fixture {
 	}
 	t.Cleanup(func() { st.Close() })
 	clock := &fakeClock{t: time.Unix(1800000000, 0)}
-	srv, err := New(tp, st, Config{Lease: time.Hour, Now: clock.Now, Log: slog.New(slog.DiscardHandler)})
+	cfg := Config{Lease: time.Hour, Now: clock.Now, Log: slog.New(slog.DiscardHandler)}
+	for _, f := range tune {
+		f(&cfg)
+	}
+	srv, err := New(tp, st, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -397,5 +403,21 @@ func TestPINLockout(t *testing.T) {
 	}
 	if err := c.Login(s, p11.CKU_USER, []byte(userPIN)); err != nil {
 		t.Fatalf("right PIN after the reset: %v", err)
+	}
+}
+
+// TestShortLeaseKeepsLiveClients: a live client keeps its session on a
+// server whose lease is shorter than the default keep-alive interval: the
+// server's hello tells the client the lease.
+func TestShortLeaseKeepsLiveClients(t *testing.T) {
+	f := newFixture(t, "sim", func(c *Config) { c.Lease, c.Now = 600*time.Millisecond, nil })
+	c := f.dial(t)
+	s, err := c.OpenSession(1, p11.CKF_SERIAL_SESSION)
+	if err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(2 * time.Second) // three leases, idle
+	if _, err := c.SessionInfo(s); err != nil {
+		t.Errorf("session after 2 s idle with a 600 ms lease: %v", err)
 	}
 }

@@ -50,14 +50,25 @@ func Dial(cfg Config) (*Client, error) {
 		s.Close()
 		return nil, fmt.Errorf("%w: no answer from a TEP server on %s within %v: %v", ErrLink, cfg.Port, cfg.StartTimeout, err)
 	}
-	var r p11.RVResp
+	var r p11.HelloResp
 	if err := c.callCtx(ctx, p11.FnInitialize, &p11.HelloReq{PID: int64(os.Getpid())}, &r); err != nil {
 		s.Close()
 		return nil, err
 	}
+	c.cfg.KeepAlive = keepAliveFor(c.cfg.KeepAlive, time.Duration(r.LeaseMs)*time.Millisecond)
 	c.done.Add(1)
 	go c.keepAlive()
 	return c, nil
+}
+
+// keepAliveFor returns the keep-alive interval for a server that drops a
+// client silent for lease: at most the configured interval, and often
+// enough that two keep-alives may go astray before the lease runs out.
+func keepAliveFor(interval, lease time.Duration) time.Duration {
+	if lease > 0 {
+		interval = min(interval, lease/3)
+	}
+	return max(interval, 10*time.Millisecond)
 }
 
 // newID draws a random client id: unique among the clients of a server

@@ -27,3 +27,16 @@ func TestFromEnv(t *testing.T) {
 		}
 	}
 }
+
+func TestKeepAliveFor(t *testing.T) {
+	for _, c := range []struct{ interval, lease, want time.Duration }{
+		{10 * time.Second, time.Minute, 10 * time.Second},
+		{10 * time.Second, 6 * time.Second, 2 * time.Second},
+		{10 * time.Second, 0, 10 * time.Second}, // a server that says nothing
+		{10 * time.Second, time.Millisecond, 10 * time.Millisecond},
+	} {
+		if got := keepAliveFor(c.interval, c.lease); got != c.want {
+			t.Errorf("keepAliveFor(%v, %v) = %v, want %v", c.interval, c.lease, got, c.want)
+		}
+	}
+}
