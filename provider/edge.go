@@ -28,6 +28,8 @@ var lib struct {
 	c         *client.Client
 	finalized chan struct{} // closed by C_Finalize, wakes C_WaitForSlotEvent
 	log       io.Writer
+	// stopProfile ends the CPU profile TEP_CPUPROFILE asked for.
+	stopProfile func()
 }
 
 // current returns the client, or CKR_CRYPTOKI_NOT_INITIALIZED. The caller

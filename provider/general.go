@@ -8,6 +8,7 @@ import "C"
 
 import (
 	"os"
+	"runtime/pprof"
 	"unsafe"
 
 	"tep.dev/tep/provider/client"
@@ -40,7 +41,34 @@ func initialize(pInitArgs C.CK_VOID_PTR) C.CK_RV {
 	setPortFD(c.PortFD())
 	lib.c = c
 	lib.finalized = make(chan struct{})
+	lib.stopProfile = startProfile(os.Getenv(envCPUProfile))
 	return C.CKR_OK
+}
+
+// envCPUProfile names a file for a pprof CPU profile of the provider from
+// C_Initialize to C_Finalize.
+const envCPUProfile = "TEP_CPUPROFILE"
+
+// startProfile profiles the process into file (none if file is empty)
+// and returns what stops it.
+func startProfile(file string) func() {
+	if file == "" {
+		return func() {}
+	}
+	f, err := os.Create(file)
+	if err != nil {
+		logf("%s: %v", envCPUProfile, err)
+		return func() {}
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		logf("%s: %v", envCPUProfile, err)
+		f.Close()
+		return func() {}
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		f.Close()
+	}
 }
 
 // checkInitArgs applies PKCS#11's rules for CK_C_INITIALIZE_ARGS. TEP
@@ -82,6 +110,7 @@ func finalize(pReserved C.CK_VOID_PTR) C.CK_RV {
 	}
 	setPortFD(-1) // before the descriptor is closed and its number reused
 	lib.c = nil
+	lib.stopProfile()
 	close(lib.finalized)
 	if err := c.Close(); err != nil {
 		logf("C_Finalize: %v", err) // the process is done with us anyway

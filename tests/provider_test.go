@@ -1,10 +1,12 @@
 package tests
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"math/rand/v2"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -48,13 +50,19 @@ func TestPkcs11Tool(t *testing.T) {
 	if err == nil || !strings.Contains(out, "CKR_PIN_INCORRECT") {
 		t.Errorf("login with the old PIN: %v\n%s", err, out)
 	}
+	// With TEP_CPUPROFILE the module profiles itself from C_Initialize to
+	// C_Finalize.
+	prof := filepath.Join(t.TempDir(), "cpu.prof")
 	cmd := exec.Command("pkcs11-tool", "--module", bin.module, "--hash", "-m", "SHA256")
-	cmd.Env = d.env()
+	cmd.Env = append(d.env(), "TEP_CPUPROFILE="+prof)
 	cmd.Stdin = strings.NewReader("This is my data object")
 	got, err := cmd.Output()
 	want := sha256.Sum256([]byte("This is my data object"))
 	if err != nil || string(got) != string(want[:]) {
 		t.Errorf("--hash = %x, %v, want %x", got, err, want)
+	}
+	if b, err := os.ReadFile(prof); err != nil || !bytes.HasPrefix(b, []byte{0x1f, 0x8b}) {
+		t.Errorf("TEP_CPUPROFILE: %d bytes, %v; want a gzipped pprof profile", len(b), err)
 	}
 }
 
