@@ -111,7 +111,7 @@ func (t *TTY) SetSpin(d time.Duration) {
 
 // yieldedAway is how long a sched_yield(2) takes when another thread ran
 // in between, rather than returning at once.
-const yieldedAway = 20 * time.Microsecond
+const yieldedAway = 100 * time.Microsecond
 
 // Read reads what the tty has, waiting for at least one byte.
 func (t *TTY) Read(p []byte) (int, error) {
