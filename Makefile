@@ -71,14 +71,8 @@ bench: deps build
 	@echo "== wire codec (go test -bench)"
 	@$(GO) test -run '^$$' -bench . -benchmem ./wire | grep -E '^(Benchmark|ok)'
 	@echo
-	@echo "== link: request/reply echo over a pty beside a raw pty echo ($(BUILD)/tep-bench link)"
-	@$(BUILD)/tep-bench link
-	@echo
-	@echo "== PKCS#11 round trips: TEP over a pty, SoftHSMv2, p11-kit's RPC over a pty ($(BUILD)/tep-bench p11)"
-	@$(BUILD)/tep-bench p11 -build $(BUILD)
-	@echo
-	@echo "== keys and cryptography: TEP on swtpm and on the simulator, SoftHSMv2, the raw TPM ($(BUILD)/tep-bench crypto)"
-	@$(BUILD)/tep-bench crypto -build $(BUILD)
+	@echo "== TEP beside the raw pty and TPM, SoftHSMv2, tpm2-pkcs11 and p11-kit's RPC, with the targets ($(BUILD)/tep-bench all)"
+	@$(BUILD)/tep-bench all -build $(BUILD)
 
 # Not part of test: SOAK_DURATION of signing from 24 processes on 6 ports
 # while workers are killed at random, then the checks that nothing leaked.

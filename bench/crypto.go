@@ -47,6 +47,7 @@ var cryptoWorks = []cryptoWork{
 	{WorkAES, 12, 3, aesBulk},
 	{WorkAESParts, 12, 3, aesBulk},
 	{WorkDigest, 60, 0, aesBulk},
+	{WorkDigestQuery, 60, 0, aesBulk},
 	{WorkRSAKeygen, 12, 6, 0},
 }
 

@@ -10,7 +10,10 @@ import (
 
 // The workloads Crypto times. An operation is the Init call and the one
 // call (or the Update and Final calls) it prepares, as an application
-// makes them; output buffers are sized beforehand (see direct).
+// makes them; output buffers are sized beforehand (see direct), but for
+// WorkDigestQuery, which first asks for the length with a NULL buffer as
+// miekg/pkcs11's Digest and Sign do (PKCS#11 v2.40, 5.2): two calls, each
+// handed the data.
 const (
 	WorkRSASign     = "W2 RSA-2048 SHA256_RSA_PKCS sign 64 B"
 	WorkRSAVerify   = "W2 RSA-2048 SHA256_RSA_PKCS verify 64 B"
@@ -19,6 +22,7 @@ const (
 	WorkAES         = "W4 AES-256-CBC encrypt 1 MiB"
 	WorkAESParts    = "W4 AES-256-CBC encrypt 1 MiB, 64 KiB parts"
 	WorkDigest      = "W5 SHA-256 digest 1 MiB"
+	WorkDigestQuery = "W5 SHA-256 digest 1 MiB, length query first"
 	WorkRSAKeygen   = "W6 RSA-2048 key pair generation"
 )
 
@@ -285,6 +289,18 @@ var cryptoCalls = map[string]func(*system) error{
 		}
 		var sum [32]byte
 		n, err := s.d.digest(s.sh, s.keys.bulk, sum[:])
+		return wantLen("C_Digest", n, 32, err)
+	},
+	WorkDigestQuery: func(s *system) error {
+		if err := s.ctx.DigestInit(s.sh, []*pkcs11.Mechanism{pkcs11.NewMechanism(pkcs11.CKM_SHA256, nil)}); err != nil {
+			return fmt.Errorf("C_DigestInit: %w", err)
+		}
+		n, err := s.d.digestLen(s.sh, s.keys.bulk)
+		if err := wantLen("C_Digest's length query", n, 32, err); err != nil {
+			return err
+		}
+		var sum [32]byte
+		n, err = s.d.digest(s.sh, s.keys.bulk, sum[:n])
 		return wantLen("C_Digest", n, 32, err)
 	},
 	WorkRSAKeygen: func(s *system) error {

@@ -19,6 +19,10 @@
 // tpm2-abrmd on a private D-Bus session bus, or on the swtpm directly
 // when tpm2-abrmd cannot run, which its systems' names then say.
 //
+// Summarize turns the results of Link, P11, Crypto and W7 into one row
+// per workload, TEP beside each peer with its ratio to it, and judges
+// the targets; it runs nothing.
+//
 // Nothing here asserts a time: it reports. The tep-bench command prints
 // the results as a table or as JSON.
 //

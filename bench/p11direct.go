@@ -87,10 +87,7 @@ type directFunc func(C.CK_FUNCTION_LIST_PTR, C.CK_SESSION_HANDLE, C.CK_BYTE_PTR,
 
 func (d *direct) call(name string, fn directFunc, sh pkcs11.SessionHandle, in, out []byte) (int, error) {
 	n := C.CK_ULONG(len(out))
-	var inp, outp C.CK_BYTE_PTR
-	if len(in) > 0 {
-		inp = (C.CK_BYTE_PTR)(unsafe.Pointer(&in[0]))
-	}
+	var outp C.CK_BYTE_PTR
 	if len(out) > 0 {
 		outp = (C.CK_BYTE_PTR)(unsafe.Pointer(&out[0]))
 	} else {
@@ -98,10 +95,29 @@ func (d *direct) call(name string, fn directFunc, sh pkcs11.SessionHandle, in, o
 		var pad [1]byte
 		outp = (C.CK_BYTE_PTR)(unsafe.Pointer(&pad[0]))
 	}
-	if rv := fn(d.f, C.CK_SESSION_HANDLE(sh), inp, C.CK_ULONG(len(in)), outp, &n); rv != C.CKR_OK {
+	if rv := fn(d.f, C.CK_SESSION_HANDLE(sh), bytePtr(in), C.CK_ULONG(len(in)), outp, &n); rv != C.CKR_OK {
 		return 0, fmt.Errorf("%s: %w", name, pkcs11.Error(rv))
 	}
 	return int(n), nil
+}
+
+// query is call with a NULL output buffer, the length query of the
+// two-call convention: it returns the length the output needs, and the
+// operation stays active.
+func (d *direct) query(name string, fn directFunc, sh pkcs11.SessionHandle, in []byte) (int, error) {
+	var n C.CK_ULONG
+	if rv := fn(d.f, C.CK_SESSION_HANDLE(sh), bytePtr(in), C.CK_ULONG(len(in)), nil, &n); rv != C.CKR_OK {
+		return 0, fmt.Errorf("%s (length query): %w", name, pkcs11.Error(rv))
+	}
+	return int(n), nil
+}
+
+// bytePtr is b's first byte, NULL for none.
+func bytePtr(b []byte) C.CK_BYTE_PTR {
+	if len(b) == 0 {
+		return nil
+	}
+	return (C.CK_BYTE_PTR)(unsafe.Pointer(&b[0]))
 }
 
 func (d *direct) sign(sh pkcs11.SessionHandle, in, out []byte) (int, error) {
@@ -129,8 +145,16 @@ func (d *direct) encryptFinal(sh pkcs11.SessionHandle, out []byte) (int, error) 
 	return d.call("C_EncryptFinal", fn, sh, nil, out)
 }
 
+func digestFunc(f C.CK_FUNCTION_LIST_PTR, s C.CK_SESSION_HANDLE, i C.CK_BYTE_PTR, n C.CK_ULONG, o C.CK_BYTE_PTR, on C.CK_ULONG_PTR) C.CK_RV {
+	return C.digest(f, s, i, n, o, on)
+}
+
 func (d *direct) digest(sh pkcs11.SessionHandle, in, out []byte) (int, error) {
-	return d.call("C_Digest", func(f C.CK_FUNCTION_LIST_PTR, s C.CK_SESSION_HANDLE, i C.CK_BYTE_PTR, n C.CK_ULONG, o C.CK_BYTE_PTR, on C.CK_ULONG_PTR) C.CK_RV {
-		return C.digest(f, s, i, n, o, on)
-	}, sh, in, out)
+	return d.call("C_Digest", digestFunc, sh, in, out)
+}
+
+// digestLen is C_Digest's length query, with the data as an application
+// passes it.
+func (d *direct) digestLen(sh pkcs11.SessionHandle, in []byte) (int, error) {
+	return d.query("C_Digest", digestFunc, sh, in)
 }

@@ -35,7 +35,7 @@ func cryptoRun(t *testing.T, args ...string) string {
 // allWorks are the crypto workloads, and tpmWorks those a TPM does.
 var (
 	allWorks = []string{bench.WorkRSASign, bench.WorkRSAVerify, bench.WorkECDSASign, bench.WorkECDSAVerify,
-		bench.WorkAES, bench.WorkAESParts, bench.WorkDigest, bench.WorkRSAKeygen}
+		bench.WorkAES, bench.WorkAESParts, bench.WorkDigest, bench.WorkDigestQuery, bench.WorkRSAKeygen}
 	tpmWorks = map[string]bool{bench.WorkRSASign: true, bench.WorkECDSASign: true,
 		bench.WorkAES: true, bench.WorkAESParts: true, bench.WorkRSAKeygen: true}
 )
@@ -107,7 +107,7 @@ func TestCryptoJSON(t *testing.T) {
 			}
 		}
 	}
-	for _, w := range []string{bench.WorkAES, bench.WorkDigest} {
+	for _, w := range []string{bench.WorkAES, bench.WorkDigest, bench.WorkDigestQuery} {
 		if r := rows[bench.SystemSoftHSM+" "+w]; r.MiBps <= 0 {
 			t.Errorf("%s %q: no MiB/s: %+v", bench.SystemSoftHSM, w, r)
 		}

@@ -1,8 +1,19 @@
 // Command tep-bench measures TEP side by side with its limits and peers.
 //
+//	tep-bench all [-build DIR] [-scale F] [-w7-duration D] [-json]
 //	tep-bench link [-scale F] [-json]
 //	tep-bench p11 [-n N] [-build DIR] [-json]
 //	tep-bench crypto [-scale F] [-build DIR] [-json]
+//	tep-bench w7 [-build DIR] [-ports N] [-procs N] [-duration D] [-mech ecdsa|rsa] [-json]
+//	tep-bench soak [-build DIR] [-duration D] [-json]
+//
+// all: link (32 B and 1 MiB), p11 (2000 calls, times F), crypto and w7
+// (ecdsa, 6 ports × 4 processes, for D, default 10s), one after the
+// other, each on fresh state, and then one table: a row per workload and
+// memory figure with TEP's figure, each peer's with TEP's ratio to it,
+// and the issue's target with whether this run met it. -json prints the
+// summary and the full result of each part. A part that fails leaves the
+// others to run, and all then exits non-zero after printing.
 //
 // link: request/reply echoes over the framed link against a raw echo on a
 // pty pair, for 32 B, 4 KiB, 64 KiB and 1 MiB payloads.
@@ -20,12 +31,14 @@
 // "-direct".
 //
 // crypto: RSA-2048 and P-256 signatures and verifications, AES-256-CBC of
-// 1 MiB in one part and in 64 KiB parts, SHA-256 of 1 MiB and RSA-2048
-// key generation, through TEP over a pty with tepd on swtpm and on its
-// embedded simulator, in SoftHSMv2 and tpm2-pkcs11 (on swtpm) loaded
-// directly, through p11-kit's RPC over a pty pair to those two, and with
-// the TPM package on swtpm directly (the TPM's own limit); with
-// TEP-on-swtpm's ratio (time over time) to each. It needs what p11 does.
+// 1 MiB in one part and in 64 KiB parts, SHA-256 of 1 MiB (into a buffer
+// sized beforehand, and again after a length query with a NULL buffer, as
+// miekg/pkcs11 asks) and RSA-2048 key generation, through TEP over a pty
+// with tepd on swtpm and on its embedded simulator, in SoftHSMv2 and
+// tpm2-pkcs11 (on swtpm) loaded directly, through p11-kit's RPC over a
+// pty pair to those two, and with the TPM package on swtpm directly (the
+// TPM's own limit); with TEP-on-swtpm's ratio (time over time) to each.
+// It needs what p11 does.
 //
 // w7: N processes on each of M ports of one tepd on swtpm (default 4 on
 // 6) sign with one token key for D (default 10s), all at once; then the
@@ -67,6 +80,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 		return errors.New(usage)
 	}
 	switch args[0] {
+	case "all":
+		return runAll(args[1:], stdout, stderr)
 	case "link":
 		return runLink(args[1:], stdout, stderr)
 	case "p11":
@@ -84,10 +99,11 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 		}
 		return bench.P11Host(args[1], stdin, stdout)
 	}
-	return fmt.Errorf("unknown workload %q (want: link, p11, crypto, w7 or soak)", args[0])
+	return fmt.Errorf("unknown workload %q (want: all, link, p11, crypto, w7 or soak)", args[0])
 }
 
 const usage = `usage:
+  tep-bench all [-build DIR] [-scale F] [-w7-duration D] [-json]
   tep-bench link [-scale F] [-json]
   tep-bench p11 [-n N] [-build DIR] [-json]
   tep-bench crypto [-scale F] [-build DIR] [-json]
@@ -147,12 +163,7 @@ func round(d time.Duration) time.Duration {
 // it returns as indented JSON or as its table. A run in which some systems
 // failed still prints its rows (they say why) and then returns the error.
 func measure[R any](asJSON bool, stdout io.Writer, do func(dir string) (*R, error), table func(io.Writer, *R) error) error {
-	dir, err := os.MkdirTemp("", "tep-bench-")
-	if err != nil {
-		return err
-	}
-	defer os.RemoveAll(dir)
-	res, err := do(dir)
+	res, err := inTempDir(do)
 	if res == nil {
 		return err
 	}
@@ -168,4 +179,15 @@ func measure[R any](asJSON bool, stdout io.Writer, do func(dir string) (*R, erro
 		return perr
 	}
 	return err
+}
+
+// inTempDir runs do in a fresh temporary directory, removed after it.
+func inTempDir[R any](do func(dir string) (R, error)) (R, error) {
+	dir, err := os.MkdirTemp("", "tep-bench-")
+	if err != nil {
+		var zero R
+		return zero, err
+	}
+	defer os.RemoveAll(dir)
+	return do(dir)
 }

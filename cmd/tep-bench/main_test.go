@@ -51,7 +51,8 @@ func TestLinkTable(t *testing.T) {
 }
 
 func TestUsageErrors(t *testing.T) {
-	for _, args := range [][]string{nil, {"nonsense"}, {"link", "-bogus"}, {"p11", "-bogus"}, {"p11", "-n", "0"}, {"crypto", "-bogus"}, {"crypto", "-scale", "0"}, {bench.HostCommand}} {
+	for _, args := range [][]string{nil, {"nonsense"}, {"link", "-bogus"}, {"p11", "-bogus"}, {"p11", "-n", "0"}, {"crypto", "-bogus"}, {"crypto", "-scale", "0"},
+		{"all", "-bogus"}, {"all", "-scale", "0"}, {"all", "-w7-duration", "0s"}, {"all", "extra"}, {bench.HostCommand}} {
 		var out bytes.Buffer
 		if err := run(args, nil, &out, &out); err == nil {
 			t.Errorf("run(%q) succeeded, want an error", args)
