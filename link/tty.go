@@ -24,7 +24,7 @@ type TTY struct {
 	mu       sync.Mutex
 	deadline time.Time
 	spin     time.Duration
-	slow     bool // the last wait outlasted spin: the next does not spin
+	quiet    int // waits left that do not spin, after one outlasted the spin
 	closed   bool
 }
 
@@ -109,6 +109,10 @@ func (t *TTY) SetSpin(d time.Duration) {
 	t.mu.Unlock()
 }
 
+// quietWaits is how many waits do not spin after one that outlasted the
+// spin.
+const quietWaits = 8
+
 // yieldedAway is how long a sched_yield(2) takes when another thread ran
 // in between, rather than returning at once.
 const yieldedAway = 100 * time.Microsecond
@@ -117,7 +121,8 @@ const yieldedAway = 100 * time.Microsecond
 func (t *TTY) Read(p []byte) (int, error) {
 	t.mu.Lock()
 	spin := t.spin
-	if t.slow {
+	if t.quiet > 0 {
+		t.quiet--
 		spin = 0
 	}
 	t.mu.Unlock()
@@ -132,7 +137,9 @@ func (t *TTY) Read(p []byte) (int, error) {
 		case err == nil:
 			if waited {
 				t.mu.Lock()
-				t.slow = time.Since(start) > t.spin
+				if time.Since(start) > t.spin {
+					t.quiet = quietWaits
+				}
 				t.mu.Unlock()
 			}
 			return n, nil
