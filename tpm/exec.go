@@ -47,7 +47,7 @@ func (l locked) execAuth(cc tpm2.TPMCC, key tpm2.AuthHandle, parms []byte) ([]by
 	authSize := 4 + 2 + len(auth.Nonce.Buffer) + 1 + 2 + len(auth.Authorization.Buffer)
 	cmd := make([]byte, 0, headerSize+4+4+authSize+len(parms))
 	cmd = binary.BigEndian.AppendUint16(cmd, stSessions)
-	cmd = binary.BigEndian.AppendUint32(cmd, uint32(cap(cmd)))
+	cmd = binary.BigEndian.AppendUint32(cmd, 0) // the size, set below
 	cmd = binary.BigEndian.AppendUint32(cmd, uint32(cc))
 	cmd = binary.BigEndian.AppendUint32(cmd, uint32(key.Handle))
 	cmd = binary.BigEndian.AppendUint32(cmd, uint32(authSize))
@@ -56,6 +56,7 @@ func (l locked) execAuth(cc tpm2.TPMCC, key tpm2.AuthHandle, parms []byte) ([]by
 	cmd = append(cmd, sessionAttrs(auth.Attributes))
 	cmd = append2B(cmd, auth.Authorization.Buffer)
 	cmd = append(cmd, parms...)
+	binary.BigEndian.PutUint32(cmd[2:], uint32(len(cmd)))
 
 	rsp, err := l.Send(cmd)
 	if err != nil {
