@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"sync"
 	"testing"
@@ -538,4 +539,32 @@ func TestLockWakeFile(t *testing.T) {
 		t.Errorf("a wake file readable by others was mapped")
 	}
 	handOver(l3, l4)
+}
+
+// TestRawWaitLetsOthersRun: a Read waiting for a reply with raw waits
+// keeps its P, yet with a single P the goroutine that sends the
+// reply still gets to run: every wait is a bounded slice, and the
+// scheduler preempts the waiter between slices.
+func TestRawWaitLetsOthersRun(t *testing.T) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
+	p, err := NewPTY(filepath.Join(t.TempDir(), "ttyS4"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	c, err := OpenTTY(p.Path, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetRawWaits(true)
+	go func() {
+		time.Sleep(50 * time.Millisecond)
+		p.Master.Write([]byte("reply"))
+	}()
+	c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	buf := make([]byte, 16)
+	if n, err := c.Read(buf); err != nil || string(buf[:n]) != "reply" {
+		t.Fatalf("Read = %q, %v; want the reply another goroutine sends", buf[:n], err)
+	}
 }

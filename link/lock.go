@@ -33,6 +33,7 @@ var ErrLockTimeout = errors.New("link: port is busy: another client holds it")
 type Lock struct {
 	turn chan struct{} // holds a token while locked: waiters queue in order
 	fd   int           // the tty, or -1: process-local only
+	tty  *TTY          // nil: process-local only
 	wake *wakeArea     // nil: waiters poll
 }
 
@@ -48,7 +49,7 @@ const (
 func NewLock(t *TTY) *Lock {
 	l := &Lock{turn: make(chan struct{}, 1), fd: -1}
 	if t != nil {
-		l.fd = t.FD()
+		l.fd, l.tty = t.FD(), t
 		l.wake = wakeAreaFor(l.fd)
 	}
 	return l
@@ -145,7 +146,7 @@ func (l *Lock) take(at int64, deadline time.Time) error {
 			wait = min(wait, left)
 		}
 		if l.wake != nil {
-			l.wake.wait(at, seq, wait)
+			l.wake.wait(at, seq, wait, l.tty.RawWaits())
 		} else {
 			time.Sleep(wait)
 			poll = min(2*poll, 500*time.Microsecond)
@@ -155,5 +156,5 @@ func (l *Lock) take(at int64, deadline time.Time) error {
 
 func (l *Lock) setlk(typ int16, at, n int64) error {
 	lk := unix.Flock_t{Type: typ, Whence: 0, Start: at, Len: n}
-	return unix.FcntlFlock(uintptr(l.fd), unix.F_OFD_SETLK, &lk)
+	return rawSetlk(l.fd, &lk)
 }

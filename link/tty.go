@@ -12,7 +12,8 @@ import (
 )
 
 // TTY is a client's open tty. Its reads and writes wait in poll(2) on the
-// calling thread instead of in Go's network poller. In the provider that
+// calling thread, as raw system calls (see rawsys.go), instead of in Go's
+// network poller. In the provider that
 // thread is the application's, entering Go through cgo: parking it on the
 // poller would cost two thread hand-offs per call (the poller's thread
 // finds the reply, then wakes the application's thread, to which the call
@@ -24,13 +25,15 @@ type TTY struct {
 	mu       sync.Mutex
 	deadline time.Time
 	spin     time.Duration
+	rawWaits bool
 	quiet    int // waits left that do not spin, after one outlasted the spin
 	closed   bool
 }
 
 // pollSliceTTY bounds one wait, so that a deadline moved by another
-// goroutine takes effect within it.
-const pollSliceTTY = 100 * time.Millisecond
+// goroutine takes effect within it, and so that a raw wait (rawsys.go)
+// gives its P back to the scheduler at least this often.
+const pollSliceTTY = 10 * time.Millisecond
 
 // writeTimeout bounds a write that finds the tty full: a server that
 // stopped reading must not hang the caller.
@@ -75,9 +78,14 @@ func (t *TTY) wait(events int16, deadline time.Time) error {
 		}
 		slice = min(slice, left)
 	}
-	ms := int((slice + time.Millisecond - 1) / time.Millisecond)
-	_, err := unix.Poll([]unix.PollFd{{Fd: int32(t.fd), Events: events}}, ms)
-	if err != nil && !errors.Is(err, unix.EINTR) {
+	t.mu.Lock()
+	raw := t.rawWaits
+	t.mu.Unlock()
+	poll := announcedPoll
+	if raw {
+		poll = rawPoll
+	}
+	if err := poll(t.fd, events, slice); err != nil {
 		return &os.PathError{Op: "poll", Path: t.name, Err: err}
 	}
 	return nil
@@ -109,6 +117,23 @@ func (t *TTY) SetSpin(d time.Duration) {
 	t.mu.Unlock()
 }
 
+// SetRawWaits makes the waits of reads, writes and locks on this tty raw
+// system calls, which keep the thread's P (see rawsys.go). For callers
+// whose thread is lent by a C application, one at a time per tty: the
+// provider.
+func (t *TTY) SetRawWaits(on bool) {
+	t.mu.Lock()
+	t.rawWaits = on
+	t.mu.Unlock()
+}
+
+// RawWaits reports whether waits on the tty are raw system calls.
+func (t *TTY) RawWaits() bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.rawWaits
+}
+
 // quietWaits is how many waits do not spin after one that outlasted the
 // spin.
 const quietWaits = 8
@@ -130,7 +155,7 @@ func (t *TTY) Read(p []byte) (int, error) {
 	spinUntil := start.Add(spin)
 	waited := false
 	for {
-		n, err := unix.Read(t.fd, p)
+		n, err := rawRead(t.fd, p)
 		switch {
 		case err == nil && n == 0 && len(p) > 0:
 			return 0, io.EOF
@@ -150,7 +175,7 @@ func (t *TTY) Read(p []byte) (int, error) {
 		}
 		waited = true
 		if now := time.Now(); now.Before(spinUntil) {
-			unix.Syscall(unix.SYS_SCHED_YIELD, 0, 0, 0)
+			rawYield()
 			if time.Since(now) > yieldedAway {
 				// The yield let something else run: the CPU is wanted,
 				// so wait without it.
@@ -173,7 +198,7 @@ func (t *TTY) Write(p []byte) (int, error) {
 	deadline := time.Now().Add(writeTimeout)
 	done := 0
 	for done < len(p) {
-		n, err := unix.Write(t.fd, p[done:])
+		n, err := rawWrite(t.fd, p[done:])
 		if n > 0 {
 			done += n
 		}

@@ -29,13 +29,6 @@ type wakeArea struct {
 	words *[4]atomic.Uint32
 }
 
-// futex(2) operations on a word shared between processes (so without
-// FUTEX_PRIVATE_FLAG).
-const (
-	futexWait = 0
-	futexWake = 1
-)
-
 // wakeSlice is the longest a waiter sleeps before it looks again.
 const wakeSlice = 10 * time.Millisecond
 
@@ -99,12 +92,11 @@ func (w *wakeArea) seq(at int64) *atomic.Uint32     { return &w.words[2*at] }
 func (w *wakeArea) waiters(at int64) *atomic.Uint32 { return &w.words[2*at+1] }
 
 // wait sleeps until the byte at is let go after its wake count read seq,
-// or d passes.
-func (w *wakeArea) wait(at int64, seq uint32, d time.Duration) {
+// or d passes; raw: see TTY.SetRawWaits.
+func (w *wakeArea) wait(at int64, seq uint32, d time.Duration, raw bool) {
 	n := w.waiters(at)
 	n.Add(1)
-	ts := unix.NsecToTimespec(int64(d))
-	unix.Syscall6(unix.SYS_FUTEX, uintptr(unsafe.Pointer(w.seq(at))), futexWait, uintptr(seq), uintptr(unsafe.Pointer(&ts)), 0, 0)
+	futexWait((*uint32)(unsafe.Pointer(w.seq(at))), seq, d, raw)
 	n.Add(^uint32(0))
 }
 
@@ -113,6 +105,6 @@ func (w *wakeArea) wake(at int64) {
 	s := w.seq(at)
 	s.Add(1)
 	if w.waiters(at).Load() > 0 {
-		unix.Syscall6(unix.SYS_FUTEX, uintptr(unsafe.Pointer(s)), futexWake, 1, 0, 0, 0)
+		rawFutexWake((*uint32)(unsafe.Pointer(s)))
 	}
 }

@@ -33,6 +33,9 @@ func initialize(pInitArgs C.CK_VOID_PTR) C.CK_RV {
 		logf("%v", err)
 		return C.CKR_ARGUMENTS_BAD
 	}
+	// The calling thread is the application's, lent for one call: its
+	// waits need not hand the module's P around (link.TTY.SetRawWaits).
+	cfg.RawWaits = true
 	c, err := client.Dial(cfg)
 	if err != nil {
 		logf("C_Initialize: %v", err)

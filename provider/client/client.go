@@ -35,8 +35,11 @@ func Dial(cfg Config) (*Client, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrLink, err)
 	}
-	if t, ok := s.(*link.TTY); ok && cfg.Spin > 0 {
-		t.SetSpin(cfg.Spin)
+	if t, ok := s.(*link.TTY); ok {
+		if cfg.Spin > 0 {
+			t.SetSpin(cfg.Spin)
+		}
+		t.SetRawWaits(cfg.RawWaits)
 	}
 	id, err := newID()
 	if err != nil {

@@ -19,6 +19,10 @@ type Config struct {
 	// running before it sleeps (see link.TTY.SetSpin); 0: default,
 	// negative: never.
 	Spin time.Duration
+	// RawWaits makes waits on a tty raw system calls that keep the
+	// thread's P (see link.TTY.SetRawWaits): for the provider, whose
+	// threads are the application's.
+	RawWaits bool
 }
 
 // Environment variables read by FromEnv.
