@@ -250,8 +250,39 @@ func cryptoRatios(rows []CryptoRow) {
 }
 
 // startSWTPM starts a TPM 2.0 swtpm, initialised and started, with its
-// state in dir/name and its log in dir/name.log, on free loopback ports.
+// state in dir/name and its log in dir/name.log, on Unix sockets: the way
+// TEP and the raw TPM reach it. The sockets are in a directory of their
+// own under the system's temporary directory, as a socket's path must fit
+// in 108 bytes.
 func startSWTPM(dir, name string) (*swtpm, error) {
+	state := filepath.Join(dir, name)
+	if err := os.MkdirAll(state, 0o700); err != nil {
+		return nil, err
+	}
+	sockDir, err := os.MkdirTemp("", "tep-swtpm")
+	if err != nil {
+		return nil, err
+	}
+	sock := filepath.Join(sockDir, "tpm.sock")
+	p, err := startProc(filepath.Join(dir, name+".log"), nil, "swtpm", "socket", "--tpm2",
+		"--server", "type=unixio,path="+sock,
+		"--ctrl", "type=unixio,path="+sock+tpm.SWTPMCtrlSuffix,
+		"--tpmstate", "dir="+state, "--flags", "not-need-init,startup-clear")
+	if err != nil {
+		os.RemoveAll(sockDir)
+		return nil, err
+	}
+	sw := &swtpm{proc: p, spec: "swtpm:unix:" + sock, sockDir: sockDir}
+	if err := waitListen(p, "unix", sock); err != nil {
+		sw.stop()
+		return nil, err
+	}
+	return sw, nil
+}
+
+// startSWTPMTCP is startSWTPM on free loopback TCP ports, for TSS2's swtpm
+// TCTI, which knows no other way.
+func startSWTPMTCP(dir, name string) (*swtpm, error) {
 	state := filepath.Join(dir, name)
 	if err := os.MkdirAll(state, 0o700); err != nil {
 		return nil, err
@@ -270,7 +301,7 @@ func startSWTPM(dir, name string) (*swtpm, error) {
 			return nil, err
 		}
 		addr := fmt.Sprintf("127.0.0.1:%d", port)
-		if lastErr = waitListen(p, addr); lastErr == nil {
+		if lastErr = waitListen(p, "tcp", addr); lastErr == nil {
 			return &swtpm{proc: p, spec: "swtpm:" + addr, port: port}, nil
 		}
 		p.stop()

@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"fmt"
 	"net"
+	"os"
 	"path/filepath"
 	"time"
 
@@ -19,7 +20,17 @@ import (
 type swtpm struct {
 	*proc
 	spec string
-	port int // of its TPM commands on 127.0.0.1
+	port int // of its TPM commands on 127.0.0.1; 0 when on a Unix socket
+	// sockDir holds its Unix sockets, removed by stop.
+	sockDir string
+}
+
+// stop ends swtpm and removes its sockets.
+func (s *swtpm) stop() {
+	s.proc.stop()
+	if s.sockDir != "" {
+		os.RemoveAll(s.sockDir)
+	}
 }
 
 // tcti is the TSS2 TCTI configuration that reaches the swtpm.
@@ -27,10 +38,10 @@ func (s *swtpm) tcti() string { return fmt.Sprintf("swtpm:host=127.0.0.1,port=%d
 
 // waitListen waits until addr accepts connections, for at most 10 s or
 // until p exits.
-func waitListen(p *proc, addr string) error {
+func waitListen(p *proc, network, addr string) error {
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		if c, err := net.DialTimeout("tcp", addr, time.Second); err == nil {
+		if c, err := net.DialTimeout(network, addr, time.Second); err == nil {
 			c.Close()
 			return nil
 		}

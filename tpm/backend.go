@@ -33,7 +33,7 @@ func openBackend(spec, stateDir string) (backend, error) {
 	case strings.HasPrefix(spec, "/"):
 		return openDevice(spec)
 	}
-	return backend{}, errors.New(`unknown TPM spec: want "sim", "swtpm:HOST:PORT" or a device path`)
+	return backend{}, errors.New(`unknown TPM spec: want "sim", "swtpm:HOST:PORT", "swtpm:unix:PATH" or a device path`)
 }
 
 func openDevice(path string) (backend, error) {

@@ -11,6 +11,10 @@
 //     kept: each Open starts from a freshly manufactured TPM.
 //   - "swtpm:HOST:PORT": swtpm's TCP data port; its control port is PORT+1
 //     and is used only to send TPM_Init when swtpm waits for one.
+//   - "swtpm:unix:PATH": swtpm's data socket at PATH (swtpm socket
+//     --server type=unixio,path=PATH), with its control socket at
+//     PATH.ctrl. A Unix socket spares every command the loopback TCP
+//     stack, which under load costs more than the command's transfer.
 //   - a device path such as "/dev/tpmrm0" (the kernel's resource manager,
 //     the production choice) or "/dev/tpm0".
 //

@@ -2,10 +2,12 @@ package tpm
 
 import (
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"io"
 	"net"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -19,10 +21,18 @@ const (
 	swtpmCmdTimeout   = 2 * time.Minute
 	maxResponseLength = 1 << 16
 	tpmHeaderLength   = 10 // tag u16, size u32, code u32 (Part 1, 18.1)
+	firstReadLength   = 4096
 )
 
-func openSWTPM(hostPort string) (backend, error) {
-	host, portStr, err := net.SplitHostPort(hostPort)
+// SWTPMCtrlSuffix names the control socket of an swtpm reached by a Unix
+// socket: the data socket's path with this added.
+const SWTPMCtrlSuffix = ".ctrl"
+
+func openSWTPM(addr string) (backend, error) {
+	if path, ok := strings.CutPrefix(addr, "unix:"); ok {
+		return dialSWTPM("unix", path, path+SWTPMCtrlSuffix)
+	}
+	host, portStr, err := net.SplitHostPort(addr)
 	if err != nil {
 		return backend{}, fmt.Errorf("parsing swtpm address: %w", err)
 	}
@@ -30,15 +40,23 @@ func openSWTPM(hostPort string) (backend, error) {
 	if err != nil || port == 0 || port == 65535 {
 		return backend{}, fmt.Errorf("parsing swtpm address: bad data port %q", portStr)
 	}
-	ctrl := net.JoinHostPort(host, strconv.FormatUint(port+1, 10))
-	c, err := net.DialTimeout("tcp", hostPort, swtpmDialTimeout)
+	return dialSWTPM("tcp", addr, net.JoinHostPort(host, strconv.FormatUint(port+1, 10)))
+}
+
+// dialSWTPM connects to swtpm's data channel at addr; ctrl is its control
+// channel, on the same network.
+func dialSWTPM(network, addr, ctrl string) (backend, error) {
+	if addr == "" {
+		return backend{}, errors.New("swtpm address: empty socket path")
+	}
+	c, err := net.DialTimeout(network, addr, swtpmDialTimeout)
 	if err != nil {
 		return backend{}, fmt.Errorf("connecting to swtpm: %w", err)
 	}
 	return backend{
 		rw:      &swtpmConn{c: c},
 		hygiene: true,
-		powerOn: func() error { return swtpmInit(ctrl) },
+		powerOn: func() error { return swtpmInit(network, ctrl) },
 	}, nil
 }
 
@@ -62,19 +80,27 @@ func (s *swtpmConn) Send(cmd []byte) ([]byte, error) {
 func (s *swtpmConn) Close() error { return s.c.Close() }
 
 // readResponse reads one TPM response: the header, then as many bytes as
-// its size field says, within bounds.
+// its size field says, within bounds. Most responses fit the first read.
+// swtpm answers one command at a time, so a read that returns more than
+// the response is swtpm out of step: an error.
 func readResponse(r io.Reader) ([]byte, error) {
-	var hdr [tpmHeaderLength]byte
-	if _, err := io.ReadFull(r, hdr[:]); err != nil {
+	buf := make([]byte, firstReadLength)
+	n, err := io.ReadAtLeast(r, buf, tpmHeaderLength)
+	if err != nil {
 		return nil, err
 	}
-	size := binary.BigEndian.Uint32(hdr[2:6])
-	if size < tpmHeaderLength || size > maxResponseLength {
+	size := int(binary.BigEndian.Uint32(buf[2:6]))
+	switch {
+	case size < tpmHeaderLength || size > maxResponseLength:
 		return nil, fmt.Errorf("response size %d out of range", size)
+	case n > size:
+		return nil, fmt.Errorf("%d bytes after a response of %d", n-size, size)
+	case n == size:
+		return buf[:n], nil
 	}
 	rsp := make([]byte, size)
-	copy(rsp, hdr[:])
-	if _, err := io.ReadFull(r, rsp[tpmHeaderLength:]); err != nil {
+	copy(rsp, buf[:n])
+	if _, err := io.ReadFull(r, rsp[n:]); err != nil {
 		return nil, err
 	}
 	return rsp, nil
@@ -83,8 +109,8 @@ func readResponse(r io.Reader) ([]byte, error) {
 // swtpmInit sends CMD_INIT on swtpm's control port: the TPM_Init a
 // platform gives a TPM at power-on. swtpm started without
 // --flags not-need-init waits for it.
-func swtpmInit(addr string) error {
-	c, err := net.DialTimeout("tcp", addr, swtpmDialTimeout)
+func swtpmInit(network, addr string) error {
+	c, err := net.DialTimeout(network, addr, swtpmDialTimeout)
 	if err != nil {
 		return fmt.Errorf("connecting to swtpm control port: %w", err)
 	}

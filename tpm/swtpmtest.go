@@ -7,6 +7,7 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -14,49 +15,68 @@ import (
 	"time"
 )
 
-// StartSWTPM starts a TPM 2.0 swtpm for the test, on free loopback ports and
-// a fresh state directory, already initialized and started
+// StartSWTPM starts a TPM 2.0 swtpm for the test, on Unix sockets and a
+// fresh state directory, already initialized and started
 // (--flags not-need-init,startup-clear), and returns its spec for Open
-// ("swtpm:127.0.0.1:PORT"). swtpm is killed when the test ends. The test
-// fails if swtpm is not installed or does not come up.
+// ("swtpm:unix:PATH"). swtpm is killed when the test ends. The test fails
+// if swtpm is not installed or does not come up.
 //
 // It is exported for the tests of the packages that use this one.
 func StartSWTPM(t testing.TB) string {
 	t.Helper()
-	return startSWTPM(t, "--flags", "not-need-init,startup-clear")
+	return startSWTPM(t, "unix", "--flags", "not-need-init,startup-clear")
 }
 
-// startSWTPM starts swtpm with extra flags; see StartSWTPM.
-func startSWTPM(t testing.TB, flags ...string) string {
+// startSWTPM starts swtpm on network "unix" or "tcp" (free loopback
+// ports), with extra flags; see StartSWTPM.
+func startSWTPM(t testing.TB, network string, flags ...string) string {
 	t.Helper()
 	bin, err := exec.LookPath("swtpm")
 	if err != nil {
 		t.Fatalf("swtpm is needed for this test: %v", err)
 	}
 	dir := t.TempDir()
+	if network == "unix" {
+		// Not in dir: a socket's path must fit in 108 bytes, and a test's
+		// temporary directory is named after the test.
+		sockDir, err := os.MkdirTemp("", "swtpm")
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { os.RemoveAll(sockDir) })
+		sock := filepath.Join(sockDir, "tpm.sock")
+		if err := runSWTPM(t, bin, dir, "unix", sock, []string{
+			"--server", "type=unixio,path=" + sock,
+			"--ctrl", "type=unixio,path=" + sock + SWTPMCtrlSuffix,
+		}, flags); err != nil {
+			t.Fatalf("starting swtpm: %v", err)
+		}
+		return "swtpm:unix:" + sock
+	}
 	var lastErr error
 	for range 5 {
 		port, err := FreePortPair()
 		if err != nil {
 			t.Fatalf("finding free ports for swtpm: %v", err)
 		}
-		lastErr = runSWTPM(t, bin, dir, port, flags)
+		addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
+		lastErr = runSWTPM(t, bin, dir, "tcp", addr, []string{
+			"--server", fmt.Sprintf("type=tcp,port=%d,bindaddr=127.0.0.1", port),
+			"--ctrl", fmt.Sprintf("type=tcp,port=%d,bindaddr=127.0.0.1", port+1),
+		}, flags)
 		if lastErr == nil {
-			return "swtpm:127.0.0.1:" + strconv.Itoa(port)
+			return "swtpm:" + addr
 		}
 	}
 	t.Fatalf("starting swtpm: %v", lastErr)
 	return ""
 }
 
-// runSWTPM starts swtpm on port and port+1 and waits until the data port
-// accepts connections. On success, swtpm is killed in t.Cleanup.
-func runSWTPM(t testing.TB, bin, dir string, port int, flags []string) error {
-	args := []string{"socket", "--tpm2",
-		"--server", fmt.Sprintf("type=tcp,port=%d,bindaddr=127.0.0.1", port),
-		"--ctrl", fmt.Sprintf("type=tcp,port=%d,bindaddr=127.0.0.1", port+1),
-		"--tpmstate", "dir=" + dir,
-	}
+// runSWTPM starts swtpm with its channels given by chans and waits until
+// the data channel, addr on network, accepts connections. On success,
+// swtpm is killed in t.Cleanup.
+func runSWTPM(t testing.TB, bin, dir, network, addr string, chans, flags []string) error {
+	args := append([]string{"socket", "--tpm2", "--tpmstate", "dir=" + dir}, chans...)
 	cmd := exec.Command(bin, append(args, flags...)...)
 	out := &syncBuffer{}
 	cmd.Stdout, cmd.Stderr = out, out
@@ -67,7 +87,6 @@ func runSWTPM(t testing.TB, bin, dir string, port int, flags []string) error {
 	go func() { cmd.Wait(); close(exited) }()
 	stop := func() { cmd.Process.Kill(); <-exited }
 
-	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		select {
@@ -75,7 +94,7 @@ func runSWTPM(t testing.TB, bin, dir string, port int, flags []string) error {
 			return fmt.Errorf("swtpm exited: %s", out.String())
 		default:
 		}
-		if c, err := net.DialTimeout("tcp", addr, time.Second); err == nil {
+		if c, err := net.DialTimeout(network, addr, time.Second); err == nil {
 			c.Close()
 			t.Cleanup(stop)
 			return nil

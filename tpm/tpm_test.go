@@ -138,11 +138,24 @@ func TestSimulatorBadSeedFile(t *testing.T) {
 }
 
 // TestSWTPMNeedsInit checks that Open sends TPM_Init and TPM2_Startup to an
-// swtpm started without --flags.
+// swtpm started without --flags, over either kind of channel.
 func TestSWTPMNeedsInit(t *testing.T) {
-	tp := openTPM(t, target{startSWTPM(t), ""})
-	if _, err := tp.GetRandom(16); err != nil {
-		t.Fatalf("GetRandom(16) = %v", err)
+	for _, network := range []string{"unix", "tcp"} {
+		t.Run(network, func(t *testing.T) {
+			tp := openTPM(t, target{startSWTPM(t, network), ""})
+			if _, err := tp.GetRandom(16); err != nil {
+				t.Fatalf("GetRandom(16) = %v", err)
+			}
+		})
+	}
+}
+
+func TestSWTPMBadSpec(t *testing.T) {
+	for _, spec := range []string{"swtpm:unix:", "swtpm:unix:/nonexistent/tpm.sock", "swtpm:127.0.0.1:0", "swtpm:nohost"} {
+		if tp, err := Open(spec, ""); err == nil {
+			tp.Close()
+			t.Errorf("Open(%q) succeeded, want an error", spec)
+		}
 	}
 }
 
