@@ -8,6 +8,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"syscall"
 	"time"
 
 	"github.com/google/go-tpm/tpm2"
@@ -23,6 +24,21 @@ type swtpm struct {
 	port int // of its TPM commands on 127.0.0.1; 0 when on a Unix socket
 	// sockDir holds its Unix sockets, removed by stop.
 	sockDir string
+	// nice is its nice value; niceErr says why it could not be set.
+	nice    int
+	niceErr error
+}
+
+// renice sets swtpm's nice value, or notes why it could not.
+func (s *swtpm) renice(nice int) {
+	if nice == 0 {
+		return
+	}
+	if err := syscall.Setpriority(syscall.PRIO_PROCESS, s.pid(), nice); err != nil {
+		s.niceErr = fmt.Errorf("setting swtpm's nice value to %d: %w", nice, err)
+		return
+	}
+	s.nice = nice
 }
 
 // stop ends swtpm and removes its sockets.
@@ -69,8 +85,8 @@ type rawTPM struct {
 	digest, iv, buf []byte
 }
 
-func startRawTPM(dir string) (*rawTPM, error) {
-	sw, err := startSWTPM(dir, "swtpm-raw")
+func startRawTPM(dir string, nice int) (*rawTPM, error) {
+	sw, err := startSWTPM(dir, "swtpm-raw", nice)
 	if err != nil {
 		return nil, err
 	}

@@ -107,7 +107,7 @@ func Soak(cfg SoakConfig) (*SoakResult, error) {
 	}
 	r := &rig{dir: pc.Dir}
 	defer r.stop()
-	sw, t, err := r.w7Server(pc.Build, "--lease", lease.String())
+	sw, t, err := r.w7Server(pc.Build, ChipNice, "--lease", lease.String())
 	if err != nil {
 		return nil, err
 	}

@@ -89,6 +89,10 @@ type SummaryInput struct {
 	Crypto                            *CryptoResult
 	W7                                *W7Result
 	LinkErr, P11Err, CryptoErr, W7Err string
+	// W7Shared is W7 again with SharedCPU, when it ran: a row of its own,
+	// judged by no target.
+	W7Shared    *W7Result
+	W7SharedErr string
 }
 
 // Summarize sets TEP's figure for each workload beside each peer's, with
@@ -123,7 +127,10 @@ func Summarize(in SummaryInput) Summary {
 	} {
 		s.add(s.cryptoRow(w.name, w.work), w.target)
 	}
-	s.add(s.w7Row(), w7Target(in.W7))
+	s.add(s.w7Row("W7 aggregate sign rate", in.W7, in.W7Err), w7Target(in.W7))
+	if in.W7Shared != nil || in.W7SharedErr != "" {
+		s.add(s.w7Row("W7 aggregate sign rate, swtpm at the clients' priority", in.W7Shared, in.W7SharedErr), nil)
+	}
 	s.add(s.idleRow(), atMostKiB(TargetRSSIdleKiB))
 	s.add(s.loadRow(), atMostKiB(TargetRSSLoadKiB))
 	s.add(s.providerRow(), atMostKiB(TargetProviderKiB))
@@ -325,14 +332,18 @@ func rawTPMDoes(work string) bool {
 	return (&rawTPM{}).call(work) != nil
 }
 
-// w7Row is W7's aggregate rate beside the raw TPM's single stream.
-func (s *summarizer) w7Row() SummaryRow {
-	r := SummaryRow{Workload: "W7 aggregate sign rate", Unit: UnitOpsPerS}
-	w := s.in.W7
+// w7Row is a W7 run's aggregate rate beside the raw TPM's single stream.
+func (s *summarizer) w7Row(name string, w *W7Result, err string) SummaryRow {
+	r := SummaryRow{Workload: name, Unit: UnitOpsPerS}
 	if w == nil {
-		r.TEP = failed("w7", s.in.W7Err)
+		r.TEP = failed("w7", err)
 		r.Peers = everyPeer(r.TEP, PeerRaw)
 		return r
+	}
+	if w.SWTPMNiceErr != "" {
+		s.note(fmt.Sprintf("%s: swtpm ran at the clients' priority: %s", name, w.SWTPMNiceErr))
+	} else {
+		s.note(fmt.Sprintf("%s: both swtpms (TEP's and the raw TPM's) at nice %d", name, w.SWTPMNice))
 	}
 	r.TEP = Figure{System: SystemTEPSWTPM, Value: w.OpsPerS}
 	raw := Figure{System: SystemRawTPM, Value: w.RawOpsPerS}

@@ -68,7 +68,7 @@ func startTPM2PKCS11(dir, name, abrmd string) (*tpm2Stack, error) {
 	if err != nil {
 		return nil, err
 	}
-	sw, err := startSWTPMTCP(dir, name+"-swtpm")
+	sw, err := startSWTPMTCP(dir, name+"-swtpm", ChipNice)
 	if err != nil {
 		return nil, err
 	}

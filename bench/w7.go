@@ -54,6 +54,9 @@ type W7Config struct {
 	Mech string
 	// Host is as in P11Config.
 	Host []string
+	// SharedCPU runs both swtpms at the clients' priority instead of
+	// ChipNice.
+	SharedCPU bool
 }
 
 // withDefaults returns a copy of c with the defaults filled in, and the
@@ -116,6 +119,10 @@ type W7Result struct {
 	RawOpsPerS float64 `json:"raw_ops_per_s"`
 	RawErr     string  `json:"raw_error,omitempty"`
 	VsRaw      float64 `json:"vs_raw,omitempty"`
+	// SWTPMNice is the nice value both swtpms ran at (ChipNice, or 0
+	// with SharedCPU); SWTPMNiceErr says why it could not be set.
+	SWTPMNice    int    `json:"swtpm_nice"`
+	SWTPMNiceErr string `json:"swtpm_nice_error,omitempty"`
 	// Errors is the failed calls of all processes (target 0), and of a
 	// process that stopped answering one more; FirstError the first.
 	Errors     int    `json:"errors"`
@@ -144,7 +151,8 @@ type W7Result struct {
 // starting together. Then, with tepd and the hosts stopped so that
 // nothing competes for the CPU, the raw TPM (see rawTPM) signs in one
 // stream on an swtpm of its own for as long: the rate the TPM itself
-// gives one caller. W7 starts the swtpms, tepd and the hosts and stops
+// gives one caller. Both swtpms run at ChipNice unless cfg.SharedCPU.
+// W7 starts the swtpms, tepd and the hosts and stops
 // them all before it returns. It returns an error, and no result, when
 // the run could not be set up; the raw TPM failing goes into the result.
 func W7(cfg W7Config) (*W7Result, error) {
@@ -153,11 +161,19 @@ func W7(cfg W7Config) (*W7Result, error) {
 		return nil, err
 	}
 	res := &W7Result{Mech: m.name, Workload: m.work, Ports: c.Ports, ProcsPerPort: c.Procs, DurationS: c.Duration.Seconds()}
+	nice := ChipNice
+	if c.SharedCPU {
+		nice = 0
+	}
 	r := &rig{dir: pc.Dir}
 	defer r.stop()
-	_, t, err := r.w7Server(pc.Build)
+	sw, t, err := r.w7Server(pc.Build, nice)
 	if err != nil {
 		return nil, err
+	}
+	res.SWTPMNice = sw.nice
+	if sw.niceErr != nil {
+		res.SWTPMNiceErr = sw.niceErr.Error()
 	}
 	if res.RSSIdleKiB, err = vmRSS(t.pid()); err != nil {
 		return nil, err
@@ -183,7 +199,7 @@ func W7(cfg W7Config) (*W7Result, error) {
 	res.tally(t.ports[:c.Ports], reps, errs, wall)
 	// The raw TPM runs alone.
 	r.stop()
-	res.RawCalls, res.RawOpsPerS, err = rawRate(pc.Dir, m.rawWork, c.Duration)
+	res.RawCalls, res.RawOpsPerS, err = rawRate(pc.Dir, m.rawWork, c.Duration, nice)
 	if err != nil {
 		res.RawErr = err.Error()
 	} else if res.RawOpsPerS > 0 {
@@ -244,10 +260,10 @@ func (res *W7Result) tally(ports []string, reps []hostReply, errs []error, wall 
 	}
 }
 
-// w7Server starts the swtpm and the tepd that W7 and Soak run on, tepd
-// with serveFlags added to its serve command.
-func (r *rig) w7Server(build string, serveFlags ...string) (*swtpm, *tepd, error) {
-	sw, err := startSWTPM(r.dir, "swtpm-w7")
+// w7Server starts the swtpm (at nice value nice) and the tepd that W7 and
+// Soak run on, tepd with serveFlags added to its serve command.
+func (r *rig) w7Server(build string, nice int, serveFlags ...string) (*swtpm, *tepd, error) {
+	sw, err := startSWTPM(r.dir, "swtpm-w7", nice)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -353,8 +369,8 @@ func firstFailure(hosts []*host, reps []hostReply, errs []error) error {
 
 // rawRate runs the raw TPM's operation w in one stream for d, after one
 // untimed call, and returns the calls and their rate.
-func rawRate(dir, w string, d time.Duration) (int, float64, error) {
-	raw, err := startRawTPM(dir)
+func rawRate(dir, w string, d time.Duration, nice int) (int, float64, error) {
+	raw, err := startRawTPM(dir, nice)
 	if err != nil {
 		return 0, 0, fmt.Errorf("raw TPM: %w", err)
 	}

@@ -32,7 +32,9 @@ type allResult struct {
 	P11     *bench.P11Result    `json:"p11"`
 	Crypto  *bench.CryptoResult `json:"crypto"`
 	W7      *bench.W7Result     `json:"w7"`
-	Errors  map[string]string   `json:"errors,omitempty"`
+	// W7Shared is W7 with both swtpms at the clients' priority.
+	W7Shared *bench.W7Result   `json:"w7_shared_cpu"`
+	Errors   map[string]string `json:"errors,omitempty"`
 }
 
 func runAll(args []string, stdout, stderr io.Writer) error {
@@ -69,7 +71,8 @@ func runAll(args []string, stdout, stderr io.Writer) error {
 }
 
 // allParts runs link, p11, crypto and W7 one after the other, each in a
-// fresh directory, and summarises them. A part that fails leaves the
+// fresh directory, then W7 again with both swtpms at the clients'
+// priority (W7Config.SharedCPU), and summarises them. A part that fails leaves the
 // others to run; its error is in the result and in the error returned.
 func allParts(build string, scale float64, w7Duration time.Duration, stderr io.Writer) (*allResult, error) {
 	res := &allResult{Errors: map[string]string{}}
@@ -99,6 +102,10 @@ func allParts(build string, scale float64, w7Duration time.Duration, stderr io.W
 		return bench.W7(bench.W7Config{Dir: dir, Build: build, Ports: allW7Ports, Procs: allW7Procs, Duration: w7Duration, Mech: allW7Mech})
 	})
 	res.W7, in.W7, in.W7Err = w7, w7, failed("w7", err)
+	shared, err := allPart(stderr, "w7 -shared-cpu", func(dir string) (*bench.W7Result, error) {
+		return bench.W7(bench.W7Config{Dir: dir, Build: build, Ports: allW7Ports, Procs: allW7Procs, Duration: w7Duration, Mech: allW7Mech, SharedCPU: true})
+	})
+	res.W7Shared, in.W7Shared, in.W7SharedErr = shared, shared, failed("w7 -shared-cpu", err)
 	res.Summary = bench.Summarize(in)
 	return res, errors.Join(errs...)
 }
@@ -156,7 +163,7 @@ func summaryTable(w io.Writer, res *allResult, scale float64, w7Duration time.Du
 	if err := tw.Flush(); err != nil {
 		return err
 	}
-	fmt.Fprint(w, summaryLegend)
+	fmt.Fprintf(w, summaryLegend, bench.ChipNice)
 	return printNotes(w, res.Summary.Notes)
 }
 
@@ -166,6 +173,7 @@ const summaryLegend = `
 the raw TPM's single stream; above 1, TEP is faster. Memory: TEP's VmRSS over the peer's.
 TEP: tep-pty (tepd on its simulator) for W1, the framed link alone for link, tep-pty-swtpm for W2–W7.
 raw: a raw pty echo for link, bare go-tpm commands on an swtpm of their own for W2–W7.
+swtpm plays a TPM chip: every swtpm runs at nice %d (bench.ChipNice), except in the W7 row that says otherwise.
 Memory: tepd idle from p11 with a host connected; a module's is its host's VmRSS after
 C_Initialize less before loading it (p11-kit: p11-kit-client.so). Blank: not run there;
 –: could not run (see the notes).

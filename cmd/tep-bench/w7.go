@@ -18,6 +18,7 @@ func runW7(args []string, stdout, stderr io.Writer) error {
 	procs := fs.Int("procs", 4, "processes per port")
 	duration := fs.Duration("duration", 10*time.Second, "how long to sign, through TEP and then on the raw TPM")
 	mech := fs.String("mech", "ecdsa", "ecdsa (CKM_ECDSA, 32 B, P-256) or rsa (CKM_SHA256_RSA_PKCS, 64 B, RSA-2048)")
+	shared := fs.Bool("shared-cpu", false, "run both swtpms at the clients' priority, not as a TPM chip (bench.ChipNice)")
 	asJSON := fs.Bool("json", false, "print JSON instead of a table")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -33,7 +34,7 @@ func runW7(args []string, stdout, stderr io.Writer) error {
 		return fmt.Errorf("-mech %q: want ecdsa or rsa", *mech)
 	}
 	return measure(*asJSON, stdout, func(dir string) (*bench.W7Result, error) {
-		return bench.W7(bench.W7Config{Dir: dir, Build: *build, Ports: *ports, Procs: *procs, Duration: *duration, Mech: *mech})
+		return bench.W7(bench.W7Config{Dir: dir, Build: *build, Ports: *ports, Procs: *procs, Duration: *duration, Mech: *mech, SharedCPU: *shared})
 	}, w7Table)
 }
 
@@ -54,6 +55,7 @@ func w7Table(w io.Writer, res *bench.W7Result) error {
 		{"lowest port ÷ mean port", fmt.Sprintf("%.2f", res.LowestPortShare), fmt.Sprintf("≥ %.1f", bench.TargetPortShare)},
 		{"process ops/s, min – max", fmt.Sprintf("%.1f – %.1f", res.ProcMinOpsPerS, res.ProcMaxOpsPerS), ""},
 		{"latency median, p99", fmt.Sprintf("%v, %v", round(time.Duration(res.MedianNs)), round(time.Duration(res.P99Ns))), ""},
+		{"swtpm nice value (both)", niceText(res), ""},
 		{"tepd VmRSS idle", mib(res.RSSIdleKiB), "≤ " + mib(bench.TargetRSSIdleKiB)},
 		{"tepd VmRSS max under load", mib(res.RSSMaxKiB), "≤ " + mib(bench.TargetRSSLoadKiB)},
 	}
@@ -71,6 +73,14 @@ func w7Table(w io.Writer, res *bench.W7Result) error {
 		fmt.Fprintf(tw, "%s\t%d\t%d\t%.1f\t\n", p.Port, p.Procs, p.Calls, p.OpsPerS)
 	}
 	return tw.Flush()
+}
+
+// niceText is the swtpms' nice value, or why it could not be set.
+func niceText(res *bench.W7Result) string {
+	if res.SWTPMNiceErr != "" {
+		return "0: " + res.SWTPMNiceErr
+	}
+	return fmt.Sprint(res.SWTPMNice)
 }
 
 // errorsText is a count of errors with the first one's text.
