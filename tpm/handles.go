@@ -45,8 +45,8 @@ func (t *TPM) LoadedSessions() (int, error) {
 	return n, nil
 }
 
-// Inspect connects to the TPM named by spec ("swtpm:HOST:PORT" or a
-// device path, as for Open), counts the transient objects and the loaded
+// Inspect connects to the TPM named by spec (an swtpm or a device path,
+// as for Open), counts the transient objects and the loaded
 // or saved sessions on it with TPM2_GetCapability, and disconnects. Unlike
 // Open it neither starts the TPM nor flushes anything, so it shows what
 // the TPM's last user left: after a process that used Open ends without

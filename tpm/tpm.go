@@ -51,8 +51,8 @@ type backend struct {
 	powerOn func() error
 }
 
-// Open opens the TPM named by spec ("sim", "swtpm:HOST:PORT" or a device
-// path; see the package documentation), starts it if needed, cleans up
+// Open opens the TPM named by spec ("sim", "swtpm:HOST:PORT",
+// "swtpm:unix:PATH" or a device path; see the package documentation), starts it if needed, cleans up
 // leftover handles and loads the storage primary key.
 //
 // stateDir is used by "sim" only: it holds the file with the simulator's

@@ -31,6 +31,7 @@ var summaryRows = []struct {
 	{"W5 SHA-256 1 MiB, length query first", true},
 	{"W6 RSA-2048 keygen", false},
 	{"W7 aggregate sign rate", true},
+	{"W7 aggregate sign rate, swtpm at the clients' priority", false},
 	{"tepd RSS idle, 6 ports", true},
 	{"tepd RSS max under W7", true},
 	{"RSS a module adds to its host", true},
@@ -95,8 +96,9 @@ func TestAllJSON(t *testing.T) {
 		}
 	}
 	if len(res.Link) != 2 || res.P11 == nil || len(res.P11.Rows) == 0 || len(res.P11.RSS) == 0 ||
-		res.Crypto == nil || len(res.Crypto.Rows) == 0 || res.W7 == nil || len(res.W7.PerProc) != 24 {
-		t.Errorf("the parts' results are not all there: %d link sizes, p11 %v, crypto %v, w7 %v", len(res.Link), res.P11 != nil, res.Crypto != nil, res.W7 != nil)
+		res.Crypto == nil || len(res.Crypto.Rows) == 0 || res.W7 == nil || len(res.W7.PerProc) != 24 ||
+		res.W7Shared == nil || len(res.W7Shared.PerProc) != 24 || (res.W7.SWTPMNice != bench.ChipNice && res.W7.SWTPMNiceErr == "") || res.W7Shared.SWTPMNice != 0 {
+		t.Errorf("the parts' results are not all there: %d link sizes, p11 %v, crypto %v, w7 %v, w7 -shared-cpu %v", len(res.Link), res.P11 != nil, res.Crypto != nil, res.W7 != nil, res.W7Shared != nil)
 	}
 }
 

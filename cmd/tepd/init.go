@@ -14,7 +14,7 @@ func runInit(args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("init", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	state := fs.String("state", "", "state directory (database, simulator seed)")
-	tpmSpec := fs.String("tpm", "", "TPM: sim, swtpm:HOST:PORT or a device path")
+	tpmSpec := fs.String("tpm", "", "TPM: sim, swtpm:HOST:PORT, swtpm:unix:PATH or a device path")
 	label := fs.String("label", "TEP Token", "token label")
 	soPIN := fs.String("so-pin", "", "security officer PIN")
 	userPIN := fs.String("user-pin", "", "user PIN")

@@ -5,8 +5,8 @@
 //	tepd serve --state DIR --tpm SPEC [--pty DIR] [--port DEV]... [--listen unix:PATH]...
 //
 // SPEC is "sim" (the embedded TPM simulator: insecure, for development
-// only), "swtpm:HOST:PORT" (swtpm's TCP data port) or a device such as
-// /dev/tpmrm0.
+// only), "swtpm:HOST:PORT" (swtpm's TCP data port), "swtpm:unix:PATH"
+// (swtpm's Unix data socket) or a device such as /dev/tpmrm0.
 package main
 
 import (

@@ -48,7 +48,7 @@ func parseServe(args []string, stderr io.Writer) (serveConfig, error) {
 	fs.SetOutput(stderr)
 	cfgFile := fs.String("config", "", "JSON file with the same settings; flags win")
 	fs.StringVar(&flags.State, "state", "", "state directory")
-	fs.StringVar(&flags.TPM, "tpm", "", "TPM: sim, swtpm:HOST:PORT or a device path")
+	fs.StringVar(&flags.TPM, "tpm", "", "TPM: sim, swtpm:HOST:PORT, swtpm:unix:PATH or a device path")
 	fs.StringVar(&flags.PTY, "pty", "", "create pty pairs with symlinks DIR/ttyS4 … DIR/ttyS9")
 	fs.Var((*listFlag)(&flags.Ports), "port", "serial device to serve (repeatable)")
 	fs.Var((*listFlag)(&flags.Listen), "listen", "unix:PATH socket to serve (repeatable)")
