@@ -568,3 +568,40 @@ func TestRawWaitLetsOthersRun(t *testing.T) {
 		t.Fatalf("Read = %q, %v; want the reply another goroutine sends", buf[:n], err)
 	}
 }
+
+// TestSpinFile: a server's pty read that spins still gets what comes at
+// once, what comes after it has given up and parked, and its deadline.
+func TestSpinFile(t *testing.T) {
+	p, err := NewPTY(filepath.Join(t.TempDir(), "ttyS4"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	c, err := OpenTTY(p.Path, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	s, err := NewSpinFile(p.Master, 2*time.Millisecond)
+	if err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 16)
+	for _, delay := range []time.Duration{0, 500 * time.Microsecond, 30 * time.Millisecond, 0} {
+		go func() {
+			time.Sleep(delay)
+			c.Write([]byte("request"))
+		}()
+		s.SetReadDeadline(time.Now().Add(5 * time.Second))
+		if n, err := s.Read(buf); err != nil || string(buf[:n]) != "request" {
+			t.Errorf("request after %v: Read = %q, %v", delay, buf[:n], err)
+		}
+	}
+	s.SetReadDeadline(time.Now().Add(20 * time.Millisecond))
+	if _, err := s.Read(buf); !errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Errorf("Read with nothing to read = %v, want the deadline", err)
+	}
+	if got := len(spinTokens()); got != 0 {
+		t.Errorf("%d spin tokens still taken after the reads", got)
+	}
+}

@@ -58,9 +58,20 @@ func TestConfigFileAndFlags(t *testing.T) {
 		!slices.Equal(cfg.Ports, []string{"/dev/ttyS1"}) {
 		t.Errorf("parseServe = %+v: flags must win, the file fill the rest", cfg)
 	}
+	if cfg.Spin != defaultSpin {
+		t.Errorf("spin = %q, want the default %q", cfg.Spin, defaultSpin)
+	}
 	os.WriteFile(cfgPath, []byte(`{"state": "x", "tmp": "typo"}`), 0o600)
 	if _, err := parseServe([]string{"--config", cfgPath}, &errOut); err == nil {
 		t.Error("a config file with an unknown key was accepted")
+	}
+	for _, spin := range []string{"-1ms", "fast", ""} {
+		if _, err := parseServe([]string{"--state", "s", "--tpm", "sim", "--pty", dir, "--spin", spin}, &errOut); err == nil {
+			t.Errorf("--spin %q was accepted", spin)
+		}
+	}
+	if cfg, err := parseServe([]string{"--state", "s", "--tpm", "sim", "--pty", dir, "--spin", "0"}, &errOut); err != nil || cfg.Spin != "0" {
+		t.Errorf("--spin 0: %+v, %v; want it taken", cfg, err)
 	}
 }
 

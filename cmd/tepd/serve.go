@@ -32,7 +32,13 @@ type serveConfig struct {
 	LogLevel string   `json:"log_level"`
 	// CPUProfile names a file for a pprof CPU profile of the whole run.
 	CPUProfile string `json:"cpu_profile"`
+	// Spin is how long a pty's read keeps looking for the next request
+	// before it sleeps (link.SpinFile); "0" never spins.
+	Spin string `json:"spin"`
 }
+
+// defaultSpin covers a client's own work between two calls in a loop.
+const defaultSpin = "200µs"
 
 // ptyNames are the ports a guest sees, /dev/ttyS4 … /dev/ttyS9.
 var ptyNames = []string{"ttyS4", "ttyS5", "ttyS6", "ttyS7", "ttyS8", "ttyS9"}
@@ -56,10 +62,11 @@ func parseServe(args []string, stderr io.Writer) (serveConfig, error) {
 	fs.StringVar(&flags.Lease, "lease", "", "silence after which a client's state is dropped (default 1m)")
 	fs.StringVar(&flags.LogLevel, "log-level", "info", "debug, info, warn or error")
 	fs.StringVar(&flags.CPUProfile, "cpuprofile", "", "write a pprof CPU profile of the run to `FILE`")
+	fs.StringVar(&flags.Spin, "spin", defaultSpin, "how long a pty's read looks for the next request before it sleeps; 0: never")
 	if err := fs.Parse(args); err != nil {
 		return flags, err
 	}
-	cfg := serveConfig{Baud: 115200, LogLevel: "info"}
+	cfg := serveConfig{Baud: 115200, LogLevel: "info", Spin: defaultSpin}
 	if *cfgFile != "" {
 		b, err := os.ReadFile(*cfgFile)
 		if err != nil {
@@ -91,6 +98,8 @@ func parseServe(args []string, stderr io.Writer) (serveConfig, error) {
 			cfg.LogLevel = flags.LogLevel
 		case "cpuprofile":
 			cfg.CPUProfile = flags.CPUProfile
+		case "spin":
+			cfg.Spin = flags.Spin
 		}
 	})
 	if cfg.State == "" || cfg.TPM == "" {
@@ -98,6 +107,9 @@ func parseServe(args []string, stderr io.Writer) (serveConfig, error) {
 	}
 	if cfg.PTY == "" && len(cfg.Ports) == 0 && len(cfg.Listen) == 0 {
 		return cfg, errors.New("serve needs something to serve: --pty, --port or --listen")
+	}
+	if d, err := time.ParseDuration(cfg.Spin); err != nil || d < 0 {
+		return cfg, fmt.Errorf("spin %q: want a duration such as 200µs, or 0", cfg.Spin)
 	}
 	return cfg, nil
 }
@@ -174,6 +186,7 @@ func servePorts(ctx context.Context, srv *server.Server, cfg serveConfig, log *s
 		}()
 	}
 	if cfg.PTY != "" {
+		spin, _ := time.ParseDuration(cfg.Spin) // checked by parseServe
 		for _, n := range ptyNames {
 			p, err := link.NewPTY(filepath.Join(cfg.PTY, n))
 			if err != nil {
@@ -182,7 +195,13 @@ func servePorts(ctx context.Context, srv *server.Server, cfg serveConfig, log *s
 				return err
 			}
 			defer p.Close()
-			serve(p.Path, func() error { return srv.ServeStream(ctx, p.Master, p.Path) })
+			st, err := link.NewSpinFile(p.Master, spin)
+			if err != nil {
+				cancel()
+				wg.Wait()
+				return err
+			}
+			serve(p.Path, func() error { return srv.ServeStream(ctx, st, p.Path) })
 			log.Info("serving pty", "path", p.Path, "device", p.Slave)
 		}
 	}

@@ -1,0 +1,106 @@
+package link
+
+import (
+	"errors"
+	"io"
+	"os"
+	"runtime"
+	"sync"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// SpinFile is a server's end of a pty (an *os.File in Go's network
+// poller) whose reads, finding nothing, look again for a moment, yielding
+// the CPU between looks, before they park in the poller. A client making
+// calls in a loop sends its next request microseconds after it has its
+// reply; on a VM, waking a parked reader costs more than that, and it is
+// on every round trip.
+//
+// The spin gives way at once: a read spins only if its last wait was
+// short (an idle port costs nothing); a yield that lets another thread
+// run ends it (the CPU is wanted); and only GOMAXPROCS−1 reads of the
+// process spin at a time, because a spinning read holds its P and the
+// scheduler must keep one for the ports that are not spinning (none spins
+// with GOMAXPROCS 1).
+type SpinFile struct {
+	f    *os.File
+	rc   syscall.RawConn
+	spin time.Duration
+	cold bool // the last wait outlasted the spin: park at once
+}
+
+// NewSpinFile wraps f, whose reads spin for up to spin.
+func NewSpinFile(f *os.File, spin time.Duration) (*SpinFile, error) {
+	rc, err := f.SyscallConn()
+	if err != nil {
+		return nil, err
+	}
+	return &SpinFile{f: f, rc: rc, spin: spin}, nil
+}
+
+// spinTokens bounds the reads spinning at once; see SpinFile.
+var spinTokens = sync.OnceValue(func() chan struct{} {
+	return make(chan struct{}, max(0, runtime.GOMAXPROCS(0)-1))
+})
+
+// Read reads what is there, waiting for at least one byte.
+func (s *SpinFile) Read(p []byte) (int, error) {
+	var n int
+	var rerr error
+	start := time.Now()
+	spinUntil := start
+	if !s.cold && s.spin > 0 {
+		select {
+		case spinTokens() <- struct{}{}:
+			spinUntil = start.Add(s.spin)
+		default:
+		}
+	}
+	spinning := spinUntil.After(start)
+	err := s.rc.Read(func(fd uintptr) bool {
+		for {
+			n, rerr = rawRead(int(fd), p)
+			if !errors.Is(rerr, unix.EAGAIN) {
+				return true
+			}
+			now := time.Now()
+			if spinning && now.After(spinUntil) {
+				spinning = false
+				<-spinTokens()
+			}
+			if !spinning {
+				return false // park in the poller
+			}
+			rawYield()
+			if time.Since(now) > yieldedAway {
+				spinUntil = now // the CPU is wanted
+			}
+		}
+	})
+	if spinning {
+		<-spinTokens()
+	}
+	s.cold = time.Since(start) > s.spin
+	if err != nil {
+		return 0, err
+	}
+	if rerr != nil {
+		return 0, &os.PathError{Op: "read", Path: s.f.Name(), Err: rerr}
+	}
+	if n == 0 && len(p) > 0 {
+		return 0, io.EOF
+	}
+	return n, nil
+}
+
+// Write writes p.
+func (s *SpinFile) Write(p []byte) (int, error) { return s.f.Write(p) }
+
+// Close closes the file.
+func (s *SpinFile) Close() error { return s.f.Close() }
+
+// SetReadDeadline sets when a Read gives up with os.ErrDeadlineExceeded.
+func (s *SpinFile) SetReadDeadline(t time.Time) error { return s.f.SetReadDeadline(t) }
