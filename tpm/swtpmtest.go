@@ -15,16 +15,17 @@ import (
 	"time"
 )
 
-// StartSWTPM starts a TPM 2.0 swtpm for the test, on Unix sockets and a
-// fresh state directory, already initialized and started
-// (--flags not-need-init,startup-clear), and returns its spec for Open
-// ("swtpm:unix:PATH"). swtpm is killed when the test ends. The test fails
-// if swtpm is not installed or does not come up.
+// StartSWTPM starts a TPM 2.0 swtpm for the test, on free loopback TCP
+// ports (the tests' backend in DESIGN) and a fresh state directory,
+// already initialized and started (--flags not-need-init,startup-clear),
+// and returns its spec for Open ("swtpm:127.0.0.1:PORT"). swtpm is killed
+// when the test ends. The test fails if swtpm is not installed or does
+// not come up.
 //
 // It is exported for the tests of the packages that use this one.
 func StartSWTPM(t testing.TB) string {
 	t.Helper()
-	return startSWTPM(t, "unix", "--flags", "not-need-init,startup-clear")
+	return startSWTPM(t, "tcp", "--flags", "not-need-init,startup-clear")
 }
 
 // startSWTPM starts swtpm on network "unix" or "tcp" (free loopback
