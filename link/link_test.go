@@ -570,7 +570,8 @@ func TestRawWaitLetsOthersRun(t *testing.T) {
 }
 
 // TestSpinFile: a server's pty read that spins still gets what comes at
-// once, what comes after it has given up and parked, and its deadline.
+// once, what comes after it has given up and parked, and its deadline;
+// and it counts its port at work from a request to the next read.
 func TestSpinFile(t *testing.T) {
 	p, err := NewPTY(filepath.Join(t.TempDir(), "ttyS4"))
 	if err != nil {
@@ -596,6 +597,9 @@ func TestSpinFile(t *testing.T) {
 		if n, err := s.Read(buf); err != nil || string(buf[:n]) != "request" {
 			t.Errorf("request after %v: Read = %q, %v", delay, buf[:n], err)
 		}
+		if got := working.Load(); got != 1 {
+			t.Errorf("after a request: %d ports at work, want this one", got)
+		}
 	}
 	s.SetReadDeadline(time.Now().Add(20 * time.Millisecond))
 	if _, err := s.Read(buf); !errors.Is(err, os.ErrDeadlineExceeded) {
@@ -603,5 +607,8 @@ func TestSpinFile(t *testing.T) {
 	}
 	if got := len(spinTokens()); got != 0 {
 		t.Errorf("%d spin tokens still taken after the reads", got)
+	}
+	if got := working.Load(); got != 0 {
+		t.Errorf("after a failed read: %d ports at work, want none", got)
 	}
 }

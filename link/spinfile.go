@@ -6,6 +6,7 @@ import (
 	"os"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -20,17 +21,21 @@ import (
 // on every round trip.
 //
 // The spin gives way at once: a read spins only if its last wait was
-// short (an idle port costs nothing); a yield that lets another thread
-// run ends it (the CPU is wanted); and only GOMAXPROCS−1 reads of the
-// process spin at a time, because a spinning read holds its P and the
-// scheduler must keep one for the ports that are not spinning (none spins
-// with GOMAXPROCS 1).
+// short (an idle port costs nothing) and no other port of the process is
+// at work (busy ports need the Ps and the TPM's replies need the poller,
+// and a spinning read holds its P); a yield that lets another thread run
+// ends it (the CPU is wanted); and only GOMAXPROCS−1 reads spin at a time
+// (none with GOMAXPROCS 1).
 type SpinFile struct {
 	f    *os.File
 	rc   syscall.RawConn
 	spin time.Duration
 	cold bool // the last wait outlasted the spin: park at once
+	busy bool // counted in working: since a read that returned data
 }
+
+// working counts the SpinFiles between two reads: answering a request.
+var working atomic.Int32
 
 // NewSpinFile wraps f, whose reads spin for up to spin.
 func NewSpinFile(f *os.File, spin time.Duration) (*SpinFile, error) {
@@ -50,9 +55,13 @@ var spinTokens = sync.OnceValue(func() chan struct{} {
 func (s *SpinFile) Read(p []byte) (int, error) {
 	var n int
 	var rerr error
+	if s.busy {
+		s.busy = false
+		working.Add(-1)
+	}
 	start := time.Now()
 	spinUntil := start
-	if !s.cold && s.spin > 0 {
+	if !s.cold && s.spin > 0 && working.Load() == 0 {
 		select {
 		case spinTokens() <- struct{}{}:
 			spinUntil = start.Add(s.spin)
@@ -75,8 +84,8 @@ func (s *SpinFile) Read(p []byte) (int, error) {
 				return false // park in the poller
 			}
 			rawYield()
-			if time.Since(now) > yieldedAway {
-				spinUntil = now // the CPU is wanted
+			if time.Since(now) > yieldedAway || working.Load() > 0 {
+				spinUntil = now // the CPU or the P is wanted
 			}
 		}
 	})
@@ -93,6 +102,8 @@ func (s *SpinFile) Read(p []byte) (int, error) {
 	if n == 0 && len(p) > 0 {
 		return 0, io.EOF
 	}
+	s.busy = true // until the next read: the port answers a request
+	working.Add(1)
 	return n, nil
 }
 
