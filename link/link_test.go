@@ -451,16 +451,7 @@ func TestLargeCallAfterExpiredDeadline(t *testing.T) {
 // TestSpinningRead: a tty that spins before sleeping still delivers bytes
 // that come during the spin and after it, and still honours its deadline.
 func TestSpinningRead(t *testing.T) {
-	p, err := NewPTY(filepath.Join(t.TempDir(), "ttyS4"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer p.Close()
-	c, err := OpenTTY(p.Path, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	p, c := ptyAndTTY(t)
 	c.SetSpin(5 * time.Millisecond)
 	buf := make([]byte, 16)
 	for _, delay := range []time.Duration{0, time.Millisecond, 20 * time.Millisecond} {
@@ -547,16 +538,7 @@ func TestLockWakeFile(t *testing.T) {
 // scheduler preempts the waiter between slices.
 func TestRawWaitLetsOthersRun(t *testing.T) {
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
-	p, err := NewPTY(filepath.Join(t.TempDir(), "ttyS4"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer p.Close()
-	c, err := OpenTTY(p.Path, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	p, c := ptyAndTTY(t)
 	c.SetRawWaits(true)
 	go func() {
 		time.Sleep(50 * time.Millisecond)
@@ -573,16 +555,7 @@ func TestRawWaitLetsOthersRun(t *testing.T) {
 // once, what comes after it has given up and parked, and its deadline;
 // and it counts its port at work from a request to the next read.
 func TestSpinFile(t *testing.T) {
-	p, err := NewPTY(filepath.Join(t.TempDir(), "ttyS4"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer p.Close()
-	c, err := OpenTTY(p.Path, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	p, c := ptyAndTTY(t)
 	s, err := NewSpinFile(p.Master, 2*time.Millisecond)
 	if err != nil {
 		t.Fatal(err)
@@ -611,4 +584,21 @@ func TestSpinFile(t *testing.T) {
 	if got := working.Load(); got != 0 {
 		t.Errorf("after a failed read: %d ports at work, want none", got)
 	}
+}
+
+// ptyAndTTY makes a pty pair and opens its slave as a client's tty; both
+// close when the test ends.
+func ptyAndTTY(t *testing.T) (*PTY, *TTY) {
+	t.Helper()
+	p, err := NewPTY(filepath.Join(t.TempDir(), "ttyS4"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { p.Close() })
+	c, err := OpenTTY(p.Path, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return p, c
 }
