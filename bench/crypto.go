@@ -267,59 +267,59 @@ const ChipNice = -10
 // own under the system's temporary directory, as a socket's path must fit
 // in 108 bytes. nice is its nice value (see ChipNice).
 func startSWTPM(dir, name string, nice int) (*swtpm, error) {
-	state := filepath.Join(dir, name)
-	if err := os.MkdirAll(state, 0o700); err != nil {
-		return nil, err
-	}
 	sockDir, err := os.MkdirTemp("", "tep-swtpm")
 	if err != nil {
 		return nil, err
 	}
-	sock := filepath.Join(sockDir, "tpm.sock")
-	p, err := startProc(filepath.Join(dir, name+".log"), nil, "swtpm", "socket", "--tpm2",
-		"--server", "type=unixio,path="+sock,
-		"--ctrl", "type=unixio,path="+sock+tpm.SWTPMCtrlSuffix,
-		"--tpmstate", "dir="+state, "--flags", "not-need-init,startup-clear")
+	sw, err := runSWTPM(dir, name, "swtpm:unix:"+filepath.Join(sockDir, "tpm.sock"), nice)
 	if err != nil {
 		os.RemoveAll(sockDir)
 		return nil, err
 	}
-	sw := &swtpm{proc: p, spec: "swtpm:unix:" + sock, sockDir: sockDir}
-	sw.renice(nice)
-	if err := waitListen(p, "unix", sock); err != nil {
-		sw.stop()
-		return nil, err
-	}
+	sw.sockDir = sockDir
 	return sw, nil
 }
 
 // startSWTPMTCP is startSWTPM on free loopback TCP ports, for TSS2's swtpm
 // TCTI, which knows no other way.
 func startSWTPMTCP(dir, name string, nice int) (*swtpm, error) {
-	state := filepath.Join(dir, name)
-	if err := os.MkdirAll(state, 0o700); err != nil {
-		return nil, err
-	}
 	var lastErr error
 	for range 5 {
 		port, err := tpm.FreePortPair()
 		if err != nil {
 			return nil, err
 		}
-		p, err := startProc(filepath.Join(dir, name+".log"), nil, "swtpm", "socket", "--tpm2",
-			"--server", fmt.Sprintf("type=tcp,port=%d,bindaddr=127.0.0.1", port),
-			"--ctrl", fmt.Sprintf("type=tcp,port=%d,bindaddr=127.0.0.1", port+1),
-			"--tpmstate", "dir="+state, "--flags", "not-need-init,startup-clear")
-		if err != nil {
-			return nil, err
-		}
-		addr := fmt.Sprintf("127.0.0.1:%d", port)
-		if lastErr = waitListen(p, "tcp", addr); lastErr == nil {
-			sw := &swtpm{proc: p, spec: "swtpm:" + addr, port: port}
-			sw.renice(nice)
+		sw, err := runSWTPM(dir, name, fmt.Sprintf("swtpm:127.0.0.1:%d", port), nice)
+		if err == nil {
+			sw.port = port
 			return sw, nil
 		}
-		p.stop()
+		lastErr = err
 	}
 	return nil, lastErr
+}
+
+// runSWTPM starts swtpm where spec says (see tpm.SWTPMListen) and waits
+// until it accepts connections.
+func runSWTPM(dir, name, spec string, nice int) (*swtpm, error) {
+	state := filepath.Join(dir, name)
+	if err := os.MkdirAll(state, 0o700); err != nil {
+		return nil, err
+	}
+	chans, network, addr, err := tpm.SWTPMListen(spec)
+	if err != nil {
+		return nil, err
+	}
+	args := append([]string{"socket", "--tpm2", "--tpmstate", "dir=" + state, "--flags", "not-need-init,startup-clear"}, chans...)
+	p, err := startProc(filepath.Join(dir, name+".log"), nil, "swtpm", args...)
+	if err != nil {
+		return nil, err
+	}
+	sw := &swtpm{proc: p, spec: spec}
+	sw.renice(nice)
+	if err := waitListen(p, network, addr); err != nil {
+		sw.stop()
+		return nil, err
+	}
+	return sw, nil
 }

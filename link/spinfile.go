@@ -60,32 +60,30 @@ func (s *SpinFile) Read(p []byte) (int, error) {
 		working.Add(-1)
 	}
 	start := time.Now()
-	spinUntil := start
+	var sp spinner
+	spinning := false
 	if !s.cold && s.spin > 0 && working.Load() == 0 {
 		select {
 		case spinTokens() <- struct{}{}:
-			spinUntil = start.Add(s.spin)
+			sp.until, spinning = start.Add(s.spin), true
 		default:
 		}
 	}
-	spinning := spinUntil.After(start)
 	err := s.rc.Read(func(fd uintptr) bool {
 		for {
 			n, rerr = rawRead(int(fd), p)
 			if !errors.Is(rerr, unix.EAGAIN) {
 				return true
 			}
-			now := time.Now()
-			if spinning && now.After(spinUntil) {
+			if working.Load() > 0 {
+				sp.stop() // another port needs the P
+			}
+			if spinning && !sp.again() {
 				spinning = false
 				<-spinTokens()
 			}
 			if !spinning {
 				return false // park in the poller
-			}
-			rawYield()
-			if time.Since(now) > yieldedAway || working.Load() > 0 {
-				spinUntil = now // the CPU or the P is wanted
 			}
 		}
 	})

@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -25,7 +26,7 @@ type TTY struct {
 	mu       sync.Mutex
 	deadline time.Time
 	spin     time.Duration
-	rawWaits bool
+	rawWaits atomic.Bool
 	quiet    int // waits left that do not spin, after one outlasted the spin
 	closed   bool
 }
@@ -78,11 +79,8 @@ func (t *TTY) wait(events int16, deadline time.Time) error {
 		}
 		slice = min(slice, left)
 	}
-	t.mu.Lock()
-	raw := t.rawWaits
-	t.mu.Unlock()
 	poll := announcedPoll
-	if raw {
+	if t.RawWaits() {
 		poll = rawPoll
 	}
 	if err := poll(t.fd, events, slice); err != nil {
@@ -121,18 +119,10 @@ func (t *TTY) SetSpin(d time.Duration) {
 // system calls, which keep the thread's P (see rawsys.go). For callers
 // whose thread is lent by a C application, one at a time per tty: the
 // provider.
-func (t *TTY) SetRawWaits(on bool) {
-	t.mu.Lock()
-	t.rawWaits = on
-	t.mu.Unlock()
-}
+func (t *TTY) SetRawWaits(on bool) { t.rawWaits.Store(on) }
 
 // RawWaits reports whether waits on the tty are raw system calls.
-func (t *TTY) RawWaits() bool {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	return t.rawWaits
-}
+func (t *TTY) RawWaits() bool { return t.rawWaits.Load() }
 
 // quietWaits is how many waits do not spin after one that outlasted the
 // spin.
@@ -141,6 +131,27 @@ const quietWaits = 8
 // yieldedAway is how long a sched_yield(2) takes when another thread ran
 // in between, rather than returning at once.
 const yieldedAway = 100 * time.Microsecond
+
+// spinner keeps a wait on its CPU, yielding between looks, until a time
+// or until a yield shows that another thread wanted the CPU.
+type spinner struct{ until time.Time }
+
+// again yields and reports whether to look once more; false when the
+// spin is over.
+func (s *spinner) again() bool {
+	now := time.Now()
+	if !now.Before(s.until) {
+		return false
+	}
+	rawYield()
+	if time.Since(now) > yieldedAway {
+		s.until = time.Time{} // the CPU is wanted: wait without it
+	}
+	return true
+}
+
+// stop ends the spin.
+func (s *spinner) stop() { s.until = time.Time{} }
 
 // Read reads what the tty has, waiting for at least one byte.
 func (t *TTY) Read(p []byte) (int, error) {
@@ -152,7 +163,7 @@ func (t *TTY) Read(p []byte) (int, error) {
 	}
 	t.mu.Unlock()
 	start := time.Now()
-	spinUntil := start.Add(spin)
+	sp := spinner{until: start.Add(spin)}
 	waited := false
 	for {
 		n, err := rawRead(t.fd, p)
@@ -174,13 +185,7 @@ func (t *TTY) Read(p []byte) (int, error) {
 			return 0, &os.PathError{Op: "read", Path: t.name, Err: err}
 		}
 		waited = true
-		if now := time.Now(); now.Before(spinUntil) {
-			rawYield()
-			if time.Since(now) > yieldedAway {
-				// The yield let something else run: the CPU is wanted,
-				// so wait without it.
-				spinUntil = time.Time{}
-			}
+		if sp.again() {
 			continue
 		}
 		d, err := t.readDeadline()

@@ -28,35 +28,73 @@ const (
 // socket: the data socket's path with this added.
 const SWTPMCtrlSuffix = ".ctrl"
 
-func openSWTPM(addr string) (backend, error) {
+// swtpmChannels are where an swtpm listens: its data and control
+// channels, on one network.
+type swtpmChannels struct{ network, data, ctrl string }
+
+// parseSWTPM reads an swtpm address, what follows "swtpm:" in a spec:
+// "HOST:PORT" (control port PORT+1) or "unix:PATH" (control socket
+// PATH.ctrl).
+func parseSWTPM(addr string) (swtpmChannels, error) {
 	if path, ok := strings.CutPrefix(addr, "unix:"); ok {
-		return dialSWTPM("unix", path, path+SWTPMCtrlSuffix)
+		if path == "" {
+			return swtpmChannels{}, errors.New("swtpm address: empty socket path")
+		}
+		return swtpmChannels{"unix", path, path + SWTPMCtrlSuffix}, nil
 	}
 	host, portStr, err := net.SplitHostPort(addr)
 	if err != nil {
-		return backend{}, fmt.Errorf("parsing swtpm address: %w", err)
+		return swtpmChannels{}, fmt.Errorf("parsing swtpm address: %w", err)
 	}
 	port, err := strconv.ParseUint(portStr, 10, 16)
 	if err != nil || port == 0 || port == 65535 {
-		return backend{}, fmt.Errorf("parsing swtpm address: bad data port %q", portStr)
+		return swtpmChannels{}, fmt.Errorf("parsing swtpm address: bad data port %q", portStr)
 	}
-	return dialSWTPM("tcp", addr, net.JoinHostPort(host, strconv.FormatUint(port+1, 10)))
+	return swtpmChannels{"tcp", addr, net.JoinHostPort(host, strconv.FormatUint(port+1, 10))}, nil
 }
 
-// dialSWTPM connects to swtpm's data channel at addr; ctrl is its control
-// channel, on the same network.
-func dialSWTPM(network, addr, ctrl string) (backend, error) {
-	if addr == "" {
-		return backend{}, errors.New("swtpm address: empty socket path")
+// SWTPMListen says how to start an swtpm that the TPM spec ("swtpm:...",
+// as for Open) reaches: the --server and --ctrl flags of swtpm socket,
+// and the network and address of its data channel, to wait on until it
+// accepts connections.
+func SWTPMListen(spec string) (flags []string, network, addr string, err error) {
+	rest, ok := strings.CutPrefix(spec, "swtpm:")
+	if !ok {
+		return nil, "", "", fmt.Errorf("%q is not an swtpm spec", spec)
 	}
-	c, err := net.DialTimeout(network, addr, swtpmDialTimeout)
+	ch, err := parseSWTPM(rest)
+	if err != nil {
+		return nil, "", "", err
+	}
+	channel := func(a string) string {
+		if ch.network == "unix" {
+			return "type=unixio,path=" + a
+		}
+		host, port, _ := net.SplitHostPort(a)
+		return "type=tcp,port=" + port + ",bindaddr=" + host
+	}
+	return []string{"--server", channel(ch.data), "--ctrl", channel(ch.ctrl)}, ch.network, ch.data, nil
+}
+
+func openSWTPM(addr string) (backend, error) {
+	ch, err := parseSWTPM(addr)
+	if err != nil {
+		return backend{}, err
+	}
+	return dialSWTPM(ch)
+}
+
+// dialSWTPM connects to swtpm's data channel.
+func dialSWTPM(ch swtpmChannels) (backend, error) {
+	network := ch.network
+	c, err := net.DialTimeout(network, ch.data, swtpmDialTimeout)
 	if err != nil {
 		return backend{}, fmt.Errorf("connecting to swtpm: %w", err)
 	}
 	return backend{
 		rw:      &swtpmConn{c: c},
 		hygiene: true,
-		powerOn: func() error { return swtpmInit(network, ctrl) },
+		powerOn: func() error { return swtpmInit(network, ch.ctrl) },
 	}, nil
 }
 

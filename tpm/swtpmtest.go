@@ -45,14 +45,11 @@ func startSWTPM(t testing.TB, network string, flags ...string) string {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { os.RemoveAll(sockDir) })
-		sock := filepath.Join(sockDir, "tpm.sock")
-		if err := runSWTPM(t, bin, dir, "unix", sock, []string{
-			"--server", "type=unixio,path=" + sock,
-			"--ctrl", "type=unixio,path=" + sock + SWTPMCtrlSuffix,
-		}, flags); err != nil {
+		spec := "swtpm:unix:" + filepath.Join(sockDir, "tpm.sock")
+		if err := runSWTPM(t, bin, dir, spec, flags); err != nil {
 			t.Fatalf("starting swtpm: %v", err)
 		}
-		return "swtpm:unix:" + sock
+		return spec
 	}
 	var lastErr error
 	for range 5 {
@@ -60,23 +57,22 @@ func startSWTPM(t testing.TB, network string, flags ...string) string {
 		if err != nil {
 			t.Fatalf("finding free ports for swtpm: %v", err)
 		}
-		addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
-		lastErr = runSWTPM(t, bin, dir, "tcp", addr, []string{
-			"--server", fmt.Sprintf("type=tcp,port=%d,bindaddr=127.0.0.1", port),
-			"--ctrl", fmt.Sprintf("type=tcp,port=%d,bindaddr=127.0.0.1", port+1),
-		}, flags)
-		if lastErr == nil {
-			return "swtpm:" + addr
+		spec := "swtpm:" + net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
+		if lastErr = runSWTPM(t, bin, dir, spec, flags); lastErr == nil {
+			return spec
 		}
 	}
 	t.Fatalf("starting swtpm: %v", lastErr)
 	return ""
 }
 
-// runSWTPM starts swtpm with its channels given by chans and waits until
-// the data channel, addr on network, accepts connections. On success,
-// swtpm is killed in t.Cleanup.
-func runSWTPM(t testing.TB, bin, dir, network, addr string, chans, flags []string) error {
+// runSWTPM starts swtpm where spec says and waits until its data channel
+// accepts connections. On success, swtpm is killed in t.Cleanup.
+func runSWTPM(t testing.TB, bin, dir, spec string, flags []string) error {
+	chans, network, addr, err := SWTPMListen(spec)
+	if err != nil {
+		return err
+	}
 	args := append([]string{"socket", "--tpm2", "--tpmstate", "dir=" + dir}, chans...)
 	cmd := exec.Command(bin, append(args, flags...)...)
 	out := &syncBuffer{}
