@@ -34,6 +34,7 @@ type TPM struct {
 	srk      tpm2.NamedHandle
 	srkPub   tpm2.TPMTPublic
 	keys     keyCache
+	random   randomPool
 	// maxBuffer is the most data one command takes in a TPM2B_MAX_BUFFER.
 	maxBuffer int
 	caps      *Caps // cached by Algorithms
@@ -193,10 +194,18 @@ func retryable(rsp []byte) bool {
 	return false
 }
 
-// Close flushes the loaded keys, their sessions and the storage primary key and closes the
-// connection. The simulator's seed file stays. Close after Close returns
-// nil.
+// Close flushes the loaded keys, their sessions and the storage primary
+// key, closes the connection and zeroes the random pool. The simulator's
+// seed file stays. Close after Close returns nil.
 func (t *TPM) Close() error {
+	t.random.close()
+	err := t.close()
+	t.random.filler.Wait() // after t.mu is released: the filler needs it to see the TPM closed
+	t.random.empty()
+	return err
+}
+
+func (t *TPM) close() error {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if t.rw == nil {
