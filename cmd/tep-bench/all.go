@@ -3,7 +3,6 @@ package main
 import (
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"math"
@@ -38,12 +37,10 @@ type allResult struct {
 }
 
 func runAll(args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("all", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	build := fs.String("build", "build", "directory with tepd and libtep_interface.so")
+	fs, asJSON := newFlags("all", stderr)
+	build := buildFlag(fs)
 	scale := fs.Float64("scale", 1, "multiply the calls of link, p11 and crypto")
 	w7Duration := fs.Duration("w7-duration", 10*time.Second, "how long W7 signs, through TEP and then on the raw TPM")
-	asJSON := fs.Bool("json", false, "print JSON instead of a table")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"flag"
 	"fmt"
 	"io"
 	"text/tabwriter"
@@ -11,11 +10,9 @@ import (
 )
 
 func runCrypto(args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("crypto", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs, asJSON := newFlags("crypto", stderr)
 	scale := fs.Float64("scale", 1, "multiply the operations per workload (at least one each)")
-	build := fs.String("build", "build", "directory with tepd and libtep_interface.so")
-	asJSON := fs.Bool("json", false, "print JSON instead of a table")
+	build := buildFlag(fs)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}

@@ -111,10 +111,8 @@ const usage = `usage:
   tep-bench soak [-build DIR] [-duration D] [-json]`
 
 func runLink(args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("link", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs, asJSON := newFlags("link", stderr)
 	scale := fs.Float64("scale", 1, "multiply the iteration counts")
-	asJSON := fs.Bool("json", false, "print JSON instead of a table")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -190,4 +188,17 @@ func inTempDir[R any](do func(dir string) (R, error)) (R, error) {
 	}
 	defer os.RemoveAll(dir)
 	return do(dir)
+}
+
+// newFlags returns the flag set of subcommand name, which reports its
+// errors to stderr, and the -json flag every subcommand has.
+func newFlags(name string, stderr io.Writer) (*flag.FlagSet, *bool) {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	return fs, fs.Bool("json", false, "print JSON instead of a table")
+}
+
+// buildFlag adds -build, the directory of the binaries under test.
+func buildFlag(fs *flag.FlagSet) *string {
+	return fs.String("build", "build", "directory with tepd and libtep_interface.so")
 }

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"flag"
 	"fmt"
 	"io"
 	"text/tabwriter"
@@ -11,11 +10,9 @@ import (
 )
 
 func runP11(args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("p11", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs, asJSON := newFlags("p11", stderr)
 	n := fs.Int("n", 2000, "timed calls per system and workload")
-	build := fs.String("build", "build", "directory with tepd and libtep_interface.so")
-	asJSON := fs.Bool("json", false, "print JSON instead of a table")
+	build := buildFlag(fs)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}

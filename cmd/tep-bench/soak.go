@@ -1,7 +1,6 @@
 package main
 
 import (
-	"flag"
 	"fmt"
 	"io"
 	"strings"
@@ -12,11 +11,9 @@ import (
 )
 
 func runSoak(args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("soak", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	build := fs.String("build", "build", "directory with tepd and libtep_interface.so")
+	fs, asJSON := newFlags("soak", stderr)
+	build := buildFlag(fs)
 	duration := fs.Duration("duration", 10*time.Minute, "how long the workers sign")
-	asJSON := fs.Bool("json", false, "print JSON instead of a table")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"flag"
 	"fmt"
 	"io"
 	"text/tabwriter"
@@ -11,15 +10,13 @@ import (
 )
 
 func runW7(args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("w7", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	build := fs.String("build", "build", "directory with tepd and libtep_interface.so")
+	fs, asJSON := newFlags("w7", stderr)
+	build := buildFlag(fs)
 	ports := fs.Int("ports", 6, "tepd ports to sign on (1 to 6)")
 	procs := fs.Int("procs", 4, "processes per port")
 	duration := fs.Duration("duration", 10*time.Second, "how long to sign, through TEP and then on the raw TPM")
 	mech := fs.String("mech", "ecdsa", "ecdsa (CKM_ECDSA, 32 B, P-256) or rsa (CKM_SHA256_RSA_PKCS, 64 B, RSA-2048)")
 	shared := fs.Bool("shared-cpu", false, "run both swtpms at the clients' priority, not as a TPM chip (bench.ChipNice)")
-	asJSON := fs.Bool("json", false, "print JSON instead of a table")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
