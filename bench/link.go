@@ -14,11 +14,15 @@ import (
 )
 
 // LinkResult compares one payload size over the framed link with a raw
-// echo over the same kind of pty pair.
+// echo over the same kind of pty pair, and gives the time the bare pty
+// takes to carry the payload one way, from the guest's end to the
+// server's: the floor under a call that sends much and gets little back,
+// such as W5's digest of 1 MiB.
 type LinkResult struct {
 	Size   int    `json:"size"`
 	Raw    Sample `json:"-"`
 	Framed Sample `json:"-"`
+	OneWay Sample `json:"-"`
 
 	RawMedianNs    int64   `json:"raw_median_ns"`
 	RawP99Ns       int64   `json:"raw_p99_ns"`
@@ -26,6 +30,8 @@ type LinkResult struct {
 	FramedP99Ns    int64   `json:"framed_p99_ns"`
 	RawMiBps       float64 `json:"raw_mib_s"`
 	FramedMiBps    float64 `json:"framed_mib_s"`
+	OneWayMedianNs int64   `json:"one_way_median_ns"`
+	OneWayMiBps    float64 `json:"one_way_mib_s"`
 	// Throughput is framed/raw throughput; Latency is framed/raw median.
 	Throughput float64 `json:"throughput_ratio"`
 	Latency    float64 `json:"latency_ratio"`
@@ -53,7 +59,9 @@ func iterations(size int, scale float64) int {
 // echo on a second pty pair: write the payload, have the other side read
 // all of it and write it back, read it. The raw echo is store-and-forward
 // like a call, so it is the limit a request/reply protocol can reach on a
-// pty. dir holds the pty symlinks; scale multiplies the iteration counts.
+// pty. A third pair, in the same rounds, carries the payload one way: the
+// guest's end writes it, the server's end reads all of it. dir holds the
+// pty symlinks; scale multiplies the iteration counts.
 func Link(dir string, sizes []int, scale float64) ([]LinkResult, error) {
 	framedPTY, err := link.NewPTY(filepath.Join(dir, "bench-framed"))
 	if err != nil {
@@ -81,10 +89,20 @@ func Link(dir string, sizes []int, scale float64) ([]LinkResult, error) {
 		return nil, err
 	}
 	defer rawEnd.Close()
+	oneWayPTY, err := link.NewPTY(filepath.Join(dir, "bench-one-way"))
+	if err != nil {
+		return nil, err
+	}
+	defer oneWayPTY.Close()
+	oneWayEnd, err := link.OpenTTY(oneWayPTY.Path, 0)
+	if err != nil {
+		return nil, err
+	}
+	defer oneWayEnd.Close()
 
 	var out []LinkResult
 	for _, size := range sizes {
-		r, err := linkSize(client, rawPTY.Master, rawEnd, size, iterations(size, scale))
+		r, err := linkSize(client, rawPTY.Master, rawEnd, oneWayPTY.Master, oneWayEnd, size, iterations(size, scale))
 		if err != nil {
 			return nil, fmt.Errorf("%d-byte echo: %w", size, err)
 		}
@@ -93,7 +111,7 @@ func Link(dir string, sizes []int, scale float64) ([]LinkResult, error) {
 	return out, nil
 }
 
-func linkSize(client *link.Client, rawServer *os.File, rawClient io.ReadWriter, size, n int) (LinkResult, error) {
+func linkSize(client *link.Client, rawServer *os.File, rawClient io.ReadWriter, sinkServer *os.File, sinkClient io.Writer, size, n int) (LinkResult, error) {
 	payload := make([]byte, size)
 	body, err := msgpack.Marshal(payload)
 	if err != nil {
@@ -103,6 +121,10 @@ func linkSize(client *link.Client, rawServer *os.File, rawClient io.ReadWriter, 
 	stopEcho := make(chan struct{})
 	go func() { echoDone <- rawEcho(rawServer, size, stopEcho) }()
 	defer func() { close(stopEcho); rawClient.Write(payload); <-echoDone }()
+	sunk, sinkDone := make(chan struct{}), make(chan error, 1)
+	stopSink := make(chan struct{})
+	go func() { sinkDone <- rawSink(sinkServer, size, stopSink, sunk) }()
+	defer func() { close(stopSink); sinkClient.Write(payload); <-sinkDone }()
 
 	got := make([]byte, size)
 	rawOnce := func() error {
@@ -111,6 +133,17 @@ func linkSize(client *link.Client, rawServer *os.File, rawClient io.ReadWriter, 
 		}
 		_, err := io.ReadFull(rawClient, got)
 		return err
+	}
+	oneWayOnce := func() error {
+		if _, err := sinkClient.Write(payload); err != nil {
+			return err
+		}
+		select {
+		case <-sunk:
+			return nil
+		case err := <-sinkDone:
+			return fmt.Errorf("the one-way reader stopped: %v", err)
+		}
 	}
 	framedOnce := func() error {
 		return client.Call(context.Background(), wire.FuncPing, body, func(reply []byte) error {
@@ -126,6 +159,9 @@ func linkSize(client *link.Client, rawServer *os.File, rawClient io.ReadWriter, 
 			return LinkResult{}, err
 		}
 		if err := framedOnce(); err != nil {
+			return LinkResult{}, err
+		}
+		if err := oneWayOnce(); err != nil {
 			return LinkResult{}, err
 		}
 	}
@@ -145,10 +181,18 @@ func linkSize(client *link.Client, rawServer *os.File, rawClient io.ReadWriter, 
 			}
 			r.Framed = append(r.Framed, time.Since(t))
 		}
+		for i := 0; i < 10; i++ {
+			t := time.Now()
+			if err := oneWayOnce(); err != nil {
+				return r, err
+			}
+			r.OneWay = append(r.OneWay, time.Since(t))
+		}
 	}
 	r.RawMedianNs, r.RawP99Ns = int64(r.Raw.Median()), int64(r.Raw.P99())
 	r.FramedMedianNs, r.FramedP99Ns = int64(r.Framed.Median()), int64(r.Framed.P99())
-	r.RawMiBps, r.FramedMiBps = r.Raw.MiBps(size), r.Framed.MiBps(size)
+	r.OneWayMedianNs = int64(r.OneWay.Median())
+	r.RawMiBps, r.FramedMiBps, r.OneWayMiBps = r.Raw.MiBps(size), r.Framed.MiBps(size), r.OneWay.MiBps(size)
 	r.Throughput = r.FramedMiBps / r.RawMiBps
 	r.Latency = float64(r.FramedMedianNs) / float64(r.RawMedianNs)
 	return r, nil
@@ -169,6 +213,27 @@ func rawEcho(f *os.File, size int, stop <-chan struct{}) error {
 		}
 		if _, err := f.Write(buf); err != nil {
 			return err
+		}
+	}
+}
+
+// rawSink reads size bytes at a time and says on got when it has each
+// whole payload, until stop is closed (and one more payload arrives to
+// wake it) or a read fails.
+func rawSink(f *os.File, size int, stop <-chan struct{}, got chan<- struct{}) error {
+	buf := make([]byte, min(size, 64<<10))
+	for {
+		for have := 0; have < size; {
+			n, err := f.Read(buf[:min(len(buf), size-have)])
+			if err != nil {
+				return err
+			}
+			have += n
+		}
+		select {
+		case <-stop:
+			return nil
+		case got <- struct{}{}:
 		}
 	}
 }

@@ -2,6 +2,7 @@ package bench
 
 import (
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 )
@@ -10,7 +11,9 @@ import (
 // columns.
 const (
 	// PeerRaw is the limit under TEP: the raw TPM (SystemRawTPM) for the
-	// TPM's workloads, a raw echo on a pty pair for the link's.
+	// TPM's workloads, a raw echo on a pty pair for the link's, and the
+	// bare pty carrying the data one way for W5's digest, which the
+	// server computes in software (the pty is what it waits for).
 	PeerRaw = "raw"
 	// PeerSoftHSM is SystemSoftHSM.
 	PeerSoftHSM = "softhsm"
@@ -263,10 +266,11 @@ func (s *summarizer) p11Row(name, work string) SummaryRow {
 	return r
 }
 
-// The systems of the link rows.
+// The systems of the link rows, and of W5's raw figure.
 const (
 	linkFramed = "framed link over a pty"
 	linkRaw    = "raw pty echo"
+	linkOneWay = "bare pty, one way"
 )
 
 // linkRow is the link's round trip of size bytes beside the raw echo.
@@ -289,17 +293,36 @@ func (s *summarizer) linkRow(name string, size int) SummaryRow {
 	return r
 }
 
+// oneWay is the bare pty's MiB/s carrying size bytes from the guest's end
+// to the server's, from the link part.
+func (s *summarizer) oneWay(size int) Figure {
+	if s.in.Link == nil {
+		return Figure{System: linkOneWay, Err: failed("link", s.in.LinkErr).Err}
+	}
+	for _, l := range s.in.Link {
+		if l.Size == size && l.OneWayMiBps > 0 {
+			return Figure{System: linkOneWay, Value: l.OneWayMiBps}
+		}
+	}
+	return Figure{System: linkOneWay, Err: fmt.Sprintf("link: %d bytes one way not measured", size)}
+}
+
 // cryptoRow is Crypto's workload work: TEP on swtpm beside the raw TPM,
-// where a TPM does work, and the PKCS#11 peers that run it.
+// where a TPM does work, the bare pty's one-way rate for a digest (see
+// PeerRaw), and the PKCS#11 peers that run it.
 func (s *summarizer) cryptoRow(name, work string) SummaryRow {
+	digest := work == WorkDigest || work == WorkDigestQuery
 	unit := UnitNs
-	if work == WorkAES || work == WorkAESParts || work == WorkDigest || work == WorkDigestQuery {
+	if digest || work == WorkAES || work == WorkAESParts {
 		unit = UnitMiBps
 	}
-	r := SummaryRow{Workload: name, Unit: unit}
+	r := SummaryRow{Workload: name, Unit: unit, Peers: map[string]Figure{}}
 	peers := []string{PeerSoftHSM, PeerTPM2PKCS11, PeerP11Kit}
 	if rawTPMDoes(work) {
 		peers = append([]string{PeerRaw}, peers...)
+	}
+	if digest {
+		r.Peers[PeerRaw] = s.oneWay(aesBulk)
 	}
 	// p11-kit to tpm2-pkcs11 skips AES: see cryptoSystems.
 	if work != WorkAES && work != WorkAESParts {
@@ -307,7 +330,7 @@ func (s *summarizer) cryptoRow(name, work string) SummaryRow {
 	}
 	if s.in.Crypto == nil {
 		r.TEP = failed("crypto", s.in.CryptoErr)
-		r.Peers = everyPeer(r.TEP, peers...)
+		maps.Copy(r.Peers, everyPeer(r.TEP, peers...))
 		return r
 	}
 	rows := s.in.Crypto.Rows
@@ -319,7 +342,6 @@ func (s *summarizer) cryptoRow(name, work string) SummaryRow {
 		PeerP11KitTPM2: {SystemP11KitTPM2, SystemP11KitTPM2Direct},
 	}
 	r.TEP = find(rows, work, unit, SystemTEPSWTPM)
-	r.Peers = map[string]Figure{}
 	for _, p := range peers {
 		r.Peers[p] = find(rows, work, unit, systems[p]...)
 	}

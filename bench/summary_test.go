@@ -62,7 +62,7 @@ func summaryInput() SummaryInput {
 	link := []LinkResult{
 		{Size: 32, RawMedianNs: 20_000, FramedMedianNs: 30_000},
 		{Size: 4 << 10, RawMedianNs: 1, FramedMedianNs: 1},
-		{Size: 1 << 20, RawMedianNs: 5_000_000, FramedMedianNs: 5_500_000},
+		{Size: 1 << 20, RawMedianNs: 5_000_000, FramedMedianNs: 5_500_000, OneWayMiBps: 250},
 	}
 	return SummaryInput{Link: link, P11: p11, Crypto: crypto, W7: w7}
 }
@@ -107,6 +107,7 @@ func TestSummarizeRatios(t *testing.T) {
 		{"W1 C_GetSessionInfo", PeerP11Kit, 60_000, 0, 0, SystemP11Kit, "CKR_DEVICE_ERROR"},
 		{"link 32 B round trip", PeerRaw, 30_000, 20_000, 1.5, linkRaw, ""},
 		{"link 1 MiB round trip", PeerRaw, 5_500_000, 5_000_000, 1.1, linkRaw, ""},
+		{"W5 SHA-256 1 MiB", PeerRaw, 300, 250, 250.0 / 300, linkOneWay, ""},
 		{"W2 RSA-2048 sign", PeerRaw, 4_300_000, 4_000_000, 1.075, SystemRawTPM, ""},
 		{"W2 RSA-2048 sign", PeerTPM2PKCS11, 4_300_000, 0, 0, SystemTPM2PKCS11Direct, "no swtpm"},
 		// Throughput: the ratio is still time over time.
@@ -144,7 +145,7 @@ func TestSummarizePeersThatDoNotApply(t *testing.T) {
 		{"link 32 B round trip", []string{PeerRaw}},
 		{"W2 RSA-2048 verify", []string{PeerSoftHSM, PeerTPM2PKCS11, PeerP11Kit, PeerP11KitTPM2}}, // a TPM does not verify
 		{"W4 AES-256-CBC 1 MiB single-part", []string{PeerRaw, PeerSoftHSM, PeerTPM2PKCS11, PeerP11Kit}},
-		{"W5 SHA-256 1 MiB, length query first", []string{PeerSoftHSM, PeerTPM2PKCS11, PeerP11Kit, PeerP11KitTPM2}},
+		{"W5 SHA-256 1 MiB, length query first", []string{PeerRaw, PeerSoftHSM, PeerTPM2PKCS11, PeerP11Kit, PeerP11KitTPM2}},
 		{"W6 RSA-2048 keygen", SummaryPeers},
 		{"W7 aggregate sign rate", []string{PeerRaw}},
 		{"tepd RSS max under W7", nil},
@@ -191,6 +192,15 @@ func TestSummarizeTargets(t *testing.T) {
 	if d := rows["W4 AES-256-CBC 1 MiB single-part"].Target.Detail; d != "0.80× MiB/s" {
 		t.Errorf("W4's detail %q, want %q", d, "0.80× MiB/s")
 	}
+	if d := rows["W5 SHA-256 1 MiB"].Target.Detail; d != "1.50× MiB/s" {
+		t.Errorf("W5's detail %q, want %q", d, "1.50× MiB/s")
+	}
+	// A target above the bare pty's one-way rate says so.
+	in.Link[2].OneWayMiBps = 230
+	if d, want := rowsByName(t, Summarize(in))["W5 SHA-256 1 MiB"].Target.Detail, "1.50× MiB/s; the target, 240.0 MiB/s, is above raw's 230.0"; d != want {
+		t.Errorf("W5's detail %q, want %q", d, want)
+	}
+	in.Link[2].OneWayMiBps = 250
 
 	// W7 misses on any one of its three conditions.
 	for _, change := range []func(*W7Result){
@@ -218,6 +228,7 @@ func TestSummarizeMissingParts(t *testing.T) {
 	for _, tc := range []struct{ row, err string }{
 		{"W1 C_GenerateRandom(32)", "p11: tepd did not start"},
 		{"link 1 MiB round trip", "link: 1048576 bytes not measured"},
+		{"W5 SHA-256 1 MiB", "crypto: not run"},
 		{"W2 RSA-2048 sign", "crypto: not run"},
 		{"RSS a module adds to its host", "p11: tepd did not start"},
 	} {
@@ -242,7 +253,10 @@ func TestSummarizeMissingParts(t *testing.T) {
 	if w7.TEP.Value != 300 || w7.Peers[PeerRaw].Err == "" || w7.Target.Verdict != TargetNotEvaluated {
 		t.Errorf("W7 without the raw TPM: %+v, want TEP's figure, raw's error, not evaluated", w7)
 	}
-	for _, n := range []string{"p11: tepd did not start", "crypto: not run", "w7: raw TPM: no swtpm", "link: 1048576 bytes not measured"} {
+	if f := rows["W5 SHA-256 1 MiB"].Peers[PeerRaw]; f.Err != "link: 1048576 bytes one way not measured" {
+		t.Errorf("W5's raw figure %+v, want the missing one-way figure", f)
+	}
+	for _, n := range []string{"p11: tepd did not start", "crypto: not run", "w7: raw TPM: no swtpm", "link: 1048576 bytes not measured", "link: 1048576 bytes one way not measured"} {
 		if strings.Count(strings.Join(s.Notes, "\n"), n) != 1 {
 			t.Errorf("notes %q, want %q once", s.Notes, n)
 		}

@@ -54,6 +54,8 @@ func timeAtMost(peer, label string, k float64) *targetSpec {
 }
 
 // rateAtLeast is TEP's throughput at least k times peer's, called label.
+// Where the row has a raw figure besides, the limit under TEP, and the
+// target asks for more than it, the detail says so.
 func rateAtLeast(peer, label string, k float64) *targetSpec {
 	return &targetSpec{
 		text: fmt.Sprintf("MiB/s ≥ %v× %s", k, label),
@@ -61,8 +63,12 @@ func rateAtLeast(peer, label string, k float64) *targetSpec {
 			if why, ok := needs(r, peer, label); !ok {
 				return TargetNotEvaluated, why
 			}
-			x := r.TEP.Value / r.Peers[peer].Value
-			return verdict(r.TEP.Value >= k*r.Peers[peer].Value), fmt.Sprintf("%.2f× MiB/s", x)
+			want := k * r.Peers[peer].Value
+			detail := fmt.Sprintf("%.2f× MiB/s", r.TEP.Value/r.Peers[peer].Value)
+			if raw := r.Peers[PeerRaw].Value; peer != PeerRaw && raw > 0 && want > raw {
+				detail += fmt.Sprintf("; the target, %.1f MiB/s, is above raw's %.1f", want, raw)
+			}
+			return verdict(r.TEP.Value >= want), detail
 		},
 	}
 }

@@ -127,12 +127,12 @@ func runLink(args []string, stdout, stderr io.Writer) error {
 
 func linkTable(w io.Writer, res *[]bench.LinkResult) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "payload\traw median\traw p99\traw MiB/s\tTEP median\tTEP p99\tTEP MiB/s\tthroughput ×raw\tlatency ×raw\t")
+	fmt.Fprintln(tw, "payload\traw median\traw p99\traw MiB/s\tTEP median\tTEP p99\tTEP MiB/s\tthroughput ×raw\tlatency ×raw\tone way median\tone way MiB/s\t")
 	for _, r := range *res {
-		fmt.Fprintf(tw, "%s\t%v\t%v\t%.1f\t%v\t%v\t%.1f\t%.2f\t%.2f\t\n", size(r.Size),
+		fmt.Fprintf(tw, "%s\t%v\t%v\t%.1f\t%v\t%v\t%.1f\t%.2f\t%.2f\t%v\t%.1f\t\n", size(r.Size),
 			round(r.Raw.Median()), round(r.Raw.P99()), r.RawMiBps,
 			round(r.Framed.Median()), round(r.Framed.P99()), r.FramedMiBps,
-			r.Throughput, r.Latency)
+			r.Throughput, r.Latency, round(r.OneWay.Median()), r.OneWayMiBps)
 	}
 	return tw.Flush()
 }

@@ -24,6 +24,7 @@ func TestLinkJSON(t *testing.T) {
 		RawMedianNs    int64   `json:"raw_median_ns"`
 		FramedMedianNs int64   `json:"framed_median_ns"`
 		Throughput     float64 `json:"throughput_ratio"`
+		OneWayMiBps    float64 `json:"one_way_mib_s"`
 	}
 	if err := json.Unmarshal(out.Bytes(), &res); err != nil {
 		t.Fatalf("output is not JSON: %v\n%s", err, out.String())
@@ -32,7 +33,7 @@ func TestLinkJSON(t *testing.T) {
 		t.Fatalf("got %d sizes, want 4", len(res))
 	}
 	for _, r := range res {
-		if r.RawMedianNs <= 0 || r.FramedMedianNs <= 0 || r.Throughput <= 0 {
+		if r.RawMedianNs <= 0 || r.FramedMedianNs <= 0 || r.Throughput <= 0 || r.OneWayMiBps <= 0 {
 			t.Errorf("size %d: empty measurement %+v", r.Size, r)
 		}
 	}
@@ -43,7 +44,7 @@ func TestLinkTable(t *testing.T) {
 	if err := run([]string{"link", "-scale", "0.01"}, nil, &out, &out); err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"payload", "32 B", "64 KiB", "1 MiB", "throughput ×raw"} {
+	for _, want := range []string{"payload", "32 B", "64 KiB", "1 MiB", "throughput ×raw", "one way MiB/s"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("table lacks %q:\n%s", want, out.String())
 		}
