@@ -11,7 +11,8 @@ import (
 // columns.
 const (
 	// PeerRaw is the limit under TEP: the raw TPM (SystemRawTPM) for the
-	// TPM's workloads, a raw echo on a pty pair for the link's, and the
+	// TPM's workloads, a raw echo on a pty pair for the link's and W1's
+	// (a call that stays in the server is one round trip), and the
 	// bare pty carrying the data one way for W5's digest, which the
 	// server computes in software (the pty is what it waits for).
 	PeerRaw = "raw"
@@ -243,13 +244,16 @@ func find(rows []CryptoRow, work, unit string, systems ...string) Figure {
 	return Figure{System: systems[0], Err: fmt.Sprintf("%s, %s: not measured", systems[0], work)}
 }
 
-// p11Row is W1's workload work, from P11's rows.
+// p11Row is W1's workload work, from P11's rows, with the raw pty echo
+// of a call's size from the link part as its raw figure.
 func (s *summarizer) p11Row(name, work string) SummaryRow {
 	r := SummaryRow{Workload: name, Unit: UnitNs}
+	_, raw := s.roundTrips(32)
 	peers := []string{PeerSoftHSM, PeerTPM2PKCS11, PeerP11Kit, PeerP11KitTPM2}
 	if s.in.P11 == nil {
 		r.TEP = failed("p11", s.in.P11Err)
 		r.Peers = everyPeer(r.TEP, peers...)
+		r.Peers[PeerRaw] = raw
 		return r
 	}
 	var rows []CryptoRow
@@ -258,6 +262,7 @@ func (s *summarizer) p11Row(name, work string) SummaryRow {
 	}
 	r.TEP = find(rows, work, UnitNs, SystemTEP)
 	r.Peers = map[string]Figure{
+		PeerRaw:        raw,
 		PeerSoftHSM:    find(rows, work, UnitNs, SystemSoftHSM),
 		PeerTPM2PKCS11: find(rows, work, UnitNs, SystemTPM2PKCS11, SystemTPM2PKCS11Direct),
 		PeerP11Kit:     find(rows, work, UnitNs, SystemP11Kit),
@@ -275,22 +280,24 @@ const (
 
 // linkRow is the link's round trip of size bytes beside the raw echo.
 func (s *summarizer) linkRow(name string, size int) SummaryRow {
-	r := SummaryRow{Workload: name, Unit: UnitNs}
+	framed, raw := s.roundTrips(size)
+	return SummaryRow{Workload: name, Unit: UnitNs, TEP: framed, Peers: map[string]Figure{PeerRaw: raw}}
+}
+
+// roundTrips are the link part's median round trips of size bytes: the
+// framed link's and the raw pty echo's.
+func (s *summarizer) roundTrips(size int) (framed, raw Figure) {
 	if s.in.Link == nil {
-		r.TEP = failed("link", s.in.LinkErr)
-		r.Peers = everyPeer(r.TEP, PeerRaw)
-		return r
+		f := failed("link", s.in.LinkErr)
+		return f, f
 	}
 	for _, l := range s.in.Link {
 		if l.Size == size {
-			r.TEP = Figure{System: linkFramed, Value: float64(l.FramedMedianNs)}
-			r.Peers = map[string]Figure{PeerRaw: {System: linkRaw, Value: float64(l.RawMedianNs)}}
-			return r
+			return Figure{System: linkFramed, Value: float64(l.FramedMedianNs)}, Figure{System: linkRaw, Value: float64(l.RawMedianNs)}
 		}
 	}
-	r.TEP = Figure{System: linkFramed, Err: fmt.Sprintf("link: %d bytes not measured", size)}
-	r.Peers = everyPeer(Figure{System: linkRaw, Err: r.TEP.Err}, PeerRaw)
-	return r
+	err := fmt.Sprintf("link: %d bytes not measured", size)
+	return Figure{System: linkFramed, Err: err}, Figure{System: linkRaw, Err: err}
 }
 
 // oneWay is the bare pty's MiB/s carrying size bytes from the guest's end

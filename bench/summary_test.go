@@ -102,6 +102,7 @@ func TestSummarizeRatios(t *testing.T) {
 		system, err string // of the peer
 	}{
 		{"W1 C_GenerateRandom(32)", PeerP11Kit, 40_000, 100_000, 0.4, SystemP11Kit, ""},
+		{"W1 C_GenerateRandom(32)", PeerRaw, 40_000, 20_000, 2, linkRaw, ""},
 		{"W1 C_GenerateRandom(32)", PeerSoftHSM, 40_000, 1_000, 40, SystemSoftHSM, ""},
 		{"W1 C_GenerateRandom(32)", PeerP11KitTPM2, 40_000, 200_000, 0.2, SystemP11KitTPM2, ""},
 		{"W1 C_GetSessionInfo", PeerP11Kit, 60_000, 0, 0, SystemP11Kit, "CKR_DEVICE_ERROR"},
@@ -141,7 +142,7 @@ func TestSummarizePeersThatDoNotApply(t *testing.T) {
 		row   string
 		peers []string
 	}{
-		{"W1 C_GetSessionInfo", []string{PeerSoftHSM, PeerTPM2PKCS11, PeerP11Kit, PeerP11KitTPM2}},
+		{"W1 C_GetSessionInfo", SummaryPeers},
 		{"link 32 B round trip", []string{PeerRaw}},
 		{"W2 RSA-2048 verify", []string{PeerSoftHSM, PeerTPM2PKCS11, PeerP11Kit, PeerP11KitTPM2}}, // a TPM does not verify
 		{"W4 AES-256-CBC 1 MiB single-part", []string{PeerRaw, PeerSoftHSM, PeerTPM2PKCS11, PeerP11Kit}},
@@ -195,7 +196,15 @@ func TestSummarizeTargets(t *testing.T) {
 	if d := rows["W5 SHA-256 1 MiB"].Target.Detail; d != "1.50× MiB/s" {
 		t.Errorf("W5's detail %q, want %q", d, "1.50× MiB/s")
 	}
-	// A target above the bare pty's one-way rate says so.
+	if d := rows["W1 C_GenerateRandom(32)"].Target.Detail; d != "0.40× time" {
+		t.Errorf("W1's detail %q, want %q", d, "0.40× time")
+	}
+	// A target below the raw pty echo, or above its one-way rate, says so.
+	in.Link[0].RawMedianNs = 60_000
+	if d, want := rowsByName(t, Summarize(in))["W1 C_GenerateRandom(32)"].Target.Detail, "0.40× time; the target, 50.0 µs, is below raw's 60.0"; d != want {
+		t.Errorf("W1's detail %q, want %q", d, want)
+	}
+	in.Link[0].RawMedianNs = 20_000
 	in.Link[2].OneWayMiBps = 230
 	if d, want := rowsByName(t, Summarize(in))["W5 SHA-256 1 MiB"].Target.Detail, "1.50× MiB/s; the target, 240.0 MiB/s, is above raw's 230.0"; d != want {
 		t.Errorf("W5's detail %q, want %q", d, want)
@@ -237,6 +246,9 @@ func TestSummarizeMissingParts(t *testing.T) {
 			t.Errorf("%s: TEP %+v, want no figure and error %q", tc.row, r.TEP, tc.err)
 		}
 		for p, f := range r.Peers {
+			if p == PeerRaw && strings.HasPrefix(tc.row, "W1") {
+				continue // the link part ran: see below
+			}
 			if f.Value != 0 || f.Err == "" {
 				t.Errorf("%s: %s %+v, want an error", tc.row, p, f)
 			}
@@ -244,6 +256,9 @@ func TestSummarizeMissingParts(t *testing.T) {
 		if r.Target != nil && r.Target.Verdict != TargetNotEvaluated {
 			t.Errorf("%s: target %+v, want %s", tc.row, r.Target, TargetNotEvaluated)
 		}
+	}
+	if f := rows["W1 C_GenerateRandom(32)"].Peers[PeerRaw]; f.Value != 20_000 {
+		t.Errorf("W1's raw figure %+v, want the link part's 32 B echo", f)
 	}
 	// The idle memory falls back on W7's figure.
 	if r := rows["tepd RSS idle, 6 ports"]; r.TEP.Value != 20<<10 || r.Target.Verdict != TargetMet {

@@ -169,8 +169,9 @@ const summaryLegend = `
 (for MiB/s, the peer's MiB/s over TEP's); below 1, TEP is faster. W7: TEP's aggregate ops/s over
 the raw TPM's single stream; above 1, TEP is faster. Memory: TEP's VmRSS over the peer's.
 TEP: tep-pty (tepd on its simulator) for W1, the framed link alone for link, tep-pty-swtpm for W2–W7.
-raw: a raw pty echo for link, bare go-tpm commands on an swtpm of their own for W2–W4, W6 and W7,
-and for W5 the bare pty carrying 1 MiB one way, guest to server, with no framing (from link).
+raw: for link and W1, a raw echo over a pty pair within one process (from link); for W2–W4, W6 and W7,
+bare go-tpm commands on an swtpm of their own; for W5, the bare pty carrying 1 MiB one way, guest to
+server, with no framing (from link).
 swtpm plays a TPM chip: every swtpm runs at nice %d (bench.ChipNice), except in the W7 row that says otherwise.
 Memory: tepd idle from p11 with a host connected; a module's is its host's VmRSS after
 C_Initialize less before loading it (p11-kit: p11-kit-client.so). Blank: not run there;
