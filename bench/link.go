@@ -79,25 +79,17 @@ func Link(dir string, sizes []int, scale float64) ([]LinkResult, error) {
 	_ = lock
 	client := link.NewClient(s, link.NewLock(nil), 1, time.Minute, link.Config{})
 
-	rawPTY, err := link.NewPTY(filepath.Join(dir, "bench-raw"))
+	rawPTY, rawEnd, err := ptyPair(filepath.Join(dir, "bench-raw"))
 	if err != nil {
 		return nil, err
 	}
 	defer rawPTY.Close()
-	rawEnd, err := link.OpenTTY(rawPTY.Path, 0)
-	if err != nil {
-		return nil, err
-	}
 	defer rawEnd.Close()
-	oneWayPTY, err := link.NewPTY(filepath.Join(dir, "bench-one-way"))
+	oneWayPTY, oneWayEnd, err := ptyPair(filepath.Join(dir, "bench-one-way"))
 	if err != nil {
 		return nil, err
 	}
 	defer oneWayPTY.Close()
-	oneWayEnd, err := link.OpenTTY(oneWayPTY.Path, 0)
-	if err != nil {
-		return nil, err
-	}
 	defer oneWayEnd.Close()
 
 	var out []LinkResult
@@ -109,6 +101,21 @@ func Link(dir string, sizes []int, scale float64) ([]LinkResult, error) {
 		out = append(out, r)
 	}
 	return out, nil
+}
+
+// ptyPair is a pty with its guest's end open: the server's end is the
+// pty's Master.
+func ptyPair(path string) (*link.PTY, *link.TTY, error) {
+	p, err := link.NewPTY(path)
+	if err != nil {
+		return nil, nil, err
+	}
+	t, err := link.OpenTTY(p.Path, 0)
+	if err != nil {
+		p.Close()
+		return nil, nil, err
+	}
+	return p, t, nil
 }
 
 func linkSize(client *link.Client, rawServer *os.File, rawClient io.ReadWriter, sinkServer *os.File, sinkClient io.Writer, size, n int) (LinkResult, error) {

@@ -40,39 +40,41 @@ func verdict(met bool) string {
 }
 
 // timeAtMost is TEP's median time at most k times peer's, called label.
-// Where the row has a raw figure besides, the limit under TEP, and the
-// target asks for less time than it, the detail says so.
 func timeAtMost(peer, label string, k float64) *targetSpec {
-	return &targetSpec{
-		text: fmt.Sprintf("≤ %v× %s", k, label),
-		judge: func(r SummaryRow) (string, string) {
-			if why, ok := needs(r, peer, label); !ok {
-				return TargetNotEvaluated, why
-			}
-			want := k * r.Peers[peer].Value
-			detail := fmt.Sprintf("%.2f× time", r.TEP.Value/r.Peers[peer].Value)
-			if raw := r.Peers[PeerRaw].Value; peer != PeerRaw && raw > 0 && want < raw {
-				detail += fmt.Sprintf("; the target, %.1f µs, is below raw's %.1f", want/1e3, raw/1e3)
-			}
-			return verdict(r.TEP.Value <= want), detail
-		},
-	}
+	return ratioTarget(peer, label, k, true)
 }
 
 // rateAtLeast is TEP's throughput at least k times peer's, called label.
-// Where the row has a raw figure besides, the limit under TEP, and the
-// target asks for more than it, the detail says so.
 func rateAtLeast(peer, label string, k float64) *targetSpec {
+	return ratioTarget(peer, label, k, false)
+}
+
+// ratioTarget is TEP's figure at most (a time) or at least (a rate) k
+// times peer's. Where the row has a raw figure besides, the limit under
+// TEP, and the target asks for better than it, the detail says so.
+func ratioTarget(peer, label string, k float64, isTime bool) *targetSpec {
+	text, what := fmt.Sprintf("MiB/s ≥ %v× %s", k, label), "MiB/s"
+	if isTime {
+		text, what = fmt.Sprintf("≤ %v× %s", k, label), "time"
+	}
 	return &targetSpec{
-		text: fmt.Sprintf("MiB/s ≥ %v× %s", k, label),
+		text: text,
 		judge: func(r SummaryRow) (string, string) {
 			if why, ok := needs(r, peer, label); !ok {
 				return TargetNotEvaluated, why
 			}
 			want := k * r.Peers[peer].Value
-			detail := fmt.Sprintf("%.2f× MiB/s", r.TEP.Value/r.Peers[peer].Value)
-			if raw := r.Peers[PeerRaw].Value; peer != PeerRaw && raw > 0 && want > raw {
+			detail := fmt.Sprintf("%.2f× %s", r.TEP.Value/r.Peers[peer].Value, what)
+			raw := r.Peers[PeerRaw].Value
+			switch {
+			case peer == PeerRaw || raw <= 0:
+			case isTime && want < raw:
+				detail += fmt.Sprintf("; the target, %.1f µs, is below raw's %.1f", want/1e3, raw/1e3)
+			case !isTime && want > raw:
 				detail += fmt.Sprintf("; the target, %.1f MiB/s, is above raw's %.1f", want, raw)
+			}
+			if isTime {
+				return verdict(r.TEP.Value <= want), detail
 			}
 			return verdict(r.TEP.Value >= want), detail
 		},
