@@ -10,10 +10,10 @@
 // host. Crypto compares signing, verifying, AES, digests and key
 // generation through TEP over a pty (tepd on swtpm and on its embedded
 // simulator) with the same peers and with bare go-tpm commands on a
-// loaded key on an swtpm of their own, the TPM's own limit. W7 has many processes on several of tepd's ports
-// sign at once and compares their aggregate rate with the raw TPM's on
-// an swtpm alone, one stream, run after them so that the two do not
-// share the CPU. Soak keeps W7's processes signing for minutes while it
+// loaded key on an swtpm of their own, the TPM's own limit. W7 has many
+// processes on several of tepd's ports sign at once and compares their
+// aggregate rate with the raw TPM's on an swtpm alone, one stream, run
+// after them so that the two do not share the CPU. Soak keeps W7's processes signing for minutes while it
 // kills them at random, and then checks what must survive and what must
 // not leak. tpm2-pkcs11 runs on an swtpm of its own behind
 // tpm2-abrmd on a private D-Bus session bus, or on the swtpm directly

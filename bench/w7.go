@@ -152,9 +152,9 @@ type W7Result struct {
 // nothing competes for the CPU, the raw TPM (see rawTPM) signs in one
 // stream on an swtpm of its own for as long: the rate the TPM itself
 // gives one caller. Both swtpms run at ChipNice unless cfg.SharedCPU.
-// W7 starts the swtpms, tepd and the hosts and stops
-// them all before it returns. It returns an error, and no result, when
-// the run could not be set up; the raw TPM failing goes into the result.
+// W7 starts the swtpms, tepd and the hosts and stops them all before it
+// returns. It returns an error, and no result, when the run could not be
+// set up; the raw TPM failing goes into the result.
 func W7(cfg W7Config) (*W7Result, error) {
 	c, m, pc, err := cfg.withDefaults()
 	if err != nil {

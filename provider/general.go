@@ -8,9 +8,9 @@ import "C"
 
 import (
 	"os"
-	"runtime/pprof"
 	"unsafe"
 
+	"tep.dev/tep/profile"
 	"tep.dev/tep/provider/client"
 )
 
@@ -52,26 +52,18 @@ func initialize(pInitArgs C.CK_VOID_PTR) C.CK_RV {
 // C_Initialize to C_Finalize.
 const envCPUProfile = "TEP_CPUPROFILE"
 
-// startProfile profiles the process into file (none if file is empty)
-// and returns what stops it.
+// startProfile profiles the process into file, if one is named, and
+// returns what stops it; a profile that cannot start is logged.
 func startProfile(file string) func() {
 	if file == "" {
 		return func() {}
 	}
-	f, err := os.Create(file)
+	stop, err := profile.Start(file)
 	if err != nil {
 		logf("%s: %v", envCPUProfile, err)
 		return func() {}
 	}
-	if err := pprof.StartCPUProfile(f); err != nil {
-		logf("%s: %v", envCPUProfile, err)
-		f.Close()
-		return func() {}
-	}
-	return func() {
-		pprof.StopCPUProfile()
-		f.Close()
-	}
+	return stop
 }
 
 // checkInitArgs applies PKCS#11's rules for CK_C_INITIALIZE_ARGS. TEP

@@ -53,8 +53,9 @@ type backend struct {
 }
 
 // Open opens the TPM named by spec ("sim", "swtpm:HOST:PORT",
-// "swtpm:unix:PATH" or a device path; see the package documentation), starts it if needed, cleans up
-// leftover handles and loads the storage primary key.
+// "swtpm:unix:PATH" or a device path; see the package documentation),
+// starts it if needed, cleans up leftover handles and loads the storage
+// primary key.
 //
 // stateDir is used by "sim" only: it holds the file with the simulator's
 // seed, created on first use. With an empty stateDir the simulator gets a

@@ -10,12 +10,12 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"runtime/pprof"
 	"strings"
 	"sync"
 	"time"
 
 	"tep.dev/tep/link"
+	"tep.dev/tep/profile"
 	"tep.dev/tep/server"
 )
 
@@ -131,7 +131,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		}
 	}
 	if cfg.CPUProfile != "" {
-		stop, err := startCPUProfile(cfg.CPUProfile)
+		stop, err := profile.Start(cfg.CPUProfile)
 		if err != nil {
 			return err
 		}
@@ -151,22 +151,6 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	defer srv.Close()
 	return servePorts(ctx, srv, cfg, log)
-}
-
-// startCPUProfile profiles the process into file until stop is called.
-func startCPUProfile(file string) (stop func(), err error) {
-	f, err := os.Create(file)
-	if err != nil {
-		return nil, err
-	}
-	if err := pprof.StartCPUProfile(f); err != nil {
-		f.Close()
-		return nil, fmt.Errorf("profiling: %w", err)
-	}
-	return func() {
-		pprof.StopCPUProfile()
-		f.Close()
-	}, nil
 }
 
 // servePorts opens every configured port and serves them until ctx ends.
