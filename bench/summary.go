@@ -111,22 +111,23 @@ func Summarize(in SummaryInput) Summary {
 		{"W1 C_GenerateRandom(32)", p11Workloads[0]},
 		{"W1 C_GetSessionInfo", p11Workloads[1]},
 	} {
-		s.add(s.p11Row(w.name, w.work), timeAtMost(PeerP11Kit, "p11-kit→SoftHSMv2", TargetW1VsP11Kit))
+		s.add(s.p11Row(w.name, w.work), timeAtMost(PeerP11Kit, "p11-kit→SoftHSMv2", TargetW1VsP11Kit, rawBound("a raw pty echo")))
 	}
 	s.add(s.linkRow("link 32 B round trip", 32), nil)
+	_, echo := s.roundTrips(32)
 	s.add(s.linkRow("link 1 MiB round trip", 1<<20), nil)
 	for _, w := range []struct {
 		name, work string
 		target     *targetSpec
 	}{
-		{"W2 RSA-2048 sign", WorkRSASign, timeAtMost(PeerRaw, "raw", TargetRSASignVsRaw)},
+		{"W2 RSA-2048 sign", WorkRSASign, timeAtMost(PeerRaw, "raw", TargetRSASignVsRaw, signBound(echo))},
 		{"W2 RSA-2048 verify", WorkRSAVerify, nil},
-		{"W3 ECDSA P-256 sign", WorkECDSASign, timeAtMost(PeerRaw, "raw", TargetECDSASignVsRaw)},
+		{"W3 ECDSA P-256 sign", WorkECDSASign, timeAtMost(PeerRaw, "raw", TargetECDSASignVsRaw, signBound(echo))},
 		{"W3 ECDSA P-256 verify", WorkECDSAVerify, nil},
-		{"W4 AES-256-CBC 1 MiB single-part", WorkAES, rateAtLeast(PeerRaw, "raw", TargetAESVsRaw)},
+		{"W4 AES-256-CBC 1 MiB single-part", WorkAES, rateAtLeast(PeerRaw, "raw", TargetAESVsRaw, nil)},
 		{"W4 AES-256-CBC 1 MiB in 64 KiB parts", WorkAESParts, nil},
-		{"W5 SHA-256 1 MiB", WorkDigest, rateAtLeast(PeerP11Kit, "p11-kit→SoftHSMv2", TargetDigestVsP11Kit)},
-		{"W5 SHA-256 1 MiB, length query first", WorkDigestQuery, rateAtLeast(PeerP11Kit, "p11-kit→SoftHSMv2", TargetDigestVsP11Kit)},
+		{"W5 SHA-256 1 MiB", WorkDigest, rateAtLeast(PeerP11Kit, "p11-kit→SoftHSMv2", TargetDigestVsP11Kit, rawBound("the bare pty one way"))},
+		{"W5 SHA-256 1 MiB, length query first", WorkDigestQuery, rateAtLeast(PeerP11Kit, "p11-kit→SoftHSMv2", TargetDigestVsP11Kit, rawBound("the bare pty one way"))},
 		{"W6 RSA-2048 keygen", WorkRSAKeygen, nil},
 	} {
 		s.add(s.cryptoRow(w.name, w.work), w.target)

@@ -190,26 +190,47 @@ func TestSummarizeTargets(t *testing.T) {
 			t.Errorf("%s: target %+v, want %s with its text and detail", r.Workload, r.Target, w)
 		}
 	}
-	if d := rows["W4 AES-256-CBC 1 MiB single-part"].Target.Detail; d != "0.80× MiB/s" {
-		t.Errorf("W4's detail %q, want %q", d, "0.80× MiB/s")
+	// The detail is the ratio the verdict rests on, and where there is
+	// one, the bound the rig sets in this run, as a ratio to the same
+	// peer: a raw pty echo under W1, the bare pty's one-way rate over W5,
+	// the raw TPM and two pty echoes (C_SignInit, C_Sign) under a
+	// signature. A target beyond its bound says so.
+	details := func(in SummaryInput) map[string]string {
+		m := map[string]string{}
+		for name, r := range rowsByName(t, Summarize(in)) {
+			if r.Target != nil {
+				m[name] = r.Target.Detail
+			}
+		}
+		return m
 	}
-	if d := rows["W5 SHA-256 1 MiB"].Target.Detail; d != "1.50× MiB/s" {
-		t.Errorf("W5's detail %q, want %q", d, "1.50× MiB/s")
+	for _, tc := range []struct {
+		change func(*SummaryInput)
+		row    string
+		want   string
+	}{
+		{nil, "W4 AES-256-CBC 1 MiB single-part", "0.80× MiB/s"},
+		{nil, "W5 SHA-256 1 MiB", "1.50× MiB/s; the ceiling, the bare pty one way, is 1.25×"},
+		{nil, "W1 C_GenerateRandom(32)", "0.40× time; the floor, a raw pty echo, is 0.20×"},
+		{nil, "W3 ECDSA P-256 sign", "1.20× time; the floor, raw + two pty echoes, is 1.02×"},
+		{func(in *SummaryInput) { in.Link[0].RawMedianNs = 60_000 },
+			"W1 C_GenerateRandom(32)", "0.40× time; the floor, a raw pty echo, is 0.60×, above the target"},
+		{func(in *SummaryInput) { in.Link[2].OneWayMiBps = 230 },
+			"W5 SHA-256 1 MiB", "1.50× MiB/s; the ceiling, the bare pty one way, is 1.15×, below the target"},
+		{func(in *SummaryInput) { in.Link[0].RawMedianNs = 400_000 },
+			"W3 ECDSA P-256 sign", "1.20× time; the floor, raw + two pty echoes, is 1.32×, above the target"},
+		// No echo, no floor: the raw TPM alone is not one.
+		{func(in *SummaryInput) { in.Link = nil; in.LinkErr = "no pty" },
+			"W3 ECDSA P-256 sign", "1.20× time"},
+	} {
+		in := summaryInput()
+		if tc.change != nil {
+			tc.change(&in)
+		}
+		if d := details(in)[tc.row]; d != tc.want {
+			t.Errorf("%s: detail %q, want %q", tc.row, d, tc.want)
+		}
 	}
-	if d := rows["W1 C_GenerateRandom(32)"].Target.Detail; d != "0.40× time" {
-		t.Errorf("W1's detail %q, want %q", d, "0.40× time")
-	}
-	// A target below the raw pty echo, or above its one-way rate, says so.
-	in.Link[0].RawMedianNs = 60_000
-	if d, want := rowsByName(t, Summarize(in))["W1 C_GenerateRandom(32)"].Target.Detail, "0.40× time; the target, 50.0 µs, is below raw's 60.0"; d != want {
-		t.Errorf("W1's detail %q, want %q", d, want)
-	}
-	in.Link[0].RawMedianNs = 20_000
-	in.Link[2].OneWayMiBps = 230
-	if d, want := rowsByName(t, Summarize(in))["W5 SHA-256 1 MiB"].Target.Detail, "1.50× MiB/s; the target, 240.0 MiB/s, is above raw's 230.0"; d != want {
-		t.Errorf("W5's detail %q, want %q", d, want)
-	}
-	in.Link[2].OneWayMiBps = 250
 
 	// W7 misses on any one of its three conditions.
 	for _, change := range []func(*W7Result){

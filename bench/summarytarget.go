@@ -39,23 +39,49 @@ func verdict(met bool) string {
 	return TargetMissed
 }
 
-// timeAtMost is TEP's median time at most k times peer's, called label.
-func timeAtMost(peer, label string, k float64) *targetSpec {
-	return ratioTarget(peer, label, k, true)
+// bound is the limit the rig sets in row r under TEP's figure, whatever
+// the software: the least time or the highest rate a call over this pty
+// to this TPM could reach, with what it is made of. A value of 0 is none.
+type bound func(r SummaryRow) (value float64, what string)
+
+// rawBound is the row's raw figure, made of what.
+func rawBound(what string) bound {
+	return func(r SummaryRow) (float64, string) { return r.Peers[PeerRaw].Value, what }
 }
 
-// rateAtLeast is TEP's throughput at least k times peer's, called label.
-func rateAtLeast(peer, label string, k float64) *targetSpec {
-	return ratioTarget(peer, label, k, false)
+// signBound is the floor under a signature: two calls, C_SignInit and
+// C_Sign, each at least one round trip on the pty, whose raw echo takes
+// echo, and the TPM's own time, the row's raw figure.
+func signBound(echo Figure) bound {
+	return func(r SummaryRow) (float64, string) {
+		raw := r.Peers[PeerRaw].Value
+		if raw <= 0 || echo.Value <= 0 {
+			return 0, ""
+		}
+		return raw + 2*echo.Value, "raw + two pty echoes"
+	}
+}
+
+// timeAtMost is TEP's median time at most k times peer's, called label,
+// above a floor b, or nil.
+func timeAtMost(peer, label string, k float64, b bound) *targetSpec {
+	return ratioTarget(peer, label, k, true, b)
+}
+
+// rateAtLeast is TEP's throughput at least k times peer's, called label,
+// below a ceiling b, or nil.
+func rateAtLeast(peer, label string, k float64, b bound) *targetSpec {
+	return ratioTarget(peer, label, k, false, b)
 }
 
 // ratioTarget is TEP's figure at most (a time) or at least (a rate) k
-// times peer's. Where the row has a raw figure besides, the limit under
-// TEP, and the target asks for better than it, the detail says so.
-func ratioTarget(peer, label string, k float64, isTime bool) *targetSpec {
-	text, what := fmt.Sprintf("MiB/s ≥ %v× %s", k, label), "MiB/s"
+// times peer's. Where the row has a bound b, the detail sets it beside
+// the target as a ratio to peer too, and says when the target lies
+// beyond it: a target no software could meet on this rig in this run.
+func ratioTarget(peer, label string, k float64, isTime bool, b bound) *targetSpec {
+	text, what, limit, beyond := fmt.Sprintf("MiB/s ≥ %v× %s", k, label), "MiB/s", "ceiling", "below"
 	if isTime {
-		text, what = fmt.Sprintf("≤ %v× %s", k, label), "time"
+		text, what, limit, beyond = fmt.Sprintf("≤ %v× %s", k, label), "time", "floor", "above"
 	}
 	return &targetSpec{
 		text: text,
@@ -63,20 +89,20 @@ func ratioTarget(peer, label string, k float64, isTime bool) *targetSpec {
 			if why, ok := needs(r, peer, label); !ok {
 				return TargetNotEvaluated, why
 			}
-			want := k * r.Peers[peer].Value
-			detail := fmt.Sprintf("%.2f× %s", r.TEP.Value/r.Peers[peer].Value, what)
-			raw := r.Peers[PeerRaw].Value
-			switch {
-			case peer == PeerRaw || raw <= 0:
-			case isTime && want < raw:
-				detail += fmt.Sprintf("; the target, %.1f µs, is below raw's %.1f", want/1e3, raw/1e3)
-			case !isTime && want > raw:
-				detail += fmt.Sprintf("; the target, %.1f MiB/s, is above raw's %.1f", want, raw)
+			of := r.Peers[peer].Value
+			detail := fmt.Sprintf("%.2f× %s", r.TEP.Value/of, what)
+			if b != nil {
+				if v, made := b(r); v > 0 {
+					detail += fmt.Sprintf("; the %s, %s, is %.2f×", limit, made, v/of)
+					if isTime && v > k*of || !isTime && v < k*of {
+						detail += ", " + beyond + " the target"
+					}
+				}
 			}
 			if isTime {
-				return verdict(r.TEP.Value <= want), detail
+				return verdict(r.TEP.Value <= k*of), detail
 			}
-			return verdict(r.TEP.Value >= want), detail
+			return verdict(r.TEP.Value >= k*of), detail
 		},
 	}
 }

@@ -172,6 +172,10 @@ TEP: tep-pty (tepd on its simulator) for W1, the framed link alone for link, tep
 raw: for link and W1, a raw echo over a pty pair within one process (from link); for W2–W4, W6 and W7,
 bare go-tpm commands on an swtpm of their own; for W5, the bare pty carrying 1 MiB one way, guest to
 server, with no framing (from link).
+target: the ratio it rests on, then the bound this rig set in the same run, as a ratio to the
+same peer: the floor under a time (W1: a raw pty echo; a signature, C_SignInit then C_Sign: raw
+plus two echoes) or the ceiling over a rate (W5: the bare pty one way). A target beyond its bound
+asks for more than any software could do over this pty, and says so.
 swtpm plays a TPM chip: every swtpm runs at nice %d (bench.ChipNice), except in the W7 row that says otherwise.
 Memory: tepd idle from p11 with a host connected; a module's is its host's VmRSS after
 C_Initialize less before loading it (p11-kit: p11-kit-client.so). Blank: not run there;

@@ -123,10 +123,10 @@ func TestSummaryTable(t *testing.T) {
 	for _, want := range []string{
 		"workload", "TEP", "p11-kit→tpm2-pkcs11", "target: this run", "p11 (1000 calls each)",
 		"30.0 µs", "20.0 µs ×1.50", // link 32 B
-		"4.60 ms", "4.00 ms ×1.15", "≤ 1.1× raw: missed (1.15× time)", // W2 sign
+		"4.60 ms", "4.00 ms ×1.15", "≤ 1.1× raw: missed (1.15× time; the floor, raw + two pty echoes, is 1.01×)", // W2 sign
 		"250.0 MiB/s", "200.0 MiB/s ×0.80", "MiB/s ≥ 1.2× p11-kit→SoftHSMv2: met (1.25× MiB/s)", // W5
 		"≤ 0.5× p11-kit→SoftHSMv2: not evaluated (no TEP figure)", // W1
-		"below 1, TEP is faster",
+		"below 1, TEP is faster", "the floor under a time",
 		"note: p11: tepd did not start", "note: w7: tepd did not start",
 	} {
 		if !strings.Contains(text, want) {
