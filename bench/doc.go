@@ -6,8 +6,8 @@
 // Link compares the framed link with a raw echo on a pty pair. P11
 // compares PKCS#11 calls through TEP over a pty with SoftHSMv2 and
 // tpm2-pkcs11 loaded directly and with p11-kit's RPC over a pty pair to
-// each, and reports the memory of the servers and of the modules in a
-// host. Crypto compares signing, verifying, AES, digests and key
+// each, and with a raw pty echo in the same rounds, and reports the
+// memory of the servers and of the modules in a host. Crypto compares signing, verifying, AES, digests and key
 // generation through TEP over a pty (tepd on swtpm and on its embedded
 // simulator) with the same peers and with bare go-tpm commands on a
 // loaded key on an swtpm of their own, the TPM's own limit. W7 has many

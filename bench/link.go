@@ -79,12 +79,6 @@ func Link(dir string, sizes []int, scale float64) ([]LinkResult, error) {
 	_ = lock
 	client := link.NewClient(s, link.NewLock(nil), 1, time.Minute, link.Config{})
 
-	rawPTY, rawEnd, err := ptyPair(filepath.Join(dir, "bench-raw"))
-	if err != nil {
-		return nil, err
-	}
-	defer rawPTY.Close()
-	defer rawEnd.Close()
 	oneWayPTY, oneWayEnd, err := ptyPair(filepath.Join(dir, "bench-one-way"))
 	if err != nil {
 		return nil, err
@@ -94,7 +88,7 @@ func Link(dir string, sizes []int, scale float64) ([]LinkResult, error) {
 
 	var out []LinkResult
 	for _, size := range sizes {
-		r, err := linkSize(client, rawPTY.Master, rawEnd, oneWayPTY.Master, oneWayEnd, size, iterations(size, scale))
+		r, err := linkSize(client, filepath.Join(dir, "bench-raw"), oneWayPTY.Master, oneWayEnd, size, iterations(size, scale))
 		if err != nil {
 			return nil, fmt.Errorf("%d-byte echo: %w", size, err)
 		}
@@ -118,29 +112,23 @@ func ptyPair(path string) (*link.PTY, *link.TTY, error) {
 	return p, t, nil
 }
 
-func linkSize(client *link.Client, rawServer *os.File, rawClient io.ReadWriter, sinkServer *os.File, sinkClient io.Writer, size, n int) (LinkResult, error) {
+func linkSize(client *link.Client, rawPath string, sinkServer *os.File, sinkClient io.Writer, size, n int) (LinkResult, error) {
 	payload := make([]byte, size)
 	body, err := msgpack.Marshal(payload)
 	if err != nil {
 		return LinkResult{}, err
 	}
-	echoDone := make(chan error, 1)
-	stopEcho := make(chan struct{})
-	go func() { echoDone <- rawEcho(rawServer, size, stopEcho) }()
-	defer func() { close(stopEcho); rawClient.Write(payload); <-echoDone }()
+	echo, err := newPTYEcho(rawPath, size)
+	if err != nil {
+		return LinkResult{}, err
+	}
+	defer echo.close()
 	sunk, sinkDone := make(chan struct{}), make(chan error, 1)
 	stopSink := make(chan struct{})
 	go func() { sinkDone <- rawSink(sinkServer, size, stopSink, sunk) }()
 	defer func() { close(stopSink); sinkClient.Write(payload); <-sinkDone }()
 
-	got := make([]byte, size)
-	rawOnce := func() error {
-		if _, err := rawClient.Write(payload); err != nil {
-			return err
-		}
-		_, err := io.ReadFull(rawClient, got)
-		return err
-	}
+	rawOnce := echo.once
 	oneWayOnce := func() error {
 		if _, err := sinkClient.Write(payload); err != nil {
 			return err
@@ -203,6 +191,66 @@ func linkSize(client *link.Client, rawServer *os.File, rawClient io.ReadWriter, 
 	r.Throughput = r.FramedMiBps / r.RawMiBps
 	r.Latency = float64(r.FramedMedianNs) / float64(r.RawMedianNs)
 	return r, nil
+}
+
+// ptyEcho is a raw echo of size bytes on a pty pair of its own: the guest's
+// end writes the payload, a goroutine on the server's end reads all of it
+// and writes it back, the guest's end reads it. It is the limit under a
+// request and reply of that size on a pty, and a runner, so that P11
+// times it in the same rounds as the modules.
+type ptyEcho struct {
+	pty          *link.PTY
+	end          *link.TTY
+	payload, got []byte
+	stop         chan struct{}
+	done         chan error
+}
+
+func newPTYEcho(path string, size int) (*ptyEcho, error) {
+	p, end, err := ptyPair(path)
+	if err != nil {
+		return nil, err
+	}
+	e := &ptyEcho{pty: p, end: end, payload: make([]byte, size), got: make([]byte, size),
+		stop: make(chan struct{}), done: make(chan error, 1)}
+	go func() { e.done <- rawEcho(p.Master, size, e.stop) }()
+	return e, nil
+}
+
+// once is one echo.
+func (e *ptyEcho) once() error {
+	if _, err := e.end.Write(e.payload); err != nil {
+		return err
+	}
+	_, err := io.ReadFull(e.end, e.got)
+	return err
+}
+
+func (e *ptyEcho) label() string { return SystemPTYEcho }
+
+// request times q.Calls echoes; q.Workload is the round's, which the
+// echo does not change.
+func (e *ptyEcho) request(q hostRequest) (hostReply, error) {
+	var rep hostReply
+	for range q.Calls {
+		t := time.Now()
+		if err := e.once(); err != nil {
+			rep.Err = err.Error()
+			break
+		}
+		rep.Ns = append(rep.Ns, time.Since(t).Nanoseconds())
+	}
+	return rep, nil
+}
+
+// close stops the echo's goroutine, which one more payload wakes, and
+// closes the pair.
+func (e *ptyEcho) close() {
+	close(e.stop)
+	e.end.Write(e.payload)
+	<-e.done
+	e.end.Close()
+	e.pty.Close()
 }
 
 // rawEcho reads size bytes and writes them back until stop is closed (and

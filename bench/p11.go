@@ -19,6 +19,11 @@ const (
 	// SystemP11Kit is p11-kit's RPC over a pty pair to SoftHSMv2; see
 	// p11KitChain. SystemP11KitTPM2 is the same to tpm2-pkcs11.
 	SystemP11Kit = "p11kit-rpc-pty"
+	// SystemPTYEcho is a raw echo of a call's size (32 bytes) on a pty
+	// pair in the bench's own process (see ptyEcho), timed in the same
+	// rounds as the modules: the floor under W1, where a call that stays
+	// in the server is one round trip.
+	SystemPTYEcho = "raw-pty-echo"
 )
 
 // P11Config configures P11. Dir must be set; every other zero value picks
@@ -101,7 +106,8 @@ type p11System struct {
 // tpm2-pkcs11 in the host on an swtpm (through tpm2-abrmd), and p11-kit's
 // RPC over a pty pair to SoftHSMv2 and to tpm2-pkcs11 on a second swtpm.
 // Each module runs in a host process of its own (see P11Host), and the
-// hosts take turns in rounds of calls, so that noise hits all alike. P11
+// hosts take turns in rounds of calls, so that noise hits all alike; a
+// raw pty echo (SystemPTYEcho) takes its turn with them. P11
 // starts tepd, the swtpms and their brokers, socat, p11-kit remote and
 // the hosts, and stops them all (SIGTERM, then SIGKILL) before it
 // returns.
@@ -144,6 +150,12 @@ func P11(cfg P11Config) (*P11Result, error) {
 	}
 	if len(live) == 0 {
 		return res, errors.New("no system could be measured")
+	}
+	if echo, err := newPTYEcho(filepath.Join(c.Dir, "raw-echo"), 32); err != nil {
+		res.Rows = append(res.Rows, P11Row{System: SystemPTYEcho, Err: err.Error()})
+	} else {
+		defer echo.close()
+		live = append(live, echo)
 	}
 	loads := slices.Repeat([]load{{n: c.N, round: c.Round, warmup: c.Warmup}}, len(live))
 	for _, w := range p11Workloads {

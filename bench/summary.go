@@ -11,10 +11,11 @@ import (
 // columns.
 const (
 	// PeerRaw is the limit under TEP: the raw TPM (SystemRawTPM) for the
-	// TPM's workloads, a raw echo on a pty pair for the link's and W1's
-	// (a call that stays in the server is one round trip), and the
-	// bare pty carrying the data one way for W5's digest, which the
-	// server computes in software (the pty is what it waits for).
+	// TPM's workloads; a raw echo on a pty pair for the link's and W1's,
+	// where a call that stays in the server is one round trip (W1's is
+	// SystemPTYEcho, timed in W1's rounds); and the bare pty carrying the
+	// data one way for W5's digest, which the server computes in software
+	// (the pty is what it waits for).
 	PeerRaw = "raw"
 	// PeerSoftHSM is SystemSoftHSM.
 	PeerSoftHSM = "softhsm"
@@ -246,15 +247,12 @@ func find(rows []CryptoRow, work, unit string, systems ...string) Figure {
 }
 
 // p11Row is W1's workload work, from P11's rows, with the raw pty echo
-// of a call's size from the link part as its raw figure.
+// timed in the same rounds as its raw figure.
 func (s *summarizer) p11Row(name, work string) SummaryRow {
 	r := SummaryRow{Workload: name, Unit: UnitNs}
-	_, raw := s.roundTrips(32)
-	peers := []string{PeerSoftHSM, PeerTPM2PKCS11, PeerP11Kit, PeerP11KitTPM2}
 	if s.in.P11 == nil {
 		r.TEP = failed("p11", s.in.P11Err)
-		r.Peers = everyPeer(r.TEP, peers...)
-		r.Peers[PeerRaw] = raw
+		r.Peers = everyPeer(r.TEP, PeerRaw, PeerSoftHSM, PeerTPM2PKCS11, PeerP11Kit, PeerP11KitTPM2)
 		return r
 	}
 	var rows []CryptoRow
@@ -263,7 +261,7 @@ func (s *summarizer) p11Row(name, work string) SummaryRow {
 	}
 	r.TEP = find(rows, work, UnitNs, SystemTEP)
 	r.Peers = map[string]Figure{
-		PeerRaw:        raw,
+		PeerRaw:        find(rows, work, UnitNs, SystemPTYEcho),
 		PeerSoftHSM:    find(rows, work, UnitNs, SystemSoftHSM),
 		PeerTPM2PKCS11: find(rows, work, UnitNs, SystemTPM2PKCS11, SystemTPM2PKCS11Direct),
 		PeerP11Kit:     find(rows, work, UnitNs, SystemP11Kit),

@@ -2,6 +2,7 @@ package bench
 
 import (
 	"math"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -21,6 +22,8 @@ func summaryInput() SummaryInput {
 			{System: SystemSoftHSM, Workload: p11Workloads[1], MedianNs: 500},
 			{System: SystemP11Kit, Workload: p11Workloads[1], Calls: 3, Err: "call 4: CKR_DEVICE_ERROR"},
 			{System: SystemP11KitTPM2, Workload: p11Workloads[1], MedianNs: 100_000},
+			{System: SystemPTYEcho, Workload: p11Workloads[0], MedianNs: 20_000},
+			{System: SystemPTYEcho, Workload: p11Workloads[1], MedianNs: 25_000},
 		},
 		RSS: []P11RSS{
 			{What: rssAdded + "libtep_interface.so", KiB: 8 << 10},
@@ -102,7 +105,8 @@ func TestSummarizeRatios(t *testing.T) {
 		system, err string // of the peer
 	}{
 		{"W1 C_GenerateRandom(32)", PeerP11Kit, 40_000, 100_000, 0.4, SystemP11Kit, ""},
-		{"W1 C_GenerateRandom(32)", PeerRaw, 40_000, 20_000, 2, linkRaw, ""},
+		{"W1 C_GenerateRandom(32)", PeerRaw, 40_000, 20_000, 2, SystemPTYEcho, ""},
+		{"W1 C_GetSessionInfo", PeerRaw, 60_000, 25_000, 2.4, SystemPTYEcho, ""},
 		{"W1 C_GenerateRandom(32)", PeerSoftHSM, 40_000, 1_000, 40, SystemSoftHSM, ""},
 		{"W1 C_GenerateRandom(32)", PeerP11KitTPM2, 40_000, 200_000, 0.2, SystemP11KitTPM2, ""},
 		{"W1 C_GetSessionInfo", PeerP11Kit, 60_000, 0, 0, SystemP11Kit, "CKR_DEVICE_ERROR"},
@@ -213,7 +217,7 @@ func TestSummarizeTargets(t *testing.T) {
 		{nil, "W5 SHA-256 1 MiB", "1.50× MiB/s; the ceiling, the bare pty one way, is 1.25×"},
 		{nil, "W1 C_GenerateRandom(32)", "0.40× time; the floor, a raw pty echo, is 0.20×"},
 		{nil, "W3 ECDSA P-256 sign", "1.20× time; the floor, raw + two pty echoes, is 1.02×"},
-		{func(in *SummaryInput) { in.Link[0].RawMedianNs = 60_000 },
+		{func(in *SummaryInput) { in.P11.Rows[9].MedianNs = 60_000 },
 			"W1 C_GenerateRandom(32)", "0.40× time; the floor, a raw pty echo, is 0.60×, above the target"},
 		{func(in *SummaryInput) { in.Link[2].OneWayMiBps = 230 },
 			"W5 SHA-256 1 MiB", "1.50× MiB/s; the ceiling, the bare pty one way, is 1.15×, below the target"},
@@ -267,9 +271,6 @@ func TestSummarizeMissingParts(t *testing.T) {
 			t.Errorf("%s: TEP %+v, want no figure and error %q", tc.row, r.TEP, tc.err)
 		}
 		for p, f := range r.Peers {
-			if p == PeerRaw && strings.HasPrefix(tc.row, "W1") {
-				continue // the link part ran: see below
-			}
 			if f.Value != 0 || f.Err == "" {
 				t.Errorf("%s: %s %+v, want an error", tc.row, p, f)
 			}
@@ -277,9 +278,6 @@ func TestSummarizeMissingParts(t *testing.T) {
 		if r.Target != nil && r.Target.Verdict != TargetNotEvaluated {
 			t.Errorf("%s: target %+v, want %s", tc.row, r.Target, TargetNotEvaluated)
 		}
-	}
-	if f := rows["W1 C_GenerateRandom(32)"].Peers[PeerRaw]; f.Value != 20_000 {
-		t.Errorf("W1's raw figure %+v, want the link part's 32 B echo", f)
 	}
 	// The idle memory falls back on W7's figure.
 	if r := rows["tepd RSS idle, 6 ports"]; r.TEP.Value != 20<<10 || r.Target.Verdict != TargetMet {
@@ -296,6 +294,21 @@ func TestSummarizeMissingParts(t *testing.T) {
 		if strings.Count(strings.Join(s.Notes, "\n"), n) != 1 {
 			t.Errorf("notes %q, want %q once", s.Notes, n)
 		}
+	}
+}
+
+// W1's floor is the echo timed in W1's rounds; when that could not be
+// set up, the row says why, and the target is judged without a floor.
+func TestSummarizeW1WithoutEcho(t *testing.T) {
+	in := summaryInput()
+	in.P11.Rows = slices.DeleteFunc(in.P11.Rows, func(r P11Row) bool { return r.System == SystemPTYEcho })
+	in.P11.Rows = append(in.P11.Rows, P11Row{System: SystemPTYEcho, Err: "no ptys"})
+	r := rowsByName(t, Summarize(in))["W1 C_GenerateRandom(32)"]
+	if f := r.Peers[PeerRaw]; f.Value != 0 || f.Err != SystemPTYEcho+" could not run: no ptys" {
+		t.Errorf("W1's raw figure %+v, want the echo's error", f)
+	}
+	if r.Target == nil || r.Target.Verdict != TargetMet || r.Target.Detail != "0.40× time" {
+		t.Errorf("W1's target %+v, want met on 0.40× alone", r.Target)
 	}
 }
 

@@ -169,7 +169,8 @@ const summaryLegend = `
 (for MiB/s, the peer's MiB/s over TEP's); below 1, TEP is faster. W7: TEP's aggregate ops/s over
 the raw TPM's single stream; above 1, TEP is faster. Memory: TEP's VmRSS over the peer's.
 TEP: tep-pty (tepd on its simulator) for W1, the framed link alone for link, tep-pty-swtpm for W2–W7.
-raw: for link and W1, a raw echo over a pty pair within one process (from link); for W2–W4, W6 and W7,
+raw: for link, a raw echo over a pty pair within one process; for W1 the same, timed in W1's rounds
+(from p11); for W2–W4, W6 and W7,
 bare go-tpm commands on an swtpm of their own; for W5, the bare pty carrying 1 MiB one way, guest to
 server, with no framing (from link).
 target: the ratio it rests on, then the bound this rig set in the same run, as a ratio to the
