@@ -14,11 +14,11 @@ import (
 
 // TTY is a client's open tty. Its reads and writes wait in poll(2) on the
 // calling thread, as raw system calls (see rawsys.go), instead of in Go's
-// network poller. In the provider that
-// thread is the application's, entering Go through cgo: parking it on the
-// poller would cost two thread hand-offs per call (the poller's thread
-// finds the reply, then wakes the application's thread, to which the call
-// is locked), which on a VM is more than the pty itself.
+// network poller. In the provider that thread is the application's,
+// entering Go through cgo: parking it on the poller would cost two thread
+// hand-offs per call (the poller's thread finds the reply, then wakes the
+// application's thread, to which the call is locked), which on a VM is
+// more than the pty itself.
 type TTY struct {
 	fd   int
 	name string

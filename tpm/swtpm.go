@@ -24,9 +24,9 @@ const (
 	firstReadLength   = 4096
 )
 
-// SWTPMCtrlSuffix names the control socket of an swtpm reached by a Unix
+// swtpmCtrlSuffix names the control socket of an swtpm reached by a Unix
 // socket: the data socket's path with this added.
-const SWTPMCtrlSuffix = ".ctrl"
+const swtpmCtrlSuffix = ".ctrl"
 
 // swtpmChannels are where an swtpm listens: its data and control
 // channels, on one network.
@@ -40,7 +40,7 @@ func parseSWTPM(addr string) (swtpmChannels, error) {
 		if path == "" {
 			return swtpmChannels{}, errors.New("swtpm address: empty socket path")
 		}
-		return swtpmChannels{"unix", path, path + SWTPMCtrlSuffix}, nil
+		return swtpmChannels{"unix", path, path + swtpmCtrlSuffix}, nil
 	}
 	host, portStr, err := net.SplitHostPort(addr)
 	if err != nil {
@@ -81,20 +81,14 @@ func openSWTPM(addr string) (backend, error) {
 	if err != nil {
 		return backend{}, err
 	}
-	return dialSWTPM(ch)
-}
-
-// dialSWTPM connects to swtpm's data channel.
-func dialSWTPM(ch swtpmChannels) (backend, error) {
-	network := ch.network
-	c, err := net.DialTimeout(network, ch.data, swtpmDialTimeout)
+	c, err := net.DialTimeout(ch.network, ch.data, swtpmDialTimeout)
 	if err != nil {
 		return backend{}, fmt.Errorf("connecting to swtpm: %w", err)
 	}
 	return backend{
 		rw:      &swtpmConn{c: c},
 		hygiene: true,
-		powerOn: func() error { return swtpmInit(network, ch.ctrl) },
+		powerOn: func() error { return swtpmInit(ch.network, ch.ctrl) },
 	}, nil
 }
 
