@@ -105,8 +105,35 @@ func (s *SpinFile) Read(p []byte) (int, error) {
 	return n, nil
 }
 
-// Write writes p.
-func (s *SpinFile) Write(p []byte) (int, error) { return s.f.Write(p) }
+// Write writes all of p, waiting in the poller while the pty is full.
+// The writes go in raw (see rawsys.go): on a non-blocking descriptor they
+// cannot block, and an announced one, after the process sat idle between
+// requests, wakes the runtime's monitor thread, a futex wake and a thread
+// switch on every reply.
+func (s *SpinFile) Write(p []byte) (int, error) {
+	done := 0
+	var werr error
+	err := s.rc.Write(func(fd uintptr) bool {
+		for done < len(p) {
+			n, err := rawWrite(int(fd), p[done:])
+			switch {
+			case errors.Is(err, unix.EAGAIN):
+				return false // wait in the poller for room
+			case errors.Is(err, unix.EINTR):
+			case err != nil:
+				werr = err
+				return true
+			default:
+				done += n
+			}
+		}
+		return true
+	})
+	if err == nil && werr != nil {
+		err = &os.PathError{Op: "write", Path: s.f.Name(), Err: werr}
+	}
+	return done, err
+}
 
 // Close closes the file.
 func (s *SpinFile) Close() error { return s.f.Close() }
