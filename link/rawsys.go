@@ -8,9 +8,9 @@ import (
 )
 
 // A client's quick system calls on its tty and lock (read and write on a
-// non-blocking descriptor, fcntl F_OFD_SETLK, sched_yield, a futex wake)
-// go in raw, without telling the Go scheduler about them: none of them
-// can block, and the announcement costs more than they do.
+// non-blocking descriptor, in rawio; fcntl F_OFD_SETLK, sched_yield, a
+// futex wake) go in raw, without telling the Go scheduler about them:
+// none of them can block, and the announcement costs more than they do.
 //
 // Its waits (for a reply, for room to write, for the port's lock) are
 // raw too when the TTY is set to (SetRawWaits). That is for the provider,
@@ -36,24 +36,6 @@ func rawErr(e unix.Errno) error {
 		return e
 	}
 	return nil
-}
-
-// rawRead is read(2) on a non-blocking descriptor.
-func rawRead(fd int, p []byte) (int, error) { return rawIO(unix.SYS_READ, fd, p) }
-
-// rawWrite is write(2) on a non-blocking descriptor.
-func rawWrite(fd int, p []byte) (int, error) { return rawIO(unix.SYS_WRITE, fd, p) }
-
-// rawIO is read(2) or write(2), as sysno says, of p on fd.
-func rawIO(sysno uintptr, fd int, p []byte) (int, error) {
-	if len(p) == 0 {
-		return 0, nil
-	}
-	n, _, e := unix.RawSyscall(sysno, uintptr(fd), uintptr(unsafe.Pointer(&p[0])), uintptr(len(p)))
-	if e != 0 {
-		return 0, e
-	}
-	return int(n), nil
 }
 
 // rawPoll waits up to d for events on fd; EINTR is not an error.

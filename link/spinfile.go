@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+	"tep.dev/tep/rawio"
 )
 
 // SpinFile is a server's end of a pty (an *os.File in Go's network
@@ -71,7 +72,7 @@ func (s *SpinFile) Read(p []byte) (int, error) {
 	}
 	err := s.rc.Read(func(fd uintptr) bool {
 		for {
-			n, rerr = rawRead(int(fd), p)
+			n, rerr = rawio.Read(int(fd), p)
 			if !errors.Is(rerr, unix.EAGAIN) {
 				return true
 			}
@@ -105,34 +106,15 @@ func (s *SpinFile) Read(p []byte) (int, error) {
 	return n, nil
 }
 
-// Write writes all of p, waiting in the poller while the pty is full.
-// The writes go in raw (see rawsys.go): on a non-blocking descriptor they
-// cannot block, and an announced one, after the process sat idle between
-// requests, wakes the runtime's monitor thread, a futex wake and a thread
-// switch on every reply.
+// Write writes all of p, waiting in the poller while the pty is full;
+// its writes are raw (see rawio), so a reply after an idle wait does not
+// wake the runtime's monitor thread.
 func (s *SpinFile) Write(p []byte) (int, error) {
-	done := 0
-	var werr error
-	err := s.rc.Write(func(fd uintptr) bool {
-		for done < len(p) {
-			n, err := rawWrite(int(fd), p[done:])
-			switch {
-			case errors.Is(err, unix.EAGAIN):
-				return false // wait in the poller for room
-			case errors.Is(err, unix.EINTR):
-			case err != nil:
-				werr = err
-				return true
-			default:
-				done += n
-			}
-		}
-		return true
-	})
-	if err == nil && werr != nil {
-		err = &os.PathError{Op: "write", Path: s.f.Name(), Err: werr}
+	n, err := rawio.Conn{RC: s.rc}.Write(p)
+	if errno := unix.Errno(0); errors.As(err, &errno) {
+		err = &os.PathError{Op: "write", Path: s.f.Name(), Err: errno}
 	}
-	return done, err
+	return n, err
 }
 
 // Close closes the file.

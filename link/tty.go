@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+	"tep.dev/tep/rawio"
 )
 
 // TTY is a client's open tty. Its reads and writes wait in poll(2) on the
@@ -166,7 +167,7 @@ func (t *TTY) Read(p []byte) (int, error) {
 	sp := spinner{until: start.Add(spin)}
 	waited := false
 	for {
-		n, err := rawRead(t.fd, p)
+		n, err := rawio.Read(t.fd, p)
 		switch {
 		case err == nil && n == 0 && len(p) > 0:
 			return 0, io.EOF
@@ -203,7 +204,7 @@ func (t *TTY) Write(p []byte) (int, error) {
 	deadline := time.Now().Add(writeTimeout)
 	done := 0
 	for done < len(p) {
-		n, err := rawWrite(t.fd, p[done:])
+		n, err := rawio.Write(t.fd, p[done:])
 		if n > 0 {
 			done += n
 		}

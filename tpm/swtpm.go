@@ -8,7 +8,10 @@ import (
 	"net"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
+
+	"tep.dev/tep/rawio"
 )
 
 // swtpm's data port carries raw TPM commands and responses, one at a time.
@@ -85,24 +88,34 @@ func openSWTPM(addr string) (backend, error) {
 	if err != nil {
 		return backend{}, fmt.Errorf("connecting to swtpm: %w", err)
 	}
+	rc, err := c.(syscall.Conn).SyscallConn()
+	if err != nil {
+		c.Close()
+		return backend{}, fmt.Errorf("connecting to swtpm: %w", err)
+	}
 	return backend{
-		rw:      &swtpmConn{c: c},
+		rw:      &swtpmConn{c: c, raw: rawio.Conn{RC: rc}},
 		hygiene: true,
 		powerOn: func() error { return swtpmInit(ch.network, ch.ctrl) },
 	}, nil
 }
 
-// swtpmConn is a transport.TPMCloser over swtpm's data port.
-type swtpmConn struct{ c net.Conn }
+// swtpmConn is a transport.TPMCloser over swtpm's data port. Commands
+// and responses go in raw calls (see rawio) on the connection, whose
+// deadline bounds the waits.
+type swtpmConn struct {
+	c   net.Conn
+	raw rawio.Conn
+}
 
 func (s *swtpmConn) Send(cmd []byte) ([]byte, error) {
 	if err := s.c.SetDeadline(time.Now().Add(swtpmCmdTimeout)); err != nil {
 		return nil, err
 	}
-	if _, err := s.c.Write(cmd); err != nil {
+	if _, err := s.raw.Write(cmd); err != nil {
 		return nil, fmt.Errorf("sending to swtpm: %w", err)
 	}
-	rsp, err := readResponse(s.c)
+	rsp, err := readResponse(s.raw)
 	if err != nil {
 		return nil, fmt.Errorf("reading from swtpm: %w", err)
 	}
