@@ -112,6 +112,7 @@ func startServer(t *testing.T, cfg Config, h Handler) (string, func() Stats) {
 				t.Errorf("Serve returned %v, want context.Canceled", err)
 			}
 			stats = conn.Stats()
+			st.Close()
 			p.Close()
 		})
 		return stats
@@ -475,8 +476,8 @@ func TestSpinningRead(t *testing.T) {
 	}
 }
 
-// TestLockWakeFile: waiters on a port sleep on a private wake file; where
-// that file cannot be had (another user's, or readable by others), the
+// TestLockWakeFile: waiters on a port sleep on a private wake file, whose
+// waiter counts outlive no release; where that file cannot be had (another user's, or readable by others), the
 // lock still works, by polling.
 func TestLockWakeFile(t *testing.T) {
 	path, _ := startServer(t, Config{}, nil)
@@ -503,32 +504,58 @@ func TestLockWakeFile(t *testing.T) {
 		l2.Release()
 	}
 
+	// Each part has a wake directory of its own, so that counts left in
+	// /dev/shm by earlier runs on the same pty device do not count here.
+	var st unix.Stat_t
+	if err := unix.Stat(path, &st); err != nil {
+		t.Fatal(err)
+	}
+	useWakeDir := func(dir string) {
+		old := wakeDir
+		wakeDir = dir
+		wakeMu.Lock()
+		delete(wakeAreas, st.Rdev)
+		wakeMu.Unlock()
+		t.Cleanup(func() {
+			wakeDir = old
+			wakeMu.Lock()
+			delete(wakeAreas, st.Rdev)
+			wakeMu.Unlock()
+		})
+	}
+	useWakeDir(t.TempDir())
+
 	f1, f2 := open(), open()
 	l1, l2 := NewLock(f1), NewLock(f2)
 	if l1.wake == nil || l1.wake != l2.wake {
 		t.Fatalf("locks on one tty have wake areas %p and %p, want one shared", l1.wake, l2.wake)
 	}
-	var st unix.Stat_t
-	unix.Fstat(f1.FD(), &st)
 	file := filepath.Join(wakeDir, fmt.Sprintf("tep-lock-%d-%d-%d", os.Getuid(), unix.Major(st.Rdev), unix.Minor(st.Rdev)))
 	if fi, err := os.Stat(file); err != nil || fi.Mode().Perm() != 0o600 {
 		t.Errorf("wake file %s: %v, %v; want mode 0600", file, fi, err)
 	}
 	handOver(l1, l2)
+	waiters := func() [2]uint32 {
+		return [2]uint32{l1.wake.waiters(queueByte).Load(), l1.wake.waiters(portByte).Load()}
+	}
+	if w := waiters(); w != [2]uint32{} {
+		t.Errorf("after a hand-over, waiter counts %v, want none", w)
+	}
+	// A waiter killed in its sleep leaves its count; the next release
+	// takes it off, so that later ones do not wake nobody.
+	l1.wake.waiters(queueByte).Add(1)
+	l1.wake.waiters(portByte).Add(1)
+	if err := l1.Acquire(time.Time{}); err != nil {
+		t.Fatal(err)
+	}
+	l1.Release()
+	if w := waiters(); w != [2]uint32{} {
+		t.Errorf("a dead waiter's count outlived a release: waiter counts %v, want none", w)
+	}
 
 	// A wake file others can read is not used.
 	dir := t.TempDir()
-	old := wakeDir
-	wakeDir = dir
-	wakeMu.Lock()
-	delete(wakeAreas, st.Rdev)
-	wakeMu.Unlock()
-	t.Cleanup(func() {
-		wakeDir = old
-		wakeMu.Lock()
-		delete(wakeAreas, st.Rdev)
-		wakeMu.Unlock()
-	})
+	useWakeDir(dir)
 	os.WriteFile(filepath.Join(dir, filepath.Base(file)), make([]byte, 64), 0o644)
 	l3, l4 := NewLock(open()), NewLock(open())
 	if l3.wake != nil {
@@ -558,7 +585,8 @@ func TestRawWaitLetsOthersRun(t *testing.T) {
 
 // TestSpinFile: a server's pty read that spins still gets what comes at
 // once, what comes after it has given up and parked, and its deadline;
-// and it counts its port at work from a request to the next read.
+// and it counts its port at work from a request to the next read or to
+// Close.
 func TestSpinFile(t *testing.T) {
 	p, c := ptyAndTTY(t)
 	s, err := NewSpinFile(p.Master, 2*time.Millisecond)
@@ -588,6 +616,16 @@ func TestSpinFile(t *testing.T) {
 	}
 	if got := working.Load(); got != 0 {
 		t.Errorf("after a failed read: %d ports at work, want none", got)
+	}
+	// A port closed while it answers a request is at work no more.
+	c.Write([]byte("request"))
+	s.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if _, err := s.Read(buf); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	if got := working.Load(); got != 0 {
+		t.Errorf("after Close: %d ports at work, want none", got)
 	}
 }
 

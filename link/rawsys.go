@@ -71,13 +71,16 @@ const (
 )
 
 // futexWait sleeps while *addr is val, for at most d; raw or announced.
-func futexWait(addr *uint32, val uint32, d time.Duration, raw bool) {
+// It returns 0 when woken, else the errno: EAGAIN (*addr was not val),
+// ETIMEDOUT, EINTR.
+func futexWait(addr *uint32, val uint32, d time.Duration, raw bool) unix.Errno {
 	ts := unix.NsecToTimespec(int64(d))
 	if raw {
-		unix.RawSyscall6(unix.SYS_FUTEX, uintptr(unsafe.Pointer(addr)), opFutexWait, uintptr(val), uintptr(unsafe.Pointer(&ts)), 0, 0)
-	} else {
-		unix.Syscall6(unix.SYS_FUTEX, uintptr(unsafe.Pointer(addr)), opFutexWait, uintptr(val), uintptr(unsafe.Pointer(&ts)), 0, 0)
+		_, _, e := unix.RawSyscall6(unix.SYS_FUTEX, uintptr(unsafe.Pointer(addr)), opFutexWait, uintptr(val), uintptr(unsafe.Pointer(&ts)), 0, 0)
+		return e
 	}
+	_, _, e := unix.Syscall6(unix.SYS_FUTEX, uintptr(unsafe.Pointer(addr)), opFutexWait, uintptr(val), uintptr(unsafe.Pointer(&ts)), 0, 0)
+	return e
 }
 
 // rawFutexWake wakes one sleeper on addr.

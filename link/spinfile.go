@@ -32,7 +32,9 @@ type SpinFile struct {
 	rc   syscall.RawConn
 	spin time.Duration
 	cold bool // the last wait outlasted the spin: park at once
-	busy bool // counted in working: since a read that returned data
+	// busy: counted in working, from a read that returned data to the
+	// next read or Close (which may come from another goroutine).
+	busy atomic.Bool
 }
 
 // working counts the SpinFiles between two reads: answering a request.
@@ -56,10 +58,7 @@ var spinTokens = sync.OnceValue(func() chan struct{} {
 func (s *SpinFile) Read(p []byte) (int, error) {
 	var n int
 	var rerr error
-	if s.busy {
-		s.busy = false
-		working.Add(-1)
-	}
+	s.idle()
 	start := time.Now()
 	var sp spinner
 	spinning := false
@@ -101,7 +100,7 @@ func (s *SpinFile) Read(p []byte) (int, error) {
 	if n == 0 && len(p) > 0 {
 		return 0, io.EOF
 	}
-	s.busy = true // until the next read: the port answers a request
+	s.busy.Store(true) // until the next read: the port answers a request
 	working.Add(1)
 	return n, nil
 }
@@ -117,8 +116,19 @@ func (s *SpinFile) Write(p []byte) (int, error) {
 	return n, err
 }
 
-// Close closes the file.
-func (s *SpinFile) Close() error { return s.f.Close() }
+// idle takes the port out of working if it was counted there.
+func (s *SpinFile) idle() {
+	if s.busy.Swap(false) {
+		working.Add(-1)
+	}
+}
+
+// Close closes the file; a port closed while it answered a request is at
+// work no more.
+func (s *SpinFile) Close() error {
+	s.idle()
+	return s.f.Close()
+}
 
 // SetReadDeadline sets when a Read gives up with os.ErrDeadlineExceeded.
 func (s *SpinFile) SetReadDeadline(t time.Time) error { return s.f.SetReadDeadline(t) }

@@ -93,18 +93,39 @@ func (w *wakeArea) waiters(at int64) *atomic.Uint32 { return &w.words[2*at+1] }
 
 // wait sleeps until the byte at is let go after its wake count read seq,
 // or d passes; raw: see TTY.SetRawWaits.
+//
+// The waiter count says how many may be asleep. A process that lets the
+// byte go takes one off and wakes one; a waiter that returns for any
+// other reason (the byte went before it slept, the time ran out, a
+// signal) takes itself off, unless a waker already did. A waiter killed
+// in its sleep thus costs the next release one wake that finds nobody,
+// and the count is right again.
 func (w *wakeArea) wait(at int64, seq uint32, d time.Duration, raw bool) {
 	n := w.waiters(at)
 	n.Add(1)
-	futexWait((*uint32)(unsafe.Pointer(w.seq(at))), seq, d, raw)
-	n.Add(^uint32(0))
+	if futexWait((*uint32)(unsafe.Pointer(w.seq(at))), seq, d, raw) != 0 {
+		takeOne(n)
+	}
 }
 
 // wake tells one process waiting for the byte at that it was let go.
 func (w *wakeArea) wake(at int64) {
 	s := w.seq(at)
 	s.Add(1)
-	if w.waiters(at).Load() > 0 {
+	if takeOne(w.waiters(at)) {
 		rawFutexWake((*uint32)(unsafe.Pointer(s)))
+	}
+}
+
+// takeOne takes one off n unless it is zero, and says whether it did.
+func takeOne(n *atomic.Uint32) bool {
+	for {
+		v := n.Load()
+		if v == 0 {
+			return false
+		}
+		if n.CompareAndSwap(v, v-1) {
+			return true
+		}
 	}
 }
