@@ -24,7 +24,8 @@ all: deps build
 build:
 	@mkdir -p $(BUILD)
 	$(GO) build -o $(BUILD)/ ./cmd/...
-	$(GO) build -buildmode=c-shared -ldflags '-extldflags "-Wl,-soname,libtep_interface.so"' \
+	$(GO) build -buildmode=c-shared \
+		-ldflags '-extldflags "-Wl,-soname,libtep_interface.so -Wl,--version-script=$(CURDIR)/provider/exports.map"' \
 		-o $(BUILD)/libtep_interface.so ./provider
 	@rm -f $(BUILD)/libtep_interface.h
 	@ln -sf libtep_interface.so $(BUILD)/libpkcs11_client_wrapper.so

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"tep.dev/tep/link"
+	"tep.dev/tep/provider/providertest"
 )
 
 // bin holds what TestMain built: tepd, the module and the C client.
@@ -54,7 +55,7 @@ func build(dir string) error {
 	bin.demo = filepath.Join(dir, "tep_test_app")
 	for _, args := range [][]string{
 		{"go", "build", "-o", bin.tepd, "../cmd/tepd"},
-		{"go", "build", "-buildmode=c-shared", "-ldflags", "-extldflags -Wl,-soname,libtep_interface.so", "-o", bin.module, "../provider"},
+		{"go", "build", "-buildmode=c-shared", "-ldflags", providertest.LDFlags(), "-o", bin.module, "../provider"},
 		{"gcc", "-Wall", "-Werror", "-I../c_headers", "-o", bin.client, "testdata/p11client.c", "-ldl"},
 		{"gcc", "-Wall", "-Wextra", "-Werror", "-I../c_headers", "-o", bin.demo, "../demo/tep_test_app.c", bin.module, "-Wl,-rpath," + dir},
 	} {

@@ -1,10 +1,13 @@
 /* A PKCS#11 application for the end-to-end tests: it loads a module with
  * dlopen, like any application, and runs one scenario given on the command
  * line, printing "what=CKR" lines that the Go test reads. */
+#include <dirent.h>
 #include <dlfcn.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "pkcs11.h"
@@ -205,9 +208,59 @@ static int once(void) {
 	return 0;
 }
 
+/* port_fds counts this process's descriptors open on the file at path. */
+static int port_fds(const char *path) {
+	char real[PATH_MAX], link[300], target[PATH_MAX];
+	int n = 0;
+	if (!realpath(path, real))
+		return -1;
+	DIR *d = opendir("/proc/self/fd");
+	if (!d)
+		return -1;
+	for (struct dirent *e; (e = readdir(d)) != NULL;) {
+		snprintf(link, sizeof link, "/proc/self/fd/%s", e->d_name);
+		ssize_t len = readlink(link, target, sizeof target - 1);
+		if (len > 0) {
+			target[len] = 0;
+			if (!strcmp(target, real))
+				n++;
+		}
+	}
+	closedir(d);
+	return n;
+}
+
+/* fork: a child made by fork() without exec gets clean errors and does not
+ * hold the port the parent opened; the parent keeps working. */
+static int forked(void) {
+	const char *port = getenv("TEC_COMM_PORT");
+	must("C_Initialize", p->C_Initialize(NULL));
+	CK_SESSION_HANDLE s = open_session(1);
+	printf("parent_port_fds=%d\n", port_fds(port));
+	fflush(stdout);
+	pid_t pid = fork();
+	if (pid < 0)
+		return 2;
+	if (pid == 0) {
+		CK_INFO info;
+		alarm(5); /* a hang becomes SIGALRM */
+		printf("child_port_fds=%d\n", port_fds(port));
+		say("child_C_Initialize", p->C_Initialize(NULL));
+		say("child_C_GetInfo", p->C_GetInfo(&info));
+		_exit(0);
+	}
+	int status;
+	waitpid(pid, &status, 0);
+	printf("child_exit=%d\n", WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status));
+	CK_SESSION_INFO info;
+	say("parent_C_GetSessionInfo", p->C_GetSessionInfo(s, &info));
+	say("parent_C_Finalize", p->C_Finalize(NULL));
+	return 0;
+}
+
 int main(int argc, char **argv) {
 	if (argc < 3) {
-		fprintf(stderr, "usage: p11client MODULE loop N|edge|hold|use H|restart|once\n");
+		fprintf(stderr, "usage: p11client MODULE loop N|edge|hold|use H|restart|once|fork\n");
 		return 2;
 	}
 	load(argv[1]);
@@ -224,6 +277,8 @@ int main(int argc, char **argv) {
 		return restart();
 	if (!strcmp(mode, "once"))
 		return once();
+	if (!strcmp(mode, "fork"))
+		return forked();
 	fprintf(stderr, "unknown mode %s\n", mode);
 	return 2;
 }
