@@ -213,7 +213,8 @@ func servePorts(ctx context.Context, srv *server.Server, cfg serveConfig, log *s
 			wg.Wait()
 			return err
 		}
-		serve(addr, func() error { return srv.ServeUnix(ctx, l) })
+		defer l.Close()
+		serve(addr, func() error { return srv.ServeUnix(ctx, l.UnixListener) })
 		log.Info("serving unix socket", "path", path)
 	}
 	<-ctx.Done()
