@@ -13,10 +13,12 @@ import (
 )
 
 // maxExposure is the highest `systemd-analyze security` exposure level
-// that dist/tepd.service may have (0 best, 10 worst; systemd calls 0.7
-// "SAFE"). The unit scored 0.7 with systemd 252: what is left open is
-// what tepd needs (the TPM and port devices, so no PrivateDevices=;
-// AF_UNIX; its own fixed user, not a DynamicUser=).
+// that dist/tepd.service may have (0 best, 10 worst). The unit scores 0.5
+// ("SAFE") with systemd 252. What is left open is what tepd needs or what
+// could not be tried here, where systemd is not PID 1: the TPM and port
+// devices (no PrivateDevices=), AF_UNIX, the host's root, and no
+// PrivateUsers= (tepd reaches the TPM and the ports through its
+// supplementary groups, which a user namespace maps to nobody).
 const maxExposure = 1.0
 
 // installService runs `make install-service` into a fresh DESTDIR with
