@@ -13,10 +13,17 @@ FUZZ_TARGETS := FuzzScanner FuzzAssembler FuzzMessage
 SOAK_DURATION ?= 10m
 
 PREFIX      ?= /usr/local
+BINDIR      ?= $(PREFIX)/bin
 LIBDIR      ?= $(PREFIX)/lib/tep
+SYSCONFDIR  ?= /etc
 P11KIT_MODULES ?= /usr/share/p11-kit/modules
+# systemd reads units, sysusers.d and tmpfiles.d from /usr/local/lib as
+# well as /usr/lib, so these follow PREFIX.
+SYSTEMDUNITDIR ?= $(PREFIX)/lib/systemd/system
+SYSUSERSDIR    ?= $(PREFIX)/lib/sysusers.d
+TMPFILESDIR    ?= $(PREFIX)/lib/tmpfiles.d
 
-.PHONY: all build test deps vet unit fuzz headers bench soak demo install clean
+.PHONY: all build test deps vet unit fuzz headers bench soak demo install install-service clean
 
 # The C demo needs cmake: deps installs it (as root) when it is missing.
 all: deps build
@@ -38,13 +45,24 @@ demo: deps build
 	@BUILD=$(BUILD) ./scripts/demo.sh
 
 # The module and a p11-kit module file naming it, so that p11-kit's proxy
-# (and everything that uses it) finds TEP.
-install: build
-	install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(P11KIT_MODULES) $(DESTDIR)$(PREFIX)/bin
+# (and everything that uses it) finds TEP; tepd and its service.
+install: build install-service
+	install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(P11KIT_MODULES) $(DESTDIR)$(BINDIR)
 	install -m 0755 $(BUILD)/libtep_interface.so $(DESTDIR)$(LIBDIR)/
 	ln -sf libtep_interface.so $(DESTDIR)$(LIBDIR)/libpkcs11_client_wrapper.so
-	install -m 0755 $(BUILD)/tepd $(DESTDIR)$(PREFIX)/bin/
+	install -m 0755 $(BUILD)/tepd $(DESTDIR)$(BINDIR)/
 	printf 'module: %s\ncritical: no\n' $(LIBDIR)/libtep_interface.so > $(DESTDIR)$(P11KIT_MODULES)/tep.module
+
+# tepd.service (ExecStart= and --config pointed at BINDIR and SYSCONFDIR),
+# the tep user, its state directory, and the example configuration, which
+# never overwrites one that is there.
+install-service:
+	install -d $(DESTDIR)$(SYSTEMDUNITDIR) $(DESTDIR)$(SYSUSERSDIR) $(DESTDIR)$(TMPFILESDIR) $(DESTDIR)$(SYSCONFDIR)/tep
+	sed -e 's|/usr/local/bin/tepd|$(BINDIR)/tepd|' -e 's|/etc/tep/|$(SYSCONFDIR)/tep/|' dist/tepd.service > $(DESTDIR)$(SYSTEMDUNITDIR)/tepd.service
+	chmod 0644 $(DESTDIR)$(SYSTEMDUNITDIR)/tepd.service
+	install -m 0644 dist/tep.sysusers $(DESTDIR)$(SYSUSERSDIR)/tep.conf
+	install -m 0644 dist/tep.tmpfiles $(DESTDIR)$(TMPFILESDIR)/tep.conf
+	test -e $(DESTDIR)$(SYSCONFDIR)/tep/tepd.json || install -m 0644 dist/tepd.json $(DESTDIR)$(SYSCONFDIR)/tep/tepd.json
 
 # The order matters: cheap checks first, so a mistake fails fast.
 test: deps vet headers build unit fuzz

@@ -9,6 +9,12 @@
 // within the process and an open-file-description lock on the tty across
 // processes, so several applications can share one tty.
 //
+// The server claims each pty link and unix socket path it serves with a
+// lock file beside it (internal/lockfile) for as long as it serves it, and
+// at the end removes the link or socket only if the path still names its
+// own: two servers never take a path from each other, and a server that
+// died leaves nothing that blocks the next.
+//
 // A reader that meets noise, a truncated frame (a client killed
 // mid-write) or a foreign reply (the answer to a call whose client died)
 // drops it, counts it, and carries on with the next valid message.

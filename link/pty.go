@@ -8,11 +8,18 @@ import (
 	"strconv"
 
 	"golang.org/x/sys/unix"
+
+	"tep.dev/tep/internal/lockfile"
 )
 
 // PTY is a pseudo-terminal pair standing in for a virtual UART: the server
 // reads and writes Master, clients open Path (a stable symlink to the
 // slave device, such as run/ttyS4).
+//
+// A PTY holds a lock file beside its symlink (run/.ttyS4.lock) for its
+// lifetime, so that two servers, even with different state, never take a
+// link from each other; the link is removed on Close only if it still
+// points at this pty.
 type PTY struct {
 	Master *os.File
 	Path   string // the symlink clients open
@@ -21,21 +28,43 @@ type PTY struct {
 	// slave is held open so that the master never reads EIO while no
 	// client has the port open, and so the raw mode set here persists.
 	slave *os.File
+	lock  *lockfile.Lock
 }
 
 // NewPTY creates a pty pair in raw mode and points the symlink path at its
-// slave side, replacing a stale link left by an earlier run.
+// slave side, replacing a stale link left by an earlier run. It refuses a
+// path that another live process serves (a *lockfile.HeldError names it)
+// and a path that is not a symlink.
 func NewPTY(path string) (*PTY, error) {
+	lock, err := claim(path)
+	if err != nil {
+		return nil, err
+	}
 	m, s, err := openPTY()
 	if err != nil {
+		lock.Release()
 		return nil, fmt.Errorf("creating pty for %s: %w", path, err)
 	}
-	p := &PTY{Master: m, Path: path, Slave: s.Name(), slave: s}
+	p := &PTY{Master: m, Path: path, Slave: s.Name(), slave: s, lock: lock}
 	if err := p.setup(); err != nil {
 		p.Close()
 		return nil, fmt.Errorf("setting up pty %s: %w", path, err)
 	}
 	return p, nil
+}
+
+// claim takes the lock file that goes with a path this process is to serve
+// on, creating the path's directory if need be.
+func claim(path string) (*lockfile.Lock, error) {
+	dir, name := filepath.Split(path)
+	if err := os.MkdirAll(filepath.Clean(dir), 0o755); err != nil {
+		return nil, fmt.Errorf("creating the directory of %s: %w", path, err)
+	}
+	l, err := lockfile.Acquire(filepath.Join(dir, "."+name+".lock"))
+	if err != nil {
+		return nil, fmt.Errorf("claiming %s: %w", path, err)
+	}
+	return l, nil
 }
 
 func (p *PTY) setup() error {
@@ -50,22 +79,35 @@ func (p *PTY) setup() error {
 	if rawErr != nil {
 		return rawErr
 	}
-	if err := os.MkdirAll(filepath.Dir(p.Path), 0o755); err != nil {
+	// A link left by an earlier run is stale: its server held the lock we
+	// now hold. Anything but a link is someone else's file.
+	if fi, err := os.Lstat(p.Path); err == nil && fi.Mode()&os.ModeSymlink == 0 {
+		return fmt.Errorf("%s exists and is not a symlink", p.Path)
+	} else if err != nil && !errors.Is(err, os.ErrNotExist) {
 		return err
 	}
-	if err := os.Remove(p.Path); err != nil && !errors.Is(err, os.ErrNotExist) {
+	// A new link renamed over the old one: clients never see the path
+	// missing.
+	tmp := filepath.Join(filepath.Dir(p.Path), "."+filepath.Base(p.Path)+".new")
+	if err := os.Remove(tmp); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return err
 	}
-	return os.Symlink(p.Slave, p.Path)
+	if err := os.Symlink(p.Slave, tmp); err != nil {
+		return err
+	}
+	return os.Rename(tmp, p.Path)
 }
 
-// Close removes the symlink and closes both sides.
+// Close removes the symlink if it still points at this pty (someone may
+// have replaced it), closes both sides and lets the path go.
 func (p *PTY) Close() error {
 	if l, err := os.Readlink(p.Path); err == nil && l == p.Slave {
 		os.Remove(p.Path)
 	}
 	p.slave.Close()
-	return p.Master.Close()
+	err := p.Master.Close()
+	p.lock.Release()
+	return err
 }
 
 // openPTY opens a new pty pair, both sides non-blocking so that read

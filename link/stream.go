@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"tep.dev/tep/internal/lockfile"
 )
 
 // Stream is a byte stream with read deadlines: a tty or pty opened by this
@@ -80,19 +82,67 @@ func isTimeout(err error) bool {
 	return errors.Is(err, os.ErrDeadlineExceeded)
 }
 
+// UnixListener is a unix socket that this process listens on. It holds a
+// lock file beside the socket (.NAME.lock) for its lifetime, and removes
+// the socket on Close only if the path still names the socket it made.
+type UnixListener struct {
+	*net.UnixListener
+	path string
+	made os.FileInfo
+	lock *lockfile.Lock
+}
+
 // ListenUnix listens on a unix socket at path, replacing a stale socket
-// file left by a server that died.
-func ListenUnix(path string) (*net.UnixListener, error) {
+// file left by a server that died. It refuses a path that another live
+// process serves: one holding the lock (a *lockfile.HeldError names it),
+// or any server that accepts a connection there.
+func ListenUnix(path string) (*UnixListener, error) {
+	lock, err := claim(path)
+	if err != nil {
+		return nil, err
+	}
+	l, made, err := listenUnix(path)
+	if err != nil {
+		lock.Release()
+		return nil, err
+	}
+	return &UnixListener{UnixListener: l, path: path, made: made, lock: lock}, nil
+}
+
+func listenUnix(path string) (*net.UnixListener, os.FileInfo, error) {
 	if fi, err := os.Lstat(path); err == nil && fi.Mode()&os.ModeSocket != 0 {
 		if c, err := net.Dial("unix", path); err == nil {
 			c.Close()
-			return nil, fmt.Errorf("listening on %s: another server is there", path)
+			return nil, nil, fmt.Errorf("listening on %s: another server is there", path)
 		}
 		os.Remove(path)
 	}
 	l, err := net.ListenUnix("unix", &net.UnixAddr{Name: path, Net: "unix"})
 	if err != nil {
-		return nil, fmt.Errorf("listening on %s: %w", path, err)
+		return nil, nil, fmt.Errorf("listening on %s: %w", path, err)
 	}
-	return l, nil
+	// Go would remove whatever is at path on Close; Close here removes
+	// only our own socket.
+	l.SetUnlinkOnClose(false)
+	made, err := os.Lstat(path)
+	if err != nil {
+		l.Close()
+		return nil, nil, fmt.Errorf("listening on %s: %w", path, err)
+	}
+	return l, made, nil
+}
+
+// Close stops listening, removes the socket if the path still names it,
+// and lets the path go. Closing the embedded listener first (as a serve
+// loop does) is fine.
+func (l *UnixListener) Close() error {
+	err := l.UnixListener.Close()
+	if errors.Is(err, net.ErrClosed) {
+		err = nil
+	}
+	if fi, e := os.Lstat(l.path); e == nil && os.SameFile(fi, l.made) {
+		os.Remove(l.path)
+	}
+	l.lock.Release()
+	return err
 }

@@ -1,12 +1,13 @@
 #!/bin/sh
 # Installs the Debian packages the tests need when they are missing.
 # As root it runs apt-get; otherwise it names what is missing and fails.
+# systemd brings systemd-analyze, -sysusers and -tmpfiles, which check dist/.
 set -eu
 
 packages="opensc p11-kit softhsm2 swtpm swtpm-tools tpm2-tools
 libtpm2-pkcs11-1 libtpm2-pkcs11-tools tpm2-abrmd libtss2-tcti-tabrmd0
 libengine-pkcs11-openssl gnutls-bin cryptsetup-bin libsqlite3-dev libssl-dev
-cmake socat libp11-kit-dev"
+cmake socat libp11-kit-dev systemd"
 
 missing=""
 for p in $packages; do

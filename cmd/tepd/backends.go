@@ -1,37 +1,68 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 
+	"tep.dev/tep/internal/lockfile"
 	"tep.dev/tep/server/store"
 	"tep.dev/tep/tpm"
 )
 
-// backends are the TPM and the database a state directory goes with.
+// stateLockName is the lock file in a state directory: one tepd at a time
+// may use the directory, or two would write one database and fight over
+// the simulator's seeds and the ports.
+const stateLockName = "tepd.lock"
+
+// backends are the TPM and the database a state directory goes with, and
+// the lock that makes them this process's alone.
 type backends struct {
+	lock  *lockfile.Lock
 	tpm   *tpm.TPM
 	store *store.Store
 }
 
-func openBackends(state, tpmSpec string) (*backends, error) {
+// lockState takes the state directory's lock, creating the directory if
+// need be. It comes before anything in the directory is opened.
+func lockState(state string) (*lockfile.Lock, error) {
 	if err := os.MkdirAll(state, 0o700); err != nil {
 		return nil, fmt.Errorf("creating state directory: %w", err)
 	}
+	l, err := lockfile.Acquire(filepath.Join(state, stateLockName))
+	var held *lockfile.HeldError
+	if errors.As(err, &held) && held.PID != 0 {
+		return nil, fmt.Errorf("state directory %s is in use by tepd process %d (lock %s)", state, held.PID, held.Path)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("locking state directory %s: %w", state, err)
+	}
+	return l, nil
+}
+
+func openBackends(state, tpmSpec string) (*backends, error) {
+	lock, err := lockState(state)
+	if err != nil {
+		return nil, err
+	}
 	t, err := tpm.Open(tpmSpec, state)
 	if err != nil {
+		lock.Release()
 		return nil, fmt.Errorf("opening TPM %s: %w", tpmSpec, err)
 	}
 	st, err := store.Open(filepath.Join(state, "tep.db"))
 	if err != nil {
 		t.Close()
+		lock.Release()
 		return nil, err
 	}
-	return &backends{tpm: t, store: st}, nil
+	return &backends{lock: lock, tpm: t, store: st}, nil
 }
 
+// Close closes the database and the TPM, then lets the state go.
 func (b *backends) Close() {
 	b.store.Close()
 	b.tpm.Close()
+	b.lock.Release()
 }

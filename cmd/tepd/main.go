@@ -7,6 +7,11 @@
 // SPEC is "sim" (the embedded TPM simulator: insecure, for development
 // only), "swtpm:HOST:PORT" (swtpm's TCP data port), "swtpm:unix:PATH"
 // (swtpm's Unix data socket) or a device such as /dev/tpmrm0.
+//
+// One tepd at a time uses a state directory: every command that opens it
+// first takes DIR/tepd.lock, and a second one exits at once naming the
+// holder's PID. dist/tepd.service runs tepd serve under systemd, which it
+// tells READY=1 once its ports are open.
 package main
 
 import (

@@ -213,10 +213,13 @@ func servePorts(ctx context.Context, srv *server.Server, cfg serveConfig, log *s
 			wg.Wait()
 			return err
 		}
-		serve(addr, func() error { return srv.ServeUnix(ctx, l) })
+		defer l.Close()
+		serve(addr, func() error { return srv.ServeUnix(ctx, l.UnixListener) })
 		log.Info("serving unix socket", "path", path)
 	}
+	notify(log, "READY=1")
 	<-ctx.Done()
+	notify(log, "STOPPING=1")
 	wg.Wait()
 	select {
 	case err := <-errs:
