@@ -161,9 +161,9 @@ func keyTemplate(spec KeySpec, created bool) (tpm2.TPMTPublic, error) {
 			// on sealed objects drive (TPM 2.0 Part 1, 19.8.4; Part 2,
 			// 8.3.3.1 noDA). Keys made before this stay DA-protected:
 			// the attributes of a created object cannot change.
-			NoDA:                true,
-			SignEncrypt:         spec.Sign,
-			Decrypt:             spec.Decrypt,
+			NoDA:        true,
+			SignEncrypt: spec.Sign,
+			Decrypt:     spec.Decrypt,
 		},
 	}
 	var err error
