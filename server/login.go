@@ -33,7 +33,7 @@ func (s *Server) initToken(c *client, body []byte) (p11.Resp, error) {
 		_, err := s.CreateToken(req.Label, req.SOPIN)
 		return &p11.RVResp{}, err
 	}
-	key, err := s.unseal(t.row.SOSalt, t.row.SOSeal, req.SOPIN)
+	key, err := s.checkPIN(req.Slot, true, req.SOPIN)
 	if err != nil {
 		return nil, err
 	}
@@ -45,6 +45,11 @@ func (s *Server) initToken(c *client, body []byte) (p11.Resp, error) {
 	if err := s.store.ResetToken(row); err != nil { // and its objects
 		return nil, err
 	}
+	// The user PIN is gone, and its count with it.
+	if err := s.store.SetPINFailures(req.Slot, false, 0); err != nil {
+		return nil, err
+	}
+	row.UserPINFails = 0
 	t.row = row
 	for h, o := range s.objects {
 		if o.slot == req.Slot {
@@ -66,11 +71,7 @@ func (s *Server) login(c *client, body []byte) (p11.Resp, error) {
 	if err != nil {
 		return nil, err
 	}
-	salt, sealed := t.row.UserSalt, t.row.UserSeal
-	if req.UserType == p11.CKU_SO {
-		salt, sealed = t.row.SOSalt, t.row.SOSeal
-	}
-	key, err := s.unseal(salt, sealed, req.PIN)
+	key, err := s.checkPIN(t.row.Slot, req.UserType == p11.CKU_SO, req.PIN)
 	if err != nil {
 		return nil, err
 	}
@@ -187,15 +188,13 @@ func (s *Server) setPIN(c *client, body []byte) (p11.Resp, error) {
 		return nil, err
 	}
 	// The SO changes the SO PIN; the user, or a public session, the
-	// user PIN. Either way the old PIN must open the old seal.
+	// user PIN. Either way the old PIN must open the old seal, and a
+	// wrong one counts as a failed login (PKCS#11 v2.40, C_SetPIN).
 	so := loggedIn && l.user == p11.CKU_SO
-	salt, sealed := t.row.UserSalt, t.row.UserSeal
-	if so {
-		salt, sealed = t.row.SOSalt, t.row.SOSeal
-	} else if sealed == nil {
-		return nil, p11.CKR_USER_PIN_NOT_INITIALIZED
+	if len(req.Old) == 0 || len(req.Old) > MaxPINLen {
+		return nil, p11.CKR_PIN_INCORRECT
 	}
-	key, err := s.unseal(salt, sealed, req.Old)
+	key, err := s.checkPIN(t.row.Slot, so, req.Old)
 	if err != nil {
 		return nil, err
 	}
