@@ -249,3 +249,51 @@ func TestPINCountSurvivesRestart(t *testing.T) {
 	_, err = srv.checkPIN(slot, false, []byte(userPIN))
 	wantRV(t, "right PIN after 2 of 2", err, p11.CKR_PIN_LOCKED)
 }
+
+// TestLoggedInUserSignsInTPMLockout: with the TPM in dictionary-attack
+// lockout (put there by someone else: the test, on a sealed object), a
+// client logged in before keeps signing with a key made in the TPM, while
+// another client's PINs, right or wrong, are refused without counting.
+func TestLoggedInUserSignsInTPMLockout(t *testing.T) {
+	f := newFixture(t, "sim")
+	signer, attacker := f.dial(t), f.dial(t)
+	s, err := signer.OpenSession(1, p11.CKF_SERIAL_SESSION|p11.CKF_RW_SESSION)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := signer.Login(s, p11.CKU_USER, []byte(userPIN)); err != nil {
+		t.Fatal(err)
+	}
+	_, priv, err := signer.GenerateKeyPair(s, p11.Mechanism{Type: p11.CKM_EC_KEY_PAIR_GEN}, []p11.Attribute{attr(p11.CKA_EC_PARAMS, oidP256)}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.tpm.SetDictionaryAttack(1, 1000, 1000, nil); err != nil {
+		t.Fatal(err)
+	}
+	sl, err := f.tpm.Seal([]byte("other"), []byte("other's auth"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.tpm.Unseal(sl, []byte("wrong"))
+	if d := daState(t, f.tpm); !d.InLockout {
+		t.Fatalf("TPM %+v, want lockout", d)
+	}
+	f.tpm.FlushKeys() // the key is loaded again, in lockout
+	as, err := attacker.OpenSession(1, p11.CKF_SERIAL_SESSION)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 5 {
+		wantRV(t, "a PIN in lockout", attacker.Login(as, p11.CKU_USER, []byte([]string{"0000", userPIN}[i%2])), p11.CKR_PIN_LOCKED)
+		if err := signer.SignInit(s, p11.Mechanism{Type: p11.CKM_ECDSA}, priv); err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := signer.Sign(s, make([]byte, 32), 64); err != nil {
+			t.Fatalf("sign %d in lockout: %v", i+1, err)
+		}
+	}
+	if got := pinState(t, attacker); got != 0 {
+		t.Errorf("flags %#x, want none: the TPM's lockout is not the PIN's", got)
+	}
+}
