@@ -37,6 +37,8 @@ func (s *Server) initToken(c *client, body []byte) (p11.Resp, error) {
 	if err != nil {
 		return nil, err
 	}
+	s.pinMu.Lock() // the user's count is reset below
+	defer s.pinMu.Unlock()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	row := t.row
@@ -67,11 +69,15 @@ func (s *Server) login(c *client, body []byte) (p11.Resp, error) {
 	}
 	s.mu.Lock()
 	t, err := s.loginCheck(c, req)
+	var slot uint64
+	if err == nil {
+		slot = t.row.Slot
+	}
 	s.mu.Unlock()
 	if err != nil {
 		return nil, err
 	}
-	key, err := s.checkPIN(t.row.Slot, req.UserType == p11.CKU_SO, req.PIN)
+	key, err := s.checkPIN(slot, req.UserType == p11.CKU_SO, req.PIN)
 	if err != nil {
 		return nil, err
 	}
@@ -169,9 +175,8 @@ func (s *Server) setPIN(c *client, body []byte) (p11.Resp, error) {
 	}
 	s.mu.Lock()
 	sess, err := s.sessionOf(c, req.Session)
-	var t *token
 	if err == nil {
-		t, err = s.tokenIn(sess.slot)
+		_, err = s.tokenIn(sess.slot)
 	}
 	if err == nil && !sess.rw {
 		err = p11.CKR_SESSION_READ_ONLY
@@ -194,7 +199,7 @@ func (s *Server) setPIN(c *client, body []byte) (p11.Resp, error) {
 	if len(req.Old) == 0 || len(req.Old) > MaxPINLen {
 		return nil, p11.CKR_PIN_INCORRECT
 	}
-	key, err := s.checkPIN(t.row.Slot, so, req.Old)
+	key, err := s.checkPIN(sess.slot, so, req.Old)
 	if err != nil {
 		return nil, err
 	}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"log/slog"
 	"path/filepath"
+	"sync"
 	"testing"
 
 	"tep.dev/tep/p11"
@@ -295,5 +296,34 @@ func TestLoggedInUserSignsInTPMLockout(t *testing.T) {
 	}
 	if got := pinState(t, attacker); got != 0 {
 		t.Errorf("flags %#x, want none: the TPM's lockout is not the PIN's", got)
+	}
+}
+
+// TestConcurrentPINChecksKeepTheBudget: wrong PINs checked at once, for
+// both PINs, never take the TPM past its budget: each check reads the
+// budget and tries in one step.
+func TestConcurrentPINChecksKeepTheBudget(t *testing.T) {
+	f := newFixture(t, "sim")
+	if err := f.srv.SetPINTries(1, 10); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.tpm.SetDictionaryAttack(3, 1000, 1000, nil); err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	errs := make([]error, 8)
+	for i := range errs {
+		wg.Go(func() { _, errs[i] = f.srv.checkPIN(1, i%2 == 0, []byte("00000000")) })
+	}
+	wg.Wait()
+	counts := map[error]int{}
+	for _, err := range errs {
+		counts[err]++
+	}
+	if counts[p11.CKR_PIN_INCORRECT] != 2 || counts[p11.CKR_PIN_LOCKED] != 6 {
+		t.Errorf("answers %v, want 2 CKR_PIN_INCORRECT and 6 CKR_PIN_LOCKED", counts)
+	}
+	if d := daState(t, f.tpm); d.Counter != 2 || d.InLockout {
+		t.Errorf("TPM %+v, want the counter at 2", d)
 	}
 }

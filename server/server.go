@@ -68,8 +68,8 @@ type Server struct {
 	nextObj  uint64
 	stop     chan struct{}
 	done     sync.WaitGroup
-	// pinMu serialises PIN checks against the TPM (pin.go); taken
-	// before mu, never while holding it.
+	// pinMu serialises PIN checks against the TPM and the changes of
+	// their counts (pin.go); taken before mu, never while holding it.
 	pinMu sync.Mutex
 }
 

@@ -153,13 +153,7 @@ func (s *Server) CreateToken(label string, soPIN []byte) (uint64, error) {
 // SetUserPIN seals the token key of slot under the user PIN, given the SO
 // PIN: tepd init's equivalent of C_Login(SO) + C_InitPIN.
 func (s *Server) SetUserPIN(slot uint64, soPIN, userPIN []byte) error {
-	s.mu.Lock()
-	t, err := s.tokenIn(slot)
-	s.mu.Unlock()
-	if err != nil {
-		return err
-	}
-	key, err := s.checkPIN(t.row.Slot, true, soPIN)
+	key, err := s.checkPIN(slot, true, soPIN)
 	if err != nil {
 		return err
 	}
@@ -174,6 +168,9 @@ func (s *Server) putPIN(slot uint64, key, pin []byte, so bool) error {
 	if err := checkPINLen(pin); err != nil {
 		return err
 	}
+	// Not while a PIN check counts: its count is of the old PIN.
+	s.pinMu.Lock()
+	defer s.pinMu.Unlock()
 	salt, sealed, err := s.seal(key, pin)
 	if err != nil {
 		return err
