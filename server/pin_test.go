@@ -327,3 +327,27 @@ func TestConcurrentPINChecksKeepTheBudget(t *testing.T) {
 		t.Errorf("TPM %+v, want the counter at 2", d)
 	}
 }
+
+// TestPINWithTPMProtectionOff: a TPM whose dictionary-attack protection is
+// off (recovery interval 0) counts nothing, so its limit of 1 does not
+// stop tepd from checking PINs; tepd's own count still locks the PIN.
+func TestPINWithTPMProtectionOff(t *testing.T) {
+	f := newFixture(t, "sim")
+	if err := f.tpm.SetDictionaryAttack(1, 0, 0, nil); err != nil {
+		t.Fatal(err)
+	}
+	c := f.dial(t)
+	s, err := c.OpenSession(1, p11.CKF_SERIAL_SESSION)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantRV(t, "wrong PIN", c.Login(s, p11.CKU_USER, []byte("0000")), p11.CKR_PIN_INCORRECT)
+	if err := c.Login(s, p11.CKU_USER, []byte(userPIN)); err != nil {
+		t.Fatalf("right PIN on a TPM that counts nothing: %v", err)
+	}
+	c.Logout(s)
+	for range DefaultPINTries {
+		wantRV(t, "wrong PIN", c.Login(s, p11.CKU_USER, []byte("0000")), p11.CKR_PIN_INCORRECT)
+	}
+	wantRV(t, "right PIN once locked", c.Login(s, p11.CKU_USER, []byte(userPIN)), p11.CKR_PIN_LOCKED)
+}

@@ -3,6 +3,7 @@ package tpm
 import (
 	"encoding/binary"
 	"fmt"
+	"math"
 
 	"github.com/google/go-tpm/tpm2"
 )
@@ -70,10 +71,14 @@ type DAState struct {
 }
 
 // Left returns how many more authorization failures the TPM takes before
-// it locks out: zero in lockout.
+// it locks out: zero in lockout, math.MaxUint32 when its protection is off
+// (an Interval of 0: the TPM counts nothing, TPM 2.0 Part 3, 25.3).
 func (d DAState) Left() uint32 {
-	if d.InLockout || d.Counter >= d.MaxTries {
+	switch {
+	case d.InLockout || d.Counter >= d.MaxTries && d.Interval != 0:
 		return 0
+	case d.Interval == 0:
+		return math.MaxUint32
 	}
 	return d.MaxTries - d.Counter
 }

@@ -4,6 +4,7 @@ import (
 	"crypto"
 	"crypto/elliptic"
 	"errors"
+	"math"
 	"testing"
 )
 
@@ -86,5 +87,27 @@ func TestKeysWorkInLockout(t *testing.T) {
 			t.Errorf("a wrong auth on a noDA key changed the counter to %d, want 1", d.Counter)
 		}
 		tp.ResetLockout(nil)
+	})
+}
+
+// TestDictionaryAttackOff: with a recovery interval of 0 the TPM counts no
+// failure and never locks out, whatever its limit: Left is unbounded.
+func TestDictionaryAttackOff(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, tp *TPM, _ target) {
+		if err := tp.SetDictionaryAttack(1, 0, 0, nil); err != nil {
+			t.Fatal(err)
+		}
+		s, err := tp.Seal([]byte("secret"), []byte("right"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for range 3 {
+			if _, err := tp.Unseal(s, []byte("wrong")); !errors.Is(err, ErrAuthFail) {
+				t.Fatalf("wrong auth = %v, want ErrAuthFail", err)
+			}
+		}
+		if d, err := tp.DictionaryAttackState(); err != nil || d.Counter != 0 || d.InLockout || d.Left() != math.MaxUint32 {
+			t.Errorf("DictionaryAttackState() = %+v (left %d), %v, want nothing counted", d, d.Left(), err)
+		}
 	})
 }
