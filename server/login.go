@@ -33,10 +33,12 @@ func (s *Server) initToken(c *client, body []byte) (p11.Resp, error) {
 		_, err := s.CreateToken(req.Label, req.SOPIN)
 		return &p11.RVResp{}, err
 	}
-	key, err := s.unseal(t.row.SOSalt, t.row.SOSeal, req.SOPIN)
+	key, err := s.checkPIN(req.Slot, true, req.SOPIN)
 	if err != nil {
 		return nil, err
 	}
+	s.pinMu.Lock() // the user's count is reset below
+	defer s.pinMu.Unlock()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	row := t.row
@@ -45,6 +47,11 @@ func (s *Server) initToken(c *client, body []byte) (p11.Resp, error) {
 	if err := s.store.ResetToken(row); err != nil { // and its objects
 		return nil, err
 	}
+	// The user PIN is gone, and its count with it.
+	if err := s.store.SetPINFailures(req.Slot, false, 0); err != nil {
+		return nil, err
+	}
+	row.UserPINFails = 0
 	t.row = row
 	for h, o := range s.objects {
 		if o.slot == req.Slot {
@@ -62,15 +69,15 @@ func (s *Server) login(c *client, body []byte) (p11.Resp, error) {
 	}
 	s.mu.Lock()
 	t, err := s.loginCheck(c, req)
+	var slot uint64
+	if err == nil {
+		slot = t.row.Slot
+	}
 	s.mu.Unlock()
 	if err != nil {
 		return nil, err
 	}
-	salt, sealed := t.row.UserSalt, t.row.UserSeal
-	if req.UserType == p11.CKU_SO {
-		salt, sealed = t.row.SOSalt, t.row.SOSeal
-	}
-	key, err := s.unseal(salt, sealed, req.PIN)
+	key, err := s.checkPIN(slot, req.UserType == p11.CKU_SO, req.PIN)
 	if err != nil {
 		return nil, err
 	}
@@ -168,9 +175,8 @@ func (s *Server) setPIN(c *client, body []byte) (p11.Resp, error) {
 	}
 	s.mu.Lock()
 	sess, err := s.sessionOf(c, req.Session)
-	var t *token
 	if err == nil {
-		t, err = s.tokenIn(sess.slot)
+		_, err = s.tokenIn(sess.slot)
 	}
 	if err == nil && !sess.rw {
 		err = p11.CKR_SESSION_READ_ONLY
@@ -187,15 +193,13 @@ func (s *Server) setPIN(c *client, body []byte) (p11.Resp, error) {
 		return nil, err
 	}
 	// The SO changes the SO PIN; the user, or a public session, the
-	// user PIN. Either way the old PIN must open the old seal.
+	// user PIN. Either way the old PIN must open the old seal, and a
+	// wrong one counts as a failed login (PKCS#11 v2.40, C_SetPIN).
 	so := loggedIn && l.user == p11.CKU_SO
-	salt, sealed := t.row.UserSalt, t.row.UserSeal
-	if so {
-		salt, sealed = t.row.SOSalt, t.row.SOSeal
-	} else if sealed == nil {
-		return nil, p11.CKR_USER_PIN_NOT_INITIALIZED
+	if len(req.Old) == 0 || len(req.Old) > MaxPINLen {
+		return nil, p11.CKR_PIN_INCORRECT
 	}
-	key, err := s.unseal(salt, sealed, req.Old)
+	key, err := s.checkPIN(sess.slot, so, req.Old)
 	if err != nil {
 		return nil, err
 	}

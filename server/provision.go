@@ -25,7 +25,7 @@ func (s *Server) ProvisionSamples(slot uint64, userPIN []byte) error {
 	if t.row.UserSeal == nil {
 		return p11.CKR_USER_PIN_NOT_INITIALIZED
 	}
-	tokenKey, err := s.unseal(t.row.UserSalt, t.row.UserSeal, userPIN)
+	tokenKey, err := s.checkPIN(slot, false, userPIN)
 	if err != nil {
 		return err
 	}

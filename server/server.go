@@ -30,6 +30,8 @@ type TPM interface {
 	HMAC(k tpm.KeyBlob, auth, data []byte) ([]byte, error)
 	// FlushKeys unloads the keys and closes the sessions kept for them.
 	FlushKeys() error
+	// DictionaryAttackState reads the TPM's lockout counter and limits.
+	DictionaryAttackState() (tpm.DAState, error)
 }
 
 // Config tunes a Server. The zero value works.
@@ -66,6 +68,9 @@ type Server struct {
 	nextObj  uint64
 	stop     chan struct{}
 	done     sync.WaitGroup
+	// pinMu serialises PIN checks against the TPM and the changes of
+	// their counts (pin.go); taken before mu, never while holding it.
+	pinMu sync.Mutex
 }
 
 // New returns a server on t and st, with the tokens st holds.

@@ -376,36 +376,6 @@ func TestRestartKeepsTokens(t *testing.T) {
 	}
 }
 
-// TestPINLockout: wrong PINs past the TPM's dictionary-attack limit lock
-// the token (CKR_PIN_LOCKED, even for the right PIN) until the lockout is
-// reset; on swtpm, as on a real TPM.
-func TestPINLockout(t *testing.T) {
-	f := newFixture(t, tpm.StartSWTPM(t))
-	if err := f.tpm.SetDictionaryAttack(3, 1000, 1000, nil); err != nil {
-		t.Fatal(err)
-	}
-	c := f.dial(t)
-	s, err := c.OpenSession(1, p11.CKF_SERIAL_SESSION)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var last error
-	for i := 0; i < 10; i++ {
-		if last = c.Login(s, p11.CKU_USER, []byte("0000")); errors.Is(last, p11.CKR_PIN_LOCKED) {
-			break
-		}
-		wantRV(t, "wrong PIN", last, p11.CKR_PIN_INCORRECT)
-	}
-	wantRV(t, "wrong PIN past the limit", last, p11.CKR_PIN_LOCKED)
-	wantRV(t, "right PIN while locked", c.Login(s, p11.CKU_USER, []byte(userPIN)), p11.CKR_PIN_LOCKED)
-	if err := f.tpm.ResetLockout(nil); err != nil {
-		t.Fatal(err)
-	}
-	if err := c.Login(s, p11.CKU_USER, []byte(userPIN)); err != nil {
-		t.Fatalf("right PIN after the reset: %v", err)
-	}
-}
-
 // TestShortLeaseKeepsLiveClients: a live client keeps its session on a
 // server whose lease is shorter than the default keep-alive interval: the
 // server's hello tells the client the lease.

@@ -77,9 +77,12 @@ func (s *Server) tokenInfo(c *client, body []byte) (p11.Resp, error) {
 	if t != nil {
 		info.Label, info.SerialNumber = t.row.Label, t.row.Serial
 		info.Flags |= p11.CKF_TOKEN_INITIALIZED
+		n := tries(t.row.PINTries)
 		if t.row.UserSeal != nil {
-			info.Flags |= p11.CKF_USER_PIN_INITIALIZED
+			info.Flags |= p11.CKF_USER_PIN_INITIALIZED |
+				pinFlags(t.row.UserPINFails, n, p11.CKF_USER_PIN_COUNT_LOW, p11.CKF_USER_PIN_FINAL_TRY, p11.CKF_USER_PIN_LOCKED)
 		}
+		info.Flags |= pinFlags(t.row.SOPINFails, n, p11.CKF_SO_PIN_COUNT_LOW, p11.CKF_SO_PIN_FINAL_TRY, p11.CKF_SO_PIN_LOCKED)
 	}
 	for _, sess := range s.sessions {
 		if sess.slot == req.Slot {

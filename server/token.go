@@ -16,7 +16,8 @@ import (
 
 // token is an initialised token. Its key is sealed in the TPM under each
 // PIN; the database alone yields nothing without a PIN and the TPM, whose
-// dictionary-attack protection counts wrong guesses.
+// dictionary-attack protection counts wrong guesses. tepd counts them
+// too, per PIN, and stops short of the TPM's limit (pin.go).
 type token struct {
 	row store.Token
 }
@@ -152,13 +153,7 @@ func (s *Server) CreateToken(label string, soPIN []byte) (uint64, error) {
 // SetUserPIN seals the token key of slot under the user PIN, given the SO
 // PIN: tepd init's equivalent of C_Login(SO) + C_InitPIN.
 func (s *Server) SetUserPIN(slot uint64, soPIN, userPIN []byte) error {
-	s.mu.Lock()
-	t, err := s.tokenIn(slot)
-	s.mu.Unlock()
-	if err != nil {
-		return err
-	}
-	key, err := s.unseal(t.row.SOSalt, t.row.SOSeal, soPIN)
+	key, err := s.checkPIN(slot, true, soPIN)
 	if err != nil {
 		return err
 	}
@@ -166,11 +161,16 @@ func (s *Server) SetUserPIN(slot uint64, soPIN, userPIN []byte) error {
 	return s.putPIN(slot, key, userPIN, false)
 }
 
-// putPIN seals key under pin as the user's PIN, or the SO's, of slot.
+// putPIN seals key under pin as the user's PIN, or the SO's, of slot. A
+// new PIN starts with no failures: C_InitPIN is how the SO unlocks a
+// locked user PIN.
 func (s *Server) putPIN(slot uint64, key, pin []byte, so bool) error {
 	if err := checkPINLen(pin); err != nil {
 		return err
 	}
+	// Not while a PIN check counts: its count is of the old PIN.
+	s.pinMu.Lock()
+	defer s.pinMu.Unlock()
 	salt, sealed, err := s.seal(key, pin)
 	if err != nil {
 		return err
@@ -190,6 +190,10 @@ func (s *Server) putPIN(slot uint64, key, pin []byte, so bool) error {
 	if err := s.store.PutToken(row); err != nil {
 		return err
 	}
+	if err := s.store.SetPINFailures(slot, so, 0); err != nil {
+		return err
+	}
+	setFails(&row, so, 0)
 	t.row = row
 	return nil
 }

@@ -92,13 +92,14 @@ type tepd struct {
 	port  string // the ttyS4 symlink
 }
 
-// startTepd initialises a state directory on tpmSpec and serves it on ptys.
-func startTepd(t *testing.T, tpmSpec string) *tepd {
+// startTepd initialises a state directory on tpmSpec (with more tepd init
+// flags, if given) and serves it on ptys.
+func startTepd(t *testing.T, tpmSpec string, initArgs ...string) *tepd {
 	t.Helper()
 	d := &tepd{t: t, state: t.TempDir(), tpm: tpmSpec}
 	d.port = filepath.Join(d.state, "run", "ttyS4")
-	out, err := exec.Command(bin.tepd, "init", "--state", d.state, "--tpm", tpmSpec,
-		"--label", "TEP Token", "--so-pin", soPIN, "--user-pin", userPIN).CombinedOutput()
+	out, err := exec.Command(bin.tepd, append([]string{"init", "--state", d.state, "--tpm", tpmSpec,
+		"--label", "TEP Token", "--so-pin", soPIN, "--user-pin", userPIN}, initArgs...)...).CombinedOutput()
 	if err != nil {
 		t.Fatalf("tepd init: %v\n%s", err, out)
 	}

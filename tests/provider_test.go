@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"tep.dev/tep/link"
-	"tep.dev/tep/tpm"
 )
 
 func TestPkcs11Tool(t *testing.T) {
@@ -253,42 +252,6 @@ func TestClientKilledHoldingThePort(t *testing.T) {
 	got := results(r.out)
 	if r.err != nil || got["Initialize"] != "0x0" || got["GetSlotList"] != "0x0" {
 		t.Fatalf("client after the holder was killed: %v\n%s", r.err, r.out)
-	}
-}
-
-// TestPINLockout runs tepd on swtpm, whose dictionary-attack protection
-// is set to lock after three wrong PINs: pkcs11-tool sees CKR_PIN_LOCKED,
-// and after the lockout is reset, the right PIN works again.
-func TestPINLockout(t *testing.T) {
-	spec := tpm.StartSWTPM(t)
-	withTPM := func(fn func(*tpm.TPM) error) {
-		t.Helper()
-		tp, err := tpm.Open(spec, t.TempDir())
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer tp.Close()
-		if err := fn(tp); err != nil {
-			t.Fatal(err)
-		}
-	}
-	withTPM(func(tp *tpm.TPM) error { return tp.SetDictionaryAttack(3, 1000, 1000, nil) })
-	d := startTepd(t, spec)
-	var out string
-	for i := 0; i < 6 && !strings.Contains(out, "CKR_PIN_LOCKED"); i++ {
-		out, _ = d.tool("--login", "--pin", "0000", "--generate-random", "8")
-	}
-	if !strings.Contains(out, "CKR_PIN_LOCKED") {
-		t.Fatalf("no lockout after repeated wrong PINs:\n%s", out)
-	}
-	if out, _ := d.tool("--login", "--pin", userPIN, "--generate-random", "8"); !strings.Contains(out, "CKR_PIN_LOCKED") {
-		t.Errorf("right PIN during the lockout:\n%s", out)
-	}
-	d.stop() // swtpm serves one connection at a time
-	withTPM(func(tp *tpm.TPM) error { return tp.ResetLockout(nil) })
-	d.start()
-	if out, err := d.tool("--login", "--pin", userPIN, "--generate-random", "8"); err != nil {
-		t.Fatalf("right PIN after the reset: %v\n%s", err, out)
 	}
 }
 

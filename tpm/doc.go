@@ -71,4 +71,9 @@
 // storage key. TPM2_Sign and TPM2_EncryptDecrypt2 are marshalled by hand,
 // go-tpm's reflection being slower than swtpm for 1 KiB of AES. [TPM.Algorithms] says which key
 // types, sizes and modes the TPM offers.
+//
+// Keys are noDA: their authorization values must be random and full size,
+// since wrong ones are not counted. Sealed objects ([TPM.Seal]) are under
+// dictionary-attack protection; [TPM.DictionaryAttackState] reads how many
+// more failures the TPM takes before it locks out.
 package tpm

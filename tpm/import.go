@@ -15,7 +15,7 @@ import (
 
 // ImportKey wraps an existing key for this TPM (TPM2_Import, TPM 2.0 Part 3,
 // 13.3) so that it is used like one from CreateKey, with auth (at most
-// MaxAuth bytes) under dictionary-attack protection. priv is an
+// MaxAuth bytes), exempt from dictionary-attack protection (noDA). priv is an
 // *rsa.PrivateKey (two primes), an *ecdsa.PrivateKey, or a []byte AES key
 // (spec.Kind KindAES) or HMAC key (KindHMAC, with spec.Hash). spec gives
 // the usage and the kind; its Bits and Curve, if set, must match the key.

@@ -93,8 +93,8 @@ func (k KeyBlob) PublicKey() (crypto.PublicKey, error) {
 
 // CreateKey creates a key in the TPM under the storage primary key and
 // returns it wrapped, with its public key (nil for AES and HMAC). The key is
-// usable with auth (at most MaxAuth bytes), under dictionary-attack
-// protection, and cannot leave this TPM (fixedTPM, fixedParent). auth
+// usable with auth (at most MaxAuth bytes), exempt from dictionary-attack
+// protection (noDA: auth must be a random full-size value), and cannot leave this TPM (fixedTPM, fixedParent). auth
 // travels encrypted by a session salted with the storage primary key.
 func (t *TPM) CreateKey(spec KeySpec, auth []byte) (KeyBlob, crypto.PublicKey, error) {
 	tmpl, err := keyTemplate(spec, true)
@@ -155,8 +155,15 @@ func keyTemplate(spec KeySpec, created bool) (tpm2.TPMTPublic, error) {
 			FixedParent:         created,
 			SensitiveDataOrigin: created,
 			UserWithAuth:        true,
-			SignEncrypt:         spec.Sign,
-			Decrypt:             spec.Decrypt,
+			// Callers give keys random full-size authorizations, which
+			// no one guesses: their use must not count against, nor stop
+			// at, the TPM's dictionary-attack lockout that PIN guesses
+			// on sealed objects drive (TPM 2.0 Part 1, 19.8.4; Part 2,
+			// 8.3.3.1 noDA). Keys made before this stay DA-protected:
+			// the attributes of a created object cannot change.
+			NoDA:        true,
+			SignEncrypt: spec.Sign,
+			Decrypt:     spec.Decrypt,
 		},
 	}
 	var err error

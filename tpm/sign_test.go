@@ -163,7 +163,7 @@ func TestSignErrors(t *testing.T) {
 			opts crypto.SignerOpts
 			is   []error
 		}{
-			{"wrong auth", ec, []byte("wrong"), d, crypto.SHA256, []error{ErrAuthFail, tpm2.TPMRCAuthFail}},
+			{"wrong auth", ec, []byte("wrong"), d, crypto.SHA256, []error{ErrAuthFail, tpm2.TPMRCBadAuth}}, // noDA: not counted
 			{"auth one byte short", ec, keyAuth[:30], d, crypto.SHA256, []error{ErrAuthFail}},
 			{"decrypt-only key", decOnly, keyAuth, d, crypto.SHA256, []error{ErrUsage}},
 			{"short digest", ec, keyAuth, d[:31], crypto.SHA256, nil},

@@ -18,11 +18,15 @@ func runInit(args []string, stdout, stderr io.Writer) error {
 	label := fs.String("label", "TEP Token", "token label")
 	soPIN := fs.String("so-pin", "", "security officer PIN")
 	userPIN := fs.String("user-pin", "", "user PIN")
+	pinTries := fs.Int("pin-tries", server.DefaultPINTries, "wrong PINs in a row that lock the user PIN (until the SO's C_InitPIN) or the SO PIN (until tepd unlock-so)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	if *state == "" || *tpmSpec == "" || *soPIN == "" || *userPIN == "" {
 		return errors.New("init needs --state, --tpm, --so-pin and --user-pin")
+	}
+	if *pinTries < 1 || *pinTries > server.MaxPINTries {
+		return fmt.Errorf("--pin-tries %d out of range 1-%d", *pinTries, server.MaxPINTries)
 	}
 	if len(*label) > 32 {
 		return fmt.Errorf("label %q is longer than 32 bytes", *label)
@@ -46,13 +50,16 @@ func runInit(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("creating the token: %w", err)
 	}
+	if err := srv.SetPINTries(slot, *pinTries); err != nil {
+		return err
+	}
 	if err := srv.SetUserPIN(slot, []byte(*soPIN), []byte(*userPIN)); err != nil {
 		return fmt.Errorf("setting the user PIN: %w", err)
 	}
 	if err := srv.ProvisionSamples(slot, []byte(*userPIN)); err != nil {
 		return fmt.Errorf("provisioning the sample AES key and data object: %w", err)
 	}
-	fmt.Fprintf(stdout, "token %q initialised in slot %d of %s (TPM %s), with %q and %q\n",
-		*label, slot, *state, *tpmSpec, server.SampleAESLabel, server.SampleDataLabel)
+	fmt.Fprintf(stdout, "token %q initialised in slot %d of %s (TPM %s), with %q and %q; %d wrong PINs in a row lock a PIN\n",
+		*label, slot, *state, *tpmSpec, server.SampleAESLabel, server.SampleDataLabel, *pinTries)
 	return nil
 }

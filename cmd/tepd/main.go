@@ -1,8 +1,9 @@
 // Command tepd serves PKCS#11 over virtual UARTs from the TPM-owning
 // trusted VM.
 //
-//	tepd init  --state DIR --tpm SPEC --label LABEL --so-pin PIN --user-pin PIN
+//	tepd init  --state DIR --tpm SPEC --label LABEL --so-pin PIN --user-pin PIN [--pin-tries N]
 //	tepd serve --state DIR --tpm SPEC [--pty DIR] [--port DEV]... [--listen unix:PATH]...
+//	tepd unlock-so --state DIR [--slot N]
 //
 // SPEC is "sim" (the embedded TPM simulator: insecure, for development
 // only), "swtpm:HOST:PORT" (swtpm's TCP data port), "swtpm:unix:PATH"
@@ -34,8 +35,9 @@ func main() {
 }
 
 const usage = `usage:
-  tepd init  --state DIR --tpm SPEC --label LABEL --so-pin PIN --user-pin PIN
-  tepd serve --state DIR --tpm SPEC [--pty DIR] [--port DEV]... [--listen unix:PATH]... [--config FILE]`
+  tepd init  --state DIR --tpm SPEC --label LABEL --so-pin PIN --user-pin PIN [--pin-tries N]
+  tepd serve --state DIR --tpm SPEC [--pty DIR] [--port DEV]... [--listen unix:PATH]... [--config FILE]
+  tepd unlock-so --state DIR [--slot N]   (with tepd stopped)`
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
@@ -46,6 +48,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return runInit(args[1:], stdout, stderr)
 	case "serve":
 		return runServe(ctx, args[1:], stdout, stderr)
+	case "unlock-so":
+		return runUnlockSO(args[1:], stdout, stderr)
 	case "-h", "--help", "help":
 		fmt.Fprintln(stdout, usage)
 		return nil

@@ -18,7 +18,7 @@ func TestInit(t *testing.T) {
 	if err := run(context.Background(), args, &out, &errOut); err != nil {
 		t.Fatalf("init: %v\n%s", err, errOut.String())
 	}
-	if !strings.Contains(out.String(), "slot 1") {
+	if !strings.Contains(out.String(), "slot 1") || !strings.Contains(out.String(), "3 wrong PINs in a row lock a PIN") {
 		t.Errorf("init said %q", out.String())
 	}
 	if err := run(context.Background(), args, &out, &errOut); err == nil || !strings.Contains(err.Error(), "already holds") {
@@ -34,6 +34,10 @@ func TestUsageErrors(t *testing.T) {
 		{"init", "--state", state},
 		{"init", "--state", state, "--tpm", "sim", "--so-pin", "87654321", "--user-pin", "1234", "--label", strings.Repeat("x", 33)},
 		{"init", "--state", state, "--tpm", "nonsense", "--so-pin", "87654321", "--user-pin", "1234"},
+		{"init", "--state", state, "--tpm", "sim", "--so-pin", "87654321", "--user-pin", "1234", "--pin-tries", "0"},
+		{"init", "--state", state, "--tpm", "sim", "--so-pin", "87654321", "--user-pin", "1234", "--pin-tries", "101"},
+		{"unlock-so"},
+		{"unlock-so", "--state", filepath.Join(state, "none")},
 		{"serve", "--state", state},
 		{"serve", "--state", state, "--tpm", "sim"},
 		{"serve", "--state", state, "--tpm", "sim", "--listen", "tcp:1.2.3.4:5"},

@@ -40,6 +40,11 @@ var migrations = []string{
 	);
 	CREATE INDEX object_slot ON object(slot)`,
 	`ALTER TABLE object ADD COLUMN key BLOB`,
+	// PIN lifecycle: the tries a PIN gets (0: the server's default) and
+	// the wrong PINs counted since each PIN last opened the token.
+	`ALTER TABLE token ADD COLUMN pin_tries INTEGER NOT NULL DEFAULT 0;
+	ALTER TABLE token ADD COLUMN user_pin_fails INTEGER NOT NULL DEFAULT 0;
+	ALTER TABLE token ADD COLUMN so_pin_fails INTEGER NOT NULL DEFAULT 0`,
 }
 
 // ErrNotFound is returned for a token that does not exist.

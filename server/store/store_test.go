@@ -108,3 +108,45 @@ func TestObjects(t *testing.T) {
 		t.Errorf("ResetToken did not update the token: %+v", tok)
 	}
 }
+
+// TestPINCounters: the PIN columns persist, are kept by PutToken's update
+// of the row, and are refused for a slot with no token.
+func TestPINCounters(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "tep.db")
+	s, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok := Token{Slot: 1, Label: "tok", Serial: "0001", SOSalt: []byte{1}, SOSeal: []byte{2}, Created: time.Unix(1700000000, 0)}
+	if err := s.PutToken(tok); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.SetPINTries(1, 7); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.SetPINFailures(1, false, 2); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.SetPINFailures(1, true, 5); err != nil {
+		t.Fatal(err)
+	}
+	tok.UserSalt, tok.UserSeal = []byte{3}, []byte{4}
+	if err := s.PutToken(tok); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.SetPINFailures(2, false, 1); err != ErrNotFound {
+		t.Errorf("SetPINFailures(no such slot) = %v, want ErrNotFound", err)
+	}
+	if err := s.SetPINTries(2, 1); err != ErrNotFound {
+		t.Errorf("SetPINTries(no such slot) = %v, want ErrNotFound", err)
+	}
+	s.Close()
+	if s, err = Open(path); err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	got, err := s.Token(1)
+	if err != nil || got.PINTries != 7 || got.UserPINFails != 2 || got.SOPINFails != 5 || string(got.UserSeal) != "\x04" {
+		t.Errorf("after reopen: Token(1) = %+v, %v, want tries 7, fails 2 and 5, the new user seal", got, err)
+	}
+}

@@ -17,21 +17,32 @@ type Token struct {
 	UserSalt []byte // nil until C_InitPIN
 	UserSeal []byte
 	Created  time.Time
+	// PINTries is how many wrong PINs in a row lock a PIN; 0 means the
+	// server's default. Set with SetPINTries.
+	PINTries int
+	// UserPINFails and SOPINFails count wrong PINs since the PIN last
+	// opened the token. Set with SetPINFailures; other writes keep them.
+	UserPINFails, SOPINFails int
 }
 
 const tokenColumns = `slot, label, serial, so_salt, so_seal, user_salt, user_seal, created`
 
+// pinColumns are read with tokenColumns and written only by their own
+// UPDATEs, so that no other write of the row resets them.
+const pinColumns = `pin_tries, user_pin_fails, so_pin_fails`
+
 func scanToken(row interface{ Scan(...any) error }) (Token, error) {
 	var t Token
 	var created int64
-	err := row.Scan(&t.Slot, &t.Label, &t.Serial, &t.SOSalt, &t.SOSeal, &t.UserSalt, &t.UserSeal, &created)
+	err := row.Scan(&t.Slot, &t.Label, &t.Serial, &t.SOSalt, &t.SOSeal, &t.UserSalt, &t.UserSeal, &created,
+		&t.PINTries, &t.UserPINFails, &t.SOPINFails)
 	t.Created = time.Unix(created, 0).UTC()
 	return t, err
 }
 
 // Tokens returns every token, by slot.
 func (s *Store) Tokens() ([]Token, error) {
-	rows, err := s.db.Query(`SELECT ` + tokenColumns + ` FROM token ORDER BY slot`)
+	rows, err := s.db.Query(`SELECT ` + tokenColumns + `, ` + pinColumns + ` FROM token ORDER BY slot`)
 	if err != nil {
 		return nil, err
 	}
@@ -49,18 +60,55 @@ func (s *Store) Tokens() ([]Token, error) {
 
 // Token returns the token in slot.
 func (s *Store) Token(slot uint64) (Token, error) {
-	t, err := scanToken(s.db.QueryRow(`SELECT `+tokenColumns+` FROM token WHERE slot = ?`, slot))
+	t, err := scanToken(s.db.QueryRow(`SELECT `+tokenColumns+`, `+pinColumns+` FROM token WHERE slot = ?`, slot))
 	if errors.Is(err, sql.ErrNoRows) {
 		return t, ErrNotFound
 	}
 	return t, err
 }
 
-// PutToken inserts or replaces the token in t.Slot.
+// PutToken inserts the token in t.Slot, or updates its columns in place:
+// never a REPLACE, which would delete the row, its objects (ON DELETE
+// CASCADE) and its PIN counters. The PIN columns are not written.
 func (s *Store) PutToken(t Token) error {
 	return s.tx(func(tx *sql.Tx) error {
-		_, err := tx.Exec(`INSERT OR REPLACE INTO token (`+tokenColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+		_, err := tx.Exec(`INSERT INTO token (`+tokenColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+			ON CONFLICT(slot) DO UPDATE SET label = excluded.label, serial = excluded.serial,
+			so_salt = excluded.so_salt, so_seal = excluded.so_seal,
+			user_salt = excluded.user_salt, user_seal = excluded.user_seal`,
 			t.Slot, t.Label, t.Serial, t.SOSalt, t.SOSeal, t.UserSalt, t.UserSeal, t.Created.Unix())
 		return err
+	})
+}
+
+// SetPINFailures sets the count of wrong PINs of the SO (so) or the user
+// of the token in slot.
+func (s *Store) SetPINFailures(slot uint64, so bool, n int) error {
+	col := "user_pin_fails"
+	if so {
+		col = "so_pin_fails"
+	}
+	return s.update(`UPDATE token SET `+col+` = ? WHERE slot = ?`, n, slot)
+}
+
+// SetPINTries sets how many wrong PINs in a row lock a PIN of the token
+// in slot.
+func (s *Store) SetPINTries(slot uint64, n int) error {
+	return s.update(`UPDATE token SET pin_tries = ? WHERE slot = ?`, n, slot)
+}
+
+// update runs one UPDATE of one token row: ErrNotFound if there is none.
+func (s *Store) update(query string, args ...any) error {
+	return s.tx(func(tx *sql.Tx) error {
+		res, err := tx.Exec(query, args...)
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return err
+		} else if n == 0 {
+			return ErrNotFound
+		}
+		return nil
 	})
 }

@@ -4,6 +4,7 @@
 #include <dirent.h>
 #include <dlfcn.h>
 #include <limits.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -258,9 +259,43 @@ static int forked(void) {
 	return 0;
 }
 
+/* sign PIN: log in, make a P-256 session key pair, say "ready", then sign
+ * until a line (or EOF) on stdin, and report how many signatures were
+ * made and how many failed, with the first failure's code. */
+static int sign(const char *pin) {
+	must("C_Initialize", p->C_Initialize(NULL));
+	CK_SESSION_HANDLE s = open_session(1);
+	must("C_Login", p->C_Login(s, CKU_USER, (CK_UTF8CHAR_PTR)pin, strlen(pin)));
+	CK_BYTE p256[] = {0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07};
+	CK_BBOOL yes = CK_TRUE, no = CK_FALSE;
+	CK_ATTRIBUTE pubT[] = {{CKA_EC_PARAMS, p256, sizeof p256}, {CKA_TOKEN, &no, sizeof no}, {CKA_VERIFY, &yes, sizeof yes}};
+	CK_ATTRIBUTE privT[] = {{CKA_TOKEN, &no, sizeof no}, {CKA_SIGN, &yes, sizeof yes}, {CKA_PRIVATE, &yes, sizeof yes}};
+	CK_MECHANISM gen = {CKM_EC_KEY_PAIR_GEN, NULL, 0}, ecdsa = {CKM_ECDSA, NULL, 0};
+	CK_OBJECT_HANDLE pub, priv;
+	must("C_GenerateKeyPair", p->C_GenerateKeyPair(s, &gen, pubT, 3, privT, 3, &pub, &priv));
+	CK_BYTE digest[32] = {1, 2, 3}, sig[128];
+	long signs = 0, fails = 0;
+	CK_RV first = CKR_OK;
+	struct pollfd in = {0, POLLIN, 0};
+	for (int ready = 0; poll(&in, 1, 0) == 0; ready = 1) {
+		CK_ULONG n = sizeof sig;
+		CK_RV rv = p->C_SignInit(s, &ecdsa, priv);
+		if (rv == CKR_OK)
+			rv = p->C_Sign(s, digest, sizeof digest, sig, &n);
+		signs++;
+		if (rv != CKR_OK && fails++ == 0)
+			first = rv;
+		if (!ready)
+			say("ready", rv);
+	}
+	printf("signs=%ld\nfailures=%ld\n", signs, fails);
+	say("first failure", first);
+	return 0;
+}
+
 int main(int argc, char **argv) {
 	if (argc < 3) {
-		fprintf(stderr, "usage: p11client MODULE loop N|edge|hold|use H|restart|once|fork\n");
+		fprintf(stderr, "usage: p11client MODULE loop N|edge|hold|use H|restart|once|fork|sign PIN\n");
 		return 2;
 	}
 	load(argv[1]);
@@ -279,6 +314,8 @@ int main(int argc, char **argv) {
 		return once();
 	if (!strcmp(mode, "fork"))
 		return forked();
+	if (!strcmp(mode, "sign") && argc > 3)
+		return sign(argv[3]);
 	fprintf(stderr, "unknown mode %s\n", mode);
 	return 2;
 }
