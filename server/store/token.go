@@ -3,6 +3,7 @@ package store
 import (
 	"database/sql"
 	"errors"
+	"fmt"
 	"time"
 )
 
@@ -56,11 +57,33 @@ func (s *Store) Token(slot uint64) (Token, error) {
 	return t, err
 }
 
-// PutToken inserts or replaces the token in t.Slot.
-func (s *Store) PutToken(t Token) error {
+// AddToken inserts the token in t.Slot, which must be free.
+func (s *Store) AddToken(t Token) error {
 	return s.tx(func(tx *sql.Tx) error {
-		_, err := tx.Exec(`INSERT OR REPLACE INTO token (`+tokenColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+		_, err := tx.Exec(`INSERT INTO token (`+tokenColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
 			t.Slot, t.Label, t.Serial, t.SOSalt, t.SOSeal, t.UserSalt, t.UserSeal, t.Created.Unix())
 		return err
 	})
+}
+
+// UpdateToken changes the token in t.Slot in place (a new PIN, a new
+// label), leaving its objects alone. Created never changes.
+func (s *Store) UpdateToken(t Token) error {
+	return s.tx(func(tx *sql.Tx) error {
+		return updateToken(tx, t)
+	})
+}
+
+func updateToken(tx *sql.Tx, t Token) error {
+	r, err := tx.Exec(`UPDATE token SET label = ?, serial = ?, so_salt = ?, so_seal = ?, user_salt = ?, user_seal = ? WHERE slot = ?`,
+		t.Label, t.Serial, t.SOSalt, t.SOSeal, t.UserSalt, t.UserSeal, t.Slot)
+	if err != nil {
+		return err
+	}
+	if n, err := r.RowsAffected(); err != nil {
+		return err
+	} else if n != 1 {
+		return fmt.Errorf("token in slot %d: %w", t.Slot, ErrNotFound)
+	}
+	return nil
 }
