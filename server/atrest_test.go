@@ -149,3 +149,67 @@ func TestTamperedRecordsAreSkipped(t *testing.T) {
 		t.Errorf("the intact object was logged as tampered:\n%s", log)
 	}
 }
+
+// TestSOLoginOpensPrivateObjects: after a restart the private objects stay
+// sealed until a login; the SO's opens them as the user's would (both
+// unseal the same token key).
+func TestSOLoginOpensPrivateObjects(t *testing.T) {
+	r := newRig(t, "sim")
+	c := r.dial()
+	s, _ := c.OpenSession(1, p11.CKF_SERIAL_SESSION|p11.CKF_RW_SESSION)
+	if err := c.Login(s, p11.CKU_USER, []byte(userPIN)); err != nil {
+		t.Fatal(err)
+	}
+	for _, private := range []bool{true, false} {
+		if _, err := c.CreateObject(s, dataTemplate("x", true, private)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	before := tokenObjects(r.srv)
+	r.restart()
+	if n := len(tokenObjects(r.srv)); n != 1 {
+		t.Errorf("before any login the server holds %d token objects, want the public one", n)
+	}
+	c = r.dial()
+	s, _ = c.OpenSession(1, p11.CKF_SERIAL_SESSION|p11.CKF_RW_SESSION)
+	if err := c.Login(s, p11.CKU_SO, []byte(soPIN)); err != nil {
+		t.Fatal(err)
+	}
+	sameObjects(t, "after the SO's login", tokenObjects(r.srv), before)
+}
+
+func TestRecordSealing(t *testing.T) {
+	key := make([]byte, 32)
+	rand.Read(key)
+	r := record{Attrs: []byte("attrs"), Key: []byte("key")}
+	sealed, err := sealRecord(key, 1, 7, r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := openRecord(key, 1, 7, sealed); err != nil || string(got.Attrs) != "attrs" || string(got.Key) != "key" {
+		t.Fatalf("openRecord = %+v, %v", got, err)
+	}
+	other := append([]byte(nil), key...)
+	other[0] ^= 1
+	for _, tt := range []struct {
+		name   string
+		key    []byte
+		slot   uint64
+		id     int64
+		sealed []byte
+	}{
+		{"another object", key, 1, 8, sealed},
+		{"another token", key, 2, 7, sealed},
+		{"another token key", other, 1, 7, sealed},
+		{"too short", key, 1, 7, sealed[:20]},
+		{"empty", key, 1, 7, nil},
+	} {
+		if _, err := openRecord(tt.key, tt.slot, tt.id, tt.sealed); err == nil {
+			t.Errorf("%s: the record opened", tt.name)
+		}
+	}
+	o := &object{slot: 1, attrs: map[uint64][]byte{p11.CKA_PRIVATE: p11.Bool(true)}}
+	if _, err := storedRow(o, nil)(1); err != p11.CKR_USER_NOT_LOGGED_IN {
+		t.Errorf("a private row without the token key: %v, want CKR_USER_NOT_LOGGED_IN", err)
+	}
+}

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"errors"
 	"io"
 	"os"
 	"path/filepath"
@@ -147,5 +148,38 @@ func copyFile(t *testing.T, from, to string) {
 	}
 	if err := out.Close(); err != nil {
 		t.Fatal(err)
+	}
+}
+
+func TestOpenAndRewriteFailures(t *testing.T) {
+	if _, err := Open(filepath.Join(t.TempDir(), "missing", "tep.db")); err == nil {
+		t.Error("Open in a directory that does not exist succeeded")
+	}
+	s, err := Open(filepath.Join(t.TempDir(), "tep.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if err := s.AddToken(Token{Slot: 1, Label: "a", Serial: "1", SOSalt: []byte{1}, SOSeal: []byte{1}}); err != nil {
+		t.Fatal(err)
+	}
+	id, _ := s.PutObject(0, row(1, "plain"))
+	// All or nothing: the second row does not exist, so the first keeps
+	// its old content.
+	err = s.RewriteObjects([]Object{{ID: id, Slot: 1, Private: true, Attrs: []byte("sealed")}, {ID: 99, Slot: 1, Attrs: []byte("x")}})
+	if !errors.Is(err, ErrNotFound) {
+		t.Errorf("RewriteObjects with a missing row: %v, want ErrNotFound", err)
+	}
+	if objs, _ := s.ObjectsOf(1); len(objs) != 1 || string(objs[0].Attrs) != "plain" || objs[0].Private {
+		t.Errorf("after a failed rewrite: %+v", objs)
+	}
+	if err := s.RewriteObjects([]Object{{ID: id, Slot: 1, Private: true, Attrs: []byte("sealed")}}); err != nil {
+		t.Fatal(err)
+	}
+	if objs, _ := s.ObjectsOf(1); len(objs) != 1 || string(objs[0].Attrs) != "sealed" || !objs[0].Private {
+		t.Errorf("after a rewrite: %+v", objs)
+	}
+	if err := s.Checkpoint(); err != nil {
+		t.Error(err)
 	}
 }
