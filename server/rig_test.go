@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"sync"
 	"testing"
 	"time"
 
@@ -29,7 +30,7 @@ type rig struct {
 	store *store.Store
 	srv   *Server
 	port  string
-	log   *bytes.Buffer // what the servers logged
+	log   *logBuffer // what the servers logged
 	stop  func()
 	conns []*p11client.Client // of the running server
 }
@@ -51,10 +52,29 @@ func openRig(t *testing.T, dir, tpmSpec string) *rig {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	r := &rig{t: t, dir: dir, tpm: tp, store: st, log: new(bytes.Buffer)}
+	r := &rig{t: t, dir: dir, tpm: tp, store: st, log: new(logBuffer)}
 	r.start()
 	t.Cleanup(func() { r.closeClients(); r.stop() })
 	return r
+}
+
+// logBuffer collects a server's log lines, which its goroutines write
+// while the test reads.
+type logBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *logBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *logBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
 
 // newRig is a rig on a fresh state directory with one token whose PINs
