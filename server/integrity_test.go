@@ -1,6 +1,7 @@
 package server
 
 import (
+	"database/sql"
 	"os"
 	"path/filepath"
 	"strings"
@@ -137,5 +138,45 @@ func TestLandedStateUpgrades(t *testing.T) {
 	}
 	if strings.Contains(r.log.String(), "does not open") {
 		t.Errorf("a sealed row did not open:\n%s", r.log)
+	}
+}
+
+// TestLandedSealingRetried: when sealing the clear private rows of an
+// older tepd fails at the first login, the login still succeeds, the
+// objects are usable, the failure is logged, and the next login seals
+// them.
+func TestLandedSealingRetried(t *testing.T) {
+	dir := copyDir(t, filepath.Join("testdata", "landed"))
+	r := openRig(t, dir, "sim")
+	db, err := sql.Open("sqlite3", "file:"+filepath.Join(dir, "tep.db")+"?_busy_timeout=5000")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if _, err := db.Exec(`CREATE TRIGGER refuse BEFORE UPDATE ON object BEGIN SELECT RAISE(ABORT, 'refused by the test'); END`); err != nil {
+		t.Fatal(err)
+	}
+	c := r.dial()
+	s, _ := c.OpenSession(1, p11.CKF_SERIAL_SESSION)
+	if err := c.Login(s, p11.CKU_USER, []byte(userPIN)); err != nil {
+		t.Fatalf("login while sealing fails: %v", err)
+	}
+	signsP256(t, c, s, "landed-ec-key")
+	if !strings.Contains(r.log.String(), "refused by the test") {
+		t.Errorf("the failed sealing is not logged:\n%s", r.log)
+	}
+	if hits := filesHolding(t, dir, []byte(landedMarker)); len(hits) == 0 {
+		t.Fatal("the marker is gone although sealing failed: the check below proves nothing")
+	}
+	if _, err := db.Exec(`DROP TRIGGER refuse`); err != nil {
+		t.Fatal(err)
+	}
+	db.Close() // a reader would hold the WAL
+	c.Logout(s)
+	if err := c.Login(s, p11.CKU_USER, []byte(userPIN)); err != nil {
+		t.Fatal(err)
+	}
+	if hits := filesHolding(t, dir, []byte(landedMarker)); len(hits) > 0 {
+		t.Errorf("after the second login the landed marker is still in %v", hits)
 	}
 }

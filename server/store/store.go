@@ -119,8 +119,14 @@ func restrictModes(path string) error {
 // that pages a transaction overwrote (secure_delete zeroes what it frees)
 // leave both files now rather than at SQLite's next automatic checkpoint.
 func (s *Store) Checkpoint() error {
-	_, err := s.db.Exec(`PRAGMA wal_checkpoint(TRUNCATE)`)
-	return err
+	var busy, logPages, done int
+	if err := s.db.QueryRow(`PRAGMA wal_checkpoint(TRUNCATE)`).Scan(&busy, &logPages, &done); err != nil {
+		return fmt.Errorf("checkpointing the WAL: %w", err)
+	}
+	if busy != 0 {
+		return errors.New("checkpointing the WAL: a reader holds it; SQLite copies it later")
+	}
+	return nil
 }
 
 // Close closes the database.
