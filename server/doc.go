@@ -7,6 +7,10 @@
 // and the store are mapped to return values in one place (rvOf), and
 // logged there when they are not the caller's fault.
 //
+// A CKA_PRIVATE token object is stored sealed under its token's key
+// (atrest.go): at start the server holds only the public objects, and a
+// token's private ones join them at its first login (user or SO).
+//
 // Concurrency: one goroutine serves each port; Handle is safe for
 // concurrent use. Server state is guarded by one mutex, held only for
 // bookkeeping; TPM commands run outside it (the TPM layer has its own).

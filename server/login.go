@@ -88,6 +88,7 @@ func (s *Server) login(c *client, body []byte) (p11.Resp, error) {
 		return nil, err
 	}
 	c.login[sess.slot] = login{user: req.UserType, key: key}
+	s.unlockObjects(sess.slot, key)
 	return &p11.RVResp{}, nil
 }
 

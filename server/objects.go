@@ -5,7 +5,6 @@ import (
 	"slices"
 
 	"tep.dev/tep/p11"
-	"tep.dev/tep/server/store"
 )
 
 // findOp is a search in progress on a session.
@@ -13,12 +12,18 @@ type findOp struct {
 	handles []uint64
 }
 
+// loadObjects loads the token objects stored in clear. Sealed (private)
+// ones wait for a login to open them (unlockObjects).
 func (s *Server) loadObjects() error {
+	s.unlocked = map[uint64]bool{}
 	rows, err := s.store.Objects()
 	if err != nil {
 		return fmt.Errorf("loading objects: %w", err)
 	}
 	for _, r := range rows {
+		if r.Private {
+			continue
+		}
 		attrs, err := decodeAttrs(r.Attrs)
 		if err != nil {
 			return fmt.Errorf("object %d: %w", r.ID, err)
@@ -77,7 +82,7 @@ func mayHold(c *client, sess *session, attrs map[uint64][]byte) error {
 func (s *Server) put(c *client, sess *session, attrs map[uint64][]byte, key *keyRef) (uint64, error) {
 	o := &object{slot: sess.slot, attrs: attrs, key: key}
 	if o.bool(p11.CKA_TOKEN) {
-		if err := s.persist(o); err != nil {
+		if err := s.persist(o, c.login[sess.slot].key); err != nil {
 			return 0, err
 		}
 	} else {
@@ -150,18 +155,15 @@ func (s *Server) createKey(c *client, req p11.TemplateReq, class uint64) (p11.Re
 	return &p11.ObjectResp{Object: h}, err
 }
 
-// persist writes token object o to the store (a new row when o.id is 0).
-func (s *Server) persist(o *object) error {
-	b, err := encodeAttrs(o.attrs)
+// persist writes token object o to the store (a new row when o.id is 0),
+// a private one sealed under tokenKey. s.mu is held.
+func (s *Server) persist(o *object, tokenKey []byte) error {
+	id, err := s.store.PutObject(o.id, storedRow(o, tokenKey))
 	if err != nil {
 		return err
 	}
-	k, err := o.key.encode()
-	if err != nil {
-		return err
-	}
-	o.id, err = s.store.PutObject(store.Object{ID: o.id, Slot: o.slot, Attrs: b, Key: k})
-	return err
+	o.id = id
+	return nil
 }
 
 func (s *Server) copyObject(c *client, body []byte) (p11.Resp, error) {
@@ -293,7 +295,7 @@ func (s *Server) setAttributeValue(c *client, body []byte) (p11.Resp, error) {
 	if o.id != 0 {
 		changed := *o
 		changed.attrs = attrs
-		if err := s.persist(&changed); err != nil {
+		if err := s.persist(&changed, c.login[sess.slot].key); err != nil {
 			return nil, err
 		}
 	}

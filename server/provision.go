@@ -59,7 +59,7 @@ func (s *Server) ProvisionSamples(slot uint64, userPIN []byte) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, o := range []*object{{slot: slot, attrs: aes, key: ref}, {slot: slot, attrs: data}} {
-		if err := s.persist(o); err != nil {
+		if err := s.persist(o, tokenKey); err != nil {
 			return err
 		}
 		s.addObject(o)

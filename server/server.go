@@ -62,6 +62,7 @@ type Server struct {
 	sessions map[uint64]*session // by handle, across clients
 	tokens   map[uint64]*token   // by slot
 	objects  map[uint64]*object  // by handle, token and session objects
+	unlocked map[uint64]bool     // by slot: its private objects are open (atrest.go)
 	caps     tpm.Caps
 	mechs    map[uint64]p11.MechanismInfoResp // what this TPM makes possible
 	nextSess uint64

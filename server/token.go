@@ -143,7 +143,7 @@ func (s *Server) CreateToken(label string, soPIN []byte) (uint64, error) {
 		Slot: s.freeSlot(), Label: strings.TrimRight(label, " "), Serial: hex.EncodeToString(serial),
 		SOSalt: salt, SOSeal: sealed, Created: s.now().UTC(),
 	}
-	if err := s.store.PutToken(row); err != nil {
+	if err := s.store.AddToken(row); err != nil {
 		return 0, err
 	}
 	s.tokens[row.Slot] = &token{row: row}
@@ -187,7 +187,7 @@ func (s *Server) putPIN(slot uint64, key, pin []byte, so bool) error {
 	} else {
 		row.UserSalt, row.UserSeal = salt, sealed
 	}
-	if err := s.store.PutToken(row); err != nil {
+	if err := s.store.UpdateToken(row); err != nil { // in place: the objects stay
 		return err
 	}
 	if err := s.store.SetPINFailures(slot, so, 0); err != nil {

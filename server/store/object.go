@@ -5,17 +5,32 @@ import (
 	"fmt"
 )
 
-// Object is one token object: its attributes, encoded by the caller.
+// Object is one token object's row.
 type Object struct {
-	ID    int64 // assigned by PutObject for a new object
-	Slot  uint64
-	Attrs []byte
-	Key   []byte // the TPM-wrapped key of a key object, encoded by the caller
+	ID   int64 // assigned by PutObject for a new object
+	Slot uint64
+	// Private marks a row whose Attrs the caller sealed: all of the
+	// object, key included, in one record that only the token's key
+	// opens. Key is then empty.
+	Private bool
+	Attrs   []byte // the attributes, or the sealed record, encoded by the caller
+	Key     []byte // the TPM-wrapped key of a public key object, encoded by the caller
 }
+
+const objectColumns = `id, slot, private, attrs, key`
 
 // Objects returns every token object, by id.
 func (s *Store) Objects() ([]Object, error) {
-	rows, err := s.db.Query(`SELECT id, slot, attrs, key FROM object ORDER BY id`)
+	return s.objects(`SELECT ` + objectColumns + ` FROM object ORDER BY id`)
+}
+
+// ObjectsOf returns the objects of the token in slot, by id.
+func (s *Store) ObjectsOf(slot uint64) ([]Object, error) {
+	return s.objects(`SELECT `+objectColumns+` FROM object WHERE slot = ? ORDER BY id`, slot)
+}
+
+func (s *Store) objects(query string, args ...any) ([]Object, error) {
+	rows, err := s.db.Query(query, args...)
 	if err != nil {
 		return nil, err
 	}
@@ -23,7 +38,7 @@ func (s *Store) Objects() ([]Object, error) {
 	var out []Object
 	for rows.Next() {
 		var o Object
-		if err := rows.Scan(&o.ID, &o.Slot, &o.Attrs, &o.Key); err != nil {
+		if err := rows.Scan(&o.ID, &o.Slot, &o.Private, &o.Attrs, &o.Key); err != nil {
 			return nil, err
 		}
 		out = append(out, o)
@@ -31,29 +46,63 @@ func (s *Store) Objects() ([]Object, error) {
 	return out, rows.Err()
 }
 
-// PutObject stores o: a new object when o.ID is zero (and returns its id),
-// else it replaces the object with that id.
-func (s *Store) PutObject(o Object) (int64, error) {
-	id := o.ID
+// PutObject stores the row that row makes for an object's id, so that a
+// sealed row can bind its id: a new object when id is zero (row learns the
+// id it gets, and PutObject returns it), else the existing object id,
+// which must keep its slot.
+func (s *Store) PutObject(id int64, row func(id int64) (Object, error)) (int64, error) {
 	err := s.tx(func(tx *sql.Tx) error {
 		if id == 0 {
-			r, err := tx.Exec(`INSERT INTO object (slot, attrs, key) VALUES (?, ?, ?)`, o.Slot, o.Attrs, o.Key)
+			// The transaction holds the write lock (_txlock=immediate),
+			// so the next AUTOINCREMENT id is this one.
+			err := tx.QueryRow(`SELECT MAX(COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'object'), 0),
+				COALESCE((SELECT MAX(id) FROM object), 0)) + 1`).Scan(&id)
 			if err != nil {
 				return err
 			}
-			id, err = r.LastInsertId()
+			o, err := row(id)
+			if err != nil {
+				return err
+			}
+			_, err = tx.Exec(`INSERT INTO object (`+objectColumns+`) VALUES (?, ?, ?, ?, ?)`, id, o.Slot, o.Private, o.Attrs, o.Key)
 			return err
 		}
-		r, err := tx.Exec(`UPDATE object SET attrs = ?, key = ? WHERE id = ?`, o.Attrs, o.Key, id)
+		o, err := row(id)
 		if err != nil {
 			return err
 		}
-		if n, _ := r.RowsAffected(); n != 1 {
-			return fmt.Errorf("object %d: %w", id, ErrNotFound)
+		return updateObject(tx, id, o)
+	})
+	if err != nil {
+		return 0, err
+	}
+	return id, nil
+}
+
+func updateObject(tx *sql.Tx, id int64, o Object) error {
+	r, err := tx.Exec(`UPDATE object SET private = ?, attrs = ?, key = ? WHERE id = ? AND slot = ?`, o.Private, o.Attrs, o.Key, id, o.Slot)
+	if err != nil {
+		return err
+	}
+	if n, err := r.RowsAffected(); err != nil {
+		return err
+	} else if n != 1 {
+		return fmt.Errorf("object %d of slot %d: %w", id, o.Slot, ErrNotFound)
+	}
+	return nil
+}
+
+// RewriteObjects changes every object of objs in place, in one
+// transaction: all of them or none.
+func (s *Store) RewriteObjects(objs []Object) error {
+	return s.tx(func(tx *sql.Tx) error {
+		for _, o := range objs {
+			if err := updateObject(tx, o.ID, o); err != nil {
+				return err
+			}
 		}
 		return nil
 	})
-	return id, err
 }
 
 // DeleteObject removes the object with id.
@@ -64,15 +113,13 @@ func (s *Store) DeleteObject(id int64) error {
 	})
 }
 
-// ResetToken replaces the token row and deletes its objects in one
+// ResetToken deletes the token's objects and updates its row in one
 // transaction: C_InitToken on an initialised token.
 func (s *Store) ResetToken(t Token) error {
 	return s.tx(func(tx *sql.Tx) error {
 		if _, err := tx.Exec(`DELETE FROM object WHERE slot = ?`, t.Slot); err != nil {
 			return err
 		}
-		_, err := tx.Exec(`UPDATE token SET label = ?, serial = ?, so_salt = ?, so_seal = ?, user_salt = ?, user_seal = ? WHERE slot = ?`,
-			t.Label, t.Serial, t.SOSalt, t.SOSeal, t.UserSalt, t.UserSeal, t.Slot)
-		return err
+		return updateToken(tx, t)
 	})
 }

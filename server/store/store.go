@@ -1,7 +1,15 @@
-// Package store keeps tepd's tokens (and, later, their objects) in SQLite:
-// WAL journal, a busy timeout, every change in one transaction, a schema
+// Package store keeps tepd's tokens and their objects in SQLite: WAL
+// journal, a busy timeout, every change in one transaction, a schema
 // version with forward migrations. A crash at any point loses no
 // committed change.
+//
+// No statement replaces a row: objects hang off their token's row, and a
+// replace is a delete (PutToken's INSERT OR REPLACE once took every object
+// of a token with it on a PIN change). Tokens are inserted or updated,
+// never replaced, and the object table restricts, not cascades, the
+// deletion of a token that still has objects. Deleted content is
+// overwritten (secure_delete) and the files are the owner's alone (0600,
+// the directory 0700).
 //
 // Concurrency: a Store is safe for concurrent use; SQLite serialises
 // writers. Lifetime: Open at start, Close at shutdown.
@@ -12,6 +20,9 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
 
 	_ "github.com/mattn/go-sqlite3" // registers the sqlite3 driver
 )
@@ -45,15 +56,37 @@ var migrations = []string{
 	`ALTER TABLE token ADD COLUMN pin_tries INTEGER NOT NULL DEFAULT 0;
 	ALTER TABLE token ADD COLUMN user_pin_fails INTEGER NOT NULL DEFAULT 0;
 	ALTER TABLE token ADD COLUMN so_pin_fails INTEGER NOT NULL DEFAULT 0`,
+	// The object table rebuilt: a token row's deletion is refused while it
+	// has objects (RESTRICT, so no replace of it can take them along), and
+	// a private flag marks rows whose attrs are sealed by the server. The
+	// AUTOINCREMENT counter carries over, so no id is used twice.
+	`CREATE TABLE object_new (
+		id       INTEGER PRIMARY KEY AUTOINCREMENT,
+		slot     INTEGER NOT NULL REFERENCES token(slot) ON DELETE RESTRICT,
+		private  INTEGER NOT NULL DEFAULT 0,
+		attrs    BLOB NOT NULL,
+		key      BLOB
+	);
+	INSERT INTO object_new (id, slot, attrs, key) SELECT id, slot, attrs, key FROM object;
+	DELETE FROM sqlite_sequence WHERE name = 'object_new';
+	UPDATE sqlite_sequence SET name = 'object_new' WHERE name = 'object';
+	DROP TABLE object;
+	ALTER TABLE object_new RENAME TO object;
+	CREATE INDEX object_slot ON object(slot)`,
 }
 
-// ErrNotFound is returned for a token that does not exist.
-var ErrNotFound = errors.New("store: no such token")
+// ErrNotFound is returned for a token or object that does not exist.
+var ErrNotFound = errors.New("store: no such row")
 
 // Open opens (creating if needed) the database at path and migrates it to
-// the current schema.
+// the current schema. The database and its -wal and -shm files are made
+// mode 0600 and their directory 0700, also when an older tepd left them
+// readable.
 func Open(path string) (*Store, error) {
-	dsn := "file:" + path + "?_journal_mode=WAL&_busy_timeout=5000&_foreign_keys=on&_synchronous=FULL&_txlock=immediate"
+	if err := restrictModes(path); err != nil {
+		return nil, err
+	}
+	dsn := "file:" + path + "?_journal_mode=WAL&_busy_timeout=5000&_foreign_keys=on&_synchronous=FULL&_txlock=immediate&_secure_delete=on"
 	db, err := sql.Open("sqlite3", dsn)
 	if err != nil {
 		return nil, fmt.Errorf("opening database %s: %w", path, err)
@@ -64,6 +97,41 @@ func Open(path string) (*Store, error) {
 		return nil, fmt.Errorf("migrating database %s: %w", path, err)
 	}
 	return s, nil
+}
+
+// restrictModes creates the database file 0600 before SQLite opens it
+// (SQLite gives the -wal and -shm files the database's mode) and takes
+// group and other access away from an existing database, its -wal and
+// -shm, and its directory.
+func restrictModes(path string) error {
+	if err := os.Chmod(filepath.Dir(path), 0o700); err != nil {
+		return fmt.Errorf("restricting the database directory: %w", err)
+	}
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return fmt.Errorf("creating database %s: %w", path, err)
+	}
+	f.Close()
+	for _, p := range []string{path, path + "-wal", path + "-shm"} {
+		if err := os.Chmod(p, 0o600); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("restricting %s: %w", p, err)
+		}
+	}
+	return nil
+}
+
+// Checkpoint copies the WAL into the database and truncates the WAL, so
+// that pages a transaction overwrote (secure_delete zeroes what it frees)
+// leave both files now rather than at SQLite's next automatic checkpoint.
+func (s *Store) Checkpoint() error {
+	var busy, logPages, done int
+	if err := s.db.QueryRow(`PRAGMA wal_checkpoint(TRUNCATE)`).Scan(&busy, &logPages, &done); err != nil {
+		return fmt.Errorf("checkpointing the WAL: %w", err)
+	}
+	if busy != 0 {
+		return errors.New("checkpointing the WAL: a reader holds it; SQLite copies it later")
+	}
+	return nil
 }
 
 // Close closes the database.

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"errors"
 	"path/filepath"
 	"testing"
 	"time"
@@ -13,7 +14,7 @@ func TestTokenRoundTripAndReopen(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := Token{Slot: 1, Label: "tok", Serial: "0001", SOSalt: []byte{1}, SOSeal: []byte{2, 3}, Created: time.Unix(1700000000, 0).UTC()}
-	if err := s.PutToken(want); err != nil {
+	if err := s.AddToken(want); err != nil {
 		t.Fatal(err)
 	}
 	s.Close()
@@ -37,8 +38,11 @@ func TestTokenRoundTripAndReopen(t *testing.T) {
 	if _, err := s.Token(2); err != ErrNotFound {
 		t.Errorf("Token(2) error = %v, want ErrNotFound", err)
 	}
+	if err := s.AddToken(want); err == nil {
+		t.Error("AddToken on a taken slot succeeded")
+	}
 	got.UserSalt, got.UserSeal = []byte{9}, []byte{8}
-	if err := s.PutToken(got); err != nil {
+	if err := s.UpdateToken(got); err != nil {
 		t.Fatal(err)
 	}
 	all, err := s.Tokens()
@@ -68,25 +72,37 @@ func TestObjects(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := s.PutToken(Token{Slot: 1, Label: "a", Serial: "1", SOSalt: []byte{1}, SOSeal: []byte{1}}); err != nil {
+	if err := s.AddToken(Token{Slot: 1, Label: "a", Serial: "1", SOSalt: []byte{1}, SOSeal: []byte{1}}); err != nil {
 		t.Fatal(err)
 	}
-	id, err := s.PutObject(Object{Slot: 1, Attrs: []byte("first")})
+	id, err := s.PutObject(0, row(1, "first"))
 	if err != nil || id == 0 {
 		t.Fatalf("PutObject = %d, %v", id, err)
 	}
-	id2, _ := s.PutObject(Object{Slot: 1, Attrs: []byte("second")})
-	if _, err := s.PutObject(Object{ID: id, Slot: 1, Attrs: []byte("first, changed")}); err != nil {
+	id2, _ := s.PutObject(0, row(1, "second"))
+	if _, err := s.PutObject(id, row(1, "first, changed")); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.PutObject(Object{ID: 999, Slot: 1, Attrs: []byte("x")}); err == nil {
-		t.Error("updating a missing object succeeded")
+	if _, err := s.PutObject(999, row(1, "x")); !errors.Is(err, ErrNotFound) {
+		t.Errorf("updating a missing object: %v, want ErrNotFound", err)
+	}
+	if _, err := s.PutObject(id, row(2, "x")); !errors.Is(err, ErrNotFound) {
+		t.Errorf("moving an object to another slot: %v, want ErrNotFound", err)
 	}
 	if err := s.DeleteObject(id2); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.PutObject(Object{Slot: 7, Attrs: []byte("orphan")}); err == nil {
+	// The deleted object's id is not handed out again.
+	if id3, err := s.PutObject(0, row(1, "third")); err != nil || id3 <= id2 {
+		t.Errorf("PutObject after a delete = %d, %v, want an id above %d", id3, err, id2)
+	} else {
+		s.DeleteObject(id3)
+	}
+	if _, err := s.PutObject(0, row(7, "orphan")); err == nil {
 		t.Error("an object of a token that does not exist was stored")
+	}
+	if _, err := s.PutObject(0, func(int64) (Object, error) { return Object{}, errors.New("no") }); err == nil {
+		t.Error("PutObject stored a row that row failed to make")
 	}
 	s.Close()
 	s, err = Open(path)
@@ -109,7 +125,7 @@ func TestObjects(t *testing.T) {
 	}
 }
 
-// TestPINCounters: the PIN columns persist, are kept by PutToken's update
+// TestPINCounters: the PIN columns persist, are kept by UpdateToken's update
 // of the row, and are refused for a slot with no token.
 func TestPINCounters(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "tep.db")
@@ -118,7 +134,7 @@ func TestPINCounters(t *testing.T) {
 		t.Fatal(err)
 	}
 	tok := Token{Slot: 1, Label: "tok", Serial: "0001", SOSalt: []byte{1}, SOSeal: []byte{2}, Created: time.Unix(1700000000, 0)}
-	if err := s.PutToken(tok); err != nil {
+	if err := s.AddToken(tok); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.SetPINTries(1, 7); err != nil {
@@ -131,7 +147,7 @@ func TestPINCounters(t *testing.T) {
 		t.Fatal(err)
 	}
 	tok.UserSalt, tok.UserSeal = []byte{3}, []byte{4}
-	if err := s.PutToken(tok); err != nil {
+	if err := s.UpdateToken(tok); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.SetPINFailures(2, false, 1); err != ErrNotFound {
@@ -149,4 +165,9 @@ func TestPINCounters(t *testing.T) {
 	if err != nil || got.PINTries != 7 || got.UserPINFails != 2 || got.SOPINFails != 5 || string(got.UserSeal) != "\x04" {
 		t.Errorf("after reopen: Token(1) = %+v, %v, want tries 7, fails 2 and 5, the new user seal", got, err)
 	}
+}
+
+// row makes a plain row of slot with attrs.
+func row(slot uint64, attrs string) func(int64) (Object, error) {
+	return func(int64) (Object, error) { return Object{Slot: slot, Attrs: []byte(attrs)}, nil }
 }

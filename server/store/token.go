@@ -3,6 +3,7 @@ package store
 import (
 	"database/sql"
 	"errors"
+	"fmt"
 	"time"
 )
 
@@ -67,15 +68,10 @@ func (s *Store) Token(slot uint64) (Token, error) {
 	return t, err
 }
 
-// PutToken inserts the token in t.Slot, or updates its columns in place:
-// never a REPLACE, which would delete the row, its objects (ON DELETE
-// CASCADE) and its PIN counters. The PIN columns are not written.
-func (s *Store) PutToken(t Token) error {
+// AddToken inserts the token in t.Slot, which must be free.
+func (s *Store) AddToken(t Token) error {
 	return s.tx(func(tx *sql.Tx) error {
-		_, err := tx.Exec(`INSERT INTO token (`+tokenColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-			ON CONFLICT(slot) DO UPDATE SET label = excluded.label, serial = excluded.serial,
-			so_salt = excluded.so_salt, so_seal = excluded.so_seal,
-			user_salt = excluded.user_salt, user_seal = excluded.user_seal`,
+		_, err := tx.Exec(`INSERT INTO token (`+tokenColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
 			t.Slot, t.Label, t.Serial, t.SOSalt, t.SOSeal, t.UserSalt, t.UserSeal, t.Created.Unix())
 		return err
 	})
@@ -111,4 +107,25 @@ func (s *Store) update(query string, args ...any) error {
 		}
 		return nil
 	})
+}
+// UpdateToken changes the token in t.Slot in place (a new PIN, a new
+// label), leaving its objects alone. Created never changes.
+func (s *Store) UpdateToken(t Token) error {
+	return s.tx(func(tx *sql.Tx) error {
+		return updateToken(tx, t)
+	})
+}
+
+func updateToken(tx *sql.Tx, t Token) error {
+	r, err := tx.Exec(`UPDATE token SET label = ?, serial = ?, so_salt = ?, so_seal = ?, user_salt = ?, user_seal = ? WHERE slot = ?`,
+		t.Label, t.Serial, t.SOSalt, t.SOSeal, t.UserSalt, t.UserSeal, t.Slot)
+	if err != nil {
+		return err
+	}
+	if n, err := r.RowsAffected(); err != nil {
+		return err
+	} else if n != 1 {
+		return fmt.Errorf("token in slot %d: %w", t.Slot, ErrNotFound)
+	}
+	return nil
 }
