@@ -59,6 +59,10 @@ func TestEdge(t *testing.T) {
 			"C_DigestUpdate": "0x7", "C_SignUpdate": "0x21", "C_Verify": "0x21"}},
 		{name: "session-first", args: []string{"session-first"}, want: map[string]string{
 			"C_DigestInit": "0xb3", "C_EncryptInit": "0xb3", "C_Digest": "0xb3", "C_DigestInit valid": "0x7"}},
+		{name: "arguments", args: []string{"arguments"}, want: map[string]string{
+			"C_CreateObject value": "0x13", "C_CreateObject values": "0x13", "C_DigestInit": "0x71",
+			"C_SeedRandom": "0x7", "C_SetPIN": "0xa2", "C_InitPIN": "0xa2", "C_InitToken": "0xa2", "C_Login": "0x7",
+			"C_GetSessionInfo": "0xb3", "C_GetSessionInfo valid": "0x0"}},
 		{name: "output-past-capacity", args: []string{"output", "8"}, rogue: &rogueSign{out: 64, announced: 64},
 			want: map[string]string{"C_Sign": "0x30", "canary": "1"}},
 		{name: "output-past-announced", args: []string{"output", "128"}, rogue: &rogueSign{out: 64, announced: 32},

@@ -301,6 +301,33 @@ static void session_first(void)
 	say("C_DigestInit valid", p->C_DigestInit(s, NULL));
 }
 
+/* arguments: one argument of 2^32+4 bytes of each kind, and a template
+ * whose values are each within the limit and together past it. */
+static void arguments(void)
+{
+	CK_ULONG big = ((CK_ULONG)1 << 32) + 4;
+	CK_BYTE_PTR b = huge(big);
+	CK_OBJECT_CLASS cls = CKO_DATA;
+	CK_ATTRIBUTE one[] = {{CKA_CLASS, &cls, sizeof cls}, {CKA_VALUE, b, big}};
+	CK_ULONG half = 20 << 20;
+	CK_ATTRIBUTE two[] = {{CKA_CLASS, &cls, sizeof cls}, {CKA_VALUE, b, half}, {CKA_LABEL, b, half}};
+	CK_MECHANISM mech = {CKM_SHA256, b, big};
+	CK_OBJECT_HANDLE h;
+	CK_SESSION_INFO info;
+	CK_SESSION_HANDLE s = session();
+
+	say("C_CreateObject value", p->C_CreateObject(s, one, 2, &h));
+	say("C_CreateObject values", p->C_CreateObject(s, two, 3, &h));
+	say("C_DigestInit", p->C_DigestInit(s, &mech));
+	say("C_SeedRandom", p->C_SeedRandom(s, b, big));
+	say("C_SetPIN", p->C_SetPIN(s, b, big, b, 4));
+	say("C_InitPIN", p->C_InitPIN(s, b, big));
+	say("C_InitToken", p->C_InitToken(2, b, big, b));
+	say("C_Login", p->C_Login(s, CKU_USER, b, big));
+	say("C_GetSessionInfo", p->C_GetSessionInfo(s + 1000, NULL));
+	say("C_GetSessionInfo valid", p->C_GetSessionInfo(s, &info));
+}
+
 /* output: C_Sign of "abcd" into a buffer of CAP bytes followed by a
  * canary, against a server that may misbehave. */
 static void output(unsigned long cap)
@@ -349,6 +376,8 @@ int main(int argc, char **argv)
 		update(arg);
 	else if (strcmp(c, "session-first") == 0)
 		session_first();
+	else if (strcmp(c, "arguments") == 0)
+		arguments();
 	else if (strcmp(c, "output") == 0)
 		output(arg);
 	else {
