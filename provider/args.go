@@ -70,6 +70,23 @@ func (a *args) bytes(p C.CK_BYTE_PTR, n C.CK_ULONG, tooLarge C.CK_RV) []byte {
 	return C.GoBytes(unsafe.Pointer(p), C.int(n))
 }
 
+// view returns the n bytes at p in place, for data the client sends in
+// parts (C_Digest): up to limit, not charged to the request, and valid
+// only during the call.
+func (a *args) view(p C.CK_BYTE_PTR, n C.CK_ULONG, limit uint64, tooLarge C.CK_RV) []byte {
+	if !a.ok() || n == 0 {
+		return nil
+	}
+	a.need(p != nil)
+	if a.ok() && uint64(n) > limit {
+		a.fail(tooLarge)
+	}
+	if !a.ok() {
+		return nil
+	}
+	return unsafe.Slice((*byte)(unsafe.Pointer(p)), int(n))
+}
+
 // result is a failed call's return value on session h: the session's own
 // error when it is invalid, which PKCS#11 reports before any argument's,
 // and otherwise the first bad argument's.

@@ -147,9 +147,19 @@ func digestInit(hSession C.CK_SESSION_HANDLE, pMechanism C.CK_MECHANISM_PTR) C.C
 	})
 }
 
+// digest is C_Digest. Its data goes to the server in parts of a message
+// or less (client.Digest), so it may be longer than one request: it is
+// read in place up to maxDigest.
 func digest(hSession C.CK_SESSION_HANDLE, pData C.CK_BYTE_PTR, ulDataLen C.CK_ULONG, pDigest C.CK_BYTE_PTR, pulDigestLen C.CK_ULONG_PTR) C.CK_RV {
-	return output(hSession, pData, ulDataLen, C.CKR_DATA_LEN_RANGE, pDigest, pulDigestLen, func(c *client.Client, data []byte, outCap int64) ([]byte, uint64, error) {
-		return c.Digest(uint64(hSession), data, outCap)
+	return with(func(c *client.Client) C.CK_RV {
+		var a args
+		data := a.view(pData, ulDataLen, maxDigest, C.CKR_DATA_LEN_RANGE)
+		a.need(pulDigestLen != nil)
+		if !a.ok() {
+			return a.result(c, hSession)
+		}
+		out, n, err := c.Digest(uint64(hSession), data, outCap(pDigest, pulDigestLen))
+		return putOut(pDigest, pulDigestLen, out, n, err)
 	})
 }
 

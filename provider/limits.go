@@ -36,4 +36,8 @@ const (
 
 	// maxRandom bounds one C_GenerateRandom.
 	maxRandom = maxRequest
+
+	// maxDigest bounds the data of one C_Digest, which the client sends
+	// in parts and the edge reads in place, without a copy.
+	maxDigest = 1 << 30
 )

@@ -2,6 +2,8 @@ package tests
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"net"
 	"os"
@@ -45,7 +47,10 @@ func TestEdge(t *testing.T) {
 		{name: "count-find", args: []string{"count-find"}, want: map[string]string{"C_FindObjectsInit": "0x7"}},
 		{name: "count-create", args: []string{"count-create"}, want: map[string]string{"C_CreateObject": "0x7"}},
 		{name: "count-getattr", args: []string{"count-getattr"}, want: map[string]string{"C_GetAttributeValue": "0x7"}},
-		{name: "digest-4g", args: []string{"digest-4g"}, want: map[string]string{"C_Digest": "0x21"}},
+		{name: "digest-4g", args: []string{"digest", strconv.Itoa(1<<32 + 4)}, want: map[string]string{"C_Digest": "0x21"}},
+		{name: "digest-past-limit", args: []string{"digest", strconv.Itoa(1<<30 + 1)}, want: map[string]string{"C_Digest": "0x21"}},
+		{name: "digest-long", args: []string{"digest", strconv.Itoa(64 << 20)}, want: map[string]string{
+			"C_Digest": "0x0", "digest": zerosDigest(64 << 20)}},
 		{name: "verify-4g", args: []string{"verify-4g"}, want: map[string]string{"C_Verify abcd": "0x0", "C_Verify": "0x21"}},
 		{name: "slotlist-max", args: []string{"slotlist-max"}, want: map[string]string{"C_GetSlotList": "0x0", "count": "2"}},
 		{name: "find-max", args: []string{"find-max"}, want: map[string]string{"C_FindObjects": "0x0", "found": "1", "same": "1"}},
@@ -105,6 +110,15 @@ func runEdgeCase(t *testing.T, host string, env []string, tc edgeCase) {
 	if strings.Contains(stderr.String(), "panic") {
 		t.Errorf("the module panicked:\n%s", stderr.String())
 	}
+}
+
+// zerosDigest is the SHA-256 of n bytes: "abcd" and zeros, what the
+// digest case of edgehost digests.
+func zerosDigest(n int) string {
+	b := make([]byte, n)
+	copy(b, "abcd")
+	d := sha256.Sum256(b)
+	return hex.EncodeToString(d[:])
 }
 
 // head is s cut to n bytes: a Go crash's stack is long.

@@ -178,17 +178,22 @@ static void counts(const char *which)
 		say("C_GetAttributeValue", p->C_GetAttributeValue(s, 1, t, big));
 }
 
-/* digest4g: C_Digest over 2^32+4 bytes that start with "abcd". */
-static void digest4g(void)
+/* digest LEN: C_Digest over LEN bytes that start with "abcd" and go on
+ * with zeros; it prints the digest in hex. */
+static void digest(unsigned long len)
 {
 	CK_MECHANISM sha = {CKM_SHA256, NULL, 0};
 	CK_BYTE out[32];
 	CK_ULONG n = sizeof out;
-	CK_BYTE_PTR big = huge(((size_t)1 << 32) + 4);
+	CK_BYTE_PTR data = huge(len);
 	CK_SESSION_HANDLE s = session();
 
 	must("C_DigestInit", p->C_DigestInit(s, &sha));
-	say("C_Digest", p->C_Digest(s, big, ((CK_ULONG)1 << 32) + 4, out, &n));
+	say("C_Digest", p->C_Digest(s, data, len, out, &n));
+	printf("digest=");
+	for (CK_ULONG i = 0; i < n && i < sizeof out; i++)
+		printf("%02x", out[i]);
+	printf("\n");
 }
 
 /* verify4g: a signature of "abcd" checked against 2^32+4 bytes that
@@ -360,8 +365,8 @@ int main(int argc, char **argv)
 		before_init();
 	else if (strncmp(c, "count-", 6) == 0)
 		counts(c + 6);
-	else if (strcmp(c, "digest-4g") == 0)
-		digest4g();
+	else if (strcmp(c, "digest") == 0)
+		digest(arg);
 	else if (strcmp(c, "verify-4g") == 0)
 		verify4g();
 	else if (strcmp(c, "slotlist-max") == 0)
