@@ -62,6 +62,8 @@ func TestEdge(t *testing.T) {
 			"C_DigestUpdate": "0x7", "C_SignUpdate": "0x21", "C_Verify": "0x21"}},
 		{name: "update-past-message", args: []string{"update", strconv.Itoa(33 << 20)}, want: map[string]string{
 			"C_DigestUpdate": "0x7", "C_SignUpdate": "0x21", "C_Verify": "0x21"}},
+		{name: "crypt-over-limit", args: []string{"crypt", strconv.Itoa(maxRequest + 16)}, want: map[string]string{
+			"C_Encrypt": "0x21", "C_Decrypt": "0x41"}},
 		{name: "session-first", args: []string{"session-first"}, want: map[string]string{
 			"C_DigestInit": "0xb3", "C_EncryptInit": "0xb3", "C_Digest": "0xb3", "C_DigestInit valid": "0x7"}},
 		{name: "arguments", args: []string{"arguments"}, want: map[string]string{

@@ -293,6 +293,27 @@ static void update(unsigned long len)
 	say("C_Verify", p->C_Verify(s, data, len - 64, data, 64));
 }
 
+/* crypt LEN: C_Encrypt and C_Decrypt of LEN bytes with an AES key. */
+static void crypt_len(unsigned long len)
+{
+	CK_MECHANISM gen = {CKM_AES_KEY_GEN, NULL, 0};
+	CK_MECHANISM ecb = {CKM_AES_ECB, NULL, 0};
+	CK_ULONG keyLen = 32;
+	CK_ATTRIBUTE t[] = {{CKA_VALUE_LEN, &keyLen, sizeof keyLen}, {CKA_ENCRYPT, &yes, 1}, {CKA_DECRYPT, &yes, 1}};
+	CK_OBJECT_HANDLE key;
+	CK_BYTE_PTR data = huge(len);
+	CK_ULONG n = len;
+	CK_SESSION_HANDLE s = session();
+
+	must("C_Login", p->C_Login(s, CKU_USER, (CK_UTF8CHAR_PTR) "1234", 4));
+	must("C_GenerateKey", p->C_GenerateKey(s, &gen, t, 3, &key));
+	must("C_EncryptInit", p->C_EncryptInit(s, &ecb, key));
+	say("C_Encrypt", p->C_Encrypt(s, data, len, data, &n));
+	must("C_DecryptInit", p->C_DecryptInit(s, &ecb, key));
+	n = len;
+	say("C_Decrypt", p->C_Decrypt(s, data, len, data, &n));
+}
+
 /* session-first: a bad argument on an invalid session reports the
  * session (PKCS#11 checks it first). */
 static void session_first(void)
@@ -379,6 +400,8 @@ int main(int argc, char **argv)
 		random_len();
 	else if (strcmp(c, "update") == 0)
 		update(arg);
+	else if (strcmp(c, "crypt") == 0)
+		crypt_len(arg);
 	else if (strcmp(c, "session-first") == 0)
 		session_first();
 	else if (strcmp(c, "arguments") == 0)
