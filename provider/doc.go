@@ -13,6 +13,13 @@
 // CKR_GENERAL_ERROR, copies arguments out of C memory and hands the call to
 // the pure-Go client. C_GetFunctionList is answered in C alone.
 //
+// Each function checks, in PKCS#11's order, that the module is initialised
+// (touching no argument before), then its arguments (args.go: every count
+// and length against the limits of limits.go, before anything is copied or
+// allocated), and on a bad argument whether the session is valid, which
+// PKCS#11 reports first. Outputs are written through putOut and putList,
+// which check the caller's capacity whatever the server answered.
+//
 // Concurrency: PKCS#11 applications call from any thread, so the thunks may
 // run concurrently; whatever they share must be locked in the client.
 //

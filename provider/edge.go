@@ -102,18 +102,8 @@ func padBytes(dst []byte, s string) {
 	}
 }
 
-// goBytes copies n bytes at p out of C memory. A NULL p with n > 0 is bad.
-func goBytes(p C.CK_BYTE_PTR, n C.CK_ULONG) ([]byte, bool) {
-	if n == 0 {
-		return nil, true
-	}
-	if p == nil {
-		return nil, false
-	}
-	return C.GoBytes(unsafe.Pointer(p), C.int(n)), true
-}
-
 // cBytes views n bytes of C memory at p, for writing results in place.
+// The caller has bounded n by a limit of limits.go.
 func cBytes(p C.CK_BYTE_PTR, n C.CK_ULONG) []byte {
 	if p == nil || n == 0 {
 		return nil
@@ -122,24 +112,35 @@ func cBytes(p C.CK_BYTE_PTR, n C.CK_ULONG) []byte {
 }
 
 // outCap is the capacity of an output buffer for the length convention:
-// -1 for a NULL buffer, else *pulLen.
+// -1 for a NULL buffer, else *pulLen, which beyond maxOut (no reply is
+// longer) counts as maxOut: a CK_ULONG past 2^63 must not turn negative
+// and read as a length query.
 func outCap(p C.CK_BYTE_PTR, pulLen C.CK_ULONG_PTR) int64 {
 	if p == nil {
 		return -1
 	}
-	return int64(*pulLen)
+	return int64(min(uint64(*pulLen), maxOut))
 }
 
-// putOut finishes a call under the length convention: it sets *pulLen to
-// the length and copies out when the server returned the data.
+// putOut finishes a call under the length convention (PKCS#11 v2.40,
+// 5.2): *pulLen gets the length, and the output is copied only into a
+// buffer the caller said is large enough. The capacity is checked here,
+// whatever the server answered: a reply longer than the caller's buffer,
+// or whose data is not the length it announces, is CKR_DEVICE_ERROR and
+// writes nothing.
 func putOut(p C.CK_BYTE_PTR, pulLen C.CK_ULONG_PTR, out []byte, n uint64, err error) C.CK_RV {
 	rv := ckr(err)
-	if rv == C.CKR_OK || rv == C.CKR_BUFFER_TOO_SMALL {
-		*pulLen = C.CK_ULONG(n)
+	if rv != C.CKR_OK && rv != C.CKR_BUFFER_TOO_SMALL {
+		return rv
 	}
 	if rv == C.CKR_OK && p != nil {
-		copy(cBytes(p, C.CK_ULONG(len(out))), out)
+		if uint64(len(out)) != n || n > uint64(*pulLen) {
+			logf("the server answered %d bytes, announced as %d, for a buffer of %d", len(out), n, uint64(*pulLen))
+			return C.CKR_DEVICE_ERROR
+		}
+		copy(unsafe.Slice((*byte)(unsafe.Pointer(p)), len(out)), out)
 	}
+	*pulLen = C.CK_ULONG(n)
 	return rv
 }
 
@@ -151,7 +152,7 @@ func putList(p *C.CK_ULONG, pulCount C.CK_ULONG_PTR, list []uint64) C.CK_RV {
 		*pulCount = C.CK_ULONG(len(list))
 		return C.CKR_OK
 	}
-	if int(*pulCount) < len(list) {
+	if uint64(*pulCount) < uint64(len(list)) {
 		*pulCount = C.CK_ULONG(len(list))
 		return C.CKR_BUFFER_TOO_SMALL
 	}
@@ -161,6 +162,14 @@ func putList(p *C.CK_ULONG, pulCount C.CK_ULONG_PTR, list []uint64) C.CK_RV {
 	}
 	*pulCount = C.CK_ULONG(len(list))
 	return C.CKR_OK
+}
+
+// putHandle finishes a call that returns a handle.
+func putHandle(ph C.CK_OBJECT_HANDLE_PTR, h uint64, err error) C.CK_RV {
+	if err == nil {
+		*ph = C.CK_OBJECT_HANDLE(h)
+	}
+	return ckr(err)
 }
 
 func version(v p11.Version) C.CK_VERSION {

@@ -94,14 +94,14 @@ func checkInitArgs(a *C.CK_C_INITIALIZE_ARGS) C.CK_RV {
 // finalize is C_Finalize: the server forgets this process, the port is
 // closed, and the module is as new for the next C_Initialize.
 func finalize(pReserved C.CK_VOID_PTR) C.CK_RV {
-	if pReserved != nil {
-		return C.CKR_ARGUMENTS_BAD
-	}
 	lib.mu.Lock()
 	defer lib.mu.Unlock()
 	c, rv := current()
 	if rv != C.CKR_OK {
 		return rv
+	}
+	if pReserved != nil {
+		return C.CKR_ARGUMENTS_BAD
 	}
 	setPortFD(-1) // before the descriptor is closed and its number reused
 	lib.c = nil
@@ -120,10 +120,10 @@ const (
 )
 
 func getInfo(pInfo C.CK_INFO_PTR) C.CK_RV {
-	if pInfo == nil {
-		return C.CKR_ARGUMENTS_BAD
-	}
 	return with(func(*client.Client) C.CK_RV {
+		if pInfo == nil {
+			return C.CKR_ARGUMENTS_BAD
+		}
 		pInfo.cryptokiVersion = C.CK_VERSION{major: 2, minor: 40}
 		pad(pInfo.manufacturerID[:], libManufacturer)
 		pInfo.flags = 0
@@ -137,15 +137,15 @@ func getInfo(pInfo C.CK_INFO_PTR) C.CK_RV {
 // C_InitToken, which the caller sees directly: there is never an event to
 // report, and a blocking wait lasts until C_Finalize.
 func waitForSlotEvent(flags C.CK_FLAGS, pSlot C.CK_SLOT_ID_PTR, pReserved C.CK_VOID_PTR) C.CK_RV {
-	if pSlot == nil || pReserved != nil {
-		return C.CKR_ARGUMENTS_BAD
-	}
 	lib.mu.RLock()
 	_, rv := current()
 	done := lib.finalized
 	lib.mu.RUnlock()
 	if rv != C.CKR_OK {
 		return rv
+	}
+	if pSlot == nil || pReserved != nil {
+		return C.CKR_ARGUMENTS_BAD
 	}
 	if flags&C.CKF_DONT_BLOCK != 0 {
 		return C.CKR_NO_EVENT

@@ -16,57 +16,6 @@ import (
 
 const ulongSize = C.CK_ULONG(unsafe.Sizeof(C.CK_ULONG(0)))
 
-// attributes views a C template.
-func attributes(p C.CK_ATTRIBUTE_PTR, n C.CK_ULONG) []C.CK_ATTRIBUTE {
-	if p == nil || n == 0 {
-		return nil
-	}
-	return unsafe.Slice(p, int(n))
-}
-
-// goTemplate copies a template out of C memory into the canonical wire
-// form: CK_ULONGs become eight little-endian bytes whatever this
-// platform's word size, CK_BBOOLs one byte, 0 or 1.
-func goTemplate(p C.CK_ATTRIBUTE_PTR, n C.CK_ULONG) ([]p11.Attribute, C.CK_RV) {
-	if p == nil && n > 0 {
-		return nil, C.CKR_ARGUMENTS_BAD
-	}
-	cs := attributes(p, n)
-	out := make([]p11.Attribute, len(cs))
-	for i := range cs {
-		a := &cs[i]
-		t := uint64(a._type)
-		if a.pValue == nil && a.ulValueLen > 0 {
-			return nil, C.CKR_ARGUMENTS_BAD
-		}
-		out[i].Type = t
-		switch p11.AttrKind(t) {
-		case p11.KindBool:
-			if a.ulValueLen != 1 {
-				return nil, C.CKR_ATTRIBUTE_VALUE_INVALID
-			}
-			out[i].Value = p11.Bool(*(*C.CK_BBOOL)(a.pValue) != 0)
-		case p11.KindUlong:
-			if a.ulValueLen != ulongSize {
-				return nil, C.CKR_ATTRIBUTE_VALUE_INVALID
-			}
-			out[i].Value = p11.Ulong(uint64(*(*C.CK_ULONG)(a.pValue)))
-		case p11.KindMechList:
-			if a.ulValueLen%ulongSize != 0 {
-				return nil, C.CKR_ATTRIBUTE_VALUE_INVALID
-			}
-			for _, m := range unsafe.Slice((*C.CK_ULONG)(a.pValue), int(a.ulValueLen/ulongSize)) {
-				out[i].Value = append(out[i].Value, p11.Ulong(uint64(m))...)
-			}
-		case p11.KindTemplate:
-			return nil, C.CKR_ATTRIBUTE_TYPE_INVALID // not offered yet
-		default:
-			out[i].Value, _ = goBytes((*C.CK_BYTE)(a.pValue), a.ulValueLen)
-		}
-	}
-	return out, C.CKR_OK
-}
-
 // cLen is the length of a canonical value in C memory.
 func cLen(t uint64, v []byte) C.CK_ULONG {
 	switch p11.AttrKind(t) {
@@ -129,36 +78,28 @@ func putAttributes(cs []C.CK_ATTRIBUTE, values []p11.AttrValue, rv C.CK_RV) C.CK
 }
 
 func createObject(hSession C.CK_SESSION_HANDLE, pTemplate C.CK_ATTRIBUTE_PTR, ulCount C.CK_ULONG, phObject C.CK_OBJECT_HANDLE_PTR) C.CK_RV {
-	tmpl, rv := goTemplate(pTemplate, ulCount)
-	if rv != C.CKR_OK {
-		return rv
-	}
-	if phObject == nil {
-		return C.CKR_ARGUMENTS_BAD
-	}
 	return with(func(c *client.Client) C.CK_RV {
-		h, err := c.CreateObject(uint64(hSession), tmpl)
-		if err == nil {
-			*phObject = C.CK_OBJECT_HANDLE(h)
+		var a args
+		tmpl := a.template(pTemplate, ulCount)
+		a.need(phObject != nil)
+		if !a.ok() {
+			return a.result(c, hSession)
 		}
-		return ckr(err)
+		h, err := c.CreateObject(uint64(hSession), tmpl)
+		return putHandle(phObject, h, err)
 	})
 }
 
 func copyObject(hSession C.CK_SESSION_HANDLE, hObject C.CK_OBJECT_HANDLE, pTemplate C.CK_ATTRIBUTE_PTR, ulCount C.CK_ULONG, phNewObject C.CK_OBJECT_HANDLE_PTR) C.CK_RV {
-	tmpl, rv := goTemplate(pTemplate, ulCount)
-	if rv != C.CKR_OK {
-		return rv
-	}
-	if phNewObject == nil {
-		return C.CKR_ARGUMENTS_BAD
-	}
 	return with(func(c *client.Client) C.CK_RV {
-		h, err := c.CopyObject(uint64(hSession), uint64(hObject), tmpl)
-		if err == nil {
-			*phNewObject = C.CK_OBJECT_HANDLE(h)
+		var a args
+		tmpl := a.template(pTemplate, ulCount)
+		a.need(phNewObject != nil)
+		if !a.ok() {
+			return a.result(c, hSession)
 		}
-		return ckr(err)
+		h, err := c.CopyObject(uint64(hSession), uint64(hObject), tmpl)
+		return putHandle(phNewObject, h, err)
 	})
 }
 
@@ -167,10 +108,12 @@ func destroyObject(hSession C.CK_SESSION_HANDLE, hObject C.CK_OBJECT_HANDLE) C.C
 }
 
 func getObjectSize(hSession C.CK_SESSION_HANDLE, hObject C.CK_OBJECT_HANDLE, pulSize C.CK_ULONG_PTR) C.CK_RV {
-	if pulSize == nil {
-		return C.CKR_ARGUMENTS_BAD
-	}
 	return with(func(c *client.Client) C.CK_RV {
+		var a args
+		a.need(pulSize != nil)
+		if !a.ok() {
+			return a.result(c, hSession)
+		}
 		n, err := c.ObjectSize(uint64(hSession), uint64(hObject))
 		if err == nil {
 			*pulSize = C.CK_ULONG(n)
@@ -180,15 +123,20 @@ func getObjectSize(hSession C.CK_SESSION_HANDLE, hObject C.CK_OBJECT_HANDLE, pul
 }
 
 func getAttributeValue(hSession C.CK_SESSION_HANDLE, hObject C.CK_OBJECT_HANDLE, pTemplate C.CK_ATTRIBUTE_PTR, ulCount C.CK_ULONG) C.CK_RV {
-	if pTemplate == nil && ulCount > 0 {
-		return C.CKR_ARGUMENTS_BAD
-	}
-	cs := attributes(pTemplate, ulCount)
-	types := make([]uint64, len(cs))
-	for i := range cs {
-		types[i] = uint64(cs[i]._type)
-	}
 	return with(func(c *client.Client) C.CK_RV {
+		var a args
+		a.need((pTemplate != nil || ulCount == 0) && ulCount <= maxAttributes)
+		if !a.ok() {
+			return a.result(c, hSession)
+		}
+		var cs []C.CK_ATTRIBUTE
+		if ulCount > 0 {
+			cs = unsafe.Slice(pTemplate, int(ulCount))
+		}
+		types := make([]uint64, len(cs))
+		for i := range cs {
+			types[i] = uint64(cs[i]._type)
+		}
 		values, err := c.AttributeValues(uint64(hSession), uint64(hObject), types)
 		var rv p11.RV
 		if err != nil && (!errors.As(err, &rv) || (rv != p11.CKR_ATTRIBUTE_SENSITIVE && rv != p11.CKR_ATTRIBUTE_TYPE_INVALID)) {
@@ -199,33 +147,43 @@ func getAttributeValue(hSession C.CK_SESSION_HANDLE, hObject C.CK_OBJECT_HANDLE,
 }
 
 func setAttributeValue(hSession C.CK_SESSION_HANDLE, hObject C.CK_OBJECT_HANDLE, pTemplate C.CK_ATTRIBUTE_PTR, ulCount C.CK_ULONG) C.CK_RV {
-	tmpl, rv := goTemplate(pTemplate, ulCount)
-	if rv != C.CKR_OK {
-		return rv
-	}
 	return with(func(c *client.Client) C.CK_RV {
+		var a args
+		tmpl := a.template(pTemplate, ulCount)
+		if !a.ok() {
+			return a.result(c, hSession)
+		}
 		return ckr(c.SetAttributeValue(uint64(hSession), uint64(hObject), tmpl))
 	})
 }
 
 func findObjectsInit(hSession C.CK_SESSION_HANDLE, pTemplate C.CK_ATTRIBUTE_PTR, ulCount C.CK_ULONG) C.CK_RV {
-	tmpl, rv := goTemplate(pTemplate, ulCount)
-	if rv != C.CKR_OK {
-		return rv
-	}
-	return with(func(c *client.Client) C.CK_RV { return ckr(c.FindObjectsInit(uint64(hSession), tmpl)) })
+	return with(func(c *client.Client) C.CK_RV {
+		var a args
+		tmpl := a.template(pTemplate, ulCount)
+		if !a.ok() {
+			return a.result(c, hSession)
+		}
+		return ckr(c.FindObjectsInit(uint64(hSession), tmpl))
+	})
 }
 
+// findObjects is C_FindObjects. It asks for at most maxHandles handles
+// whatever ulMaxObjectCount says, and the server's answer must fit.
 func findObjects(hSession C.CK_SESSION_HANDLE, phObject C.CK_OBJECT_HANDLE_PTR, ulMaxObjectCount C.CK_ULONG, pulObjectCount C.CK_ULONG_PTR) C.CK_RV {
-	if pulObjectCount == nil || (phObject == nil && ulMaxObjectCount > 0) {
-		return C.CKR_ARGUMENTS_BAD
-	}
 	return with(func(c *client.Client) C.CK_RV {
-		found, err := c.FindObjects(uint64(hSession), uint64(ulMaxObjectCount))
+		var a args
+		a.need(pulObjectCount != nil && (phObject != nil || ulMaxObjectCount == 0))
+		if !a.ok() {
+			return a.result(c, hSession)
+		}
+		limit := min(uint64(ulMaxObjectCount), maxHandles)
+		found, err := c.FindObjects(uint64(hSession), limit)
 		if err != nil {
 			return ckr(err)
 		}
-		if len(found) > int(ulMaxObjectCount) {
+		if uint64(len(found)) > limit {
+			logf("C_FindObjects: the server answered %d handles for %d", len(found), limit)
 			return C.CKR_DEVICE_ERROR
 		}
 		dst := unsafe.Slice(phObject, len(found))

@@ -11,10 +11,10 @@ import "tep.dev/tep/provider/client"
 // openSession is C_OpenSession. Notification callbacks are never made:
 // TEP has no surrender points, which PKCS#11 allows.
 func openSession(slotID C.CK_SLOT_ID, flags C.CK_FLAGS, phSession C.CK_SESSION_HANDLE_PTR) C.CK_RV {
-	if phSession == nil {
-		return C.CKR_ARGUMENTS_BAD
-	}
 	return with(func(c *client.Client) C.CK_RV {
+		if phSession == nil {
+			return C.CKR_ARGUMENTS_BAD
+		}
 		h, err := c.OpenSession(uint64(slotID), uint64(flags))
 		if err == nil {
 			*phSession = C.CK_SESSION_HANDLE(h)
@@ -32,10 +32,11 @@ func closeAllSessions(slotID C.CK_SLOT_ID) C.CK_RV {
 }
 
 func getSessionInfo(hSession C.CK_SESSION_HANDLE, pInfo C.CK_SESSION_INFO_PTR) C.CK_RV {
-	if pInfo == nil {
-		return C.CKR_ARGUMENTS_BAD
-	}
 	return with(func(c *client.Client) C.CK_RV {
+		if pInfo == nil {
+			a := args{rv: C.CKR_ARGUMENTS_BAD}
+			return a.result(c, hSession)
+		}
 		r, err := c.SessionInfo(uint64(hSession))
 		if err != nil {
 			return ckr(err)
@@ -49,11 +50,13 @@ func getSessionInfo(hSession C.CK_SESSION_HANDLE, pInfo C.CK_SESSION_INFO_PTR) C
 }
 
 func login(hSession C.CK_SESSION_HANDLE, userType C.CK_USER_TYPE, pPin C.CK_UTF8CHAR_PTR, ulPinLen C.CK_ULONG) C.CK_RV {
-	pin, ok := goBytes((*C.CK_BYTE)(pPin), ulPinLen)
-	if !ok || pPin == nil { // NULL would ask for a protected path: there is none
-		return C.CKR_ARGUMENTS_BAD
-	}
 	return with(func(c *client.Client) C.CK_RV {
+		var a args
+		a.need(pPin != nil) // NULL would ask for a protected path: there is none
+		pin := a.bytes((*C.CK_BYTE)(pPin), ulPinLen, C.CKR_ARGUMENTS_BAD)
+		if !a.ok() {
+			return a.result(c, hSession)
+		}
 		return ckr(c.Login(uint64(hSession), uint64(userType), pin))
 	})
 }

@@ -14,10 +14,10 @@ import (
 )
 
 func getSlotList(tokenPresent C.CK_BBOOL, pSlotList C.CK_SLOT_ID_PTR, pulCount C.CK_ULONG_PTR) C.CK_RV {
-	if pulCount == nil {
-		return C.CKR_ARGUMENTS_BAD
-	}
 	return with(func(c *client.Client) C.CK_RV {
+		if pulCount == nil {
+			return C.CKR_ARGUMENTS_BAD
+		}
 		slots, err := c.SlotList(tokenPresent != 0)
 		if err != nil {
 			return ckr(err)
@@ -27,10 +27,10 @@ func getSlotList(tokenPresent C.CK_BBOOL, pSlotList C.CK_SLOT_ID_PTR, pulCount C
 }
 
 func getSlotInfo(slotID C.CK_SLOT_ID, pInfo C.CK_SLOT_INFO_PTR) C.CK_RV {
-	if pInfo == nil {
-		return C.CKR_ARGUMENTS_BAD
-	}
 	return with(func(c *client.Client) C.CK_RV {
+		if pInfo == nil {
+			return C.CKR_ARGUMENTS_BAD
+		}
 		r, err := c.SlotInfo(uint64(slotID))
 		if err != nil {
 			return ckr(err)
@@ -45,10 +45,10 @@ func getSlotInfo(slotID C.CK_SLOT_ID, pInfo C.CK_SLOT_INFO_PTR) C.CK_RV {
 }
 
 func getTokenInfo(slotID C.CK_SLOT_ID, pInfo C.CK_TOKEN_INFO_PTR) C.CK_RV {
-	if pInfo == nil {
-		return C.CKR_ARGUMENTS_BAD
-	}
 	return with(func(c *client.Client) C.CK_RV {
+		if pInfo == nil {
+			return C.CKR_ARGUMENTS_BAD
+		}
 		t, err := c.TokenInfo(uint64(slotID))
 		if err != nil {
 			return ckr(err)
@@ -76,10 +76,10 @@ func getTokenInfo(slotID C.CK_SLOT_ID, pInfo C.CK_TOKEN_INFO_PTR) C.CK_RV {
 }
 
 func getMechanismList(slotID C.CK_SLOT_ID, pMechanismList C.CK_MECHANISM_TYPE_PTR, pulCount C.CK_ULONG_PTR) C.CK_RV {
-	if pulCount == nil {
-		return C.CKR_ARGUMENTS_BAD
-	}
 	return with(func(c *client.Client) C.CK_RV {
+		if pulCount == nil {
+			return C.CKR_ARGUMENTS_BAD
+		}
 		list, err := c.MechanismList(uint64(slotID))
 		if err != nil {
 			return ckr(err)
@@ -89,10 +89,10 @@ func getMechanismList(slotID C.CK_SLOT_ID, pMechanismList C.CK_MECHANISM_TYPE_PT
 }
 
 func getMechanismInfo(slotID C.CK_SLOT_ID, mech C.CK_MECHANISM_TYPE, pInfo C.CK_MECHANISM_INFO_PTR) C.CK_RV {
-	if pInfo == nil {
-		return C.CKR_ARGUMENTS_BAD
-	}
 	return with(func(c *client.Client) C.CK_RV {
+		if pInfo == nil {
+			return C.CKR_ARGUMENTS_BAD
+		}
 		r, err := c.MechanismInfo(uint64(slotID), uint64(mech))
 		if err != nil {
 			return ckr(err)
@@ -108,33 +108,40 @@ func getMechanismInfo(slotID C.CK_SLOT_ID, mech C.CK_MECHANISM_TYPE, pInfo C.CK_
 const labelLen = 32
 
 func initToken(slotID C.CK_SLOT_ID, pPin C.CK_UTF8CHAR_PTR, ulPinLen C.CK_ULONG, pLabel C.CK_UTF8CHAR_PTR) C.CK_RV {
-	pin, ok := goBytes((*C.CK_BYTE)(pPin), ulPinLen)
-	if !ok || pPin == nil || pLabel == nil {
-		return C.CKR_ARGUMENTS_BAD
-	}
-	label := C.GoBytes(unsafe.Pointer(pLabel), labelLen)
 	return with(func(c *client.Client) C.CK_RV {
+		var a args
+		a.need(pPin != nil)
+		pin := a.bytes((*C.CK_BYTE)(pPin), ulPinLen, C.CKR_PIN_LEN_RANGE)
+		a.need(pLabel != nil)
+		if !a.ok() {
+			return a.rv
+		}
+		label := C.GoBytes(unsafe.Pointer(pLabel), labelLen)
 		return ckr(c.InitToken(uint64(slotID), pin, strings.TrimRight(string(label), " ")))
 	})
 }
 
 func initPIN(hSession C.CK_SESSION_HANDLE, pPin C.CK_UTF8CHAR_PTR, ulPinLen C.CK_ULONG) C.CK_RV {
-	pin, ok := goBytes((*C.CK_BYTE)(pPin), ulPinLen)
-	if !ok || pPin == nil {
-		return C.CKR_ARGUMENTS_BAD
-	}
 	return with(func(c *client.Client) C.CK_RV {
+		var a args
+		a.need(pPin != nil)
+		pin := a.bytes((*C.CK_BYTE)(pPin), ulPinLen, C.CKR_PIN_LEN_RANGE)
+		if !a.ok() {
+			return a.result(c, hSession)
+		}
 		return ckr(c.InitPIN(uint64(hSession), pin))
 	})
 }
 
 func setPIN(hSession C.CK_SESSION_HANDLE, pOldPin C.CK_UTF8CHAR_PTR, ulOldLen C.CK_ULONG, pNewPin C.CK_UTF8CHAR_PTR, ulNewLen C.CK_ULONG) C.CK_RV {
-	oldPIN, ok1 := goBytes((*C.CK_BYTE)(pOldPin), ulOldLen)
-	newPIN, ok2 := goBytes((*C.CK_BYTE)(pNewPin), ulNewLen)
-	if !ok1 || !ok2 || pOldPin == nil || pNewPin == nil {
-		return C.CKR_ARGUMENTS_BAD
-	}
 	return with(func(c *client.Client) C.CK_RV {
+		var a args
+		a.need(pOldPin != nil && pNewPin != nil)
+		oldPIN := a.bytes((*C.CK_BYTE)(pOldPin), ulOldLen, C.CKR_PIN_LEN_RANGE)
+		newPIN := a.bytes((*C.CK_BYTE)(pNewPin), ulNewLen, C.CKR_PIN_LEN_RANGE)
+		if !a.ok() {
+			return a.result(c, hSession)
+		}
 		return ckr(c.SetPIN(uint64(hSession), oldPIN, newPIN))
 	})
 }
