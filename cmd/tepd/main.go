@@ -3,6 +3,10 @@
 //
 //	tepd init  --state DIR --tpm SPEC --label LABEL --so-pin PIN --user-pin PIN
 //	tepd serve --state DIR --tpm SPEC [--pty DIR] [--port DEV]... [--listen unix:PATH]...
+//	tepd key   --state DIR --tpm SPEC [--json]
+//
+// init and serve make the secure channel's static key if the state
+// directory has none; key prints it, for TEP_SERVER_KEY on the guests.
 //
 // SPEC is "sim" (the embedded TPM simulator: insecure, for development
 // only), "swtpm:HOST:PORT" (swtpm's TCP data port), "swtpm:unix:PATH"
@@ -30,7 +34,8 @@ func main() {
 
 const usage = `usage:
   tepd init  --state DIR --tpm SPEC --label LABEL --so-pin PIN --user-pin PIN
-  tepd serve --state DIR --tpm SPEC [--pty DIR] [--port DEV]... [--listen unix:PATH]... [--config FILE]`
+  tepd serve --state DIR --tpm SPEC [--pty DIR] [--port DEV]... [--listen unix:PATH]... [--config FILE]
+  tepd key   --state DIR --tpm SPEC [--json]`
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
@@ -41,6 +46,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return runInit(args[1:], stdout, stderr)
 	case "serve":
 		return runServe(ctx, args[1:], stdout, stderr)
+	case "key":
+		return runKey(args[1:], stdout, stderr)
 	case "-h", "--help", "help":
 		fmt.Fprintln(stdout, usage)
 		return nil
