@@ -138,4 +138,3 @@ func runKey(args []string, stdout, stderr io.Writer) error {
 	pinHint(stdout, pub)
 	return nil
 }
-
