@@ -46,15 +46,32 @@ func (s *Server) count(field func(*ChannelStats) *uint64) {
 	if field(&s.drops) == &s.drops.Handshakes {
 		return
 	}
+	s.dropsUnlogged = true
 	now := s.now()
 	if !s.dropLogged.IsZero() && now.Sub(s.dropLogged) < dropLogInterval {
 		return
 	}
 	s.dropLogged = now
+	s.logDropsLocked("next summary in a minute at the earliest")
+}
+
+// logDropsLocked logs the drop counters. s.dropMu is held.
+func (s *Server) logDropsLocked(when string) {
+	s.dropsUnlogged = false
 	d := s.drops
-	s.log.Warn("frames dropped by the secure channel (totals; next summary in a minute at the earliest)",
+	s.log.Warn("frames dropped by the secure channel (totals; "+when+")",
 		"refused_handshakes", d.Refused, "unknown_client", d.Unknown, "replayed", d.Replayed,
 		"forged", d.Forged, "plain", d.Plain)
+}
+
+// logFinalDrops logs the totals at shutdown if drops happened since the
+// last summary line, so that none goes unreported.
+func (s *Server) logFinalDrops() {
+	s.dropMu.Lock()
+	defer s.dropMu.Unlock()
+	if s.dropsUnlogged {
+		s.logDropsLocked("at shutdown")
+	}
 }
 
 func handshakes(d *ChannelStats) *uint64 { return &d.Handshakes }

@@ -67,6 +67,8 @@ type Server struct {
 	dropMu     sync.Mutex
 	drops      ChannelStats // guarded by dropMu
 	dropLogged time.Time    // guarded by dropMu: the last summary line
+	// dropsUnlogged says drops happened since the last summary line.
+	dropsUnlogged bool // guarded by dropMu
 
 	mu       sync.Mutex
 	clients  map[uint64]*client
@@ -129,6 +131,7 @@ func New(t TPM, st *store.Store, cfg Config) (*Server, error) {
 func (s *Server) Close() {
 	close(s.stop)
 	s.done.Wait()
+	s.logFinalDrops()
 }
 
 // handler answers one decoded call of a client.

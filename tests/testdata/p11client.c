@@ -196,6 +196,37 @@ static int restart(void) {
 	return 0;
 }
 
+/* victim: log in and say so; after a line on stdin, log out and in again;
+ * after another, draw random bytes under fire and check none is the
+ * marker a forger would plant (32 bytes of 'A'), then report the session's
+ * state: CKS_RW_USER_FUNCTIONS (3) unless someone logged the victim out. */
+static int victim(void) {
+	char line[16];
+	must("C_Initialize", p->C_Initialize(NULL));
+	CK_SESSION_HANDLE s = open_session(1);
+	must("C_Login", p->C_Login(s, CKU_USER, (CK_UTF8CHAR_PTR) "1234", 4));
+	printf("session=%lu\n", (unsigned long)s);
+	fflush(stdout);
+	if (!fgets(line, sizeof line, stdin))
+		return 1;
+	say("Logout", p->C_Logout(s));
+	say("Login", p->C_Login(s, CKU_USER, (CK_UTF8CHAR_PTR) "1234", 4));
+	if (!fgets(line, sizeof line, stdin))
+		return 1;
+	CK_BYTE buf[32], marker[32];
+	memset(marker, 'A', sizeof marker);
+	for (int i = 0; i < 100; i++) {
+		must("GenerateRandom", p->C_GenerateRandom(s, buf, sizeof buf));
+		if (!memcmp(buf, marker, sizeof buf))
+			say("forged random accepted", CKR_GENERAL_ERROR);
+	}
+	CK_SESSION_INFO info;
+	say("GetSessionInfo", p->C_GetSessionInfo(s, &info));
+	printf("state=%lu\n", (unsigned long)info.state);
+	say("Finalize", p->C_Finalize(NULL));
+	return 0;
+}
+
 /* once: one call, for timing a call that has to wait for the port. */
 static int once(void) {
 	CK_SLOT_ID slots[8];
@@ -207,7 +238,7 @@ static int once(void) {
 
 int main(int argc, char **argv) {
 	if (argc < 3) {
-		fprintf(stderr, "usage: p11client MODULE loop N|edge|hold|use H|restart|once\n");
+		fprintf(stderr, "usage: p11client MODULE loop N|edge|hold|use H|restart|victim|once\n");
 		return 2;
 	}
 	load(argv[1]);
@@ -222,6 +253,8 @@ int main(int argc, char **argv) {
 		return use(strtoul(argv[3], NULL, 10));
 	if (!strcmp(mode, "restart"))
 		return restart();
+	if (!strcmp(mode, "victim"))
+		return victim();
 	if (!strcmp(mode, "once"))
 		return once();
 	fprintf(stderr, "unknown mode %s\n", mode);
