@@ -20,7 +20,7 @@ const (
 
 // startSealingServer serves a pty with a server that runs handshakes with
 // key and echoes sealed calls. It returns the pty's path.
-func startSealingServer(t *testing.T, key *channel.StaticKey) string {
+func startSealingServer(t testing.TB, key *channel.StaticKey) string {
 	t.Helper()
 	p, err := NewPTY(filepath.Join(t.TempDir(), "ttyS4"))
 	if err != nil {

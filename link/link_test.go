@@ -121,7 +121,7 @@ func startServer(t *testing.T, cfg Config, h Handler) (string, func() Stats) {
 	return p.Path, stop
 }
 
-func dialClient(t *testing.T, path string) *Client {
+func dialClient(t testing.TB, path string) *Client {
 	t.Helper()
 	s, lock, err := Dial(path, 0)
 	if err != nil {
