@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	mrand "math/rand/v2"
 	"sync/atomic"
 	"time"
 
@@ -70,11 +71,11 @@ func (c *Client) acquire(ctx context.Context) (time.Time, error) {
 	return deadline, c.lock.Acquire(deadline)
 }
 
-// send sends the next call, of type typ; sealed once the channel is up
-// unless plain is set. The port is held.
-func (c *Client) send(typ wire.Type, fn uint16, body []byte, plain bool) error {
+// send sends the next call, of type typ, as client id; sealed once the
+// channel is up unless plain is set. The port is held.
+func (c *Client) send(id uint64, typ wire.Type, fn uint16, body []byte, plain bool) error {
 	c.n++
-	m := wire.Message{Version: wire.Version, Type: typ, Func: fn, Client: c.id, Seq: uint32(c.n), Body: body}
+	m := wire.Message{Version: wire.Version, Type: typ, Func: fn, Client: id, Seq: uint32(c.n), Body: body}
 	if c.keys != nil && !plain {
 		m.Func = wire.FuncSealed
 		c.sealed = c.keys.Seal(c.sealed[:0], m.AppendHeader(c.hdr[:0]), c.n, fn, body)
@@ -92,15 +93,15 @@ func (c *Client) keepSealed() {
 	}
 }
 
-// reply waits for the reply to the call in flight: one with the client's
+// reply waits for the reply to the call in flight: one with its client
 // id and the call's sequence number. Others are counted and dropped.
-func (c *Client) reply(deadline time.Time) (*wire.Message, error) {
+func (c *Client) reply(id uint64, deadline time.Time) (*wire.Message, error) {
 	for {
 		m, err := c.conn.Receive(deadline)
 		if err != nil {
 			return nil, err
 		}
-		if m.Type != wire.Reply || m.Client != c.id || m.Seq != uint32(c.n) {
+		if m.Type != wire.Reply || m.Client != id || m.Seq != uint32(c.n) {
 			c.stale.Add(1)
 			continue
 		}
@@ -135,20 +136,20 @@ func (c *Client) open(m *wire.Message, fn uint16, plain bool) ([]byte, error) {
 // waits for its reply and hands the reply body to decode while the port is
 // still held, so decode may read it without copying. decode may be nil.
 func (c *Client) Call(ctx context.Context, fn uint16, body []byte, decode func(reply []byte) error) error {
-	return c.call(ctx, fn, body, false, decode)
+	return c.call(ctx, c.id, fn, body, false, decode)
 }
 
-func (c *Client) call(ctx context.Context, fn uint16, body []byte, plain bool, decode func(reply []byte) error) error {
+func (c *Client) call(ctx context.Context, id uint64, fn uint16, body []byte, plain bool, decode func(reply []byte) error) error {
 	deadline, err := c.acquire(ctx)
 	if err != nil {
 		return err
 	}
 	defer c.lock.Release()
-	if err := c.send(wire.Invocation, fn, body, plain); err != nil {
+	if err := c.send(id, wire.Invocation, fn, body, plain); err != nil {
 		return fmt.Errorf("sending call: %w", err)
 	}
 	for {
-		m, err := c.reply(deadline)
+		m, err := c.reply(id, deadline)
 		if err != nil {
 			return err
 		}
@@ -168,9 +169,16 @@ func (c *Client) call(ctx context.Context, fn uint16, body []byte, plain bool, d
 }
 
 // Ping checks that a server answers on the port. It is never sealed: it
-// only asks whether a server is there.
+// only asks whether a server is there. Before the handshake it goes out
+// under a throwaway id: a ping's reply shows its id to every reader of the
+// line, and one that raced the client's handshake with a handshake of its
+// own for that id would have it refused.
 func (c *Client) Ping(ctx context.Context) error {
-	return c.call(ctx, wire.FuncPing, nil, true, nil)
+	id := c.id
+	if c.keys == nil {
+		id = mrand.Uint64() | 1
+	}
+	return c.call(ctx, id, wire.FuncPing, nil, true, nil)
 }
 
 // Handshake sets up the client's secure channel with the server and
@@ -189,11 +197,11 @@ func (c *Client) Handshake(ctx context.Context, pinned *channel.PublicKey) (chan
 		return server, err
 	}
 	defer c.lock.Release()
-	if err := c.send(wire.Invocation, wire.FuncHandshake, channel.AppendBin(nil, msg1), true); err != nil {
+	if err := c.send(c.id, wire.Invocation, wire.FuncHandshake, channel.AppendBin(nil, msg1), true); err != nil {
 		return server, fmt.Errorf("sending the handshake: %w", err)
 	}
 	for {
-		m, err := c.reply(deadline)
+		m, err := c.reply(c.id, deadline)
 		if err != nil {
 			return server, fmt.Errorf("awaiting the handshake's answer: %w", err)
 		}
@@ -225,7 +233,7 @@ func (c *Client) Notify(ctx context.Context, fn uint16, body []byte) error {
 		return err
 	}
 	defer c.lock.Release()
-	if err := c.send(wire.Oneway, fn, body, false); err != nil {
+	if err := c.send(c.id, wire.Oneway, fn, body, false); err != nil {
 		return fmt.Errorf("sending oneway call: %w", err)
 	}
 	return nil

@@ -32,6 +32,7 @@ type relay struct {
 	forge       atomic.Bool
 
 	mu       sync.Mutex
+	pingID   uint64 // the client id of the victim's first frame, its ping
 	victim   uint64
 	requests []wire.Message // the victim's, in order, bodies copied
 }
@@ -66,8 +67,11 @@ func (r *relay) forward() {
 			return
 		}
 		r.mu.Lock()
-		if r.victim == 0 {
-			r.victim = m.Client
+		if r.pingID == 0 {
+			r.pingID = m.Client
+		}
+		if r.victim == 0 && m.Func == wire.FuncHandshake {
+			r.victim = m.Client // its ping went out under another id
 		}
 		if m.Client == r.victim {
 			c := *m
@@ -156,6 +160,11 @@ func TestHijack(t *testing.T) {
 		t.Fatal("the victim did not log in")
 	}
 	id, _ := r.captured()
+	r.mu.Lock()
+	if r.pingID == id {
+		t.Errorf("the victim pinged under its own id %#x: a reader of the line could race its handshake", id)
+	}
+	r.mu.Unlock()
 
 	// (a) Another process, another tty, the victim's id.
 	a := exec.Command(os.Args[0])
