@@ -9,6 +9,12 @@
 // within the process and an open-file-description lock on the tty across
 // processes, so several applications can share one tty.
 //
+// A Client's Handshake sets up its secure channel (package channel); from
+// then on it seals every call and opens every reply, and a reply that does
+// not open is dropped like a foreign one. The serve loop knows nothing of
+// the channel: it answers pings itself and hands everything else to the
+// Handler, which may drop a frame without any answer.
+//
 // A reader that meets noise, a truncated frame (a client killed
 // mid-write) or a foreign reply (the answer to a call whose client died)
 // drops it, counts it, and carries on with the next valid message.
