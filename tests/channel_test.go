@@ -3,9 +3,14 @@ package tests
 import (
 	"bufio"
 	"bytes"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"encoding/asn1"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
+	"math/big"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -218,8 +223,12 @@ func TestHijack(t *testing.T) {
 			break
 		}
 	}
+	if len(rest) != 5 {
+		t.Fatalf("victim under fire said %q", rest)
+	}
+	verifyP256(t, rest[0], rest[1])
 	want := []string{"GetSessionInfo=0x0", "state=3", "Finalize=0x0"}
-	if strings.Join(rest, "\n") != strings.Join(want, "\n") {
+	if strings.Join(rest[2:], "\n") != strings.Join(want, "\n") {
 		t.Errorf("victim under fire said %q, want %q: it must stay logged in and accept no forged random bytes", rest, want)
 	}
 	d.stop()
@@ -228,6 +237,29 @@ func TestHijack(t *testing.T) {
 		if !strings.Contains(log, w) {
 			t.Errorf("tepd's log does not count %s:\n%s", w, log)
 		}
+	}
+}
+
+// verifyP256 checks the victim's signature of 32 bytes of 0x5a: lines
+// "ecpoint=HEX" (a DER OCTET STRING) and "signature=HEX" (r||s).
+func verifyP256(t *testing.T, pointLine, sigLine string) {
+	t.Helper()
+	pointHex, ok1 := strings.CutPrefix(pointLine, "ecpoint=")
+	sigHex, ok2 := strings.CutPrefix(sigLine, "signature=")
+	der, err1 := hex.DecodeString(pointHex)
+	sig, err2 := hex.DecodeString(sigHex)
+	var point []byte
+	_, err3 := asn1.Unmarshal(der, &point)
+	if !ok1 || !ok2 || err1 != nil || err2 != nil || err3 != nil || len(sig) != 64 {
+		t.Fatalf("victim's signature lines %q, %q do not parse", pointLine, sigLine)
+	}
+	pub, err := ecdsa.ParseUncompressedPublicKey(elliptic.P256(), point)
+	if err != nil {
+		t.Fatalf("victim's EC point: %v", err)
+	}
+	r, s := new(big.Int).SetBytes(sig[:32]), new(big.Int).SetBytes(sig[32:])
+	if !ecdsa.Verify(pub, bytes.Repeat([]byte{0x5a}, 32), r, s) {
+		t.Error("the victim's signature, made under forged replies, does not verify")
 	}
 }
 

@@ -196,6 +196,35 @@ static int restart(void) {
 	return 0;
 }
 
+static void hex(const char *what, const CK_BYTE *b, CK_ULONG n) {
+	printf("%s=", what);
+	for (CK_ULONG i = 0; i < n; i++)
+		printf("%02x", b[i]);
+	printf("\n");
+}
+
+/* sign_p256: make a P-256 key pair in session s, sign 32 bytes of 0x5a
+ * with CKM_ECDSA, and print the public point and the signature for the
+ * test to verify. */
+static void sign_p256(CK_SESSION_HANDLE s) {
+	static CK_BYTE p256[] = {0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07};
+	CK_BBOOL yes = CK_TRUE;
+	CK_ATTRIBUTE pub[] = {{CKA_EC_PARAMS, p256, sizeof p256}, {CKA_VERIFY, &yes, sizeof yes}};
+	CK_ATTRIBUTE priv[] = {{CKA_SIGN, &yes, sizeof yes}, {CKA_PRIVATE, &yes, sizeof yes}};
+	CK_MECHANISM gen = {CKM_EC_KEY_PAIR_GEN, NULL, 0}, ecdsa = {CKM_ECDSA, NULL, 0};
+	CK_OBJECT_HANDLE hpub, hpriv;
+	must("GenerateKeyPair", p->C_GenerateKeyPair(s, &gen, pub, 2, priv, 2, &hpub, &hpriv));
+	CK_BYTE point[128], digest[32], sig[128];
+	CK_ATTRIBUTE get = {CKA_EC_POINT, point, sizeof point};
+	must("GetAttributeValue", p->C_GetAttributeValue(s, hpub, &get, 1));
+	memset(digest, 0x5a, sizeof digest);
+	CK_ULONG n = sizeof sig;
+	must("SignInit", p->C_SignInit(s, &ecdsa, hpriv));
+	must("Sign", p->C_Sign(s, digest, sizeof digest, sig, &n));
+	hex("ecpoint", point, get.ulValueLen);
+	hex("signature", sig, n);
+}
+
 /* victim: log in and say so; after a line on stdin, log out and in again;
  * after another, draw random bytes under fire and check none is the
  * marker a forger would plant (32 bytes of 'A'), then report the session's
@@ -220,6 +249,7 @@ static int victim(void) {
 		if (!memcmp(buf, marker, sizeof buf))
 			say("forged random accepted", CKR_GENERAL_ERROR);
 	}
+	sign_p256(s);
 	CK_SESSION_INFO info;
 	say("GetSessionInfo", p->C_GetSessionInfo(s, &info));
 	printf("state=%lu\n", (unsigned long)info.state);
