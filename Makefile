@@ -10,6 +10,7 @@ STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 # go1.27). A million inputs took 13-60 s per target on this 2-core VM.
 FUZZTIME    ?= 1000000x
 FUZZ_TARGETS := FuzzScanner FuzzAssembler FuzzMessage
+CHANNEL_FUZZ_TARGETS := FuzzOpen FuzzAccept FuzzFinish
 SOAK_DURATION ?= 10m
 
 PREFIX      ?= /usr/local
@@ -82,11 +83,16 @@ unit:
 headers:
 	@./c_headers/check.sh
 
-# Each fuzz target for a bounded time, seeded from wire/testdata.
+# Each fuzz target for a bounded time, seeded from wire/testdata and
+# channel/testdata.
 fuzz:
 	@for t in $(FUZZ_TARGETS); do \
 		echo "fuzzing $$t, -fuzztime $(FUZZTIME)"; \
 		$(GO) test -run '^$$' -fuzz "^$$t\$$" -fuzztime $(FUZZTIME) -fuzzminimizetime 5s ./wire || exit 1; \
+	done
+	@for t in $(CHANNEL_FUZZ_TARGETS); do \
+		echo "fuzzing channel $$t, -fuzztime $(FUZZTIME)"; \
+		$(GO) test -run '^$$' -fuzz "^$$t\$$" -fuzztime $(FUZZTIME) -fuzzminimizetime 5s ./channel || exit 1; \
 	done
 
 bench: deps build

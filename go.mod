@@ -3,6 +3,7 @@ module tep.dev/tep
 go 1.26.8
 
 require (
+	github.com/flynn/noise v1.1.0
 	github.com/google/go-tpm v0.9.8
 	github.com/google/go-tpm-tools v0.4.11
 	github.com/mattn/go-sqlite3 v1.14.53
@@ -12,4 +13,7 @@ require (
 	golang.org/x/sys v0.50.0
 )
 
-require github.com/vmihailenco/tagparser/v2 v2.0.0 // indirect
+require (
+	github.com/vmihailenco/tagparser/v2 v2.0.0 // indirect
+	golang.org/x/crypto v0.51.0 // indirect
+)

@@ -14,6 +14,11 @@
 // at the end removes the link or socket only if the path still names its
 // own: two servers never take a path from each other, and a server that
 // died leaves nothing that blocks the next.
+// A Client's Handshake sets up its secure channel (package channel); from
+// then on it seals every call and opens every reply, and a reply that does
+// not open is dropped like a foreign one. The serve loop knows nothing of
+// the channel: it answers pings itself and hands everything else to the
+// Handler, which may drop a frame without any answer.
 //
 // A reader that meets noise, a truncated frame (a client killed
 // mid-write) or a foreign reply (the answer to a call whose client died)

@@ -92,7 +92,7 @@ func startServer(t *testing.T, cfg Config, h Handler) (string, func() Stats) {
 		t.Fatal(err)
 	}
 	if h == nil {
-		h = func(*wire.Message) []byte { return nil }
+		h = func(*wire.Message, *wire.Message) bool { return true }
 	}
 	// The server's end is tepd's: a SpinFile, here one that never spins.
 	st, err := NewSpinFile(p.Master, 0)
@@ -121,7 +121,7 @@ func startServer(t *testing.T, cfg Config, h Handler) (string, func() Stats) {
 	return p.Path, stop
 }
 
-func dialClient(t *testing.T, path string) *Client {
+func dialClient(t testing.TB, path string) *Client {
 	t.Helper()
 	s, lock, err := Dial(path, 0)
 	if err != nil {
@@ -182,11 +182,11 @@ func TestUnixSocket(t *testing.T) {
 func TestNoise(t *testing.T) {
 	var mu sync.Mutex
 	var got [][]byte
-	h := func(req *wire.Message) []byte {
+	h := func(req, _ *wire.Message) bool {
 		mu.Lock()
 		got = append(got, bytes.Clone(req.Body))
 		mu.Unlock()
-		return nil
+		return true
 	}
 	path, stop := startServer(t, Config{IdleGap: 50 * time.Millisecond}, h)
 	tty, err := OpenTTY(path, 0)
@@ -321,11 +321,12 @@ func TestClientKilledMidWrite(t *testing.T) {
 // read by the next caller, who must drop it and wait for its own.
 func TestStaleReplyDropped(t *testing.T) {
 	slow := make(chan struct{})
-	h := func(req *wire.Message) []byte {
+	h := func(req, reply *wire.Message) bool {
 		if req.Func == 5 {
 			<-slow
 		}
-		return req.Body
+		reply.Body = req.Body
+		return true
 	}
 	path, _ := startServer(t, Config{}, h)
 	a, b := dialClient(t, path), dialClient(t, path)

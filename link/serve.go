@@ -8,9 +8,14 @@ import (
 )
 
 // Handler answers one call. The request and its Body are valid only during
-// the call; the returned body (one msgpack value, or nil) is sent as the
-// reply. For a oneway call the result is discarded.
-type Handler func(req *wire.Message) []byte
+// the call, and the handler may overwrite Body (to decrypt it in place).
+// reply comes filled in as the answer's envelope (this version, type
+// Reply, the request's function, client and sequence number); the handler
+// sets its Body (one msgpack value, or nil) and may change its Func. It
+// returns false to drop the request without any answer: a frame that
+// fails authentication, a replay, a client it does not know. For a oneway
+// call the reply is discarded.
+type Handler func(req, reply *wire.Message) bool
 
 // Serve reads calls from c and answers them with h until ctx ends or the
 // stream fails. A call in progress when ctx ends is finished and answered.
@@ -36,7 +41,9 @@ func Serve(ctx context.Context, c *Conn, h Handler) error {
 		case req.Func == wire.FuncPing:
 			reply.Body = req.Body
 		default:
-			reply.Body = h(req)
+			if !h(req, &reply) {
+				continue
+			}
 		}
 		if req.Type == wire.Oneway {
 			continue

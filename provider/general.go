@@ -7,7 +7,9 @@ package main
 import "C"
 
 import (
+	"errors"
 	"os"
+	"sync"
 	"unsafe"
 
 	"tep.dev/tep/profile"
@@ -37,9 +39,21 @@ func initialize(pInitArgs C.CK_VOID_PTR) C.CK_RV {
 	// waits need not hand the module's P around (link.TTY.SetRawWaits).
 	cfg.RawWaits = true
 	c, err := client.Dial(cfg)
+	if errors.Is(err, client.ErrServerKey) {
+		// PKCS#11 v2.40, C_Initialize: of the device's failures, only
+		// CKR_FUNCTION_FAILED and CKR_GENERAL_ERROR are in its list.
+		logf("C_Initialize: %v", err)
+		return C.CKR_FUNCTION_FAILED
+	}
 	if err != nil {
 		logf("C_Initialize: %v", err)
 		return C.CKR_DEVICE_ERROR
+	}
+	if key, pinned := c.ServerKey(); !pinned {
+		unpinnedOnce.Do(func() {
+			logf("C_Initialize: the TEP server's key is not pinned, so an active man-in-the-middle on the line could impersonate it; "+
+				"the server presented %s (fingerprint %s): set %s to pin it", key, key.Fingerprint(), client.EnvServerKey)
+		})
 	}
 	setPortFD(c.PortFD())
 	lib.c = c
@@ -47,6 +61,10 @@ func initialize(pInitArgs C.CK_VOID_PTR) C.CK_RV {
 	lib.stopProfile = startProfile(os.Getenv(envCPUProfile))
 	return C.CKR_OK
 }
+
+// unpinnedOnce says once per process that the server's key is not
+// pinned, however often the application initialises.
+var unpinnedOnce sync.Once
 
 // envCPUProfile names a file for a pprof CPU profile of the provider from
 // C_Initialize to C_Finalize.

@@ -2,8 +2,10 @@ package server
 
 import (
 	"errors"
+	"sync"
 	"time"
 
+	"tep.dev/tep/channel"
 	"tep.dev/tep/p11"
 	"tep.dev/tep/tpm"
 )
@@ -14,6 +16,11 @@ type client struct {
 	id       uint64
 	lastSeen time.Time
 	login    map[uint64]login // by slot; absent: public
+
+	// ch guards keys: a client's calls are serial, but frames that
+	// claim its id may arrive on any port at once.
+	ch   sync.Mutex
+	keys *channel.Keys
 }
 
 // login is a client's login on one token.
@@ -36,22 +43,16 @@ type session struct {
 	decrypt *cryptOp
 }
 
-// clientFor returns the state of client id, creating it for a client
-// this server has not seen (one that started before a server restart).
-func (s *Server) clientFor(id uint64) *client {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	c := s.clients[id]
-	if c == nil {
-		c = &client{id: id, login: map[uint64]login{}}
-		s.clients[id] = c
-	}
-	c.lastSeen = s.now()
-	return c
+// dropClient forgets a client, its channel with it, and closes its
+// sessions. s.mu is held.
+func (s *Server) dropClient(c *client) {
+	s.resetClient(c)
+	delete(s.clients, c.id)
 }
 
-// dropClient forgets a client and closes its sessions. s.mu is held.
-func (s *Server) dropClient(c *client) {
+// resetClient closes a client's sessions and ends its logins; its channel
+// stays. s.mu is held.
+func (s *Server) resetClient(c *client) {
 	s.dropSessionObjects(c, 0)
 	for h, sess := range s.sessions {
 		if sess.client == c.id {
@@ -61,7 +62,6 @@ func (s *Server) dropClient(c *client) {
 	for slot := range c.login {
 		s.endLogin(c, slot)
 	}
-	delete(s.clients, c.id)
 }
 
 // reap drops clients that have been silent longer than the lease: their
@@ -83,6 +83,11 @@ func (s *Server) reap() {
 func (s *Server) reapOnce() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.reapLocked()
+}
+
+// reapLocked drops the clients whose lease ran out. s.mu is held.
+func (s *Server) reapLocked() {
 	cutoff := s.now().Add(-s.lease)
 	for _, c := range s.clients {
 		if c.lastSeen.Before(cutoff) {
@@ -105,9 +110,8 @@ func (s *Server) hello(c *client, body []byte) (p11.Resp, error) {
 		return nil, err
 	}
 	s.mu.Lock()
-	s.dropClient(c) // a process that initialises again starts afresh
+	s.resetClient(c) // a process that initialises again starts afresh
 	s.mu.Unlock()
-	s.clientFor(c.id)
 	s.log.Debug("client registered", "client", c.id, "pid", req.PID)
 	return &p11.HelloResp{LeaseMs: s.lease.Milliseconds()}, nil
 }

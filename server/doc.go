@@ -3,6 +3,12 @@
 // each process's sessions and logins apart, and backs tokens with a TPM
 // and their records with SQLite.
 //
+// A client exists only once its handshake (package channel) succeeded;
+// every later call must open under its keys, and a frame that does not —
+// forged, replayed, or for an id without a channel — is dropped and
+// counted (ChannelStats), not answered, but for the plain FuncNoChannel
+// an unknown id gets.
+//
 // Every call is answered with a PKCS#11 return value; errors from the TPM
 // and the store are mapped to return values in one place (rvOf), and
 // logged there when they are not the caller's fault.

@@ -9,10 +9,10 @@ import (
 	"sync"
 	"time"
 
+	"tep.dev/tep/channel"
 	"tep.dev/tep/p11"
 	"tep.dev/tep/server/store"
 	"tep.dev/tep/tpm"
-	"tep.dev/tep/wire"
 )
 
 // TPM is what the server needs of the TPM layer.
@@ -44,6 +44,13 @@ type Config struct {
 	Log *slog.Logger
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// Key is the static key of the secure channel, the one clients pin
+	// (tepd keeps it sealed by the TPM). Nil means a key made for this
+	// server alone, logged at start: for tests, which pin nothing.
+	Key *channel.StaticKey
+	// MaxClients bounds the clients with a channel; zero means
+	// DefaultMaxClients.
+	MaxClients int
 }
 
 // DefaultLease is the silence after which a client is presumed dead.
@@ -56,6 +63,14 @@ type Server struct {
 	log   *slog.Logger
 	now   func() time.Time
 	lease time.Duration
+	key   *channel.StaticKey
+
+	maxClients int
+	dropMu     sync.Mutex
+	drops      ChannelStats // guarded by dropMu
+	dropLogged time.Time    // guarded by dropMu: the last summary line
+	// dropsUnlogged says drops happened since the last summary line.
+	dropsUnlogged bool // guarded by dropMu
 
 	mu       sync.Mutex
 	clients  map[uint64]*client
@@ -77,7 +92,7 @@ type Server struct {
 // New returns a server on t and st, with the tokens st holds.
 func New(t TPM, st *store.Store, cfg Config) (*Server, error) {
 	s := &Server{
-		tpm: t, store: st, log: cfg.Log, now: cfg.Now, lease: cfg.Lease,
+		tpm: t, store: st, log: cfg.Log, now: cfg.Now, lease: cfg.Lease, key: cfg.Key, maxClients: cfg.MaxClients,
 		clients: map[uint64]*client{}, sessions: map[uint64]*session{}, tokens: map[uint64]*token{},
 		objects: map[uint64]*object{},
 		stop:    make(chan struct{}),
@@ -90,6 +105,17 @@ func New(t TPM, st *store.Store, cfg Config) (*Server, error) {
 	}
 	if s.lease <= 0 {
 		s.lease = DefaultLease
+	}
+	if s.maxClients <= 0 {
+		s.maxClients = DefaultMaxClients
+	}
+	if s.key == nil {
+		k, err := channel.GenerateKey(nil)
+		if err != nil {
+			return nil, err
+		}
+		s.key = k
+		s.log.Info("no static channel key given: using one made for this run", "public_key", k.Public().String())
 	}
 	var err error
 	if s.caps, err = t.Algorithms(); err != nil {
@@ -111,6 +137,7 @@ func New(t TPM, st *store.Store, cfg Config) (*Server, error) {
 func (s *Server) Close() {
 	close(s.stop)
 	s.done.Wait()
+	s.logFinalDrops()
 }
 
 // handler answers one decoded call of a client.
@@ -170,26 +197,22 @@ var handlers = map[uint16]handler{
 	p11.FnDigestFinal:       (*Server).digestFinal,
 }
 
-// Handle answers one call; it is the link.Handler of every port.
-func (s *Server) Handle(req *wire.Message) []byte {
-	c := s.clientFor(req.Client)
-	if req.Func == p11.FnKeepAlive {
-		return nil
-	}
-	h, ok := handlers[req.Func]
+// dispatch answers one opened call of client c to function fn.
+func (s *Server) dispatch(c *client, fn uint16, args []byte) []byte {
+	h, ok := handlers[fn]
 	var resp p11.Resp
 	var err error
 	if !ok {
 		err = p11.CKR_FUNCTION_NOT_SUPPORTED
 	} else {
-		resp, err = h(s, c, req.Body)
+		resp, err = h(s, c, args)
 	}
 	if err != nil {
-		resp = &p11.RVResp{RV: s.rvOf(req.Func, err)}
+		resp = &p11.RVResp{RV: s.rvOf(fn, err)}
 	}
 	body, err := p11.Marshal(resp)
 	if err != nil {
-		s.log.Error("encoding a reply", "func", req.Func, "err", err)
+		s.log.Error("encoding a reply", "func", fn, "err", err)
 		body, _ = p11.Marshal(&p11.RVResp{RV: p11.CKR_GENERAL_ERROR})
 	}
 	return body

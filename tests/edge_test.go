@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"tep.dev/tep/channel"
 	"tep.dev/tep/link"
 	"tep.dev/tep/p11"
 	"tep.dev/tep/wire"
@@ -175,15 +176,25 @@ func buildEdgeHost(t *testing.T) string {
 // rogueSign is a server that breaks the protocol's promise about outputs:
 // it answers C_Sign with CKR_OK, out bytes and the length announced,
 // whatever the capacity the client sent. No real server misbehaves on
-// purpose, so the test needs one that does.
+// purpose, so the test needs one that does. It speaks the secure channel
+// like tepd, so that the module reaches the reply it must refuse.
 type rogueSign struct {
 	out, announced int
+
+	mu   sync.Mutex
+	key  *channel.StaticKey
+	keys map[uint64]*channel.Keys
 }
 
 // serve listens on a unix socket in a temporary directory until the test
 // ends and returns its path.
 func (r *rogueSign) serve(t *testing.T) string {
 	t.Helper()
+	key, err := channel.GenerateKey(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.key, r.keys = key, map[uint64]*channel.Keys{}
 	path := filepath.Join(t.TempDir(), "rogue.sock")
 	l, err := net.ListenUnix("unix", &net.UnixAddr{Name: path, Net: "unix"})
 	if err != nil {
@@ -215,10 +226,44 @@ func (r *rogueSign) serve(t *testing.T) string {
 	return path
 }
 
-// answer is the rogue server's handler.
-func (r *rogueSign) answer(req *wire.Message) []byte {
-	var resp any = &p11.RVResp{}
+// answer is the rogue server's handler: a Noise handshake, then sealed
+// answers.
+func (r *rogueSign) answer(req, reply *wire.Message) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var hdr [32]byte
 	switch req.Func {
+	case wire.FuncHandshake:
+		msg1, ok := channel.Bin(req.Body)
+		if !ok {
+			return false
+		}
+		msg2, keys, err := channel.Accept(r.key, req.Client, msg1, nil, nil)
+		if err != nil {
+			return false
+		}
+		r.keys[req.Client] = keys
+		reply.Body = channel.AppendBin(nil, msg2)
+		return true
+	case wire.FuncSealed:
+		keys := r.keys[req.Client]
+		if keys == nil {
+			return false
+		}
+		n, fn, _, err := keys.OpenNext(req.AppendHeader(hdr[:0]), req.Seq, req.Body)
+		if err != nil {
+			return false
+		}
+		reply.Body = keys.Seal(nil, reply.AppendHeader(hdr[:0]), n, fn, r.result(fn))
+		return true
+	}
+	return false
+}
+
+// result is the rogue server's answer to function fn.
+func (r *rogueSign) result(fn uint16) []byte {
+	var resp any = &p11.RVResp{}
+	switch fn {
 	case p11.FnInitialize:
 		resp = &p11.HelloResp{LeaseMs: 60_000}
 	case p11.FnOpenSession:

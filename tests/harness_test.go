@@ -5,10 +5,12 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -31,6 +33,9 @@ func TestMain(m *testing.M) {
 	if port := os.Getenv("TEP_E2E_HOLD_PORT"); port != "" {
 		holdPort(port)
 		return
+	}
+	if target := os.Getenv("TEP_E2E_HIJACK"); target != "" {
+		os.Exit(hijack(target))
 	}
 	dir, err := os.MkdirTemp("", "tep-e2e-")
 	if err != nil {
@@ -89,7 +94,27 @@ type tepd struct {
 	state string
 	tpm   string
 	cmd   *exec.Cmd
-	port  string // the ttyS4 symlink
+	port  string       // the ttyS4 symlink
+	key   string       // the channel key tepd init printed, for TEP_SERVER_KEY
+	log   lockedBuffer // tepd's stderr, also copied to the test's
+}
+
+// lockedBuffer collects a process's output while the process writes it.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
 
 // startTepd initialises a state directory on tpmSpec (with more tepd init
@@ -103,6 +128,9 @@ func startTepd(t *testing.T, tpmSpec string, initArgs ...string) *tepd {
 	if err != nil {
 		t.Fatalf("tepd init: %v\n%s", err, out)
 	}
+	if _, k, ok := strings.Cut(string(out), "TEP_SERVER_KEY="); ok {
+		d.key, _, _ = strings.Cut(k, "\n")
+	}
 	d.start()
 	t.Cleanup(d.stop)
 	return d
@@ -113,7 +141,7 @@ func (d *tepd) start() {
 	os.Remove(filepath.Join(d.state, "run", "ttyS9"))
 	d.cmd = exec.Command(bin.tepd, "serve", "--state", d.state, "--tpm", d.tpm, "--pty", filepath.Join(d.state, "run"),
 		"--listen", "unix:"+d.socket(), "--log-level", "warn")
-	d.cmd.Stderr = os.Stderr
+	d.cmd.Stderr = io.MultiWriter(os.Stderr, &d.log)
 	if err := d.cmd.Start(); err != nil {
 		d.t.Fatal(err)
 	}

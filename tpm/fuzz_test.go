@@ -12,7 +12,7 @@ import (
 // FuzzParseSealed checks that parseSealed never panics and that what it
 // accepts encodes back to the same bytes.
 func FuzzParseSealed(f *testing.F) {
-	pub := tpm2.Marshal(tpm2.New2B(sealedTemplate()))
+	pub := tpm2.Marshal(tpm2.New2B(sealedTemplate(false)))
 	priv := tpm2.Marshal(tpm2.TPM2BPrivate{Buffer: []byte{1, 2, 3}})
 	f.Add(pub, priv)
 	f.Add([]byte{}, []byte{})
@@ -84,7 +84,7 @@ func FuzzParseKey(f *testing.F) {
 		}
 		f.Add(tpm2.Marshal(tpm2.New2B(tmpl)), []byte{0, 3, 1, 2, 3})
 	}
-	f.Add(tpm2.Marshal(tpm2.New2B(sealedTemplate())), []byte{0, 0})
+	f.Add(tpm2.Marshal(tpm2.New2B(sealedTemplate(false))), []byte{0, 0})
 	f.Add([]byte{}, []byte{})
 	f.Fuzz(func(t *testing.T, public, private []byte) {
 		pk, err := parseKey(KeyBlob{Public: public, Private: private}, [32]byte{})

@@ -44,6 +44,18 @@ type Sealed struct {
 // auth travel to the TPM encrypted by a session salted with the storage
 // primary key.
 func (t *TPM) Seal(secret, auth []byte) (Sealed, error) {
+	return t.seal(secret, auth, false)
+}
+
+// SealNoDA seals secret with an empty authorization in an object exempt
+// from dictionary-attack protection: for a secret that only this TPM may
+// release, that has no PIN to guess, and that must stay usable during a
+// lockout (tepd's channel key). Unseal it with a nil auth.
+func (t *TPM) SealNoDA(secret []byte) (Sealed, error) {
+	return t.seal(secret, nil, true)
+}
+
+func (t *TPM) seal(secret, auth []byte, noDA bool) (Sealed, error) {
 	if len(secret) > MaxSealedSecret || len(auth) > MaxAuth {
 		return Sealed{}, fmt.Errorf("sealing: secret of %d or auth of %d bytes too long", len(secret), len(auth))
 	}
@@ -61,7 +73,7 @@ func (t *TPM) Seal(secret, auth []byte) (Sealed, error) {
 				UserAuth: tpm2.TPM2BAuth{Buffer: auth},
 				Data:     tpm2.NewTPMUSensitiveCreate(&tpm2.TPM2BSensitiveData{Buffer: secret}),
 			}},
-			InPublic: tpm2.New2B(sealedTemplate()),
+			InPublic: tpm2.New2B(sealedTemplate(noDA)),
 		}.Execute(l)
 		if err != nil {
 			return err
@@ -77,9 +89,9 @@ func (t *TPM) Seal(secret, auth []byte) (Sealed, error) {
 
 // sealedTemplate is a sealed-data object (TPM 2.0 Part 1, 27.2.1): a
 // keyedhash object that neither signs nor decrypts, usable with its
-// authValue, bound to this TPM and parent, and NOT exempt from
-// dictionary-attack protection.
-func sealedTemplate() tpm2.TPMTPublic {
+// authValue, bound to this TPM and parent, and exempt from
+// dictionary-attack protection only if noDA is set.
+func sealedTemplate(noDA bool) tpm2.TPMTPublic {
 	return tpm2.TPMTPublic{
 		Type:    tpm2.TPMAlgKeyedHash,
 		NameAlg: tpm2.TPMAlgSHA256,
@@ -87,6 +99,7 @@ func sealedTemplate() tpm2.TPMTPublic {
 			FixedTPM:     true,
 			FixedParent:  true,
 			UserWithAuth: true,
+			NoDA:         noDA,
 		},
 		Parameters: tpm2.NewTPMUPublicParms(tpm2.TPMAlgKeyedHash, &tpm2.TPMSKeyedHashParms{
 			Scheme: tpm2.TPMTKeyedHashScheme{Scheme: tpm2.TPMAlgNull},

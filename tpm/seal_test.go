@@ -123,6 +123,10 @@ func TestLockout(t *testing.T) {
 		if err != nil {
 			t.Fatalf("Seal() = %v", err)
 		}
+		noDA, err := tp.SealNoDA([]byte("channel key"))
+		if err != nil {
+			t.Fatalf("SealNoDA() = %v", err)
+		}
 		fails := 0
 		for ; fails <= maxTries+1; fails++ {
 			_, err = tp.Unseal(s, []byte("0000"))
@@ -136,6 +140,9 @@ func TestLockout(t *testing.T) {
 		t.Logf("locked out after %d failures (maxTries %d)", fails, maxTries)
 		if _, err := tp.Unseal(s, pin); !errors.Is(err, ErrLockout) {
 			t.Errorf("Unseal(right auth) in lockout = %v, want ErrLockout", err)
+		}
+		if got, err := tp.Unseal(noDA, nil); err != nil || string(got) != "channel key" {
+			t.Errorf("Unseal(SealNoDA) in lockout = %q, %v; want the secret", got, err)
 		}
 		if err := tp.ResetLockout(nil); err != nil {
 			t.Fatalf("ResetLockout() = %v", err)

@@ -7,8 +7,11 @@ import (
 	"fmt"
 )
 
-// Version is the protocol version this package speaks.
-const Version = 1
+// Version is the protocol version this package speaks. Version 2 added the
+// secure channel (FuncHandshake, FuncSealed): a version 1 peer gets the
+// empty reply that tells it to give up, instead of waiting for answers it
+// cannot read.
+const Version = 2
 
 // Type is a message type, numbered as eRPC numbers them.
 type Type uint8
@@ -64,6 +67,10 @@ func (m *Message) Append(dst []byte) []byte {
 	}
 	return append(dst, m.Body...)
 }
+
+// AppendHeader appends the encoding of everything but the body: the bytes
+// a sealed body takes as associated data.
+func (m *Message) AppendHeader(dst []byte) []byte { return m.appendHeader(dst) }
 
 // appendHeader appends everything but the body. The envelope is written
 // here rather than through a msgpack encoder: it is five unsigned integers
@@ -150,3 +157,21 @@ func (m *Message) Decode(b []byte) error {
 // reply carries the request's body back. Clients use it to check that a
 // server is there; tests and benchmarks use it to measure the link.
 const FuncPing uint16 = 0
+
+// Link-level function ids, clear of the PKCS#11 ones (package p11). After
+// a client's handshake every call and reply travels as FuncSealed, the
+// real function id sealed inside, so a reader of the line does not learn
+// which function was called.
+const (
+	// FuncHandshake carries a Noise handshake message, one msgpack bin
+	// each way (package channel).
+	FuncHandshake uint16 = 0xfff1
+	// FuncSealed carries a sealed call or reply: one msgpack bin, the
+	// ciphertext of the function id and body.
+	FuncSealed uint16 = 0xfff2
+	// FuncNoChannel is a server's plaintext answer to a sealed call from
+	// a client id it holds no channel for (it restarted, or the lease
+	// ran out). Anyone can forge it: a client fails the call, and never
+	// takes it as a reason to run a new handshake.
+	FuncNoChannel uint16 = 0xfff3
+)

@@ -24,6 +24,17 @@ type backends struct {
 	store *store.Store
 }
 
+// stateInUseError is the refusal of a state directory that another tepd
+// holds.
+type stateInUseError struct {
+	state, lock string
+	pid         int
+}
+
+func (e *stateInUseError) Error() string {
+	return fmt.Sprintf("state directory %s is in use by tepd process %d (lock %s)", e.state, e.pid, e.lock)
+}
+
 // lockState takes the state directory's lock, creating the directory if
 // need be. It comes before anything in the directory is opened.
 func lockState(state string) (*lockfile.Lock, error) {
@@ -33,7 +44,7 @@ func lockState(state string) (*lockfile.Lock, error) {
 	l, err := lockfile.Acquire(filepath.Join(state, stateLockName))
 	var held *lockfile.HeldError
 	if errors.As(err, &held) && held.PID != 0 {
-		return nil, fmt.Errorf("state directory %s is in use by tepd process %d (lock %s)", state, held.PID, held.Path)
+		return nil, &stateInUseError{state: state, pid: held.PID, lock: held.Path}
 	}
 	if err != nil {
 		return nil, fmt.Errorf("locking state directory %s: %w", state, err)

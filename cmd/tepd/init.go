@@ -36,7 +36,11 @@ func runInit(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer b.Close()
-	srv, err := server.New(b.tpm, b.store, server.Config{Log: slog.New(slog.NewTextHandler(stderr, nil))})
+	key, _, err := channelKey(b.tpm, *state)
+	if err != nil {
+		return err
+	}
+	srv, err := server.New(b.tpm, b.store, server.Config{Log: slog.New(slog.NewTextHandler(stderr, nil)), Key: key})
 	if err != nil {
 		return err
 	}
@@ -61,5 +65,6 @@ func runInit(args []string, stdout, stderr io.Writer) error {
 	}
 	fmt.Fprintf(stdout, "token %q initialised in slot %d of %s (TPM %s), with %q and %q; %d wrong PINs in a row lock a PIN\n",
 		*label, slot, *state, *tpmSpec, server.SampleAESLabel, server.SampleDataLabel, *pinTries)
+	pinHint(stdout, key.Public())
 	return nil
 }

@@ -3,7 +3,11 @@
 //
 //	tepd init  --state DIR --tpm SPEC --label LABEL --so-pin PIN --user-pin PIN [--pin-tries N]
 //	tepd serve --state DIR --tpm SPEC [--pty DIR] [--port DEV]... [--listen unix:PATH]...
+//	tepd key   --state DIR --tpm SPEC [--json]
 //	tepd unlock-so --state DIR [--slot N]
+//
+// init and serve make the secure channel's static key if the state
+// directory has none; key prints it, for TEP_SERVER_KEY on the guests.
 //
 // SPEC is "sim" (the embedded TPM simulator: insecure, for development
 // only), "swtpm:HOST:PORT" (swtpm's TCP data port), "swtpm:unix:PATH"
@@ -37,6 +41,7 @@ func main() {
 const usage = `usage:
   tepd init  --state DIR --tpm SPEC --label LABEL --so-pin PIN --user-pin PIN [--pin-tries N]
   tepd serve --state DIR --tpm SPEC [--pty DIR] [--port DEV]... [--listen unix:PATH]... [--config FILE]
+  tepd key   --state DIR --tpm SPEC [--json]
   tepd unlock-so --state DIR [--slot N]   (with tepd stopped)`
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -50,6 +55,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return runServe(ctx, args[1:], stdout, stderr)
 	case "unlock-so":
 		return runUnlockSO(args[1:], stdout, stderr)
+	case "key":
+		return runKey(args[1:], stdout, stderr)
 	case "-h", "--help", "help":
 		fmt.Fprintln(stdout, usage)
 		return nil

@@ -3,12 +3,15 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"tep.dev/tep/channel"
 )
 
 func TestInit(t *testing.T) {
@@ -23,6 +26,68 @@ func TestInit(t *testing.T) {
 	}
 	if err := run(context.Background(), args, &out, &errOut); err == nil || !strings.Contains(err.Error(), "already holds") {
 		t.Errorf("second init on the same state: %v, want a refusal", err)
+	}
+}
+
+// TestKey: init prints the channel key and how to pin it, stores it
+// sealed in a file only the owner reads, and tepd key prints it again.
+func TestKey(t *testing.T) {
+	state := t.TempDir()
+	var out, errOut bytes.Buffer
+	if err := run(context.Background(), []string{"key", "--state", state, "--tpm", "sim"}, &out, &errOut); err == nil {
+		t.Error("tepd key on a state directory without a key succeeded")
+	}
+	args := []string{"init", "--state", state, "--tpm", "sim", "--label", "t", "--so-pin", "87654321", "--user-pin", "1234"}
+	if err := run(context.Background(), args, &out, &errOut); err != nil {
+		t.Fatalf("init: %v\n%s", err, errOut.String())
+	}
+	_, pin, ok := strings.Cut(out.String(), "TEP_SERVER_KEY=")
+	if !ok {
+		t.Fatalf("init did not say how to pin the key: %q", out.String())
+	}
+	pub, err := channel.ParsePublicKey(strings.TrimSpace(pin))
+	if err != nil {
+		t.Fatalf("init printed TEP_SERVER_KEY=%s: %v", pin, err)
+	}
+	fi, err := os.Stat(filepath.Join(state, keyFile))
+	if err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("key file: %v, mode %v; want 0600", err, fi.Mode())
+	}
+	out.Reset()
+	if err := run(context.Background(), []string{"key", "--state", state, "--tpm", "sim"}, &out, &errOut); err != nil || !strings.Contains(out.String(), "TEP_SERVER_KEY="+pub.String()) {
+		t.Errorf("tepd key = %q, %v; want TEP_SERVER_KEY=%s", out.String(), err, pub)
+	}
+	out.Reset()
+	var js struct {
+		PublicKey   string `json:"public_key"`
+		Fingerprint string `json:"fingerprint"`
+	}
+	if err := run(context.Background(), []string{"key", "--state", state, "--tpm", "sim", "--json"}, &out, &errOut); err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(out.Bytes(), &js); err != nil || js.PublicKey != pub.String() || js.Fingerprint != pub.Fingerprint() {
+		t.Errorf("tepd key --json = %s (%v), want key %s", out.String(), err, pub)
+	}
+	// While tepd holds the state, key prints the key its file names and
+	// says so.
+	b, err := openBackends(state, "sim")
+	if err != nil {
+		t.Fatal(err)
+	}
+	out.Reset()
+	errOut.Reset()
+	err = run(context.Background(), []string{"key", "--state", state, "--tpm", "sim"}, &out, &errOut)
+	b.Close()
+	if err != nil || !strings.Contains(out.String(), "TEP_SERVER_KEY="+pub.String()) || !strings.Contains(errOut.String(), "tepd is running") {
+		t.Errorf("tepd key on a held state = %q, %q, %v; want the key and a note", out.String(), errOut.String(), err)
+	}
+	// A key file whose sealed blob does not unseal is an error, not a
+	// new key.
+	kf, _ := os.ReadFile(filepath.Join(state, keyFile))
+	bad := strings.Replace(string(kf), `"sealed_private": "`, `"sealed_private": "AAAA`, 1)
+	os.WriteFile(filepath.Join(state, keyFile), []byte(bad), 0o600)
+	if err := run(context.Background(), []string{"key", "--state", state, "--tpm", "sim"}, &out, &errOut); err == nil {
+		t.Error("tepd key with a damaged key file succeeded")
 	}
 }
 

@@ -145,7 +145,15 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if b.tpm.Insecure() {
 		log.Warn("using the embedded TPM simulator: keys are NOT protected; for development only")
 	}
-	srv, err := server.New(b.tpm, b.store, server.Config{Lease: lease, Log: log})
+	key, created, err := channelKey(b.tpm, cfg.State)
+	if err != nil {
+		return err
+	}
+	if created {
+		log.Warn("made a channel key for this state directory, which had none: pin it on the guests", "TEP_SERVER_KEY", key.Public().String())
+	}
+	log.Info("channel key", "public_key", key.Public().String(), "fingerprint", key.Public().Fingerprint())
+	srv, err := server.New(b.tpm, b.store, server.Config{Lease: lease, Log: log, Key: key})
 	if err != nil {
 		return err
 	}

@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"tep.dev/tep/channel"
 	"tep.dev/tep/link"
 	"tep.dev/tep/p11"
 )
@@ -21,6 +22,8 @@ type Client struct {
 	link   *link.Client
 	stop   chan struct{}
 	done   sync.WaitGroup
+
+	serverKey channel.PublicKey
 }
 
 // ErrLink wraps every failure to reach the server; the edge answers it
@@ -28,7 +31,8 @@ type Client struct {
 var ErrLink = errors.New("tep link")
 
 // Dial opens the port, checks within cfg.StartTimeout that a server
-// answers, and registers this process as a client.
+// answers, sets up the secure channel with it (checking its key against
+// cfg.ServerKey when set) and registers this process as a client.
 func Dial(cfg Config) (*Client, error) {
 	cfg = cfg.withDefaults()
 	s, lock, err := link.Dial(cfg.Port, cfg.Baud)
@@ -53,6 +57,10 @@ func Dial(cfg Config) (*Client, error) {
 		s.Close()
 		return nil, fmt.Errorf("%w: no answer from a TEP server on %s within %v: %v", ErrLink, cfg.Port, cfg.StartTimeout, err)
 	}
+	if err := c.handshake(ctx); err != nil {
+		s.Close()
+		return nil, err
+	}
 	var r p11.HelloResp
 	if err := c.callCtx(ctx, p11.FnInitialize, &p11.HelloReq{PID: int64(os.Getpid())}, &r); err != nil {
 		s.Close()
@@ -62,6 +70,29 @@ func Dial(cfg Config) (*Client, error) {
 	c.done.Add(1)
 	go c.keepAlive()
 	return c, nil
+}
+
+// ErrServerKey wraps a server key that differs from the pinned one; the
+// edge logs it and C_Initialize fails.
+var ErrServerKey = errors.New("tep server key")
+
+// handshake runs the secure channel's handshake.
+func (c *Client) handshake(ctx context.Context) error {
+	key, err := c.link.Handshake(ctx, c.cfg.ServerKey)
+	if errors.Is(err, channel.ErrServerKeyMismatch) {
+		return fmt.Errorf("%w: the server on %s is not the one %s pins: %v", ErrServerKey, c.cfg.Port, EnvServerKey, err)
+	}
+	if err != nil {
+		return fmt.Errorf("%w: no secure channel with the TEP server on %s: %v", ErrLink, c.cfg.Port, err)
+	}
+	c.serverKey = key
+	return nil
+}
+
+// ServerKey returns the static key of the server the channel runs with,
+// and whether it was pinned (Config.ServerKey).
+func (c *Client) ServerKey() (key channel.PublicKey, pinned bool) {
+	return c.serverKey, c.cfg.ServerKey != nil
 }
 
 // keepAliveFor returns the keep-alive interval for a server that drops a
@@ -145,7 +176,7 @@ func (c *Client) callCtx(ctx context.Context, fn uint16, req any, resp p11.Resp)
 		return nil
 	})
 	if err != nil {
-		return fmt.Errorf("%w: call %d on %s: %v", ErrLink, fn, c.cfg.Port, err)
+		return fmt.Errorf("%w: call %d on %s: %w", ErrLink, fn, c.cfg.Port, err)
 	}
 	if rv != p11.CKR_OK {
 		return rv

@@ -5,6 +5,8 @@ import (
 	"os"
 	"strconv"
 	"time"
+
+	"tep.dev/tep/channel"
 )
 
 // Config says how to reach the server. The zero value is completed by
@@ -23,6 +25,10 @@ type Config struct {
 	// thread's P (see link.TTY.SetRawWaits): for the provider, whose
 	// threads are the application's.
 	RawWaits bool
+	// ServerKey, when set, is the only server static key the client
+	// accepts (TEP_SERVER_KEY); nil accepts any and leaves the caller to
+	// say so.
+	ServerKey *channel.PublicKey
 }
 
 // Environment variables read by FromEnv.
@@ -33,6 +39,10 @@ const (
 	EnvCallTimeout  = "TEP_CALL_TIMEOUT"
 	EnvLog          = "TEP_LOG"  // file for diagnostics instead of stderr
 	EnvSpin         = "TEP_SPIN" // a Go duration; 0 never spins
+	// EnvServerKey pins the server's static key: the key in base64
+	// (as tepd init and tepd key print it) or the path of a file
+	// holding it.
+	EnvServerKey = "TEP_SERVER_KEY"
 )
 
 // Defaults.
@@ -64,6 +74,13 @@ func FromEnv(getenv func(string) string) (Config, error) {
 			}
 		}
 	}
+	if v := getenv(EnvServerKey); v != "" {
+		k, err := serverKey(v)
+		if err != nil {
+			return c, err
+		}
+		c.ServerKey = &k
+	}
 	if v := getenv(EnvSpin); v != "" {
 		if c.Spin, err = time.ParseDuration(v); err != nil || c.Spin < 0 {
 			return c, fmt.Errorf("%s=%q: want a duration such as 1ms, or 0", EnvSpin, v)
@@ -73,6 +90,24 @@ func FromEnv(getenv func(string) string) (Config, error) {
 		}
 	}
 	return c, nil
+}
+
+// serverKey reads TEP_SERVER_KEY: a key, or else a file holding one. A
+// value that is neither names both failures, as a person can only tell
+// which one was meant.
+func serverKey(v string) (channel.PublicKey, error) {
+	k, err := channel.ParsePublicKey(v)
+	if err == nil {
+		return k, nil
+	}
+	b, ferr := os.ReadFile(v)
+	if ferr != nil {
+		return k, fmt.Errorf("%s: neither a key (%v) nor a readable file (%v)", EnvServerKey, err, ferr)
+	}
+	if k, err = channel.ParsePublicKey(string(b)); err != nil {
+		return k, fmt.Errorf("%s: file %s: %w", EnvServerKey, v, err)
+	}
+	return k, nil
 }
 
 // withDefaults returns a copy of c with every zero field defaulted.

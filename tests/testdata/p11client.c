@@ -200,6 +200,67 @@ static int restart(void) {
 	return 0;
 }
 
+static void hex(const char *what, const CK_BYTE *b, CK_ULONG n) {
+	printf("%s=", what);
+	for (CK_ULONG i = 0; i < n; i++)
+		printf("%02x", b[i]);
+	printf("\n");
+}
+
+/* sign_p256: make a P-256 key pair in session s, sign 32 bytes of 0x5a
+ * with CKM_ECDSA, and print the public point and the signature for the
+ * test to verify. */
+static void sign_p256(CK_SESSION_HANDLE s) {
+	static CK_BYTE p256[] = {0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07};
+	CK_BBOOL yes = CK_TRUE;
+	CK_ATTRIBUTE pub[] = {{CKA_EC_PARAMS, p256, sizeof p256}, {CKA_VERIFY, &yes, sizeof yes}};
+	CK_ATTRIBUTE priv[] = {{CKA_SIGN, &yes, sizeof yes}, {CKA_PRIVATE, &yes, sizeof yes}};
+	CK_MECHANISM gen = {CKM_EC_KEY_PAIR_GEN, NULL, 0}, ecdsa = {CKM_ECDSA, NULL, 0};
+	CK_OBJECT_HANDLE hpub, hpriv;
+	must("GenerateKeyPair", p->C_GenerateKeyPair(s, &gen, pub, 2, priv, 2, &hpub, &hpriv));
+	CK_BYTE point[128], digest[32], sig[128];
+	CK_ATTRIBUTE get = {CKA_EC_POINT, point, sizeof point};
+	must("GetAttributeValue", p->C_GetAttributeValue(s, hpub, &get, 1));
+	memset(digest, 0x5a, sizeof digest);
+	CK_ULONG n = sizeof sig;
+	must("SignInit", p->C_SignInit(s, &ecdsa, hpriv));
+	must("Sign", p->C_Sign(s, digest, sizeof digest, sig, &n));
+	hex("ecpoint", point, get.ulValueLen);
+	hex("signature", sig, n);
+}
+
+/* victim: log in and say so; after a line on stdin, log out and in again;
+ * after another, draw random bytes under fire and check none is the
+ * marker a forger would plant (32 bytes of 'A'), then report the session's
+ * state: CKS_RW_USER_FUNCTIONS (3) unless someone logged the victim out. */
+static int victim(void) {
+	char line[16];
+	must("C_Initialize", p->C_Initialize(NULL));
+	CK_SESSION_HANDLE s = open_session(1);
+	must("C_Login", p->C_Login(s, CKU_USER, (CK_UTF8CHAR_PTR) "1234", 4));
+	printf("session=%lu\n", (unsigned long)s);
+	fflush(stdout);
+	if (!fgets(line, sizeof line, stdin))
+		return 1;
+	say("Logout", p->C_Logout(s));
+	say("Login", p->C_Login(s, CKU_USER, (CK_UTF8CHAR_PTR) "1234", 4));
+	if (!fgets(line, sizeof line, stdin))
+		return 1;
+	CK_BYTE buf[32], marker[32];
+	memset(marker, 'A', sizeof marker);
+	for (int i = 0; i < 100; i++) {
+		must("GenerateRandom", p->C_GenerateRandom(s, buf, sizeof buf));
+		if (!memcmp(buf, marker, sizeof buf))
+			say("forged random accepted", CKR_GENERAL_ERROR);
+	}
+	sign_p256(s);
+	CK_SESSION_INFO info;
+	say("GetSessionInfo", p->C_GetSessionInfo(s, &info));
+	printf("state=%lu\n", (unsigned long)info.state);
+	say("Finalize", p->C_Finalize(NULL));
+	return 0;
+}
+
 /* once: one call, for timing a call that has to wait for the port. */
 static int once(void) {
 	CK_SLOT_ID slots[8];
@@ -295,7 +356,7 @@ static int sign(const char *pin) {
 
 int main(int argc, char **argv) {
 	if (argc < 3) {
-		fprintf(stderr, "usage: p11client MODULE loop N|edge|hold|use H|restart|once|fork|sign PIN\n");
+		fprintf(stderr, "usage: p11client MODULE loop N|edge|hold|use H|restart|victim|once|fork|sign PIN\n");
 		return 2;
 	}
 	load(argv[1]);
@@ -310,6 +371,8 @@ int main(int argc, char **argv) {
 		return use(strtoul(argv[3], NULL, 10));
 	if (!strcmp(mode, "restart"))
 		return restart();
+	if (!strcmp(mode, "victim"))
+		return victim();
 	if (!strcmp(mode, "once"))
 		return once();
 	if (!strcmp(mode, "fork"))
