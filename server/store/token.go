@@ -108,6 +108,7 @@ func (s *Store) update(query string, args ...any) error {
 		return nil
 	})
 }
+
 // UpdateToken changes the token in t.Slot in place (a new PIN, a new
 // label), leaving its objects alone. Created never changes.
 func (s *Store) UpdateToken(t Token) error {
