@@ -132,7 +132,7 @@ func appendBinHeader(dst []byte, n int) []byte {
 	return binary.BigEndian.AppendUint32(append(dst, 0xc6), uint32(n))
 }
 
-// binPayload returns the contents of b if b is exactly one msgpack bin.
+// Bin returns the contents of b if b is exactly one msgpack bin value.
 func Bin(b []byte) ([]byte, bool) {
 	if len(b) < 2 {
 		return nil, false
