@@ -140,7 +140,7 @@ func Soak(cfg SoakConfig) (*SoakResult, error) {
 	time.Sleep(lease + 2*time.Second)
 	syscall.Kill(t.pid(), syscall.SIGKILL)
 	<-t.done
-	if res.TPMTransients, res.TPMSessions, err = tpm.Inspect(sw.spec); err != nil {
+	if res.TPMTransients, res.TPMSessions, err = tpm.Inspect(sw.Spec); err != nil {
 		res.TPMErr = err.Error()
 	}
 	return res, nil

@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"sync"
 	"time"
+
+	"tep.dev/tep/internal/swtpm"
 )
 
 // The targets W7 and Soak report their figures against. Nothing asserts
@@ -171,9 +173,10 @@ func W7(cfg W7Config) (*W7Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	res.SWTPMNice = sw.nice
-	if sw.niceErr != nil {
-		res.SWTPMNiceErr = sw.niceErr.Error()
+	if sw.NiceErr != nil {
+		res.SWTPMNiceErr = sw.NiceErr.Error()
+	} else {
+		res.SWTPMNice = nice
 	}
 	if res.RSSIdleKiB, err = vmRSS(t.pid()); err != nil {
 		return nil, err
@@ -262,13 +265,13 @@ func (res *W7Result) tally(ports []string, reps []hostReply, errs []error, wall 
 
 // w7Server starts the swtpm (at nice value nice) and the tepd that W7 and
 // Soak run on, tepd with serveFlags added to its serve command.
-func (r *rig) w7Server(build string, nice int, serveFlags ...string) (*swtpm, *tepd, error) {
-	sw, err := startSWTPM(r.dir, "swtpm-w7", nice)
+func (r *rig) w7Server(build string, nice int, serveFlags ...string) (*swtpm.Process, *tepd, error) {
+	sw, err := startSWTPM(r.dir, "swtpm-w7", nice, false)
 	if err != nil {
 		return nil, nil, err
 	}
-	r.onStop(sw.stop)
-	t, err := startTEPD(r.dir, "tepd-w7", build, sw.spec, serveFlags...)
+	r.onStop(sw.Stop)
+	t, err := startTEPD(r.dir, "tepd-w7", build, sw.Spec, serveFlags...)
 	if err != nil {
 		return nil, nil, err
 	}
