@@ -178,7 +178,7 @@ func W7(cfg W7Config) (*W7Result, error) {
 	} else {
 		res.SWTPMNice = nice
 	}
-	if res.RSSIdleKiB, err = vmRSS(t.pid()); err != nil {
+	if res.RSSIdleKiB, err = vmRSS(t.Pid()); err != nil {
 		return nil, err
 	}
 	if err := w7SetUp(pc, t, m.keyStep); err != nil {
@@ -194,12 +194,12 @@ func W7(cfg W7Config) (*W7Result, error) {
 	if err := firstFailure(hosts, reps, errs); err != nil {
 		return nil, fmt.Errorf("warming up: %w", err)
 	}
-	stopRSS := sampleRSS(t.pid(), rssEvery)
+	stopRSS := sampleRSS(t.Pid(), rssEvery)
 	start := time.Now()
 	reps, errs = requestAll(hosts, hostRequest{Workload: m.work, Seconds: c.Duration.Seconds()})
 	wall := time.Since(start)
 	res.RSSMaxKiB = maxRSS(stopRSS(), 0, wall+time.Second)
-	res.tally(t.ports[:c.Ports], reps, errs, wall)
+	res.tally(t.Ports[:c.Ports], reps, errs, wall)
 	// The raw TPM runs alone.
 	r.stop()
 	res.RawCalls, res.RawOpsPerS, err = rawRate(pc.Dir, m.rawWork, c.Duration, nice)
@@ -281,7 +281,7 @@ func (r *rig) w7Server(build string, nice int, serveFlags ...string) (*swtpm.Pro
 
 // w7Host starts a host called name on t's port, logged in.
 func w7Host(c P11Config, t *tepd, name string, port int) (*host, error) {
-	h, err := startHost(c.Dir, name, c.Host, t.so, []string{"TEC_COMM_PORT=" + t.ports[port]})
+	h, err := startHost(c.Dir, name, c.Host, t.so, []string{"TEC_COMM_PORT=" + t.Ports[port]})
 	if err != nil {
 		return nil, err
 	}
