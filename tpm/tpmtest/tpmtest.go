@@ -1,7 +1,3 @@
-// Package tpmtest gives tests a TPM to run against: an swtpm of their own,
-// started by the one launcher (internal/swtpm) and stopped when the test
-// ends. It is a test-helper package, as net/http/httptest is: it imports
-// testing, so no command may import it.
 package tpmtest
 
 import (
