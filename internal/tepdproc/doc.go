@@ -6,7 +6,7 @@
 //
 // Lifetime: a [Server] is tepd serve running until [Server.Stop], which is
 // safe to call more than once; if this process dies first, the kernel
-// sends tepd SIGTERM (Pdeathsig). tepd locks its state directory, so a
-// second Serve on the same Config fails until the first has stopped;
-// Serve after Stop serves the same token again.
+// sends tepd SIGTERM (Pdeathsig). tepd locks its state directory: Serve
+// on a state that a tepd holds fails, naming that tepd, without starting
+// another; Serve after Stop serves the same token again.
 package tepdproc

@@ -12,6 +12,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"tep.dev/tep/internal/lockfile"
 )
 
 const (
@@ -20,6 +22,9 @@ const (
 	// stopGrace is how long tepd has to exit after SIGTERM, which it
 	// answers by closing its ports and its store, before it is killed.
 	stopGrace = 10 * time.Second
+	// stateLock is the lock file tepd holds in its state directory
+	// (cmd/tepd's stateLockName).
+	stateLock = "tepd.lock"
 	// keyPrefix starts the line of tepd init's output that holds the
 	// channel key.
 	keyPrefix = "TEP_SERVER_KEY="
@@ -92,8 +97,9 @@ func Serve(cfg Config) (*Server, error) {
 		s.Ports = append(s.Ports, filepath.Join(run, n))
 	}
 	last := s.Ports[len(s.Ports)-1]
-	// A link left by a tepd that was killed would end the wait at once.
-	os.Remove(last)
+	if err := removeStale(cfg.State, last); err != nil {
+		return nil, err
+	}
 	args := append([]string{"serve", "--state", cfg.State, "--tpm", cfg.TPM, "--pty", run}, cfg.ServeArgs...)
 	s.cmd = exec.Command(cfg.Bin, args...)
 	var w io.Writer = s.out
@@ -119,6 +125,21 @@ func Serve(cfg Config) (*Server, error) {
 			return nil, fmt.Errorf("tepd serve made no %s within %v: %s", last, portsTimeout, s.out)
 		}
 	}
+}
+
+// removeStale removes link, the last port link of state, once it knows
+// that no tepd holds state: a link left by a tepd that was killed would
+// end Serve's wait before the new tepd has made its ports. A state that a
+// tepd holds is an error: that tepd's ports would end the wait at once,
+// and the new tepd would refuse the state anyway.
+func removeStale(state, link string) error {
+	l, err := lockfile.Acquire(filepath.Join(state, stateLock))
+	if err != nil {
+		return fmt.Errorf("tepd serve: %w", err)
+	}
+	os.Remove(link)
+	l.Release()
+	return nil
 }
 
 // Pid is tepd's process id.

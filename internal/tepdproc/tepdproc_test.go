@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -57,8 +58,14 @@ func TestStartStop(t *testing.T) {
 	if again, err := Serve(cfg); err == nil {
 		again.Stop()
 		t.Error("a second Serve on a served state succeeded, want an error")
-	} else if !strings.Contains(err.Error(), "exited") {
-		t.Errorf("second Serve: %v, want tepd's exit", err)
+	} else if !strings.Contains(err.Error(), strconv.Itoa(srv.Pid())) {
+		t.Errorf("second Serve: %v, want the serving tepd named", err)
+	}
+	// The refused second tepd left the first one's ports alone.
+	for _, p := range srv.Ports {
+		if _, err := os.Lstat(p); err != nil {
+			t.Errorf("port %s after a second Serve: %v", p, err)
+		}
 	}
 	if err := srv.Stop(); err != nil {
 		t.Errorf("Stop = %v", err)
@@ -66,9 +73,18 @@ func TestStartStop(t *testing.T) {
 	if err := srv.Stop(); err != nil {
 		t.Errorf("second Stop = %v", err)
 	}
+	// A port link that a killed tepd left behind is not taken for the
+	// new tepd's.
+	last := srv.Ports[len(srv.Ports)-1]
+	if err := os.Symlink("/nonexistent/pty", last); err != nil {
+		t.Fatal(err)
+	}
 	srv, err = Serve(cfg)
 	if err != nil {
 		t.Fatalf("Serve after Stop = %v", err)
+	}
+	if target, err := os.Readlink(last); err != nil || target == "/nonexistent/pty" {
+		t.Errorf("%s -> %q, %v; want the new tepd's pty", last, target, err)
 	}
 	if err := srv.Stop(); err != nil {
 		t.Errorf("Stop = %v", err)
@@ -83,7 +99,7 @@ func TestInitFails(t *testing.T) {
 	}
 	cfg = config(t)
 	cfg.ServeArgs = []string{"--no-such-flag"}
-	if _, _, err := Start(cfg); err == nil {
-		t.Error("Serve with a bad flag succeeded, want an error")
+	if _, _, err := Start(cfg); err == nil || !strings.Contains(err.Error(), "exited") {
+		t.Errorf("Serve with a bad flag = %v, want tepd's exit", err)
 	}
 }
