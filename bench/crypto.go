@@ -2,13 +2,11 @@ package bench
 
 import (
 	"errors"
-	"fmt"
 	"math"
-	"os"
 	"path/filepath"
 	"slices"
 
-	"tep.dev/tep/tpm"
+	"tep.dev/tep/internal/swtpm"
 )
 
 // The systems Crypto compares, besides SystemSoftHSM.
@@ -178,11 +176,11 @@ func (r *rig) cryptoSystems(build string) []*p11System {
 	// p11-kit's cost on AES is seen on SoftHSMv2; on tpm2-pkcs11 it
 	// would add 30 s of the TPM's.
 	kitTPM2 := &p11System{name: SystemP11KitTPM2, skip: []string{WorkAES, WorkAESParts}}
-	if sw, err := startSWTPM(r.dir, "swtpm-tepd", ChipNice); err != nil {
+	if sw, err := startSWTPM(r.dir, "swtpm-tepd", ChipNice, false); err != nil {
 		tepSW.err = err
 	} else {
-		r.onStop(sw.stop)
-		r.tep(tepSW, tepSW.name, build, sw.spec)
+		r.onStop(sw.Stop)
+		r.tep(tepSW, tepSW.name, build, sw.Spec)
 	}
 	r.tep(tepSim, tepSim.name, build, "sim")
 	r.softHSM(hsm)
@@ -262,64 +260,10 @@ func cryptoRatios(rows []CryptoRow) {
 const ChipNice = -10
 
 // startSWTPM starts a TPM 2.0 swtpm, initialised and started, with its
-// state in dir/name and its log in dir/name.log, on Unix sockets: the way
-// TEP and the raw TPM reach it. The sockets are in a directory of their
-// own under the system's temporary directory, as a socket's path must fit
-// in 108 bytes. nice is its nice value (see ChipNice).
-func startSWTPM(dir, name string, nice int) (*swtpm, error) {
-	sockDir, err := os.MkdirTemp("", "tep-swtpm")
-	if err != nil {
-		return nil, err
-	}
-	sw, err := runSWTPM(dir, name, "swtpm:unix:"+filepath.Join(sockDir, "tpm.sock"), nice)
-	if err != nil {
-		os.RemoveAll(sockDir)
-		return nil, err
-	}
-	sw.sockDir = sockDir
-	return sw, nil
-}
-
-// startSWTPMTCP is startSWTPM on free loopback TCP ports, for TSS2's swtpm
-// TCTI, which knows no other way.
-func startSWTPMTCP(dir, name string, nice int) (*swtpm, error) {
-	var lastErr error
-	for range 5 {
-		port, err := tpm.FreePortPair()
-		if err != nil {
-			return nil, err
-		}
-		sw, err := runSWTPM(dir, name, fmt.Sprintf("swtpm:127.0.0.1:%d", port), nice)
-		if err == nil {
-			sw.port = port
-			return sw, nil
-		}
-		lastErr = err
-	}
-	return nil, lastErr
-}
-
-// runSWTPM starts swtpm where spec says (see tpm.SWTPMListen) and waits
-// until it accepts connections.
-func runSWTPM(dir, name, spec string, nice int) (*swtpm, error) {
-	state := filepath.Join(dir, name)
-	if err := os.MkdirAll(state, 0o700); err != nil {
-		return nil, err
-	}
-	chans, network, addr, err := tpm.SWTPMListen(spec)
-	if err != nil {
-		return nil, err
-	}
-	args := append([]string{"socket", "--tpm2", "--tpmstate", "dir=" + state, "--flags", "not-need-init,startup-clear"}, chans...)
-	p, err := startProc(filepath.Join(dir, name+".log"), nil, "swtpm", args...)
-	if err != nil {
-		return nil, err
-	}
-	sw := &swtpm{proc: p, spec: spec}
-	sw.renice(nice)
-	if err := waitListen(p, network, addr); err != nil {
-		sw.stop()
-		return nil, err
-	}
-	return sw, nil
+// state in dir/name and its log in dir/name.log, on Unix sockets (the way
+// TEP and the raw TPM reach it) or, with tcp, on free loopback TCP ports
+// (for TSS2's swtpm TCTI, which knows no other way). nice is its nice
+// value (see ChipNice).
+func startSWTPM(dir, name string, nice int, tcp bool) (*swtpm.Process, error) {
+	return swtpm.Start(swtpm.Config{State: filepath.Join(dir, name), Log: filepath.Join(dir, name+".log"), TCP: tcp, Nice: nice})
 }

@@ -163,7 +163,7 @@ func P11(cfg P11Config) (*P11Result, error) {
 	}
 	tepRatios(res.Rows)
 	if tepd != nil {
-		res.RSS = append(res.RSS, serverRSS("tepd, after the run", tepd.pid()))
+		res.RSS = append(res.RSS, serverRSS("tepd, after the run", tepd.Pid()))
 	}
 	return res, nil
 }
@@ -204,7 +204,7 @@ func orDefault(v, def int) int {
 func idleRSS(t *tepd, kit, kitTPM2 *p11KitChain, stack *tpm2Stack) []P11RSS {
 	var out []P11RSS
 	if t != nil {
-		out = append(out, serverRSS("tepd, idle, 6 ports", t.pid()))
+		out = append(out, serverRSS("tepd, idle, 6 ports", t.Pid()))
 	}
 	for _, k := range []struct {
 		c    *p11KitChain

@@ -8,6 +8,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"tep.dev/tep/internal/tepdproc"
 )
 
 // The token every system serves, with the same PINs everywhere.
@@ -40,42 +42,39 @@ func firstExisting(paths []string) (string, error) {
 	return "", fmt.Errorf("none of %s exists", strings.Join(paths, ", "))
 }
 
-// tepd is a running tepd serving six pty ports.
+// tepd is a running tepd serving six pty ports, and the module that
+// reaches it.
 type tepd struct {
-	*proc
-	ports []string // the symlinks to the pty ends a guest opens, ttyS4 first
-	so    string   // libtep_interface.so
+	*tepdproc.Server
+	so  string   // libtep_interface.so
+	log *os.File // tepd serve's output
 }
 
 // startTEPD initialises a token on TPM spec (as tepd's --tpm takes it) in
 // dir/name and serves it on ptys in dir/name/run, with build/tepd and
-// serveFlags added to its serve command.
+// serveFlags added to its serve command; its output goes to dir/name.log.
 func startTEPD(dir, name, build, spec string, serveFlags ...string) (*tepd, error) {
 	build, err := filepath.Abs(build)
 	if err != nil {
 		return nil, err
 	}
-	bin, state := filepath.Join(build, "tepd"), filepath.Join(dir, name)
-	if err := runTool(nil, bin, "init", "--state", state, "--tpm", spec,
-		"--label", tokenLabel, "--so-pin", soPIN, "--user-pin", userPIN); err != nil {
-		return nil, err
-	}
-	run := filepath.Join(state, "run")
-	args := append([]string{"serve", "--state", state, "--tpm", spec, "--pty", run}, serveFlags...)
-	p, err := startProc(filepath.Join(dir, name+".log"), nil, bin, args...)
+	log, err := os.Create(filepath.Join(dir, name+".log"))
 	if err != nil {
 		return nil, err
 	}
-	t := &tepd{proc: p, so: filepath.Join(build, "libtep_interface.so")}
-	for _, n := range []string{"ttyS4", "ttyS5", "ttyS6", "ttyS7", "ttyS8", "ttyS9"} {
-		t.ports = append(t.ports, filepath.Join(run, n))
-	}
-	// tepd creates the ports in order: the last one means all six.
-	if err := waitPath(p, t.ports[len(t.ports)-1], 10*time.Second); err != nil {
-		p.stop()
+	srv, _, err := tepdproc.Start(tepdproc.Config{Bin: filepath.Join(build, "tepd"), State: filepath.Join(dir, name), TPM: spec,
+		Label: tokenLabel, SOPIN: soPIN, UserPIN: userPIN, ServeArgs: serveFlags, Output: log})
+	if err != nil {
+		log.Close()
 		return nil, err
 	}
-	return t, nil
+	return &tepd{Server: srv, so: filepath.Join(build, "libtep_interface.so"), log: log}, nil
+}
+
+// stop ends tepd and closes its log.
+func (t *tepd) stop() {
+	t.Stop()
+	t.log.Close()
 }
 
 // setUpSoftHSM writes a SoftHSMv2 configuration with its token directory

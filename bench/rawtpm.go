@@ -5,68 +5,18 @@ import (
 	"crypto/elliptic"
 	"crypto/sha256"
 	"fmt"
-	"net"
-	"os"
 	"path/filepath"
-	"syscall"
 	"time"
 
 	"github.com/google/go-tpm/tpm2"
 	"github.com/google/go-tpm/tpm2/transport"
 
+	"tep.dev/tep/internal/swtpm"
 	"tep.dev/tep/tpm"
 )
 
-// swtpm is a running swtpm and its spec for tpm.Open and tepd --tpm.
-type swtpm struct {
-	*proc
-	spec string
-	port int // of its TPM commands on 127.0.0.1; 0 when on a Unix socket
-	// sockDir holds its Unix sockets, removed by stop.
-	sockDir string
-	// nice is its nice value; niceErr says why it could not be set.
-	nice    int
-	niceErr error
-}
-
-// renice sets swtpm's nice value, or notes why it could not.
-func (s *swtpm) renice(nice int) {
-	if nice == 0 {
-		return
-	}
-	if err := syscall.Setpriority(syscall.PRIO_PROCESS, s.pid(), nice); err != nil {
-		s.niceErr = fmt.Errorf("setting swtpm's nice value to %d: %w", nice, err)
-		return
-	}
-	s.nice = nice
-}
-
-// stop ends swtpm and removes its sockets.
-func (s *swtpm) stop() {
-	s.proc.stop()
-	if s.sockDir != "" {
-		os.RemoveAll(s.sockDir)
-	}
-}
-
-// tcti is the TSS2 TCTI configuration that reaches the swtpm.
-func (s *swtpm) tcti() string { return fmt.Sprintf("swtpm:host=127.0.0.1,port=%d", s.port) }
-
-// waitListen waits until addr accepts connections, for at most 10 s or
-// until p exits.
-func waitListen(p *proc, network, addr string) error {
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		if c, err := net.DialTimeout(network, addr, time.Second); err == nil {
-			c.Close()
-			return nil
-		}
-		if p.exited() || time.Now().After(deadline) {
-			return p.failure("waiting for " + addr)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
+// tcti is the TSS2 TCTI configuration that reaches sw, an swtpm on TCP.
+func tcti(sw *swtpm.Process) string { return fmt.Sprintf("swtpm:host=127.0.0.1,port=%d", sw.Port) }
 
 // rawTPM runs Crypto's workloads as bare go-tpm commands in this process,
 // on an swtpm of its own, with the key already loaded and authorized by a
@@ -76,7 +26,7 @@ func waitListen(p *proc, network, addr string) error {
 // key generation, times TPM2_Create, whose salted session costs little
 // beside the key search).
 type rawTPM struct {
-	sw              *swtpm
+	sw              *swtpm.Process
 	t               *tpm.TPM
 	rsa, ecc, aes   tpm.KeyBlob
 	piece           int              // the TPM's largest buffer, in AES blocks
@@ -86,13 +36,13 @@ type rawTPM struct {
 }
 
 func startRawTPM(dir string, nice int) (*rawTPM, error) {
-	sw, err := startSWTPM(dir, "swtpm-raw", nice)
+	sw, err := startSWTPM(dir, "swtpm-raw", nice, false)
 	if err != nil {
 		return nil, err
 	}
 	r := &rawTPM{sw: sw, iv: make([]byte, 16), buf: bytes.Repeat([]byte{0x5a}, aesBulk)}
-	if r.t, err = tpm.Open(sw.spec, filepath.Join(dir, "swtpm-raw")); err != nil {
-		sw.stop()
+	if r.t, err = tpm.Open(sw.Spec, filepath.Join(dir, "swtpm-raw")); err != nil {
+		sw.Stop()
 		return nil, err
 	}
 	caps, err := r.t.Algorithms()
@@ -127,7 +77,7 @@ func (r *rawTPM) stop() {
 		})
 	}
 	r.t.Close()
-	r.sw.stop()
+	r.sw.Stop()
 }
 
 func (r *rawTPM) label() string { return SystemRawTPM }

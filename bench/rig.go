@@ -40,7 +40,7 @@ func (r *rig) tep(s *p11System, name, build, spec string) *tepd {
 	if _, err := os.Stat(t.so); err != nil {
 		s.err = err
 	} else {
-		s.module, s.env = t.so, []string{"TEC_COMM_PORT=" + t.ports[0]}
+		s.module, s.env = t.so, []string{"TEC_COMM_PORT=" + t.Ports[0]}
 	}
 	return t
 }

@@ -121,7 +121,7 @@ func Soak(cfg SoakConfig) (*SoakResult, error) {
 	}
 	r.onStop(p.stopAll)
 
-	stopRSS := sampleRSS(t.pid(), rssEvery)
+	stopRSS := sampleRSS(t.Pid(), rssEvery)
 	p.run(d, rnd)
 	samples := stopRSS()
 	res.RSSBaselineKiB = maxRSS(samples, 0, min(time.Minute, d/5))
@@ -138,9 +138,9 @@ func Soak(cfg SoakConfig) (*SoakResult, error) {
 	// with nobody logged in, has flushed its keys; then kill it, so that
 	// it cannot clean up, and see what it left.
 	time.Sleep(lease + 2*time.Second)
-	syscall.Kill(t.pid(), syscall.SIGKILL)
-	<-t.done
-	if res.TPMTransients, res.TPMSessions, err = tpm.Inspect(sw.spec); err != nil {
+	syscall.Kill(t.Pid(), syscall.SIGKILL)
+	<-t.Done()
+	if res.TPMTransients, res.TPMSessions, err = tpm.Inspect(sw.Spec); err != nil {
 		res.TPMErr = err.Error()
 	}
 	return res, nil

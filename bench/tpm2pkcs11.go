@@ -10,6 +10,8 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"tep.dev/tep/internal/swtpm"
 )
 
 // The tpm2-pkcs11 systems: libtpm2_pkcs11 in the host and behind p11-kit's
@@ -40,7 +42,7 @@ var tpm2PKCS11Paths = []string{
 // tpm2-pkcs11 itself when direct, reaches swtpm with the TSS's swtpm
 // TCTI, which opens a new TCP connection for every TPM command (strace
 // shows it): part of tpm2-pkcs11's cost on swtpm as Debian ships it, and
-// the reason for the way tpm.FreePortPair picks ports.
+// the reason for the way swtpm.FreePortPair picks ports.
 const tabrmdTCTI = "tabrmd:bus_type=session"
 
 // tpm2Stack is what tpm2-pkcs11 runs on: an swtpm, a private D-Bus
@@ -48,7 +50,7 @@ const tabrmdTCTI = "tabrmd:bus_type=session"
 // store (tpm2-pkcs11's SQLite database) holding the bench token and,
 // with the broker, an AES-256 key in it labelled aesLabel.
 type tpm2Stack struct {
-	sw         *swtpm
+	sw         *swtpm.Process
 	bus, abrmd *proc
 	module     string
 	// env is what a process loading module needs besides its own
@@ -68,12 +70,12 @@ func startTPM2PKCS11(dir, name, abrmd string) (*tpm2Stack, error) {
 	if err != nil {
 		return nil, err
 	}
-	sw, err := startSWTPMTCP(dir, name+"-swtpm", ChipNice)
+	sw, err := startSWTPM(dir, name+"-swtpm", ChipNice, true)
 	if err != nil {
 		return nil, err
 	}
 	t := &tpm2Stack{sw: sw, module: module}
-	tcti := sw.tcti()
+	tcti := tcti(sw)
 	if addr, err := t.startBroker(dir, name, abrmd, tcti); err != nil {
 		t.fallback = err
 	} else {
@@ -228,7 +230,7 @@ func dbusEscape(s string) string {
 // stop ends the broker, then the bus, then swtpm.
 func (t *tpm2Stack) stop() {
 	t.stopBroker()
-	t.sw.stop()
+	t.sw.Stop()
 }
 
 func (t *tpm2Stack) stopBroker() {

@@ -31,9 +31,12 @@ func TestTPM2PKCS11(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			procs := []*proc{st.sw.proc, st.bus, st.abrmd}
+			sw, procs := st.sw, []*proc{st.bus, st.abrmd}
 			t.Cleanup(func() {
 				st.stop()
+				if !sw.Exited() {
+					t.Errorf("swtpm still runs after stop")
+				}
 				for _, p := range procs {
 					if p != nil && !p.exited() {
 						t.Errorf("%s still runs after stop", p.name)

@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"sync"
 	"time"
+
+	"tep.dev/tep/internal/swtpm"
 )
 
 // The targets W7 and Soak report their figures against. Nothing asserts
@@ -171,11 +173,12 @@ func W7(cfg W7Config) (*W7Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	res.SWTPMNice = sw.nice
-	if sw.niceErr != nil {
-		res.SWTPMNiceErr = sw.niceErr.Error()
+	if sw.NiceErr != nil {
+		res.SWTPMNiceErr = sw.NiceErr.Error()
+	} else {
+		res.SWTPMNice = nice
 	}
-	if res.RSSIdleKiB, err = vmRSS(t.pid()); err != nil {
+	if res.RSSIdleKiB, err = vmRSS(t.Pid()); err != nil {
 		return nil, err
 	}
 	if err := w7SetUp(pc, t, m.keyStep); err != nil {
@@ -191,12 +194,12 @@ func W7(cfg W7Config) (*W7Result, error) {
 	if err := firstFailure(hosts, reps, errs); err != nil {
 		return nil, fmt.Errorf("warming up: %w", err)
 	}
-	stopRSS := sampleRSS(t.pid(), rssEvery)
+	stopRSS := sampleRSS(t.Pid(), rssEvery)
 	start := time.Now()
 	reps, errs = requestAll(hosts, hostRequest{Workload: m.work, Seconds: c.Duration.Seconds()})
 	wall := time.Since(start)
 	res.RSSMaxKiB = maxRSS(stopRSS(), 0, wall+time.Second)
-	res.tally(t.ports[:c.Ports], reps, errs, wall)
+	res.tally(t.Ports[:c.Ports], reps, errs, wall)
 	// The raw TPM runs alone.
 	r.stop()
 	res.RawCalls, res.RawOpsPerS, err = rawRate(pc.Dir, m.rawWork, c.Duration, nice)
@@ -262,13 +265,13 @@ func (res *W7Result) tally(ports []string, reps []hostReply, errs []error, wall 
 
 // w7Server starts the swtpm (at nice value nice) and the tepd that W7 and
 // Soak run on, tepd with serveFlags added to its serve command.
-func (r *rig) w7Server(build string, nice int, serveFlags ...string) (*swtpm, *tepd, error) {
-	sw, err := startSWTPM(r.dir, "swtpm-w7", nice)
+func (r *rig) w7Server(build string, nice int, serveFlags ...string) (*swtpm.Process, *tepd, error) {
+	sw, err := startSWTPM(r.dir, "swtpm-w7", nice, false)
 	if err != nil {
 		return nil, nil, err
 	}
-	r.onStop(sw.stop)
-	t, err := startTEPD(r.dir, "tepd-w7", build, sw.spec, serveFlags...)
+	r.onStop(sw.Stop)
+	t, err := startTEPD(r.dir, "tepd-w7", build, sw.Spec, serveFlags...)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -278,7 +281,7 @@ func (r *rig) w7Server(build string, nice int, serveFlags ...string) (*swtpm, *t
 
 // w7Host starts a host called name on t's port, logged in.
 func w7Host(c P11Config, t *tepd, name string, port int) (*host, error) {
-	h, err := startHost(c.Dir, name, c.Host, t.so, []string{"TEC_COMM_PORT=" + t.ports[port]})
+	h, err := startHost(c.Dir, name, c.Host, t.so, []string{"TEC_COMM_PORT=" + t.Ports[port]})
 	if err != nil {
 		return nil, err
 	}

@@ -1,13 +1,38 @@
 #!/bin/sh
-# Installs the Debian packages the tests need when they are missing.
+# Installs the Debian packages the tests, the demo and the bench need
+# when they are missing, on a fresh Debian 12 with only Go installed.
 # As root it runs apt-get; otherwise it names what is missing and fails.
-# systemd brings systemd-analyze, -sysusers and -tmpfiles, which check dist/.
+# It installs no recommended packages, so every library that is only
+# loaded at run time (a TCTI, a PKCS#11 module) is named here.
+#
+# What needs what:
+#   gcc libc6-dev make cmake    cgo (the module, go-sqlite3), the C clients
+#                               and edge hosts the tests compile, the demo,
+#                               make install-service in cmd/tepd's tests
+#   opensc                      pkcs11-tool
+#   p11-kit p11-kit-modules     p11-kit (server, remote), p11-kit-proxy.so,
+#                               p11-kit-client.so
+#   libp11-kit-dev              p11-kit's pkcs11.h, for c_headers/check.sh
+#   softhsm2                    softhsm2-util and libsofthsm2.so
+#   swtpm swtpm-tools           swtpm (every swtpm test), swtpm_setup
+#   tpm2-tools                  tpm2_getrandom
+#   libtpm2-pkcs11-1 libtpm2-pkcs11-tools   tpm2-pkcs11 and tpm2_ptool
+#   tpm2-abrmd libtss2-tcti-tabrmd0 dbus-daemon   tpm2-pkcs11's broker on
+#                               a private D-Bus bus (the bench)
+#   libtss2-tcti-swtpm0         the TCTI by which tpm2-abrmd, tpm2-tools
+#                               and tpm2-pkcs11 reach swtpm
+#   openssl libengine-pkcs11-openssl   openssl req through the pkcs11 engine
+#   gnutls-bin                  p11tool
+#   socat                       the bench's p11-kit chain over a pty
+#   systemd                     systemd-analyze, -sysusers and -tmpfiles,
+#                               which check dist/
 set -eu
 
-packages="opensc p11-kit softhsm2 swtpm swtpm-tools tpm2-tools
-libtpm2-pkcs11-1 libtpm2-pkcs11-tools tpm2-abrmd libtss2-tcti-tabrmd0
-libengine-pkcs11-openssl gnutls-bin cryptsetup-bin libsqlite3-dev libssl-dev
-cmake socat libp11-kit-dev systemd"
+packages="gcc libc6-dev make cmake opensc p11-kit p11-kit-modules
+libp11-kit-dev softhsm2 swtpm swtpm-tools tpm2-tools libtpm2-pkcs11-1
+libtpm2-pkcs11-tools tpm2-abrmd libtss2-tcti-tabrmd0 dbus-daemon
+libtss2-tcti-swtpm0 openssl libengine-pkcs11-openssl gnutls-bin socat
+systemd"
 
 missing=""
 for p in $packages; do

@@ -8,7 +8,7 @@ import (
 	"testing"
 
 	"tep.dev/tep/p11"
-	"tep.dev/tep/tpm"
+	"tep.dev/tep/tpm/tpmtest"
 )
 
 // pinChangesAndRestart changes the user PIN (C_SetPIN) from oldPIN,
@@ -45,7 +45,7 @@ func pinChangesAndRestart(t *testing.T, r *rig, oldPIN string) string {
 func TestPINChangesKeepObjects(t *testing.T) {
 	for name, spec := range map[string]func(*testing.T) string{
 		"sim":   func(*testing.T) string { return "sim" },
-		"swtpm": func(t *testing.T) string { return tpm.StartSWTPM(t) },
+		"swtpm": func(t *testing.T) string { return tpmtest.StartSWTPM(t) },
 	} {
 		t.Run(name, func(t *testing.T) {
 			r := newRig(t, spec(t))

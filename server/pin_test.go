@@ -11,6 +11,7 @@ import (
 	p11client "tep.dev/tep/provider/client"
 	"tep.dev/tep/server/store"
 	"tep.dev/tep/tpm"
+	"tep.dev/tep/tpm/tpmtest"
 )
 
 const (
@@ -130,7 +131,7 @@ func TestPINSuccessResetsCount(t *testing.T) {
 // wrong PINs stop one short of the TPM's lockout; the right PIN is then
 // refused, not counted, and the flags do not claim the PIN is locked.
 func TestPINNeverLocksTheTPM(t *testing.T) {
-	f := newFixture(t, tpm.StartSWTPM(t))
+	f := newFixture(t, tpmtest.StartSWTPM(t))
 	if err := f.tpm.SetDictionaryAttack(3, 1000, 1000, nil); err != nil {
 		t.Fatal(err)
 	}

@@ -10,7 +10,7 @@ import (
 
 	"tep.dev/tep/p11"
 	p11client "tep.dev/tep/provider/client"
-	"tep.dev/tep/tpm"
+	"tep.dev/tep/tpm/tpmtest"
 )
 
 // propSteps bounds a run of TestRestartKeepsTokenObjects: seconds, not
@@ -32,7 +32,7 @@ func TestRestartKeepsTokenObjects(t *testing.T) {
 	}
 	for name, spec := range map[string]func(*testing.T) string{
 		"sim":   func(*testing.T) string { return "sim" },
-		"swtpm": func(t *testing.T) string { return tpm.StartSWTPM(t) },
+		"swtpm": func(t *testing.T) string { return tpmtest.StartSWTPM(t) },
 	} {
 		t.Run(name, func(t *testing.T) {
 			t.Logf("seed %d (TEP_PROP_SEED=%d replays it)", seed, seed)

@@ -11,10 +11,10 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
+	"tep.dev/tep/internal/tepdproc"
 	"tep.dev/tep/link"
 	"tep.dev/tep/provider/providertest"
 )
@@ -93,7 +93,7 @@ type tepd struct {
 	t     *testing.T
 	state string
 	tpm   string
-	cmd   *exec.Cmd
+	srv   *tepdproc.Server
 	port  string       // the ttyS4 symlink
 	key   string       // the channel key tepd init printed, for TEP_SERVER_KEY
 	log   lockedBuffer // tepd's stderr, also copied to the test's
@@ -123,37 +123,32 @@ func startTepd(t *testing.T, tpmSpec string, initArgs ...string) *tepd {
 	t.Helper()
 	d := &tepd{t: t, state: t.TempDir(), tpm: tpmSpec}
 	d.port = filepath.Join(d.state, "run", "ttyS4")
-	out, err := exec.Command(bin.tepd, append([]string{"init", "--state", d.state, "--tpm", tpmSpec,
-		"--label", "TEP Token", "--so-pin", soPIN, "--user-pin", userPIN}, initArgs...)...).CombinedOutput()
+	cfg := d.config()
+	cfg.InitArgs = initArgs
+	key, err := tepdproc.Init(cfg)
 	if err != nil {
-		t.Fatalf("tepd init: %v\n%s", err, out)
+		t.Fatal(err)
 	}
-	if _, k, ok := strings.Cut(string(out), "TEP_SERVER_KEY="); ok {
-		d.key, _, _ = strings.Cut(k, "\n")
-	}
+	d.key = key
 	d.start()
 	t.Cleanup(d.stop)
 	return d
 }
 
+// config is how d's tepd runs: on ptys and on d.socket().
+func (d *tepd) config() tepdproc.Config {
+	return tepdproc.Config{Bin: bin.tepd, State: d.state, TPM: d.tpm, Label: "TEP Token", SOPIN: soPIN, UserPIN: userPIN,
+		ServeArgs: []string{"--listen", "unix:" + d.socket(), "--log-level", "warn"},
+		Output:    io.MultiWriter(os.Stderr, &d.log)}
+}
+
 func (d *tepd) start() {
 	d.t.Helper()
-	os.Remove(filepath.Join(d.state, "run", "ttyS9"))
-	d.cmd = exec.Command(bin.tepd, "serve", "--state", d.state, "--tpm", d.tpm, "--pty", filepath.Join(d.state, "run"),
-		"--listen", "unix:"+d.socket(), "--log-level", "warn")
-	d.cmd.Stderr = io.MultiWriter(os.Stderr, &d.log)
-	if err := d.cmd.Start(); err != nil {
+	srv, err := tepdproc.Serve(d.config())
+	if err != nil {
 		d.t.Fatal(err)
 	}
-	for i := 0; ; i++ {
-		if _, err := os.Lstat(filepath.Join(d.state, "run", "ttyS9")); err == nil {
-			return
-		}
-		if i > 200 {
-			d.t.Fatal("tepd did not create its ports")
-		}
-		time.Sleep(25 * time.Millisecond)
-	}
+	d.srv = srv
 }
 
 // socket is the unix socket tepd also serves.
@@ -161,23 +156,13 @@ func (d *tepd) socket() string { return filepath.Join(d.state, "tep.sock") }
 
 // stop ends tepd with SIGTERM, as a service manager would.
 func (d *tepd) stop() {
-	if d.cmd == nil {
+	if d.srv == nil {
 		return
 	}
-	d.cmd.Process.Signal(syscall.SIGTERM)
-	done := make(chan error, 1)
-	go func() { done <- d.cmd.Wait() }()
-	select {
-	case err := <-done:
-		if err != nil {
-			d.t.Errorf("tepd exited with %v after SIGTERM", err)
-		}
-	case <-time.After(10 * time.Second):
-		d.cmd.Process.Kill()
-		<-done
-		d.t.Error("tepd did not stop within 10 s of SIGTERM")
+	if err := d.srv.Stop(); err != nil {
+		d.t.Error(err)
 	}
-	d.cmd = nil
+	d.srv = nil
 }
 
 // env is the environment of a client of d.

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"tep.dev/tep/tpm"
+	"tep.dev/tep/tpm/tpmtest"
 )
 
 // withTPM opens the TPM at spec (swtpm, while tepd is stopped: swtpm serves
@@ -84,7 +85,7 @@ func (d *tepd) wantFlags(when string, want ...string) {
 func TestSignerSurvivesWrongPINs(t *testing.T) {
 	swtpm := func(maxTries uint32) func(*testing.T) string {
 		return func(t *testing.T) string {
-			spec := tpm.StartSWTPM(t)
+			spec := tpmtest.StartSWTPM(t)
 			if maxTries != 0 {
 				withTPM(t, spec, func(tp *tpm.TPM) error { return tp.SetDictionaryAttack(maxTries, 1000, 1000, nil) })
 			}
@@ -146,7 +147,7 @@ func TestSignerSurvivesWrongPINs(t *testing.T) {
 // failing a sealed object's auth) leaves it one failure short of lockout;
 // the right PIN is refused, not tried, and the TPM is not locked.
 func TestTPMBudgetSpentByOthers(t *testing.T) {
-	spec := tpm.StartSWTPM(t)
+	spec := tpmtest.StartSWTPM(t)
 	d := startTepd(t, spec)
 	d.stop()
 	withTPM(t, spec, func(tp *tpm.TPM) error {

@@ -15,7 +15,7 @@ import (
 // module still reaches the first one through run/ttyS4 afterwards.
 func TestSecondTepdOnState(t *testing.T) {
 	d := startTepd(t, "sim")
-	pid := strconv.Itoa(d.cmd.Process.Pid)
+	pid := strconv.Itoa(d.srv.Pid())
 	for _, args := range [][]string{
 		{"serve", "--state", d.state, "--tpm", d.tpm, "--pty", d.state + "/run", "--listen", "unix:" + d.socket()},
 		{"init", "--state", d.state, "--tpm", d.tpm, "--so-pin", soPIN, "--user-pin", userPIN},

@@ -7,6 +7,8 @@ import (
 	"testing"
 
 	"github.com/google/go-tpm/tpm2"
+
+	"tep.dev/tep/tpm/tpmtest"
 )
 
 // FuzzParseSealed checks that parseSealed never panics and that what it
@@ -36,7 +38,7 @@ func BenchmarkOpen(b *testing.B) {
 		spec func(b *testing.B) string
 	}{
 		{"sim", func(*testing.B) string { return "sim" }},
-		{"swtpm", func(b *testing.B) string { return StartSWTPM(b) }},
+		{"swtpm", func(b *testing.B) string { return tpmtest.StartSWTPM(b) }},
 	} {
 		b.Run(be.name, func(b *testing.B) {
 			spec, dir := be.spec(b), b.TempDir()

@@ -1,12 +1,16 @@
 package tpm
 
-import "testing"
+import (
+	"testing"
+
+	"tep.dev/tep/tpm/tpmtest"
+)
 
 // TestInspect checks that Inspect counts what a crashed user left on an
 // swtpm, flushes none of it, and counts nothing once Open has cleaned up
 // and Close has flushed its own handles.
 func TestInspect(t *testing.T) {
-	tg := target{StartSWTPM(t), ""}
+	tg := target{tpmtest.StartSWTPM(t), ""}
 	inspect := func(when string, wantTransients, wantSessions int) {
 		t.Helper()
 		tr, se, err := Inspect(tg.spec)

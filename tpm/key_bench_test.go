@@ -6,6 +6,8 @@ import (
 	"testing"
 
 	"github.com/google/go-tpm/tpm2"
+
+	"tep.dev/tep/tpm/tpmtest"
 )
 
 // BenchmarkKeyOps measures key operations with the key already loaded (the
@@ -17,7 +19,7 @@ func BenchmarkKeyOps(b *testing.B) {
 		spec func(b *testing.B) string
 	}{
 		{"sim", func(*testing.B) string { return "sim" }},
-		{"swtpm", func(b *testing.B) string { return StartSWTPM(b) }},
+		{"swtpm", func(b *testing.B) string { return tpmtest.StartSWTPM(b) }},
 	} {
 		b.Run(be.name, func(b *testing.B) {
 			tp := openTPM(b, target{be.spec(b), b.TempDir()})
@@ -64,7 +66,7 @@ func benchSign(b *testing.B, tp *TPM, k KeyBlob) {
 // password authorization: no session to start, no HMAC, nothing but the
 // command. The floor under Sign.
 func BenchmarkBareSign(b *testing.B) {
-	tp := openTPM(b, target{StartSWTPM(b), b.TempDir()})
+	tp := openTPM(b, target{tpmtest.StartSWTPM(b), b.TempDir()})
 	for _, c := range []struct {
 		name string
 		spec KeySpec
@@ -103,7 +105,7 @@ func BenchmarkBareSign(b *testing.B) {
 // password authorization and no parameter encryption, in the TPM's largest
 // pieces: the floor under SymCrypt.
 func BenchmarkBareAES(b *testing.B) {
-	tp := openTPM(b, target{StartSWTPM(b), b.TempDir()})
+	tp := openTPM(b, target{tpmtest.StartSWTPM(b), b.TempDir()})
 	k, _ := createKey(b, tp, KeySpec{Kind: KindAES, Bits: 256, Sign: true, Decrypt: true})
 	pk, _ := tp.parseKey(k)
 	data, iv := make([]byte, 1<<20), make([]byte, aesBlock)

@@ -16,6 +16,8 @@ import (
 
 	"github.com/google/go-tpm/tpm2"
 	"github.com/google/go-tpm/tpm2/transport"
+
+	"tep.dev/tep/tpm/tpmtest"
 )
 
 // p256Keys creates n P-256 signing keys.
@@ -134,7 +136,7 @@ func loadOne(tr transport.TPM) error {
 // TestCloseFlushesKeys checks, on a bare connection to the same swtpm,
 // that Close leaves no loaded key behind.
 func TestCloseFlushesKeys(t *testing.T) {
-	tg := target{StartSWTPM(t), ""}
+	tg := target{tpmtest.StartSWTPM(t), ""}
 	tp := openTPM(t, tg)
 	blobs, pubs := p256Keys(t, tp, 2)
 	for i := range blobs {

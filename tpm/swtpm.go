@@ -2,15 +2,13 @@ package tpm
 
 import (
 	"encoding/binary"
-	"errors"
 	"fmt"
 	"io"
 	"net"
-	"strconv"
-	"strings"
 	"syscall"
 	"time"
 
+	"tep.dev/tep/internal/swtpm"
 	"tep.dev/tep/rawio"
 )
 
@@ -27,64 +25,12 @@ const (
 	firstReadLength   = 4096
 )
 
-// swtpmCtrlSuffix names the control socket of an swtpm reached by a Unix
-// socket: the data socket's path with this added.
-const swtpmCtrlSuffix = ".ctrl"
-
-// swtpmChannels are where an swtpm listens: its data and control
-// channels, on one network.
-type swtpmChannels struct{ network, data, ctrl string }
-
-// parseSWTPM reads an swtpm address, what follows "swtpm:" in a spec:
-// "HOST:PORT" (control port PORT+1) or "unix:PATH" (control socket
-// PATH.ctrl).
-func parseSWTPM(addr string) (swtpmChannels, error) {
-	if path, ok := strings.CutPrefix(addr, "unix:"); ok {
-		if path == "" {
-			return swtpmChannels{}, errors.New("swtpm address: empty socket path")
-		}
-		return swtpmChannels{"unix", path, path + swtpmCtrlSuffix}, nil
-	}
-	host, portStr, err := net.SplitHostPort(addr)
-	if err != nil {
-		return swtpmChannels{}, fmt.Errorf("parsing swtpm address: %w", err)
-	}
-	port, err := strconv.ParseUint(portStr, 10, 16)
-	if err != nil || port == 0 || port == 65535 {
-		return swtpmChannels{}, fmt.Errorf("parsing swtpm address: bad data port %q", portStr)
-	}
-	return swtpmChannels{"tcp", addr, net.JoinHostPort(host, strconv.FormatUint(port+1, 10))}, nil
-}
-
-// SWTPMListen says how to start an swtpm that the TPM spec ("swtpm:...",
-// as for Open) reaches: the --server and --ctrl flags of swtpm socket,
-// and the network and address of its data channel, to wait on until it
-// accepts connections.
-func SWTPMListen(spec string) (flags []string, network, addr string, err error) {
-	rest, ok := strings.CutPrefix(spec, "swtpm:")
-	if !ok {
-		return nil, "", "", fmt.Errorf("%q is not an swtpm spec", spec)
-	}
-	ch, err := parseSWTPM(rest)
-	if err != nil {
-		return nil, "", "", err
-	}
-	channel := func(a string) string {
-		if ch.network == "unix" {
-			return "type=unixio,path=" + a
-		}
-		host, port, _ := net.SplitHostPort(a)
-		return "type=tcp,port=" + port + ",bindaddr=" + host
-	}
-	return []string{"--server", channel(ch.data), "--ctrl", channel(ch.ctrl)}, ch.network, ch.data, nil
-}
-
 func openSWTPM(addr string) (backend, error) {
-	ch, err := parseSWTPM(addr)
+	ch, err := swtpm.ParseAddr(addr)
 	if err != nil {
 		return backend{}, err
 	}
-	c, err := net.DialTimeout(ch.network, ch.data, swtpmDialTimeout)
+	c, err := net.DialTimeout(ch.Network, ch.Data, swtpmDialTimeout)
 	if err != nil {
 		return backend{}, fmt.Errorf("connecting to swtpm: %w", err)
 	}
@@ -96,7 +42,7 @@ func openSWTPM(addr string) (backend, error) {
 	return backend{
 		rw:      &swtpmConn{c: c, raw: rawio.Conn{RC: rc}},
 		hygiene: true,
-		powerOn: func() error { return swtpmInit(ch.network, ch.ctrl) },
+		powerOn: func() error { return swtpmInit(ch.Network, ch.Ctrl) },
 	}, nil
 }
 

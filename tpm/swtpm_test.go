@@ -56,22 +56,3 @@ func TestReadResponseBad(t *testing.T) {
 		}
 	}
 }
-
-func TestSWTPMListen(t *testing.T) {
-	for _, c := range []struct {
-		spec, flags, network, addr string
-	}{
-		{"swtpm:unix:/run/tpm.sock", "--server type=unixio,path=/run/tpm.sock --ctrl type=unixio,path=/run/tpm.sock.ctrl", "unix", "/run/tpm.sock"},
-		{"swtpm:127.0.0.1:2321", "--server type=tcp,port=2321,bindaddr=127.0.0.1 --ctrl type=tcp,port=2322,bindaddr=127.0.0.1", "tcp", "127.0.0.1:2321"},
-	} {
-		flags, network, addr, err := SWTPMListen(c.spec)
-		if err != nil || strings.Join(flags, " ") != c.flags || network != c.network || addr != c.addr {
-			t.Errorf("SWTPMListen(%q) = %q, %s %s, %v; want %q, %s %s", c.spec, flags, network, addr, err, c.flags, c.network, c.addr)
-		}
-	}
-	for _, spec := range []string{"sim", "swtpm:unix:", "swtpm:127.0.0.1:0", "swtpm:127.0.0.1:65535", "swtpm:nohost"} {
-		if _, _, _, err := SWTPMListen(spec); err == nil {
-			t.Errorf("SWTPMListen(%q) succeeded, want an error", spec)
-		}
-	}
-}

@@ -8,6 +8,9 @@ import (
 	"testing"
 
 	"github.com/google/go-tpm/tpm2"
+
+	"tep.dev/tep/internal/swtpm"
+	"tep.dev/tep/tpm/tpmtest"
 )
 
 // target is one TPM a test runs against: its spec and state directory, so
@@ -23,7 +26,7 @@ var backends = []struct {
 	make func(t *testing.T) target
 }{
 	{"sim", func(t *testing.T) target { return target{"sim", t.TempDir()} }},
-	{"swtpm", func(t *testing.T) target { return target{StartSWTPM(t), ""} }},
+	{"swtpm", func(t *testing.T) target { return target{tpmtest.StartSWTPM(t), ""} }},
 }
 
 // forEachBackend runs f on a freshly opened TPM of each backend. The
@@ -142,7 +145,7 @@ func TestSimulatorBadSeedFile(t *testing.T) {
 func TestSWTPMNeedsInit(t *testing.T) {
 	for _, network := range []string{"unix", "tcp"} {
 		t.Run(network, func(t *testing.T) {
-			tp := openTPM(t, target{startSWTPM(t, network), ""})
+			tp := openTPM(t, target{tpmtest.Start(t, swtpm.Config{TCP: network == "tcp", NeedInit: true}), ""})
 			if _, err := tp.GetRandom(16); err != nil {
 				t.Fatalf("GetRandom(16) = %v", err)
 			}

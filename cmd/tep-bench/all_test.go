@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"os/exec"
 	"strings"
 	"testing"
@@ -37,16 +38,26 @@ var summaryRows = []struct {
 	{"RSS a module adds to its host", true},
 }
 
-// TestAllJSON runs every part at a small scale: the summary must have
-// every row with TEP's figure, the peers that ran beside it, and every
-// target judged; and the parts' own results must be there in full.
+// The smoke run's size: every part runs, each as briefly as it can still
+// give every figure (p11 makes at least 10 calls, crypto at least one per
+// workload). The full bench is make bench.
+const (
+	smokeScale      = 0.01
+	smokeW7Duration = time.Second
+)
+
+// TestAllJSON is the bench's smoke test, its one run of the systems: all
+// at a small scale. The summary must have every row with TEP's figure,
+// the peers that ran beside it, and every target judged; each part's own
+// result must be whole (the check* functions), and each part's table
+// must render it.
 func TestAllJSON(t *testing.T) {
-	for _, tool := range []string{"socat", "p11-kit", "softhsm2-util", "tpm2_ptool", "pkcs11-tool"} {
+	for _, tool := range []string{"socat", "p11-kit", "softhsm2-util", "tpm2_ptool", "pkcs11-tool", "tpm2-abrmd", "dbus-daemon"} {
 		if _, err := exec.LookPath(tool); err != nil {
 			t.Fatalf("%s is missing: run scripts/deps.sh", tool)
 		}
 	}
-	out := tepRun(t, "all", "-scale", "0.05", "-w7-duration", "2s", "-json")
+	out := tepRun(t, "all", "-scale", fmt.Sprint(smokeScale), "-w7-duration", smokeW7Duration.String(), "-json")
 	var res allResult
 	if err := json.Unmarshal([]byte(out), &res); err != nil {
 		t.Fatalf("output is not JSON: %v\n%s", err, out)
@@ -99,7 +110,18 @@ func TestAllJSON(t *testing.T) {
 	if len(res.Link) != 2 || res.P11 == nil || len(res.P11.Rows) == 0 || len(res.P11.RSS) == 0 ||
 		res.Crypto == nil || len(res.Crypto.Rows) == 0 || res.W7 == nil || len(res.W7.PerProc) != 24 ||
 		res.W7Shared == nil || len(res.W7Shared.PerProc) != 24 || (res.W7.SWTPMNice != bench.ChipNice && res.W7.SWTPMNiceErr == "") || res.W7Shared.SWTPMNice != 0 {
-		t.Errorf("the parts' results are not all there: %d link sizes, p11 %v, crypto %v, w7 %v, w7 -shared-cpu %v", len(res.Link), res.P11 != nil, res.Crypto != nil, res.W7 != nil, res.W7Shared != nil)
+		t.Fatalf("the parts' results are not all there: %d link sizes, p11 %v, crypto %v, w7 %v, w7 -shared-cpu %v", len(res.Link), res.P11 != nil, res.Crypto != nil, res.W7 != nil, res.W7Shared != nil)
+	}
+	checkP11(t, res.P11, p11Calls(smokeScale))
+	checkP11Table(t, res.P11)
+	checkCrypto(t, res.Crypto)
+	checkCryptoTable(t, res.Crypto)
+	for _, w7 := range []*bench.W7Result{res.W7, res.W7Shared} {
+		checkW7(t, w7, allW7Ports, allW7Procs, smokeW7Duration.Seconds())
+	}
+	var table bytes.Buffer
+	if err := summaryTable(&table, &res, smokeScale, smokeW7Duration); err != nil || !strings.Contains(table.String(), "W7 aggregate sign rate") {
+		t.Errorf("summary table: %v\n%s", err, table.String())
 	}
 }
 

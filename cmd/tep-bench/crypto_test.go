@@ -2,35 +2,11 @@ package main
 
 import (
 	"bytes"
-	"encoding/json"
-	"os/exec"
 	"strings"
 	"testing"
 
 	"tep.dev/tep/bench"
 )
-
-// cryptoRun runs tep-bench crypto with a private TMPDIR and checks
-// afterwards that no process it started is left.
-func cryptoRun(t *testing.T, args ...string) string {
-	t.Helper()
-	for _, tool := range []string{"swtpm", "softhsm2-util", "socat", "p11-kit", "tpm2_ptool", "pkcs11-tool"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			t.Fatalf("%s is missing: run scripts/deps.sh", tool)
-		}
-	}
-	build := tepBuild(t)
-	tmp := t.TempDir()
-	t.Setenv("TMPDIR", tmp)
-	var out, errOut bytes.Buffer
-	if err := run(append([]string{"crypto", "-build", build}, args...), nil, &out, &errOut); err != nil {
-		t.Fatalf("crypto: %v\nstdout:\n%s\nstderr:\n%s", err, out.String(), errOut.String())
-	}
-	if left := processesUsing(tmp); len(left) > 0 {
-		t.Errorf("processes left running: %q", left)
-	}
-	return out.String()
-}
 
 // allWorks are the crypto workloads, and tpmWorks those a TPM does.
 var (
@@ -50,12 +26,10 @@ func oneOf(rows map[string]bench.CryptoRow, w string, names ...string) (bench.Cr
 	return bench.CryptoRow{}, false
 }
 
-func TestCryptoJSON(t *testing.T) {
-	out := cryptoRun(t, "-scale", "0.01", "-json")
-	var res bench.CryptoResult
-	if err := json.Unmarshal([]byte(out), &res); err != nil {
-		t.Fatalf("output is not JSON: %v\n%s", err, out)
-	}
+// checkCrypto checks crypto's result: every workload on TEP and the
+// references, and on each peer a figure with TEP's ratio or why not.
+func checkCrypto(t *testing.T, res *bench.CryptoResult) {
+	t.Helper()
 	rows := map[string]bench.CryptoRow{}
 	for _, r := range res.Rows {
 		rows[r.System+" "+r.Workload] = r
@@ -119,8 +93,14 @@ func TestCryptoJSON(t *testing.T) {
 	}
 }
 
-func TestCryptoTable(t *testing.T) {
-	out := cryptoRun(t, "-scale", "0.01")
+// checkCryptoTable checks crypto's table of res.
+func checkCryptoTable(t *testing.T, res *bench.CryptoResult) {
+	t.Helper()
+	var b bytes.Buffer
+	if err := cryptoTable(&b, res); err != nil {
+		t.Fatal(err)
+	}
+	out := b.String()
 	for _, want := range []string{"workload", "×raw TPM", "×SoftHSM", "×tpm2-pkcs11", "×p11kit", "×p11kit-tpm2",
 		"MiB/s", bench.SystemTEPSWTPM, bench.SystemTEPSim, bench.SystemSoftHSM, bench.SystemRawTPM,
 		bench.SystemTPM2PKCS11, bench.SystemP11Kit, bench.SystemP11KitTPM2, bench.WorkRSAKeygen, "below 1, TEP is faster"} {

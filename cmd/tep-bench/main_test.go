@@ -110,29 +110,6 @@ func tepBuild(t *testing.T) string {
 	return buildDir
 }
 
-// p11Run runs tep-bench p11 with a private TMPDIR and checks afterwards
-// that no process it started is left.
-func p11Run(t *testing.T, args ...string) string {
-	t.Helper()
-	for _, tool := range []string{"socat", "p11-kit", "softhsm2-util", "swtpm", "tpm2_ptool", "pkcs11-tool"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			t.Fatalf("%s is missing: run scripts/deps.sh", tool)
-		}
-	}
-	build := tepBuild(t) // before TMPDIR changes: the tests share it
-	tmp := t.TempDir()
-	t.Setenv("TMPDIR", tmp)
-	var out, errOut bytes.Buffer
-	err := run(append([]string{"p11", "-build", build}, args...), nil, &out, &errOut)
-	if err != nil {
-		t.Fatalf("p11: %v\nstdout:\n%s\nstderr:\n%s", err, out.String(), errOut.String())
-	}
-	if left := processesUsing(tmp); len(left) > 0 {
-		t.Errorf("processes left running: %q", left)
-	}
-	return out.String()
-}
-
 // processesUsing returns the command lines of other processes whose
 // command line or environment names dir.
 func processesUsing(dir string) []string {
@@ -151,14 +128,12 @@ func processesUsing(dir string) []string {
 	return out
 }
 
-func TestP11JSON(t *testing.T) {
-	out := p11Run(t, "-n", "20", "-json")
-	var res bench.P11Result
-	if err := json.Unmarshal([]byte(out), &res); err != nil {
-		t.Fatalf("output is not JSON: %v\n%s", err, out)
-	}
-	if res.N != 20 {
-		t.Errorf("n = %d, want 20", res.N)
+// checkP11 checks p11's result, run with n calls: figures for TEP and
+// the references, a row for each tpm2-pkcs11 system, the memory figures.
+func checkP11(t *testing.T, res *bench.P11Result, n int) {
+	t.Helper()
+	if res.N != n {
+		t.Errorf("n = %d, want %d", res.N, n)
 	}
 	rows := map[string]bench.P11Row{}
 	for _, r := range res.Rows {
@@ -172,7 +147,7 @@ func TestP11JSON(t *testing.T) {
 				t.Errorf("no row for %s %s; rows: %+v", sys, w, res.Rows)
 				continue
 			}
-			if r.Err != "" || r.Calls != 20 || r.MedianNs <= 0 || r.P99Ns < r.MedianNs || r.OpsPerS <= 0 {
+			if r.Err != "" || r.Calls != n || r.MedianNs <= 0 || r.P99Ns < r.MedianNs || r.OpsPerS <= 0 {
 				t.Errorf("%s %s: bad measurement %+v", sys, w, r)
 			}
 		}
@@ -198,7 +173,7 @@ func TestP11JSON(t *testing.T) {
 					continue
 				}
 				found = true
-				if r.Err == "" && (r.Calls != 20 || r.MedianNs <= 0 || r.TEPRatio <= 0) {
+				if r.Err == "" && (r.Calls != n || r.MedianNs <= 0 || r.TEPRatio <= 0) {
 					t.Errorf("%s %s: bad measurement %+v", sys, w, r)
 				}
 			}
@@ -218,8 +193,14 @@ func TestP11JSON(t *testing.T) {
 	}
 }
 
-func TestP11Table(t *testing.T) {
-	out := p11Run(t, "-n", "10")
+// checkP11Table checks p11's table of res.
+func checkP11Table(t *testing.T, res *bench.P11Result) {
+	t.Helper()
+	var b bytes.Buffer
+	if err := p11Table(&b, res); err != nil {
+		t.Fatal(err)
+	}
+	out := b.String()
 	for _, want := range []string{"system", "TEP ÷ this", bench.SystemTEP, bench.SystemSoftHSM, bench.SystemP11Kit,
 		bench.SystemTPM2PKCS11, bench.SystemP11KitTPM2,
 		"C_GenerateRandom(32)", "C_GetSessionInfo", "tepd, idle, 6 ports", "added to a host by libsofthsm2.so"} {

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"flag"
 	"os/exec"
 	"strings"
 	"testing"
@@ -30,16 +31,14 @@ func tepRun(t *testing.T, args ...string) string {
 	return out.String()
 }
 
-func TestW7JSON(t *testing.T) {
-	out := tepRun(t, "w7", "-duration", "2s", "-ports", "2", "-procs", "2", "-json")
-	var res bench.W7Result
-	if err := json.Unmarshal([]byte(out), &res); err != nil {
-		t.Fatalf("output is not JSON: %v\n%s", err, out)
+// checkW7 checks W7's result, run with ECDSA on ports×procs processes
+// for durS seconds.
+func checkW7(t *testing.T, res *bench.W7Result, ports, procs int, durS float64) {
+	t.Helper()
+	if res.Mech != "ecdsa" || res.Workload != bench.WorkW7ECDSA || res.Ports != ports || res.ProcsPerPort != procs || res.DurationS != durS {
+		t.Errorf("run described as %s %q, %d×%d, %v s; want ecdsa, %d×%d, %v s", res.Mech, res.Workload, res.Ports, res.ProcsPerPort, res.DurationS, ports, procs, durS)
 	}
-	if res.Mech != "ecdsa" || res.Workload != bench.WorkW7ECDSA || res.Ports != 2 || res.ProcsPerPort != 2 || res.DurationS != 2 {
-		t.Errorf("run described as %s %q, %d×%d, %v s; want ecdsa, 2×2, 2 s", res.Mech, res.Workload, res.Ports, res.ProcsPerPort, res.DurationS)
-	}
-	if res.Calls <= 0 || res.OpsPerS <= 0 || res.WallS < 2 || res.MedianNs <= 0 || res.P99Ns < res.MedianNs {
+	if res.Calls <= 0 || res.OpsPerS <= 0 || res.WallS < durS || res.MedianNs <= 0 || res.P99Ns < res.MedianNs {
 		t.Errorf("empty measurement: %d calls, %v ops/s in %v s, median %d, p99 %d", res.Calls, res.OpsPerS, res.WallS, res.MedianNs, res.P99Ns)
 	}
 	if res.Errors != 0 || res.FirstError != "" {
@@ -48,12 +47,12 @@ func TestW7JSON(t *testing.T) {
 	if res.RawErr != "" || res.RawCalls <= 0 || res.RawOpsPerS <= 0 || res.VsRaw <= 0 {
 		t.Errorf("raw TPM: %d calls, %v ops/s, ratio %v, error %q; want figures", res.RawCalls, res.RawOpsPerS, res.VsRaw, res.RawErr)
 	}
-	if len(res.PerPort) != 2 || len(res.PerProc) != 4 {
-		t.Fatalf("%d ports, %d processes; want 2, 4", len(res.PerPort), len(res.PerProc))
+	if len(res.PerPort) != ports || len(res.PerProc) != ports*procs {
+		t.Fatalf("%d ports, %d processes; want %d, %d", len(res.PerPort), len(res.PerProc), ports, ports*procs)
 	}
 	for _, p := range res.PerPort {
-		if p.Procs != 2 || p.Calls <= 0 || p.OpsPerS <= 0 {
-			t.Errorf("port %+v: want 2 processes and calls", p)
+		if p.Procs != procs || p.Calls <= 0 || p.OpsPerS <= 0 {
+			t.Errorf("port %+v: want %d processes and calls", p, procs)
 		}
 	}
 	for i, p := range res.PerProc {
@@ -69,7 +68,14 @@ func TestW7JSON(t *testing.T) {
 	}
 }
 
+// soakTest runs TestSoakJSON, a 20 s soak with its checks: make soak
+// passes it; make test, which must stay short, does not.
+var soakTest = flag.Bool("soak", false, "run TestSoakJSON, a 20 s soak")
+
 func TestSoakJSON(t *testing.T) {
+	if !*soakTest {
+		t.Skip("a 20 s soak; make soak runs it (go test -run TestSoakJSON ./cmd/tep-bench -soak)")
+	}
 	out := tepRun(t, "soak", "-duration", "20s", "-json")
 	var res bench.SoakResult
 	if err := json.Unmarshal([]byte(out), &res); err != nil {

@@ -1,0 +1,105 @@
+package tepdproc
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+// tepdBin is the tepd that TestMain built.
+var tepdBin string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "tepdproc")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	tepdBin = filepath.Join(dir, "tepd")
+	code := 1
+	if out, err := exec.Command("go", "build", "-o", tepdBin, "../../cmd/tepd").CombinedOutput(); err != nil {
+		fmt.Fprintf(os.Stderr, "building tepd: %v\n%s", err, out)
+	} else {
+		code = m.Run()
+	}
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+func config(t *testing.T) Config {
+	return Config{Bin: tepdBin, State: t.TempDir(), TPM: "sim", Label: "tepdproc", SOPIN: "87654321", UserPIN: "1234",
+		ServeArgs: []string{"--log-level", "warn"}}
+}
+
+// TestStartStop starts a token, checks its ports and key, that a second
+// tepd on the same state is refused with tepd's reason, and that the
+// token serves again after Stop.
+func TestStartStop(t *testing.T) {
+	cfg := config(t)
+	srv, key, err := Start(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if key == "" {
+		t.Error("Start returned no channel key")
+	}
+	if len(srv.Ports) != len(portNames) {
+		t.Errorf("%d ports, want %d", len(srv.Ports), len(portNames))
+	}
+	for _, p := range srv.Ports {
+		if _, err := os.Stat(p); err != nil {
+			t.Errorf("port %s: %v", p, err)
+		}
+	}
+	if again, err := Serve(cfg); err == nil {
+		again.Stop()
+		t.Error("a second Serve on a served state succeeded, want an error")
+	} else if !strings.Contains(err.Error(), strconv.Itoa(srv.Pid())) {
+		t.Errorf("second Serve: %v, want the serving tepd named", err)
+	}
+	// The refused second tepd left the first one's ports alone.
+	for _, p := range srv.Ports {
+		if _, err := os.Lstat(p); err != nil {
+			t.Errorf("port %s after a second Serve: %v", p, err)
+		}
+	}
+	if err := srv.Stop(); err != nil {
+		t.Errorf("Stop = %v", err)
+	}
+	if err := srv.Stop(); err != nil {
+		t.Errorf("second Stop = %v", err)
+	}
+	// A port link that a killed tepd left behind is not taken for the
+	// new tepd's.
+	last := srv.Ports[len(srv.Ports)-1]
+	if err := os.Symlink("/nonexistent/pty", last); err != nil {
+		t.Fatal(err)
+	}
+	srv, err = Serve(cfg)
+	if err != nil {
+		t.Fatalf("Serve after Stop = %v", err)
+	}
+	if target, err := os.Readlink(last); err != nil || target == "/nonexistent/pty" {
+		t.Errorf("%s -> %q, %v; want the new tepd's pty", last, target, err)
+	}
+	if err := srv.Stop(); err != nil {
+		t.Errorf("Stop = %v", err)
+	}
+}
+
+func TestInitFails(t *testing.T) {
+	cfg := config(t)
+	cfg.TPM = "swtpm:unix:/nonexistent/tpm.sock"
+	if _, err := Init(cfg); err == nil || !strings.Contains(err.Error(), "tepd init") {
+		t.Errorf("Init on a missing TPM = %v, want tepd init's error", err)
+	}
+	cfg = config(t)
+	cfg.ServeArgs = []string{"--no-such-flag"}
+	if _, _, err := Start(cfg); err == nil || !strings.Contains(err.Error(), "exited") {
+		t.Errorf("Serve with a bad flag = %v, want tepd's exit", err)
+	}
+}
