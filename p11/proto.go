@@ -418,3 +418,57 @@ type WrapReq struct {
 	Template  []Attribute
 	OutCap    int64
 }
+
+// OnSession is a request made on a session: the server finds the session
+// before it reads the rest.
+type OnSession interface {
+	SessionHandle() uint64
+}
+
+// SessionHandle returns the session the call is made on.
+func (r *SessionReq) SessionHandle() uint64 { return r.Session }
+
+// SessionHandle returns the session the call is made on.
+func (r *InitPINReq) SessionHandle() uint64 { return r.Session }
+
+// SessionHandle returns the session the call is made on.
+func (r *SetPINReq) SessionHandle() uint64 { return r.Session }
+
+// SessionHandle returns the session the call is made on.
+func (r *LoginReq) SessionHandle() uint64 { return r.Session }
+
+// SessionHandle returns the session the call is made on.
+func (r *GenerateRandomReq) SessionHandle() uint64 { return r.Session }
+
+// SessionHandle returns the session the call is made on.
+func (r *OpInitReq) SessionHandle() uint64 { return r.Session }
+
+// SessionHandle returns the session the call is made on.
+func (r *DataReq) SessionHandle() uint64 { return r.Session }
+
+// SessionHandle returns the session the call is made on.
+func (r *OutReq) SessionHandle() uint64 { return r.Session }
+
+// SessionHandle returns the session the call is made on.
+func (r *TemplateReq) SessionHandle() uint64 { return r.Session }
+
+// SessionHandle returns the session the call is made on.
+func (r *ObjectReq) SessionHandle() uint64 { return r.Session }
+
+// SessionHandle returns the session the call is made on.
+func (r *GetAttrReq) SessionHandle() uint64 { return r.Session }
+
+// SessionHandle returns the session the call is made on.
+func (r *FindReq) SessionHandle() uint64 { return r.Session }
+
+// SessionHandle returns the session the call is made on.
+func (r *VerifyReq) SessionHandle() uint64 { return r.Session }
+
+// SessionHandle returns the session the call is made on.
+func (r *KeyPairReq) SessionHandle() uint64 { return r.Session }
+
+// SessionHandle returns the session the call is made on.
+func (r *KeyReq) SessionHandle() uint64 { return r.Session }
+
+// SessionHandle returns the session the call is made on.
+func (r *WrapReq) SessionHandle() uint64 { return r.Session }

@@ -33,17 +33,8 @@ type cryptOp struct {
 }
 
 // cryptInit starts an encryption (or decryption) on a session.
-func (s *Server) cryptInit(c *client, body []byte, decrypt bool) (p11.Resp, error) {
-	var req p11.OpInitReq
-	if err := decode(body, &req); err != nil {
-		return nil, err
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	sess, err := s.sessionOf(c, req.Session)
-	if err != nil {
-		return nil, err
-	}
+// s.mu is held.
+func (s *Server) cryptInit(c *client, sess *session, req *p11.OpInitReq, decrypt bool) (p11.Resp, error) {
 	slot := &sess.encrypt
 	use := uint64(p11.CKA_ENCRYPT)
 	if decrypt {
@@ -53,7 +44,7 @@ func (s *Server) cryptInit(c *client, body []byte, decrypt bool) (p11.Resp, erro
 		return nil, p11.CKR_OPERATION_ACTIVE
 	}
 	if req.Mechanism.Type == p11.CKM_RSA_PKCS || req.Mechanism.Type == p11.CKM_RSA_PKCS_OAEP {
-		return s.rsaCryptInit(c, sess, req, slot, use, decrypt)
+		return s.rsaCryptInit(c, sess, *req, slot, use, decrypt)
 	}
 	mode, ok := aesMechs[req.Mechanism.Type]
 	if !ok || !hasMode(s.caps, mode) {

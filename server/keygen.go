@@ -101,11 +101,7 @@ func (s *Server) keySpecFor(mech uint64, pub []p11.Attribute) (tpm.KeySpec, uint
 	return tpm.KeySpec{}, 0, p11.CKR_MECHANISM_INVALID
 }
 
-func (s *Server) generateKeyPair(c *client, body []byte) (p11.Resp, error) {
-	var req p11.KeyPairReq
-	if err := decode(body, &req); err != nil {
-		return nil, err
-	}
+func (s *Server) generateKeyPair(c *client, req *p11.KeyPairReq) (p11.Resp, error) {
 	s.mu.Lock()
 	sess, err := s.sessionOf(c, req.Session)
 	var tokenKey []byte
@@ -128,7 +124,7 @@ func (s *Server) generateKeyPair(c *client, body []byte) (p11.Resp, error) {
 		return nil, err
 	}
 	// Check both templates before the TPM spends time on a key.
-	_, privAttrs, err := pairAttrs(req, keyType, nil)
+	_, privAttrs, err := pairAttrs(*req, keyType, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -156,7 +152,7 @@ func (s *Server) generateKeyPair(c *client, body []byte) (p11.Resp, error) {
 	if err != nil {
 		return nil, err
 	}
-	pubAttrs, privAttrs, err := pairAttrs(req, keyType, pubKey)
+	pubAttrs, privAttrs, err := pairAttrs(*req, keyType, pubKey)
 	if err != nil {
 		return nil, err
 	}

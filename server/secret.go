@@ -24,13 +24,9 @@ var secretTypeRules = map[uint64]map[uint64]attrRule{
 	p11.CKK_GENERIC_SECRET: {p11.CKA_VALUE: ruleSensitive, p11.CKA_VALUE_LEN: ruleReadOnly},
 }
 
-func (s *Server) generateKey(c *client, body []byte) (p11.Resp, error) {
-	var req p11.KeyReq
-	if err := decode(body, &req); err != nil {
-		return nil, err
-	}
+func (s *Server) generateKey(c *client, req *p11.KeyReq) (p11.Resp, error) {
 	if req.Mechanism.Type == p11.CKM_GENERIC_SECRET_KEY_GEN && s.caps.HMAC {
-		return s.generateMACKey(c, req)
+		return s.generateMACKey(c, *req)
 	}
 	if req.Mechanism.Type != p11.CKM_AES_KEY_GEN || len(s.caps.AESModes) == 0 {
 		return nil, p11.CKR_MECHANISM_INVALID

@@ -7,17 +7,7 @@ import (
 // wrapKey is C_WrapKey. Every secret key of a TPM token lives in the TPM
 // and is not extractable, so after the handles check out the answer is
 // CKR_KEY_UNEXTRACTABLE.
-func (s *Server) wrapKey(c *client, body []byte) (p11.Resp, error) {
-	var req p11.WrapReq
-	if err := decode(body, &req); err != nil {
-		return nil, err
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	sess, err := s.sessionOf(c, req.Session)
-	if err != nil {
-		return nil, err
-	}
+func (s *Server) wrapKey(c *client, sess *session, req *p11.WrapReq) (p11.Resp, error) {
 	if _, err := s.objectOf(c, sess, req.Wrapping); err != nil {
 		return nil, p11.CKR_WRAPPING_KEY_HANDLE_INVALID
 	}
@@ -31,11 +21,7 @@ func (s *Server) wrapKey(c *client, body []byte) (p11.Resp, error) {
 // unwrapKey is C_UnwrapKey with an RSA key in the TPM (CKM_RSA_PKCS or
 // CKM_RSA_PKCS_OAEP): the TPM decrypts the wrapped key, which goes
 // straight back into the TPM as an imported secret key.
-func (s *Server) unwrapKey(c *client, body []byte) (p11.Resp, error) {
-	var req p11.WrapReq
-	if err := decode(body, &req); err != nil {
-		return nil, err
-	}
+func (s *Server) unwrapKey(c *client, req *p11.WrapReq) (p11.Resp, error) {
 	if req.Mechanism.Type != p11.CKM_RSA_PKCS && req.Mechanism.Type != p11.CKM_RSA_PKCS_OAEP {
 		return nil, p11.CKR_MECHANISM_INVALID
 	}
