@@ -248,15 +248,35 @@ func (s *Server) dispatch(c *client, fn uint16, args []byte) []byte {
 	return body
 }
 
-// rvOf maps an error to the return value the caller sees: a p11.RV is
-// itself; anything else is the device's fault, logged here.
+// rvOf maps an error to the return value the caller sees, in this one
+// place: a p11.RV is itself; the TPM layer's sentinels (tpm/errors.go)
+// have their PKCS#11 meaning; anything else is the device's fault. What is
+// not the caller's doing is logged here.
 func (s *Server) rvOf(fn uint16, err error) p11.RV {
 	var rv p11.RV
 	if errors.As(err, &rv) {
 		return rv
 	}
-	if errors.Is(err, errBadArguments) {
+	switch {
+	case errors.Is(err, errBadArguments):
 		return p11.CKR_ARGUMENTS_BAD
+	case errors.Is(err, tpm.ErrUsage):
+		return p11.CKR_KEY_FUNCTION_NOT_PERMITTED
+	case errors.Is(err, tpm.ErrDecrypt):
+		return p11.CKR_ENCRYPTED_DATA_INVALID
+	case errors.Is(err, tpm.ErrUnsupported):
+		return p11.CKR_MECHANISM_PARAM_INVALID
+	case errors.Is(err, tpm.ErrLockout):
+		// A key made before keys were noDA, used while the TPM refuses
+		// every authorization: the token's secrets are locked as a PIN
+		// is, until the recovery time passes or the SO resets it.
+		s.log.Warn("the TPM is in dictionary-attack lockout", "func", fn, "err", err)
+		return p11.CKR_PIN_LOCKED
+	case errors.Is(err, tpm.ErrAuthFail):
+		// A key's stored authorization that the TPM refuses: the record
+		// and the key disagree, which is not the caller's doing.
+		s.log.Error("the TPM refused a key's authorization", "func", fn, "err", err)
+		return p11.CKR_FUNCTION_FAILED
 	}
 	s.log.Error("call failed", "func", fn, "err", err)
 	return p11.CKR_DEVICE_ERROR
