@@ -77,6 +77,49 @@ const (
 // keeps its state past the lease; it is not a PKCS#11 function.
 const FnKeepAlive uint16 = 0x100
 
+// FnEndOperation ends the operation a session has in progress of one kind
+// (EndOperationReq); it is not a PKCS#11 function. The client sends it
+// when a call of that operation failed before it reached the server or
+// without its answer: the caller bad arguments, or the link broke. PKCS#11
+// v2.40 (C_Encrypt, C_Sign, C_Digest, ...) ends the operation on any error
+// but CKR_BUFFER_TOO_SMALL, and the server must learn of the errors it did
+// not see. Ending no operation is no error.
+const FnEndOperation uint16 = 0x101
+
+// FnDigestMore carries a part of a C_Digest too long for one message
+// (DataReq); the last part travels as FnDigest, which returns the digest.
+// The operation stays a single-part one: no C_DigestUpdate or
+// C_DigestFinal may join it. It is not a PKCS#11 function.
+const FnDigestMore uint16 = 0x102
+
+// EndOperationReq names a session and the kind of operation to end, by
+// its init function (FnEncryptInit, FnDigestInit, ...).
+type EndOperationReq struct {
+	Session uint64
+	Init    uint16
+}
+
+// SessionHandle returns the session the call is made on.
+func (r *EndOperationReq) SessionHandle() uint64 { return r.Session }
+
+// operationOf maps the functions that continue an operation to the
+// function that starts it.
+var operationOf = map[uint16]uint16{
+	FnEncrypt: FnEncryptInit, FnEncryptUpdate: FnEncryptInit, FnEncryptFinal: FnEncryptInit,
+	FnDecrypt: FnDecryptInit, FnDecryptUpdate: FnDecryptInit, FnDecryptFinal: FnDecryptInit,
+	FnDigest: FnDigestInit, FnDigestMore: FnDigestInit, FnDigestUpdate: FnDigestInit, FnDigestKey: FnDigestInit, FnDigestFinal: FnDigestInit,
+	FnSign: FnSignInit, FnSignUpdate: FnSignInit, FnSignFinal: FnSignInit,
+	FnVerify: FnVerifyInit, FnVerifyUpdate: FnVerifyInit, FnVerifyFinal: FnVerifyInit,
+}
+
+// OperationOf returns the init function of the operation fn continues
+// (C_EncryptUpdate: FnEncryptInit), and false for a function that
+// continues none.
+func OperationOf(fn uint16) (init uint16, ok bool) {
+	init, ok = operationOf[fn]
+	return init, ok
+}
+
 // The shapes of arguments (…Req) and results (…Resp) on the wire. Every
 // result starts with the return value; the other fields are meaningful
 // only when it is CKR_OK (or CKR_BUFFER_TOO_SMALL for a Len). A failure

@@ -22,6 +22,7 @@ const pieceSize = 64 << 10
 // cryptOp is an AES encryption or decryption in progress. Whole blocks go
 // to the TPM; a partial block waits in pending for the next part.
 type cryptOp struct {
+	opPhase
 	decrypt bool
 	mode    tpm.SymMode
 	pad     bool // CKM_AES_CBC_PAD

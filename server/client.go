@@ -112,7 +112,7 @@ func (s *Server) hello(c *client, req *p11.HelloReq) (p11.Resp, error) {
 	return &p11.HelloResp{LeaseMs: s.lease.Milliseconds()}, nil
 }
 
-func (s *Server) goodbye(c *client, _ []byte) (p11.Resp, error) {
+func (s *Server) goodbye(c *client, _ uint16, _ []byte) (p11.Resp, error) {
 	s.mu.Lock()
 	s.dropClient(c)
 	s.mu.Unlock()
@@ -127,6 +127,16 @@ func (s *Server) sessionOf(c *client, h uint64) (*session, error) {
 		return nil, p11.CKR_SESSION_HANDLE_INVALID
 	}
 	return sess, nil
+}
+
+// checkSession answers CKR_SESSION_HANDLE_INVALID for a handle that is
+// not one of c's sessions, for the handlers that would otherwise look at
+// another argument first: the session is reported before the mechanism.
+func (s *Server) checkSession(c *client, h uint64) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	_, err := s.sessionOf(c, h)
+	return err
 }
 
 func (s *Server) openSession(c *client, req *p11.OpenSessionReq) (p11.Resp, error) {

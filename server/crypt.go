@@ -25,7 +25,7 @@ func (s *Server) decryptFinal(c *client, r *p11.OutReq) (p11.Resp, error)  { ret
 
 func (s *Server) single(c *client, req *p11.OutReq, decrypt bool) (p11.Resp, error) {
 	slot := cryptSlot(decrypt)
-	sess, op, err := take(s, c, req.Session, slot)
+	sess, op, err := take(s, c, req.Session, slot, stepSingle)
 	if err != nil {
 		return nil, err
 	}
@@ -61,7 +61,7 @@ func (s *Server) single(c *client, req *p11.OutReq, decrypt bool) (p11.Resp, err
 
 func (s *Server) part(c *client, req *p11.OutReq, decrypt bool) (p11.Resp, error) {
 	slot := cryptSlot(decrypt)
-	sess, op, err := take(s, c, req.Session, slot)
+	sess, op, err := take(s, c, req.Session, slot, stepUpdate)
 	if err != nil {
 		return nil, err
 	}
@@ -83,7 +83,7 @@ func (s *Server) part(c *client, req *p11.OutReq, decrypt bool) (p11.Resp, error
 
 func (s *Server) last(c *client, req *p11.OutReq, decrypt bool) (p11.Resp, error) {
 	slot := cryptSlot(decrypt)
-	sess, op, err := take(s, c, req.Session, slot)
+	sess, op, err := take(s, c, req.Session, slot, stepFinal)
 	if err != nil {
 		return nil, err
 	}

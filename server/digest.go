@@ -12,6 +12,7 @@ import (
 // digestOp is a digest operation in progress on a session. Digests run in
 // software: they need no secret, and the TPM would only be slower.
 type digestOp struct {
+	opPhase
 	h hash.Hash
 }
 
@@ -65,7 +66,7 @@ func (s *Server) digestInit(c *client, sess *session, req *p11.OpInitReq) (p11.R
 }
 
 func (s *Server) digest(c *client, req *p11.OutReq) (p11.Resp, error) {
-	sess, op, err := take(s, c, req.Session, digestSlot)
+	sess, op, err := take(s, c, req.Session, digestSlot, stepSingle)
 	if err != nil {
 		return nil, err
 	}
@@ -79,7 +80,17 @@ func (s *Server) digest(c *client, req *p11.OutReq) (p11.Resp, error) {
 }
 
 func (s *Server) digestUpdate(c *client, req *p11.DataReq) (p11.Resp, error) {
-	_, op, err := take(s, c, req.Session, digestSlot)
+	_, op, err := take(s, c, req.Session, digestSlot, stepUpdate)
+	if err != nil {
+		return nil, err
+	}
+	op.h.Write(req.Data)
+	return &p11.RVResp{}, nil
+}
+
+// digestMore hashes a part of a long C_Digest (p11.FnDigestMore).
+func (s *Server) digestMore(c *client, req *p11.DataReq) (p11.Resp, error) {
+	_, op, err := take(s, c, req.Session, digestSlot, stepSingle)
 	if err != nil {
 		return nil, err
 	}
@@ -88,7 +99,7 @@ func (s *Server) digestUpdate(c *client, req *p11.DataReq) (p11.Resp, error) {
 }
 
 func (s *Server) digestFinal(c *client, req *p11.OutReq) (p11.Resp, error) {
-	sess, op, err := take(s, c, req.Session, digestSlot)
+	sess, op, err := take(s, c, req.Session, digestSlot, stepFinal)
 	if err != nil {
 		return nil, err
 	}
@@ -110,4 +121,22 @@ func lengthOnly(outCap int64, need int) *p11.OutResp {
 		return &p11.OutResp{RV: p11.CKR_BUFFER_TOO_SMALL, Len: uint64(need)}
 	}
 	return nil
+}
+
+// digestKey is C_DigestKey. Every secret key here lives in the TPM, whose
+// keys never leave it in the clear: none can be digested. PKCS#11 v2.40,
+// C_DigestKey, allows CKR_KEY_INDIGESTIBLE for that, and as an error it
+// ends the digest (endOnError). s.mu is held.
+func (s *Server) digestKey(c *client, sess *session, req *p11.ObjectReq) (p11.Resp, error) {
+	if sess.digest == nil {
+		return nil, p11.CKR_OPERATION_NOT_INITIALIZED
+	}
+	if err := sess.digest.enter(stepUpdate); err != nil {
+		return nil, err
+	}
+	o, err := s.objectOf(c, sess, req.Object)
+	if err != nil || o.ulong(p11.CKA_CLASS) != p11.CKO_SECRET_KEY {
+		return nil, p11.CKR_KEY_HANDLE_INVALID
+	}
+	return nil, p11.CKR_KEY_INDIGESTIBLE
 }

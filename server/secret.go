@@ -25,6 +25,9 @@ var secretTypeRules = map[uint64]map[uint64]attrRule{
 }
 
 func (s *Server) generateKey(c *client, req *p11.KeyReq) (p11.Resp, error) {
+	if err := s.checkSession(c, req.Session); err != nil {
+		return nil, err
+	}
 	if req.Mechanism.Type == p11.CKM_GENERIC_SECRET_KEY_GEN && s.caps.HMAC {
 		return s.generateMACKey(c, *req)
 	}

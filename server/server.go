@@ -140,24 +140,34 @@ func (s *Server) Close() {
 	s.logFinalDrops()
 }
 
-// handler answers one call of a client, from its encoded arguments.
-type handler func(s *Server, c *client, body []byte) (p11.Resp, error)
+// handler answers one call of a client to function fn, from its encoded
+// arguments.
+type handler func(s *Server, c *client, fn uint16, body []byte) (p11.Resp, error)
 
-// handle makes a handler of fn, which takes its arguments decoded: a body
-// that does not decode as a Req is CKR_ARGUMENTS_BAD.
-func handle[Req any](fn func(s *Server, c *client, req *Req) (p11.Resp, error)) handler {
-	return func(s *Server, c *client, body []byte) (p11.Resp, error) {
+// handle makes a handler of f, which takes its arguments decoded: a body
+// that does not decode as a Req is CKR_ARGUMENTS_BAD. A call that
+// continues an operation and fails ends the operation (endOnError).
+func handle[Req any](f func(s *Server, c *client, req *Req) (p11.Resp, error)) handler {
+	return func(s *Server, c *client, fn uint16, body []byte) (p11.Resp, error) {
 		req := new(Req)
-		if err := decode(body, req); err != nil {
-			return nil, err
+		err := decode(body, req)
+		var resp p11.Resp
+		if err == nil {
+			resp, err = f(s, c, req)
 		}
-		return fn(s, c, req)
+		if on, ok := any(req).(p11.OnSession); ok && err != nil {
+			s.endOnError(c, fn, on.SessionHandle(), err)
+		}
+		return resp, err
 	}
 }
 
 var handlers = map[uint16]handler{
 	p11.FnInitialize:        handle((*Server).hello),
 	p11.FnFinalize:          (*Server).goodbye,
+	p11.FnEndOperation:      locked((*Server).endOperation),
+	p11.FnDigestKey:         locked((*Server).digestKey),
+	p11.FnDigestMore:        handle((*Server).digestMore),
 	p11.FnGetSlotList:       handle((*Server).slotList),
 	p11.FnGetSlotInfo:       handle((*Server).slotInfo),
 	p11.FnGetTokenInfo:      handle((*Server).tokenInfo),
@@ -235,7 +245,7 @@ func (s *Server) dispatch(c *client, fn uint16, args []byte) []byte {
 	if !ok {
 		err = p11.CKR_FUNCTION_NOT_SUPPORTED
 	} else {
-		resp, err = h(s, c, args)
+		resp, err = h(s, c, fn, args)
 	}
 	if err != nil {
 		resp = &p11.RVResp{RV: s.rvOf(fn, err)}

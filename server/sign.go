@@ -14,6 +14,7 @@ import (
 // signOp is a signature in progress: the key stays in the TPM, the data
 // is hashed here and the TPM signs the digest.
 type signOp struct {
+	opPhase
 	mech    sigMech
 	key     tpm.KeyBlob
 	auth    []byte
@@ -92,7 +93,7 @@ func sigSize(pub crypto.PublicKey) int {
 }
 
 func (s *Server) sign(c *client, req *p11.OutReq) (p11.Resp, error) {
-	sess, op, err := take(s, c, req.Session, signSlot)
+	sess, op, err := take(s, c, req.Session, signSlot, stepSingle)
 	if err != nil {
 		return nil, err
 	}
@@ -107,7 +108,7 @@ func (s *Server) sign(c *client, req *p11.OutReq) (p11.Resp, error) {
 }
 
 func (s *Server) signUpdate(c *client, req *p11.DataReq) (p11.Resp, error) {
-	sess, op, err := take(s, c, req.Session, signSlot)
+	sess, op, err := take(s, c, req.Session, signSlot, stepUpdate)
 	if err != nil {
 		return nil, err
 	}
@@ -119,7 +120,7 @@ func (s *Server) signUpdate(c *client, req *p11.DataReq) (p11.Resp, error) {
 }
 
 func (s *Server) signFinal(c *client, req *p11.OutReq) (p11.Resp, error) {
-	sess, op, err := take(s, c, req.Session, signSlot)
+	sess, op, err := take(s, c, req.Session, signSlot, stepFinal)
 	if err != nil {
 		return nil, err
 	}

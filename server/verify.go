@@ -13,6 +13,7 @@ import (
 // verifyOp is a verification in progress. Verification needs no secret:
 // it runs in software on the server, against the public key's attributes.
 type verifyOp struct {
+	opPhase
 	mech    sigMech
 	pub     crypto.PublicKey
 	h       hash.Hash // hashing mechanisms
@@ -71,7 +72,7 @@ func (s *Server) verifyInit(c *client, sess *session, req *p11.OpInitReq) (p11.R
 }
 
 func (s *Server) verify(c *client, req *p11.VerifyReq) (p11.Resp, error) {
-	sess, op, err := take(s, c, req.Session, verifySlot)
+	sess, op, err := take(s, c, req.Session, verifySlot, stepSingle)
 	if err != nil {
 		return nil, err
 	}
@@ -91,7 +92,7 @@ func (s *Server) checkSig(op *verifyOp, sig []byte) error {
 }
 
 func (s *Server) verifyUpdate(c *client, req *p11.DataReq) (p11.Resp, error) {
-	sess, op, err := take(s, c, req.Session, verifySlot)
+	sess, op, err := take(s, c, req.Session, verifySlot, stepUpdate)
 	if err != nil {
 		return nil, err
 	}
@@ -103,7 +104,7 @@ func (s *Server) verifyUpdate(c *client, req *p11.DataReq) (p11.Resp, error) {
 }
 
 func (s *Server) verifyFinal(c *client, req *p11.VerifyReq) (p11.Resp, error) {
-	sess, op, err := take(s, c, req.Session, verifySlot)
+	sess, op, err := take(s, c, req.Session, verifySlot, stepFinal)
 	if err != nil {
 		return nil, err
 	}

@@ -22,6 +22,9 @@ func (s *Server) wrapKey(c *client, sess *session, req *p11.WrapReq) (p11.Resp, 
 // CKM_RSA_PKCS_OAEP): the TPM decrypts the wrapped key, which goes
 // straight back into the TPM as an imported secret key.
 func (s *Server) unwrapKey(c *client, req *p11.WrapReq) (p11.Resp, error) {
+	if err := s.checkSession(c, req.Session); err != nil {
+		return nil, err
+	}
 	if req.Mechanism.Type != p11.CKM_RSA_PKCS && req.Mechanism.Type != p11.CKM_RSA_PKCS_OAEP {
 		return nil, p11.CKR_MECHANISM_INVALID
 	}
