@@ -61,7 +61,8 @@ func storageDefaults(class uint64) map[uint64][]byte {
 }
 
 // keySpecFor reads the key size or curve a key-pair template asks for.
-func (s *Server) keySpecFor(mech uint64, pub []p11.Attribute) (tpm.KeySpec, uint64, error) {
+// RSA moduli are those rsaAllowed allows on slot.
+func (s *Server) keySpecFor(slot, mech uint64, pub []p11.Attribute) (tpm.KeySpec, uint64, error) {
 	find := func(t uint64) ([]byte, bool) {
 		for _, a := range pub {
 			if a.Type == t {
@@ -80,7 +81,10 @@ func (s *Server) keySpecFor(mech uint64, pub []p11.Attribute) (tpm.KeySpec, uint
 		if err != nil {
 			return tpm.KeySpec{}, 0, p11.CKR_ATTRIBUTE_VALUE_INVALID
 		}
-		if !slices.Contains(s.caps.RSABits, int(bits)) || bits < 2048 {
+		s.mu.Lock()
+		ok = bits <= 1<<16 && s.rsaAllowed(slot, int(bits))
+		s.mu.Unlock()
+		if !ok {
 			return tpm.KeySpec{}, 0, p11.CKR_KEY_SIZE_RANGE
 		}
 		if e, ok := find(p11.CKA_PUBLIC_EXPONENT); ok && new(big.Int).SetBytes(e).Int64() != 65537 {
@@ -105,7 +109,9 @@ func (s *Server) generateKeyPair(c *client, req *p11.KeyPairReq) (p11.Resp, erro
 	s.mu.Lock()
 	sess, err := s.sessionOf(c, req.Session)
 	var tokenKey []byte
+	var slot uint64
 	if err == nil {
+		slot = sess.slot
 		l, ok := c.login[sess.slot]
 		if !ok || l.user != p11.CKU_USER {
 			err = p11.CKR_USER_NOT_LOGGED_IN // the key's auth is wrapped by the token key
@@ -119,7 +125,7 @@ func (s *Server) generateKeyPair(c *client, req *p11.KeyPairReq) (p11.Resp, erro
 	if len(req.Mechanism.Param) != 0 {
 		return nil, p11.CKR_MECHANISM_PARAM_INVALID
 	}
-	spec, keyType, err := s.keySpecFor(req.Mechanism.Type, req.Public)
+	spec, keyType, err := s.keySpecFor(slot, req.Mechanism.Type, req.Public)
 	if err != nil {
 		return nil, err
 	}

@@ -129,18 +129,18 @@ func templateClass(tmpl []p11.Attribute) uint64 {
 // the TPM, whose authorisation the user's login wraps.
 func (s *Server) createKey(c *client, req p11.TemplateReq, class uint64) (p11.Resp, error) {
 	s.mu.Lock()
-	_, tokenKey, err := s.userSession(c, req.Session)
+	sess, tokenKey, err := s.userSession(c, req.Session)
 	s.mu.Unlock()
 	if err != nil {
 		return nil, err
 	}
-	attrs, ref, err := s.importKey(class, req.Template, tokenKey)
+	attrs, ref, err := s.importKey(sess.slot, class, req.Template, tokenKey)
 	if err != nil {
 		return nil, err
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	sess, err := s.sessionOf(c, req.Session)
+	sess, err = s.sessionOf(c, req.Session)
 	if err != nil {
 		return nil, err
 	}

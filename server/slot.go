@@ -148,7 +148,7 @@ func mechanismsFor(caps tpm.Caps) map[uint64]p11.MechanismInfoResp {
 
 func keySizes(bits []int) (lo, hi int) {
 	for _, b := range bits {
-		if b >= 2048 && (lo == 0 || b < lo) {
+		if lo == 0 || b < lo {
 			lo = b
 		}
 		hi = max(hi, b)
@@ -187,8 +187,8 @@ func (s *Server) mechanismList(c *client, req *p11.SlotReq) (p11.Resp, error) {
 
 func (s *Server) mechanismInfo(c *client, req *p11.MechanismInfoReq) (p11.Resp, error) {
 	s.mu.Lock()
-	_, err := s.slotKnown(req.Slot)
-	s.mu.Unlock()
+	defer s.mu.Unlock()
+	t, err := s.slotKnown(req.Slot)
 	if err != nil {
 		return nil, err
 	}
@@ -196,5 +196,6 @@ func (s *Server) mechanismInfo(c *client, req *p11.MechanismInfoReq) (p11.Resp, 
 	if !ok {
 		return nil, p11.CKR_MECHANISM_INVALID
 	}
+	info = infoFor(info, req.Type, t)
 	return &info, nil
 }

@@ -61,7 +61,7 @@ func (s *Server) unwrapKey(c *client, req *p11.WrapReq) (p11.Resp, error) {
 	if templateClass(tmpl) != p11.CKO_SECRET_KEY {
 		return nil, p11.CKR_TEMPLATE_INCONSISTENT
 	}
-	attrs, ref, err := s.importKey(p11.CKO_SECRET_KEY, tmpl, tokenKey)
+	attrs, ref, err := s.importKey(sess.slot, p11.CKO_SECRET_KEY, tmpl, tokenKey)
 	if err != nil {
 		return nil, err
 	}

@@ -73,6 +73,9 @@ var migrations = []string{
 	DROP TABLE object;
 	ALTER TABLE object_new RENAME TO object;
 	CREATE INDEX object_slot ON object(slot)`,
+	// Key-size policy: the smallest RSA modulus the token makes or takes
+	// (0: the server's default).
+	`ALTER TABLE token ADD COLUMN min_rsa_bits INTEGER NOT NULL DEFAULT 0`,
 }
 
 // ErrNotFound is returned for a token or object that does not exist.
