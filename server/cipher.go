@@ -61,15 +61,11 @@ func (s *Server) cryptInit(c *client, sess *session, req *p11.OpInitReq, decrypt
 	if !o.bool(use) {
 		return nil, p11.CKR_KEY_FUNCTION_NOT_PERMITTED
 	}
-	_, tokenKey, err := s.userSession(c, req.Session)
-	if err != nil {
-		return nil, err
-	}
 	op := &cryptOp{decrypt: decrypt, mode: mode, pad: req.Mechanism.Type == p11.CKM_AES_CBC_PAD, key: o.key.Blob}
 	if op.iv, err = aesIV(req.Mechanism); err != nil {
 		return nil, err
 	}
-	if op.auth, err = unwrapAuth(tokenKey, o.key.Auth); err != nil {
+	if op.auth, err = s.keyAuth(c, sess, o); err != nil {
 		return nil, err
 	}
 	*slot = op
@@ -202,11 +198,7 @@ func (s *Server) rsaCryptInit(c *client, sess *session, req p11.OpInitReq, slot 
 		return nil, p11.CKR_KEY_FUNCTION_NOT_PERMITTED
 	}
 	if decrypt {
-		_, tokenKey, err := s.userSession(c, req.Session)
-		if err != nil {
-			return nil, err
-		}
-		if op.auth, err = unwrapAuth(tokenKey, o.key.Auth); err != nil {
+		if op.auth, err = s.keyAuth(c, sess, o); err != nil {
 			return nil, err
 		}
 	}

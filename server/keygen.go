@@ -107,16 +107,13 @@ func (s *Server) keySpecFor(slot, mech uint64, pub []p11.Attribute) (tpm.KeySpec
 
 func (s *Server) generateKeyPair(c *client, req *p11.KeyPairReq) (p11.Resp, error) {
 	s.mu.Lock()
-	sess, err := s.sessionOf(c, req.Session)
-	var tokenKey []byte
+	// The private key's authorisation is wrapped by the user's token key,
+	// or for a public private key (CKA_PRIVATE=FALSE) by the token's
+	// public key (public.go).
+	sess, tokenKey, err := s.authKey(c, req.Session, templatePrivate(req.Private))
 	var slot uint64
 	if err == nil {
 		slot = sess.slot
-		l, ok := c.login[sess.slot]
-		if !ok || l.user != p11.CKU_USER {
-			err = p11.CKR_USER_NOT_LOGGED_IN // the key's auth is wrapped by the token key
-		}
-		tokenKey = l.key
 	}
 	s.mu.Unlock()
 	if err != nil {

@@ -129,7 +129,7 @@ func templateClass(tmpl []p11.Attribute) uint64 {
 // the TPM, whose authorisation the user's login wraps.
 func (s *Server) createKey(c *client, req p11.TemplateReq, class uint64) (p11.Resp, error) {
 	s.mu.Lock()
-	sess, tokenKey, err := s.userSession(c, req.Session)
+	sess, tokenKey, err := s.authKey(c, req.Session, templatePrivate(req.Template))
 	s.mu.Unlock()
 	if err != nil {
 		return nil, err
@@ -175,6 +175,11 @@ func (s *Server) copyObject(c *client, req *p11.TemplateReq) (p11.Resp, error) {
 	attrs, err := changeAttrs(o.attrs, req.Template, true)
 	if err != nil {
 		return nil, err
+	}
+	if o.key != nil && (&object{attrs: attrs}).bool(p11.CKA_PRIVATE) != o.bool(p11.CKA_PRIVATE) {
+		// The copy shares the key's authorisation, wrapped by the token
+		// key of the original's kind (public.go).
+		return nil, p11.CKR_ATTRIBUTE_READ_ONLY
 	}
 	if err := mayHold(c, sess, attrs); err != nil {
 		return nil, err

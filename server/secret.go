@@ -38,7 +38,7 @@ func (s *Server) generateKey(c *client, req *p11.KeyReq) (p11.Resp, error) {
 		return nil, p11.CKR_MECHANISM_PARAM_INVALID
 	}
 	s.mu.Lock()
-	_, tokenKey, err := s.userSession(c, req.Session)
+	_, tokenKey, err := s.authKey(c, req.Session, templatePrivate(req.Template))
 	s.mu.Unlock()
 	if err != nil {
 		return nil, err

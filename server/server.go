@@ -20,6 +20,7 @@ type TPM interface {
 	GetRandom(n int) ([]byte, error)
 	StirRandom(data []byte) error
 	Seal(secret, auth []byte) (tpm.Sealed, error)
+	SealNoDA(secret []byte) (tpm.Sealed, error)
 	Unseal(s tpm.Sealed, auth []byte) ([]byte, error)
 	Algorithms() (tpm.Caps, error)
 	CreateKey(spec tpm.KeySpec, auth []byte) (tpm.KeyBlob, crypto.PublicKey, error)

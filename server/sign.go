@@ -51,11 +51,7 @@ func (s *Server) signInit(c *client, sess *session, req *p11.OpInitReq) (p11.Res
 	if !o.bool(p11.CKA_SIGN) {
 		return nil, p11.CKR_KEY_FUNCTION_NOT_PERMITTED
 	}
-	l, ok := c.login[sess.slot]
-	if !ok || l.user != p11.CKU_USER {
-		return nil, p11.CKR_USER_NOT_LOGGED_IN
-	}
-	auth, err := unwrapAuth(l.key, o.key.Auth)
+	auth, err := s.keyAuth(c, sess, o)
 	if err != nil {
 		return nil, err
 	}

@@ -29,7 +29,7 @@ func (s *Server) unwrapKey(c *client, req *p11.WrapReq) (p11.Resp, error) {
 		return nil, p11.CKR_MECHANISM_INVALID
 	}
 	s.mu.Lock()
-	sess, tokenKey, err := s.userSession(c, req.Session)
+	sess, tokenKey, err := s.authKey(c, req.Session, templatePrivate(req.Template))
 	var op *cryptOp
 	if err == nil {
 		o, e := s.objectOf(c, sess, req.Wrapping)
@@ -40,7 +40,7 @@ func (s *Server) unwrapKey(c *client, req *p11.WrapReq) (p11.Resp, error) {
 			err = p11.CKR_KEY_FUNCTION_NOT_PERMITTED
 		default:
 			if op, err = rsaInit(req.Mechanism, o, true); err == nil {
-				op.auth, err = unwrapAuth(tokenKey, o.key.Auth)
+				op.auth, err = s.keyAuth(c, sess, o)
 			}
 		}
 	}

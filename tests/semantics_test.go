@@ -105,3 +105,37 @@ func TestEncryptBrokenByNoise(t *testing.T) {
 		}
 	}
 }
+
+// TestPublicKeysWithoutLogin: a key whose template says CKA_PRIVATE=FALSE
+// is made and used in a session without a login, a session object or a
+// token object, and the token object still works after tepd restarts; a
+// key with the default template needs the login.
+func TestPublicKeysWithoutLogin(t *testing.T) {
+	d := startTepd(t, "sim")
+	got := runSemantics(t, d, nil, "public")
+	for _, tc := range []struct{ call, want string }{
+		{"GenerateKey private without login", "0x101"},
+		{"GenerateKey public without login", "0x0"},
+		{"EncryptInit public key", "0x0"},
+		{"Encrypt public key", "0x0"},
+		{"GenerateKeyPair public token key without login", "0x0"},
+		{"GenerateKeyPair private without login", "0x101"},
+	} {
+		if got[tc.call] != tc.want {
+			t.Errorf("%s = %s, want %s", tc.call, got[tc.call], tc.want)
+		}
+	}
+	d.stop()
+	d.start()
+	got = runSemantics(t, d, nil, "publicuse")
+	for _, tc := range []struct{ call, want string }{
+		{"found", "1"},
+		{"SignInit public key without login", "0x0"},
+		{"Sign public key without login", "0x0"},
+		{"signature length", "64"},
+	} {
+		if got[tc.call] != tc.want {
+			t.Errorf("%s = %s, want %s", tc.call, got[tc.call], tc.want)
+		}
+	}
+}

@@ -34,6 +34,7 @@ static void must(const char *what, CK_RV rv) {
 }
 
 static CK_BBOOL yes = CK_TRUE;
+static CK_OBJECT_HANDLE h_unused;
 
 /* setup initialises, logs in on a R/W session of slot 1 and makes a
  * session AES-128 key. */
@@ -153,14 +154,77 @@ static int linkbreak(const char *port) {
 	return 0;
 }
 
+/* public: in a session without a login, keys whose template says
+ * CKA_PRIVATE=FALSE are made and used; a default (private) one is not. */
+static int public(void) {
+	CK_SESSION_HANDLE s;
+	CK_OBJECT_HANDLE aes, pub, priv;
+	CK_BBOOL no = CK_FALSE;
+	CK_ULONG len = 16, n;
+	CK_BYTE data[32] = {0}, out[128];
+	CK_BYTE p256[] = {0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07};
+	CK_MECHANISM gen = {CKM_AES_KEY_GEN, NULL, 0}, ecb = {CKM_AES_ECB, NULL, 0};
+	CK_MECHANISM ecgen = {CKM_EC_KEY_PAIR_GEN, NULL, 0};
+	must("C_Initialize", p->C_Initialize(NULL));
+	must("C_OpenSession", p->C_OpenSession(1, CKF_SERIAL_SESSION | CKF_RW_SESSION, NULL, NULL, &s));
+	CK_ATTRIBUTE priv_aes[] = {{CKA_VALUE_LEN, &len, sizeof len}};
+	say("GenerateKey private without login", p->C_GenerateKey(s, &gen, priv_aes, 1, &aes));
+	CK_ATTRIBUTE pub_aes[] = {{CKA_VALUE_LEN, &len, sizeof len}, {CKA_PRIVATE, &no, sizeof no}};
+	say("GenerateKey public without login", p->C_GenerateKey(s, &gen, pub_aes, 2, &aes));
+	say("EncryptInit public key", p->C_EncryptInit(s, &ecb, aes));
+	n = sizeof out;
+	say("Encrypt public key", p->C_Encrypt(s, data, 16, out, &n));
+	CK_UTF8CHAR label[] = "pub-ec";
+	CK_ATTRIBUTE pt[] = {{CKA_TOKEN, &yes, sizeof yes}, {CKA_EC_PARAMS, p256, sizeof p256}, {CKA_LABEL, label, sizeof label - 1}};
+	CK_ATTRIBUTE kt[] = {{CKA_TOKEN, &yes, sizeof yes}, {CKA_PRIVATE, &no, sizeof no}, {CKA_SIGN, &yes, sizeof yes},
+			     {CKA_LABEL, label, sizeof label - 1}};
+	say("GenerateKeyPair public token key without login", p->C_GenerateKeyPair(s, &ecgen, pt, 3, kt, 4, &pub, &priv));
+	CK_ATTRIBUTE dt[] = {{CKA_TOKEN, &yes, sizeof yes}, {CKA_EC_PARAMS, p256, sizeof p256}};
+	CK_ATTRIBUTE dk[] = {{CKA_TOKEN, &yes, sizeof yes}, {CKA_SIGN, &yes, sizeof yes}};
+	say("GenerateKeyPair private without login", p->C_GenerateKeyPair(s, &ecgen, dt, 2, dk, 2, &pub, &h_unused));
+	must("C_Finalize", p->C_Finalize(NULL));
+	return 0;
+}
+
+/* publicuse: another process, after a restart of tepd, finds the public
+ * EC key and signs with it without a login. */
+static int publicuse(void) {
+	CK_SESSION_HANDLE s;
+	CK_OBJECT_HANDLE k;
+	CK_ULONG found = 0, n;
+	CK_OBJECT_CLASS cls = CKO_PRIVATE_KEY;
+	CK_UTF8CHAR label[] = "pub-ec";
+	CK_BYTE digest[32] = {1}, sig[132];
+	CK_MECHANISM ecdsa = {CKM_ECDSA, NULL, 0};
+	must("C_Initialize", p->C_Initialize(NULL));
+	must("C_OpenSession", p->C_OpenSession(1, CKF_SERIAL_SESSION, NULL, NULL, &s));
+	CK_ATTRIBUTE t[] = {{CKA_CLASS, &cls, sizeof cls}, {CKA_LABEL, label, sizeof label - 1}};
+	must("C_FindObjectsInit", p->C_FindObjectsInit(s, t, 2));
+	must("C_FindObjects", p->C_FindObjects(s, &k, 1, &found));
+	must("C_FindObjectsFinal", p->C_FindObjectsFinal(s));
+	printf("found=%lu\n", (unsigned long)found);
+	if (found != 1)
+		return 1;
+	say("SignInit public key without login", p->C_SignInit(s, &ecdsa, k));
+	n = sizeof sig;
+	say("Sign public key without login", p->C_Sign(s, digest, sizeof digest, sig, &n));
+	printf("signature length=%lu\n", (unsigned long)n);
+	must("C_Finalize", p->C_Finalize(NULL));
+	return 0;
+}
+
 int main(int argc, char **argv) {
 	if (argc < 3) {
-		fprintf(stderr, "usage: semantics MODULE semantics|linkbreak PORT\n");
+		fprintf(stderr, "usage: semantics MODULE semantics|public|publicuse|linkbreak PORT\n");
 		return 2;
 	}
 	load(argv[1]);
 	if (!strcmp(argv[2], "semantics"))
 		return semantics();
+	if (!strcmp(argv[2], "public"))
+		return public();
+	if (!strcmp(argv[2], "publicuse"))
+		return publicuse();
 	if (!strcmp(argv[2], "linkbreak") && argc > 3)
 		return linkbreak(argv[3]);
 	fprintf(stderr, "unknown mode %s\n", argv[2]);
