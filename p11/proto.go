@@ -120,6 +120,16 @@ func OperationOf(fn uint16) (init uint16, ok bool) {
 	return init, ok
 }
 
+// IsOperationInit says whether fn starts an operation that
+// FnEndOperation ends.
+func IsOperationInit(fn uint16) bool {
+	switch fn {
+	case FnEncryptInit, FnDecryptInit, FnDigestInit, FnSignInit, FnVerifyInit:
+		return true
+	}
+	return false
+}
+
 // The shapes of arguments (…Req) and results (…Resp) on the wire. Every
 // result starts with the return value; the other fields are meaningful
 // only when it is CKR_OK (or CKR_BUFFER_TOO_SMALL for a Len). A failure

@@ -79,6 +79,19 @@ func TestOperationSemantics(t *testing.T) {
 		{"Encrypt partial block", "0x21"},
 		{"EncryptInit after a server error", "0x0"},
 		{"Encrypt", "0x0"},
+		{"Sign NULL length", "0x7"},
+		{"SignInit after a NULL length", "0x0"},
+		{"SignUpdate", "0x0"},
+		{"Sign after SignUpdate", "0x90"},
+		{"SignFinal after the refused Sign", "0x0"},
+		{"Sign length query", "0x0"},
+		{"SignUpdate after a Sign length query", "0x90"},
+		{"Sign after the refused SignUpdate", "0x0"},
+		{"Verify NULL signature", "0x7"},
+		{"VerifyInit after a NULL signature", "0x0"},
+		{"VerifyUpdate", "0x0"},
+		{"Verify after VerifyUpdate", "0x90"},
+		{"VerifyFinal after the refused Verify", "0x0"},
 	} {
 		t.Run(tc.call, func(t *testing.T) {
 			if got[tc.call] != tc.want {

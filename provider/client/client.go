@@ -161,9 +161,14 @@ func (c *Client) call(fn uint16, req any, resp p11.Resp) error {
 func (c *Client) callCtx(ctx context.Context, fn uint16, req any, resp p11.Resp) error {
 	c.sendEnds(ctx)
 	err := c.exchange(ctx, fn, req, resp)
-	if init, ok := p11.OperationOf(fn); ok && errors.Is(err, ErrLink) {
+	init, ok := p11.OperationOf(fn)
+	if p11.IsOperationInit(fn) {
+		init, ok = fn, true
+	}
+	if ok && errors.Is(err, ErrLink) {
 		// The call may not have reached the server, or its answer was
-		// lost: the caller sees an error, which ends the operation.
+		// lost: the caller sees an error, which ends the operation (or,
+		// for an init, leaves none).
 		if on, ok := req.(p11.OnSession); ok {
 			c.endLater(p11.EndOperationReq{Session: on.SessionHandle(), Init: init})
 		}

@@ -115,6 +115,34 @@ static int semantics(void) {
 	say("EncryptInit after a server error", p->C_EncryptInit(s, &ecb, aes));
 	n = sizeof out;
 	say("Encrypt", p->C_Encrypt(s, data, 16, out, &n));
+
+	/* And for signatures and their verification, on a session EC key. */
+	CK_BYTE p256[] = {0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07};
+	CK_MECHANISM ecgen = {CKM_EC_KEY_PAIR_GEN, NULL, 0}, ecdsa = {CKM_ECDSA_SHA256, NULL, 0};
+	CK_ATTRIBUTE pt[] = {{CKA_EC_PARAMS, p256, sizeof p256}, {CKA_VERIFY, &yes, sizeof yes}};
+	CK_ATTRIBUTE kt[] = {{CKA_SIGN, &yes, sizeof yes}};
+	CK_OBJECT_HANDLE pub, priv;
+	must("C_GenerateKeyPair", p->C_GenerateKeyPair(s, &ecgen, pt, 2, kt, 1, &pub, &priv));
+	must("C_SignInit", p->C_SignInit(s, &ecdsa, priv));
+	say("Sign NULL length", p->C_Sign(s, data, 4, out, NULL));
+	say("SignInit after a NULL length", p->C_SignInit(s, &ecdsa, priv));
+	say("SignUpdate", p->C_SignUpdate(s, data, 4));
+	n = sizeof out;
+	say("Sign after SignUpdate", p->C_Sign(s, data, 4, out, &n));
+	n = sizeof out;
+	say("SignFinal after the refused Sign", p->C_SignFinal(s, out, &n));
+	must("C_SignInit", p->C_SignInit(s, &ecdsa, priv));
+	say("Sign length query", p->C_Sign(s, data, 4, NULL, &n));
+	say("SignUpdate after a Sign length query", p->C_SignUpdate(s, data, 4));
+	n = sizeof out;
+	say("Sign after the refused SignUpdate", p->C_Sign(s, data, 4, out, &n));
+	CK_ULONG siglen = n;
+	must("C_VerifyInit", p->C_VerifyInit(s, &ecdsa, pub));
+	say("Verify NULL signature", p->C_Verify(s, data, 4, NULL, siglen));
+	say("VerifyInit after a NULL signature", p->C_VerifyInit(s, &ecdsa, pub));
+	say("VerifyUpdate", p->C_VerifyUpdate(s, data, 4));
+	say("Verify after VerifyUpdate", p->C_Verify(s, data, 4, out, siglen));
+	say("VerifyFinal after the refused Verify", p->C_VerifyFinal(s, out, siglen));
 	must("C_Finalize", p->C_Finalize(NULL));
 	return 0;
 }
