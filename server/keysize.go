@@ -48,7 +48,7 @@ func (s *Server) rsaAllowed(slot uint64, bits int) bool {
 	return t != nil && slices.Contains(s.caps.RSABits, bits) && bits >= minRSABits(t.row.MinRSABits)
 }
 
-// rsaMechs are the mechanisms whose key sizes are RSA moduli.
+// isRSAMech says whether mech takes RSA keys, whose sizes are moduli.
 func isRSAMech(mech uint64) bool {
 	switch mech {
 	case p11.CKM_RSA_PKCS_KEY_PAIR_GEN, p11.CKM_RSA_PKCS, p11.CKM_RSA_PKCS_OAEP:
