@@ -7,6 +7,7 @@ package main
 import "C"
 
 import (
+	"errors"
 	"unsafe"
 
 	"tep.dev/tep/p11"
@@ -93,6 +94,19 @@ func (a *args) view(p C.CK_BYTE_PTR, n C.CK_ULONG, limit uint64, tooLarge C.CK_R
 func (a *args) result(c *client.Client, h C.CK_SESSION_HANDLE) C.CK_RV {
 	if _, err := c.SessionInfo(uint64(h)); err != nil {
 		return ckr(err)
+	}
+	return a.rv
+}
+
+// ended is result for a call that continues the operation init started:
+// PKCS#11 v2.40 (C_Encrypt, C_Digest, ...) ends the operation on any error
+// but CKR_BUFFER_TOO_SMALL, bad arguments the edge finds included, so the
+// server is told (client.EndOperation), which also reports an invalid
+// session first. A notice the link fails to carry goes with the next call.
+func (a *args) ended(c *client.Client, h C.CK_SESSION_HANDLE, init uint16) C.CK_RV {
+	var rv p11.RV
+	if err := c.EndOperation(uint64(h), init); errors.As(err, &rv) {
+		return C.CK_RV(rv)
 	}
 	return a.rv
 }

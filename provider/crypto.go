@@ -112,12 +112,12 @@ func opInit(hSession C.CK_SESSION_HANDLE, pMechanism C.CK_MECHANISM_PTR, init fu
 // update is every C_*Update that takes data and returns nothing, and
 // C_VerifyFinal: send calls the client with the data. tooLarge is the
 // function's code for data past the limit.
-func update(hSession C.CK_SESSION_HANDLE, p C.CK_BYTE_PTR, n C.CK_ULONG, tooLarge C.CK_RV, send func(*client.Client, []byte) error) C.CK_RV {
+func update(init uint16, hSession C.CK_SESSION_HANDLE, p C.CK_BYTE_PTR, n C.CK_ULONG, tooLarge C.CK_RV, send func(*client.Client, []byte) error) C.CK_RV {
 	return with(func(c *client.Client) C.CK_RV {
 		var a args
 		data := a.bytes(p, n, tooLarge)
 		if !a.ok() {
-			return a.result(c, hSession)
+			return a.ended(c, hSession, init)
 		}
 		return ckr(send(c, data))
 	})
@@ -127,14 +127,14 @@ func update(hSession C.CK_SESSION_HANDLE, p C.CK_BYTE_PTR, n C.CK_ULONG, tooLarg
 // under the length convention: C_Digest, C_DigestFinal, C_Sign,
 // C_SignFinal, and the steps of C_Encrypt* and C_Decrypt*. call calls the
 // client with the data and the output's capacity.
-func output(hSession C.CK_SESSION_HANDLE, pIn C.CK_BYTE_PTR, ulInLen C.CK_ULONG, tooLarge C.CK_RV, pOut C.CK_BYTE_PTR, pulOutLen C.CK_ULONG_PTR,
+func output(init uint16, hSession C.CK_SESSION_HANDLE, pIn C.CK_BYTE_PTR, ulInLen C.CK_ULONG, tooLarge C.CK_RV, pOut C.CK_BYTE_PTR, pulOutLen C.CK_ULONG_PTR,
 	call func(c *client.Client, in []byte, outCap int64) ([]byte, uint64, error)) C.CK_RV {
 	return with(func(c *client.Client) C.CK_RV {
 		var a args
 		in := a.bytes(pIn, ulInLen, tooLarge)
 		a.need(pulOutLen != nil)
 		if !a.ok() {
-			return a.result(c, hSession)
+			return a.ended(c, hSession, init)
 		}
 		out, n, err := call(c, in, outCap(pOut, pulOutLen))
 		return putOut(pOut, pulOutLen, out, n, err)
@@ -156,7 +156,7 @@ func digest(hSession C.CK_SESSION_HANDLE, pData C.CK_BYTE_PTR, ulDataLen C.CK_UL
 		data := a.view(pData, ulDataLen, maxDigest, C.CKR_DATA_LEN_RANGE)
 		a.need(pulDigestLen != nil)
 		if !a.ok() {
-			return a.result(c, hSession)
+			return a.ended(c, hSession, p11.FnDigestInit)
 		}
 		out, n, err := c.Digest(uint64(hSession), data, outCap(pDigest, pulDigestLen))
 		return putOut(pDigest, pulDigestLen, out, n, err)
@@ -166,13 +166,19 @@ func digest(hSession C.CK_SESSION_HANDLE, pData C.CK_BYTE_PTR, ulDataLen C.CK_UL
 // digestUpdate is C_DigestUpdate; PKCS#11 v2.40 defines no length error
 // for it, so a part past the limit is CKR_ARGUMENTS_BAD.
 func digestUpdate(hSession C.CK_SESSION_HANDLE, pPart C.CK_BYTE_PTR, ulPartLen C.CK_ULONG) C.CK_RV {
-	return update(hSession, pPart, ulPartLen, C.CKR_ARGUMENTS_BAD, func(c *client.Client, part []byte) error {
+	return update(p11.FnDigestInit, hSession, pPart, ulPartLen, C.CKR_ARGUMENTS_BAD, func(c *client.Client, part []byte) error {
 		return c.DigestUpdate(uint64(hSession), part)
 	})
 }
 
+func digestKey(hSession C.CK_SESSION_HANDLE, hKey C.CK_OBJECT_HANDLE) C.CK_RV {
+	return with(func(c *client.Client) C.CK_RV {
+		return ckr(c.DigestKey(uint64(hSession), uint64(hKey)))
+	})
+}
+
 func digestFinal(hSession C.CK_SESSION_HANDLE, pDigest C.CK_BYTE_PTR, pulDigestLen C.CK_ULONG_PTR) C.CK_RV {
-	return output(hSession, nil, 0, C.CKR_OK, pDigest, pulDigestLen, func(c *client.Client, _ []byte, outCap int64) ([]byte, uint64, error) {
+	return output(p11.FnDigestInit, hSession, nil, 0, C.CKR_OK, pDigest, pulDigestLen, func(c *client.Client, _ []byte, outCap int64) ([]byte, uint64, error) {
 		return c.DigestFinal(uint64(hSession), outCap)
 	})
 }
@@ -191,20 +197,20 @@ func verify(hSession C.CK_SESSION_HANDLE, pData C.CK_BYTE_PTR, ulDataLen C.CK_UL
 		sig := a.bytes(pSignature, ulSignatureLen, C.CKR_SIGNATURE_LEN_RANGE)
 		data := a.bytes(pData, ulDataLen, C.CKR_DATA_LEN_RANGE)
 		if !a.ok() {
-			return a.result(c, hSession)
+			return a.ended(c, hSession, p11.FnVerifyInit)
 		}
 		return ckr(c.Verify(uint64(hSession), data, sig))
 	})
 }
 
 func verifyUpdate(hSession C.CK_SESSION_HANDLE, pPart C.CK_BYTE_PTR, ulPartLen C.CK_ULONG) C.CK_RV {
-	return update(hSession, pPart, ulPartLen, C.CKR_DATA_LEN_RANGE, func(c *client.Client, part []byte) error {
+	return update(p11.FnVerifyInit, hSession, pPart, ulPartLen, C.CKR_DATA_LEN_RANGE, func(c *client.Client, part []byte) error {
 		return c.VerifyUpdate(uint64(hSession), part)
 	})
 }
 
 func verifyFinal(hSession C.CK_SESSION_HANDLE, pSignature C.CK_BYTE_PTR, ulSignatureLen C.CK_ULONG) C.CK_RV {
-	return update(hSession, pSignature, ulSignatureLen, C.CKR_SIGNATURE_LEN_RANGE, func(c *client.Client, sig []byte) error {
+	return update(p11.FnVerifyInit, hSession, pSignature, ulSignatureLen, C.CKR_SIGNATURE_LEN_RANGE, func(c *client.Client, sig []byte) error {
 		return c.VerifyFinal(uint64(hSession), sig)
 	})
 }
@@ -237,19 +243,19 @@ func signInit(hSession C.CK_SESSION_HANDLE, pMechanism C.CK_MECHANISM_PTR, hKey 
 }
 
 func sign(hSession C.CK_SESSION_HANDLE, pData C.CK_BYTE_PTR, ulDataLen C.CK_ULONG, pSignature C.CK_BYTE_PTR, pulSignatureLen C.CK_ULONG_PTR) C.CK_RV {
-	return output(hSession, pData, ulDataLen, C.CKR_DATA_LEN_RANGE, pSignature, pulSignatureLen, func(c *client.Client, data []byte, outCap int64) ([]byte, uint64, error) {
+	return output(p11.FnSignInit, hSession, pData, ulDataLen, C.CKR_DATA_LEN_RANGE, pSignature, pulSignatureLen, func(c *client.Client, data []byte, outCap int64) ([]byte, uint64, error) {
 		return c.Sign(uint64(hSession), data, outCap)
 	})
 }
 
 func signUpdate(hSession C.CK_SESSION_HANDLE, pPart C.CK_BYTE_PTR, ulPartLen C.CK_ULONG) C.CK_RV {
-	return update(hSession, pPart, ulPartLen, C.CKR_DATA_LEN_RANGE, func(c *client.Client, part []byte) error {
+	return update(p11.FnSignInit, hSession, pPart, ulPartLen, C.CKR_DATA_LEN_RANGE, func(c *client.Client, part []byte) error {
 		return c.SignUpdate(uint64(hSession), part)
 	})
 }
 
 func signFinal(hSession C.CK_SESSION_HANDLE, pSignature C.CK_BYTE_PTR, pulSignatureLen C.CK_ULONG_PTR) C.CK_RV {
-	return output(hSession, nil, 0, C.CKR_OK, pSignature, pulSignatureLen, func(c *client.Client, _ []byte, outCap int64) ([]byte, uint64, error) {
+	return output(p11.FnSignInit, hSession, nil, 0, C.CKR_OK, pSignature, pulSignatureLen, func(c *client.Client, _ []byte, outCap int64) ([]byte, uint64, error) {
 		return c.SignFinal(uint64(hSession), outCap)
 	})
 }
@@ -278,11 +284,11 @@ func cryptInit(decrypt bool, hSession C.CK_SESSION_HANDLE, pMechanism C.CK_MECHA
 // part, 1 update, 2 final (no input). Input past the limit is
 // CKR_DATA_LEN_RANGE to encrypt, CKR_ENCRYPTED_DATA_LEN_RANGE to decrypt.
 func crypt(decrypt bool, step int, hSession C.CK_SESSION_HANDLE, pIn C.CK_BYTE_PTR, ulInLen C.CK_ULONG, pOut C.CK_BYTE_PTR, pulOutLen C.CK_ULONG_PTR) C.CK_RV {
-	tooLarge := C.CK_RV(C.CKR_DATA_LEN_RANGE)
+	tooLarge, init := C.CK_RV(C.CKR_DATA_LEN_RANGE), p11.FnEncryptInit
 	if decrypt {
-		tooLarge = C.CKR_ENCRYPTED_DATA_LEN_RANGE
+		tooLarge, init = C.CKR_ENCRYPTED_DATA_LEN_RANGE, p11.FnDecryptInit
 	}
-	return output(hSession, pIn, ulInLen, tooLarge, pOut, pulOutLen, func(c *client.Client, in []byte, outCap int64) ([]byte, uint64, error) {
+	return output(init, hSession, pIn, ulInLen, tooLarge, pOut, pulOutLen, func(c *client.Client, in []byte, outCap int64) ([]byte, uint64, error) {
 		return c.Crypt(decrypt, step, uint64(hSession), in, outCap)
 	})
 }

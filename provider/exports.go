@@ -291,7 +291,7 @@ func tep_C_DigestUpdate(hSession C.CK_SESSION_HANDLE, pPart C.CK_BYTE_PTR, ulPar
 //export tep_C_DigestKey
 func tep_C_DigestKey(hSession C.CK_SESSION_HANDLE, hKey C.CK_OBJECT_HANDLE) (rv C.CK_RV) {
 	defer guard(&rv, "C_DigestKey")
-	return C.CKR_FUNCTION_NOT_SUPPORTED
+	return digestKey(hSession, hKey)
 }
 
 //export tep_C_DigestFinal

@@ -22,6 +22,7 @@ const pieceSize = 64 << 10
 // cryptOp is an AES encryption or decryption in progress. Whole blocks go
 // to the TPM; a partial block waits in pending for the next part.
 type cryptOp struct {
+	opPhase
 	decrypt bool
 	mode    tpm.SymMode
 	pad     bool // CKM_AES_CBC_PAD
@@ -33,17 +34,8 @@ type cryptOp struct {
 }
 
 // cryptInit starts an encryption (or decryption) on a session.
-func (s *Server) cryptInit(c *client, body []byte, decrypt bool) (p11.Resp, error) {
-	var req p11.OpInitReq
-	if err := decode(body, &req); err != nil {
-		return nil, err
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	sess, err := s.sessionOf(c, req.Session)
-	if err != nil {
-		return nil, err
-	}
+// s.mu is held.
+func (s *Server) cryptInit(c *client, sess *session, req *p11.OpInitReq, decrypt bool) (p11.Resp, error) {
 	slot := &sess.encrypt
 	use := uint64(p11.CKA_ENCRYPT)
 	if decrypt {
@@ -53,7 +45,7 @@ func (s *Server) cryptInit(c *client, body []byte, decrypt bool) (p11.Resp, erro
 		return nil, p11.CKR_OPERATION_ACTIVE
 	}
 	if req.Mechanism.Type == p11.CKM_RSA_PKCS || req.Mechanism.Type == p11.CKM_RSA_PKCS_OAEP {
-		return s.rsaCryptInit(c, sess, req, slot, use, decrypt)
+		return s.rsaCryptInit(c, sess, *req, slot, use, decrypt)
 	}
 	mode, ok := aesMechs[req.Mechanism.Type]
 	if !ok || !hasMode(s.caps, mode) {
@@ -69,15 +61,11 @@ func (s *Server) cryptInit(c *client, body []byte, decrypt bool) (p11.Resp, erro
 	if !o.bool(use) {
 		return nil, p11.CKR_KEY_FUNCTION_NOT_PERMITTED
 	}
-	_, tokenKey, err := s.userSession(c, req.Session)
-	if err != nil {
-		return nil, err
-	}
 	op := &cryptOp{decrypt: decrypt, mode: mode, pad: req.Mechanism.Type == p11.CKM_AES_CBC_PAD, key: o.key.Blob}
 	if op.iv, err = aesIV(req.Mechanism); err != nil {
 		return nil, err
 	}
-	if op.auth, err = unwrapAuth(tokenKey, o.key.Auth); err != nil {
+	if op.auth, err = s.keyAuth(c, sess, o); err != nil {
 		return nil, err
 	}
 	*slot = op
@@ -210,11 +198,7 @@ func (s *Server) rsaCryptInit(c *client, sess *session, req p11.OpInitReq, slot 
 		return nil, p11.CKR_KEY_FUNCTION_NOT_PERMITTED
 	}
 	if decrypt {
-		_, tokenKey, err := s.userSession(c, req.Session)
-		if err != nil {
-			return nil, err
-		}
-		if op.auth, err = unwrapAuth(tokenKey, o.key.Auth); err != nil {
+		if op.auth, err = s.keyAuth(c, sess, o); err != nil {
 			return nil, err
 		}
 	}

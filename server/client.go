@@ -104,11 +104,7 @@ func (s *Server) Clients() int {
 	return len(s.clients)
 }
 
-func (s *Server) hello(c *client, body []byte) (p11.Resp, error) {
-	var req p11.HelloReq
-	if err := decode(body, &req); err != nil {
-		return nil, err
-	}
+func (s *Server) hello(c *client, req *p11.HelloReq) (p11.Resp, error) {
 	s.mu.Lock()
 	s.resetClient(c) // a process that initialises again starts afresh
 	s.mu.Unlock()
@@ -116,7 +112,7 @@ func (s *Server) hello(c *client, body []byte) (p11.Resp, error) {
 	return &p11.HelloResp{LeaseMs: s.lease.Milliseconds()}, nil
 }
 
-func (s *Server) goodbye(c *client, _ []byte) (p11.Resp, error) {
+func (s *Server) goodbye(c *client, _ uint16, _ []byte) (p11.Resp, error) {
 	s.mu.Lock()
 	s.dropClient(c)
 	s.mu.Unlock()
@@ -133,11 +129,17 @@ func (s *Server) sessionOf(c *client, h uint64) (*session, error) {
 	return sess, nil
 }
 
-func (s *Server) openSession(c *client, body []byte) (p11.Resp, error) {
-	var req p11.OpenSessionReq
-	if err := decode(body, &req); err != nil {
-		return nil, err
-	}
+// checkSession answers CKR_SESSION_HANDLE_INVALID for a handle that is
+// not one of c's sessions, for the handlers that would otherwise look at
+// another argument first: the session is reported before the mechanism.
+func (s *Server) checkSession(c *client, h uint64) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	_, err := s.sessionOf(c, h)
+	return err
+}
+
+func (s *Server) openSession(c *client, req *p11.OpenSessionReq) (p11.Resp, error) {
 	if req.Flags&p11.CKF_SERIAL_SESSION == 0 {
 		return nil, p11.CKR_SESSION_PARALLEL_NOT_SUPPORTED
 	}
@@ -156,28 +158,14 @@ func (s *Server) openSession(c *client, body []byte) (p11.Resp, error) {
 	return &p11.OpenSessionResp{Session: h}, nil
 }
 
-func (s *Server) closeSession(c *client, body []byte) (p11.Resp, error) {
-	var req p11.SessionReq
-	if err := decode(body, &req); err != nil {
-		return nil, err
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	sess, err := s.sessionOf(c, req.Session)
-	if err != nil {
-		return nil, err
-	}
+func (s *Server) closeSession(c *client, sess *session, req *p11.SessionReq) (p11.Resp, error) {
 	delete(s.sessions, sess.handle)
 	s.dropSessionObjects(c, sess.handle)
 	s.logoutIfLast(c, sess.slot)
 	return &p11.RVResp{}, nil
 }
 
-func (s *Server) closeAllSessions(c *client, body []byte) (p11.Resp, error) {
-	var req p11.SlotReq
-	if err := decode(body, &req); err != nil {
-		return nil, err
-	}
+func (s *Server) closeAllSessions(c *client, req *p11.SlotReq) (p11.Resp, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if _, err := s.slotKnown(req.Slot); err != nil {
@@ -233,17 +221,7 @@ func (c *client) logout(slot uint64) {
 	}
 }
 
-func (s *Server) sessionInfo(c *client, body []byte) (p11.Resp, error) {
-	var req p11.SessionReq
-	if err := decode(body, &req); err != nil {
-		return nil, err
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	sess, err := s.sessionOf(c, req.Session)
-	if err != nil {
-		return nil, err
-	}
+func (s *Server) sessionInfo(c *client, sess *session, req *p11.SessionReq) (p11.Resp, error) {
 	flags := uint64(p11.CKF_SERIAL_SESSION)
 	if sess.rw {
 		flags |= p11.CKF_RW_SESSION

@@ -6,68 +6,31 @@ import "tep.dev/tep/p11"
 // output buffer with the length it needs and leaves the operation as it
 // was; any other error ends the operation, as PKCS#11 wants.
 
-func (s *Server) encryptInit(c *client, body []byte) (p11.Resp, error) {
-	return s.cryptInit(c, body, false)
+func (s *Server) encryptInit(c *client, sess *session, req *p11.OpInitReq) (p11.Resp, error) {
+	return s.cryptInit(c, sess, req, false)
 }
 
-func (s *Server) decryptInit(c *client, body []byte) (p11.Resp, error) {
-	return s.cryptInit(c, body, true)
+func (s *Server) decryptInit(c *client, sess *session, req *p11.OpInitReq) (p11.Resp, error) {
+	return s.cryptInit(c, sess, req, true)
 }
 
-func (s *Server) encrypt(c *client, body []byte) (p11.Resp, error)    { return s.single(c, body, false) }
-func (s *Server) decrypt(c *client, body []byte) (p11.Resp, error)    { return s.single(c, body, true) }
-func (s *Server) encryptUpdate(c *client, b []byte) (p11.Resp, error) { return s.part(c, b, false) }
-func (s *Server) decryptUpdate(c *client, b []byte) (p11.Resp, error) { return s.part(c, b, true) }
-func (s *Server) encryptFinal(c *client, b []byte) (p11.Resp, error)  { return s.last(c, b, false) }
-func (s *Server) decryptFinal(c *client, b []byte) (p11.Resp, error)  { return s.last(c, b, true) }
-
-// takeCrypt returns c's operation on session h; end ends it.
-func (s *Server) takeCrypt(c *client, h uint64, decrypt, end bool) (*cryptOp, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	sess, err := s.sessionOf(c, h)
-	if err != nil {
-		return nil, err
-	}
-	slot := &sess.encrypt
-	if decrypt {
-		slot = &sess.decrypt
-	}
-	op := *slot
-	if op == nil {
-		return nil, p11.CKR_OPERATION_NOT_INITIALIZED
-	}
-	if end {
-		*slot = nil
-	}
-	return op, nil
+func (s *Server) encrypt(c *client, r *p11.OutReq) (p11.Resp, error) { return s.single(c, r, false) }
+func (s *Server) decrypt(c *client, r *p11.OutReq) (p11.Resp, error) { return s.single(c, r, true) }
+func (s *Server) encryptUpdate(c *client, r *p11.OutReq) (p11.Resp, error) {
+	return s.part(c, r, false)
 }
+func (s *Server) decryptUpdate(c *client, r *p11.OutReq) (p11.Resp, error) { return s.part(c, r, true) }
+func (s *Server) encryptFinal(c *client, r *p11.OutReq) (p11.Resp, error)  { return s.last(c, r, false) }
+func (s *Server) decryptFinal(c *client, r *p11.OutReq) (p11.Resp, error)  { return s.last(c, r, true) }
 
-func (s *Server) endCrypt(c *client, h uint64, op *cryptOp) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if sess, err := s.sessionOf(c, h); err == nil {
-		if sess.encrypt == op {
-			sess.encrypt = nil
-		}
-		if sess.decrypt == op {
-			sess.decrypt = nil
-		}
-	}
-	clear(op.auth)
-}
-
-func (s *Server) single(c *client, body []byte, decrypt bool) (p11.Resp, error) {
-	var req p11.OutReq
-	if err := decode(body, &req); err != nil {
-		return nil, err
-	}
-	op, err := s.takeCrypt(c, req.Session, decrypt, false)
+func (s *Server) single(c *client, req *p11.OutReq, decrypt bool) (p11.Resp, error) {
+	slot := cryptSlot(decrypt)
+	sess, op, err := take(s, c, req.Session, slot, stepSingle)
 	if err != nil {
 		return nil, err
 	}
 	if op.rsa != nil {
-		return s.rsaSingleCall(c, req, op)
+		return s.rsaSingleCall(sess, slot, req, op)
 	}
 	if len(op.pending) != 0 {
 		return nil, p11.CKR_OPERATION_ACTIVE // C_Encrypt cannot finish a multi-part operation
@@ -77,13 +40,13 @@ func (s *Server) single(c *client, body []byte, decrypt bool) (p11.Resp, error) 
 	probe.pending = make([]byte, len(req.Data)-n)
 	fin, err := probe.finalLen()
 	if err != nil {
-		s.endCrypt(c, req.Session, op)
+		end(s, sess, slot, op)
 		return nil, err
 	}
 	if r := lengthOnly(req.OutCap, n+fin); r != nil {
 		return r, nil
 	}
-	defer s.endCrypt(c, req.Session, op)
+	defer end(s, sess, slot, op)
 	out, err := s.update(op, req.Data)
 	if err != nil {
 		return nil, err
@@ -96,17 +59,14 @@ func (s *Server) single(c *client, body []byte, decrypt bool) (p11.Resp, error) 
 	return &p11.OutResp{Out: out, Len: uint64(len(out))}, nil
 }
 
-func (s *Server) part(c *client, body []byte, decrypt bool) (p11.Resp, error) {
-	var req p11.OutReq
-	if err := decode(body, &req); err != nil {
-		return nil, err
-	}
-	op, err := s.takeCrypt(c, req.Session, decrypt, false)
+func (s *Server) part(c *client, req *p11.OutReq, decrypt bool) (p11.Resp, error) {
+	slot := cryptSlot(decrypt)
+	sess, op, err := take(s, c, req.Session, slot, stepUpdate)
 	if err != nil {
 		return nil, err
 	}
 	if op.rsa != nil {
-		s.endCrypt(c, req.Session, op)
+		end(s, sess, slot, op)
 		return nil, p11.CKR_MECHANISM_INVALID // RSA is single-part
 	}
 	n, _ := op.updateLen(len(req.Data))
@@ -115,34 +75,31 @@ func (s *Server) part(c *client, body []byte, decrypt bool) (p11.Resp, error) {
 	}
 	out, err := s.update(op, req.Data)
 	if err != nil {
-		s.endCrypt(c, req.Session, op)
+		end(s, sess, slot, op)
 		return nil, err
 	}
 	return &p11.OutResp{Out: out, Len: uint64(len(out))}, nil
 }
 
-func (s *Server) last(c *client, body []byte, decrypt bool) (p11.Resp, error) {
-	var req p11.OutReq
-	if err := decode(body, &req); err != nil {
-		return nil, err
-	}
-	op, err := s.takeCrypt(c, req.Session, decrypt, false)
+func (s *Server) last(c *client, req *p11.OutReq, decrypt bool) (p11.Resp, error) {
+	slot := cryptSlot(decrypt)
+	sess, op, err := take(s, c, req.Session, slot, stepFinal)
 	if err != nil {
 		return nil, err
 	}
 	if op.rsa != nil {
-		s.endCrypt(c, req.Session, op)
+		end(s, sess, slot, op)
 		return nil, p11.CKR_MECHANISM_INVALID // RSA is single-part
 	}
 	n, err := op.finalLen()
 	if err != nil {
-		s.endCrypt(c, req.Session, op)
+		end(s, sess, slot, op)
 		return nil, err
 	}
 	if r := lengthOnly(req.OutCap, n); r != nil {
 		return r, nil
 	}
-	defer s.endCrypt(c, req.Session, op)
+	defer end(s, sess, slot, op)
 	out, err := s.final(op)
 	if err != nil {
 		return nil, err
@@ -152,11 +109,11 @@ func (s *Server) last(c *client, body []byte, decrypt bool) (p11.Resp, error) {
 
 // rsaSingleCall answers C_Encrypt/C_Decrypt of an RSA operation: the
 // output is at most the modulus long.
-func (s *Server) rsaSingleCall(c *client, req p11.OutReq, op *cryptOp) (p11.Resp, error) {
+func (s *Server) rsaSingleCall(sess *session, slot opSlot[*cryptOp], req *p11.OutReq, op *cryptOp) (p11.Resp, error) {
 	if r := lengthOnly(req.OutCap, op.rsa.pub.Size()); r != nil {
 		return r, nil
 	}
-	defer s.endCrypt(c, req.Session, op)
+	defer end(s, sess, slot, op)
 	out, err := s.rsaSingle(op, req.Data)
 	if err != nil {
 		return nil, err

@@ -12,6 +12,7 @@ import (
 // digestOp is a digest operation in progress on a session. Digests run in
 // software: they need no secret, and the TPM would only be slower.
 type digestOp struct {
+	opPhase
 	h hash.Hash
 }
 
@@ -22,11 +23,7 @@ var digests = map[uint64]func() hash.Hash{
 	p11.CKM_SHA512: sha512.New,
 }
 
-func (s *Server) generateRandom(c *client, body []byte) (p11.Resp, error) {
-	var req p11.GenerateRandomReq
-	if err := decode(body, &req); err != nil {
-		return nil, err
-	}
+func (s *Server) generateRandom(c *client, req *p11.GenerateRandomReq) (p11.Resp, error) {
 	s.mu.Lock()
 	_, err := s.sessionOf(c, req.Session)
 	s.mu.Unlock()
@@ -43,11 +40,7 @@ func (s *Server) generateRandom(c *client, body []byte) (p11.Resp, error) {
 	return &p11.DataResp{Data: data}, nil
 }
 
-func (s *Server) seedRandom(c *client, body []byte) (p11.Resp, error) {
-	var req p11.DataReq
-	if err := decode(body, &req); err != nil {
-		return nil, err
-	}
+func (s *Server) seedRandom(c *client, req *p11.DataReq) (p11.Resp, error) {
 	s.mu.Lock()
 	_, err := s.sessionOf(c, req.Session)
 	s.mu.Unlock()
@@ -57,17 +50,7 @@ func (s *Server) seedRandom(c *client, body []byte) (p11.Resp, error) {
 	return &p11.RVResp{}, s.tpm.StirRandom(req.Data)
 }
 
-func (s *Server) digestInit(c *client, body []byte) (p11.Resp, error) {
-	var req p11.OpInitReq
-	if err := decode(body, &req); err != nil {
-		return nil, err
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	sess, err := s.sessionOf(c, req.Session)
-	if err != nil {
-		return nil, err
-	}
+func (s *Server) digestInit(c *client, sess *session, req *p11.OpInitReq) (p11.Resp, error) {
 	if sess.digest != nil {
 		return nil, p11.CKR_OPERATION_ACTIVE
 	}
@@ -82,66 +65,22 @@ func (s *Server) digestInit(c *client, body []byte) (p11.Resp, error) {
 	return &p11.RVResp{}, nil
 }
 
-// digestSession returns c's session with its digest operation. s.mu is held.
-func (s *Server) digestSession(c *client, h uint64) (*session, error) {
-	sess, err := s.sessionOf(c, h)
+func (s *Server) digest(c *client, req *p11.OutReq) (p11.Resp, error) {
+	sess, op, err := take(s, c, req.Session, digestSlot, stepSingle)
 	if err != nil {
 		return nil, err
 	}
-	if sess.digest == nil {
-		return nil, p11.CKR_OPERATION_NOT_INITIALIZED
-	}
-	return sess, nil
-}
-
-// The digest calls hash outside s.mu, so a long digest on one port does
-// not hold up the others. PKCS#11 lets one thread at a time use a session,
-// so the operation itself needs no lock of its own.
-
-// takeDigest returns c's digest operation on session h and, when sized,
-// the early answer for an output buffer that cannot hold the digest.
-func (s *Server) takeDigest(c *client, h uint64, outCap int64, sized bool) (sess *session, op *digestOp, early *p11.OutResp, err error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if sess, err = s.digestSession(c, h); err != nil {
-		return nil, nil, nil, err
-	}
-	if sized {
-		early = lengthOnly(outCap, sess.digest.h.Size())
-	}
-	return sess, sess.digest, early, nil
-}
-
-// endDigest ends op on sess, unless another operation replaced it.
-func (s *Server) endDigest(sess *session, op *digestOp) {
-	s.mu.Lock()
-	if sess.digest == op {
-		sess.digest = nil
-	}
-	s.mu.Unlock()
-}
-
-func (s *Server) digest(c *client, body []byte) (p11.Resp, error) {
-	var req p11.OutReq
-	if err := decode(body, &req); err != nil {
-		return nil, err
-	}
-	sess, op, early, err := s.takeDigest(c, req.Session, req.OutCap, true)
-	if err != nil || early != nil {
-		return early, err
+	if r := lengthOnly(req.OutCap, op.h.Size()); r != nil {
+		return r, nil
 	}
 	op.h.Write(req.Data)
 	out := op.h.Sum(nil)
-	s.endDigest(sess, op)
+	end(s, sess, digestSlot, op)
 	return &p11.OutResp{Out: out, Len: uint64(len(out))}, nil
 }
 
-func (s *Server) digestUpdate(c *client, body []byte) (p11.Resp, error) {
-	var req p11.DataReq
-	if err := decode(body, &req); err != nil {
-		return nil, err
-	}
-	_, op, _, err := s.takeDigest(c, req.Session, 0, false)
+func (s *Server) digestUpdate(c *client, req *p11.DataReq) (p11.Resp, error) {
+	_, op, err := take(s, c, req.Session, digestSlot, stepUpdate)
 	if err != nil {
 		return nil, err
 	}
@@ -149,17 +88,26 @@ func (s *Server) digestUpdate(c *client, body []byte) (p11.Resp, error) {
 	return &p11.RVResp{}, nil
 }
 
-func (s *Server) digestFinal(c *client, body []byte) (p11.Resp, error) {
-	var req p11.OutReq
-	if err := decode(body, &req); err != nil {
+// digestMore hashes a part of a long C_Digest (p11.FnDigestMore).
+func (s *Server) digestMore(c *client, req *p11.DataReq) (p11.Resp, error) {
+	_, op, err := take(s, c, req.Session, digestSlot, stepSingle)
+	if err != nil {
 		return nil, err
 	}
-	sess, op, early, err := s.takeDigest(c, req.Session, req.OutCap, true)
-	if err != nil || early != nil {
-		return early, err
+	op.h.Write(req.Data)
+	return &p11.RVResp{}, nil
+}
+
+func (s *Server) digestFinal(c *client, req *p11.OutReq) (p11.Resp, error) {
+	sess, op, err := take(s, c, req.Session, digestSlot, stepFinal)
+	if err != nil {
+		return nil, err
+	}
+	if r := lengthOnly(req.OutCap, op.h.Size()); r != nil {
+		return r, nil
 	}
 	out := op.h.Sum(nil)
-	s.endDigest(sess, op)
+	end(s, sess, digestSlot, op)
 	return &p11.OutResp{Out: out, Len: uint64(len(out))}, nil
 }
 
@@ -173,4 +121,22 @@ func lengthOnly(outCap int64, need int) *p11.OutResp {
 		return &p11.OutResp{RV: p11.CKR_BUFFER_TOO_SMALL, Len: uint64(need)}
 	}
 	return nil
+}
+
+// digestKey is C_DigestKey. Every secret key here lives in the TPM, whose
+// keys never leave it in the clear: none can be digested. PKCS#11 v2.40,
+// C_DigestKey, allows CKR_KEY_INDIGESTIBLE for that, and as an error it
+// ends the digest (endOnError). s.mu is held.
+func (s *Server) digestKey(c *client, sess *session, req *p11.ObjectReq) (p11.Resp, error) {
+	if sess.digest == nil {
+		return nil, p11.CKR_OPERATION_NOT_INITIALIZED
+	}
+	if err := sess.digest.enter(stepUpdate); err != nil {
+		return nil, err
+	}
+	o, err := s.objectOf(c, sess, req.Object)
+	if err != nil || o.ulong(p11.CKA_CLASS) != p11.CKO_SECRET_KEY {
+		return nil, p11.CKR_KEY_HANDLE_INVALID
+	}
+	return nil, p11.CKR_KEY_INDIGESTIBLE
 }

@@ -9,13 +9,21 @@
 // counted (ChannelStats), not answered, but for the plain FuncNoChannel
 // an unknown id gets.
 //
+// Each handler is a typed function behind one adapter (handle, locked in
+// server.go) that decodes its arguments, finds the caller's session where
+// the call has one, and ends the session's operation when a call that
+// continues it fails (operation.go), as PKCS#11 wants.
+//
 // Every call is answered with a PKCS#11 return value; errors from the TPM
 // and the store are mapped to return values in one place (rvOf), and
 // logged there when they are not the caller's fault.
 //
 // A CKA_PRIVATE token object is stored sealed under its token's key
 // (atrest.go): at start the server holds only the public objects, and a
-// token's private ones join them at its first login (user or SO).
+// token's private ones join them at its first login (user or SO). A key
+// made with CKA_PRIVATE=FALSE has its TPM authorisation wrapped by the
+// token's public key, which needs no PIN (public.go): any session may use
+// it.
 //
 // Concurrency: one goroutine serves each port; Handle is safe for
 // concurrent use. Server state is guarded by one mutex, held only for

@@ -23,7 +23,7 @@ const maxMACData = 64 << 20
 // the secret is in this process's memory only between the two.
 func (s *Server) generateMACKey(c *client, req p11.KeyReq) (p11.Resp, error) {
 	s.mu.Lock()
-	_, tokenKey, err := s.userSession(c, req.Session)
+	_, tokenKey, err := s.authKey(c, req.Session, templatePrivate(req.Template))
 	s.mu.Unlock()
 	if err != nil {
 		return nil, err
@@ -131,11 +131,7 @@ func (s *Server) macInit(c *client, sess *session, m uint64, o *object, use uint
 	if !o.bool(use) {
 		return nil, p11.CKR_KEY_FUNCTION_NOT_PERMITTED
 	}
-	l, ok := c.login[sess.slot]
-	if !ok || l.user != p11.CKU_USER {
-		return nil, p11.CKR_USER_NOT_LOGGED_IN
-	}
-	auth, err := unwrapAuth(l.key, o.key.Auth)
+	auth, err := s.keyAuth(c, sess, o)
 	if err != nil {
 		return nil, err
 	}

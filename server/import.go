@@ -17,8 +17,10 @@ var secretParts = map[uint64]bool{
 }
 
 // importKey brings a private or secret key of an application's template
-// into the TPM (TPM2_Import) and returns the object's attributes.
-func (s *Server) importKey(class uint64, tmpl []p11.Attribute, tokenKey []byte) (map[uint64][]byte, *keyRef, error) {
+// into the TPM (TPM2_Import) and returns the object's attributes. An RSA
+// key the TPM or the policy of the token in slot does not allow is
+// CKR_ATTRIBUTE_VALUE_INVALID (its modulus).
+func (s *Server) importKey(slot, class uint64, tmpl []p11.Attribute, tokenKey []byte) (map[uint64][]byte, *keyRef, error) {
 	secret := map[uint64][]byte{}
 	var rest []p11.Attribute
 	var keyType uint64
@@ -45,6 +47,14 @@ func (s *Server) importKey(class uint64, tmpl []p11.Attribute, tokenKey []byte) 
 	spec, priv, set, err := importedMaterial(class, keyType, tmpl, secret)
 	if err != nil {
 		return nil, nil, err
+	}
+	if k, ok := priv.(*rsa.PrivateKey); ok {
+		s.mu.Lock()
+		ok = s.rsaAllowed(slot, k.N.BitLen())
+		s.mu.Unlock()
+		if !ok {
+			return nil, nil, p11.CKR_ATTRIBUTE_VALUE_INVALID
+		}
 	}
 	set[p11.CKA_CLASS] = p11.Ulong(class)
 	set[p11.CKA_LOCAL] = p11.Bool(false)

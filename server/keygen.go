@@ -61,7 +61,8 @@ func storageDefaults(class uint64) map[uint64][]byte {
 }
 
 // keySpecFor reads the key size or curve a key-pair template asks for.
-func (s *Server) keySpecFor(mech uint64, pub []p11.Attribute) (tpm.KeySpec, uint64, error) {
+// RSA moduli are those rsaAllowed allows on slot.
+func (s *Server) keySpecFor(slot, mech uint64, pub []p11.Attribute) (tpm.KeySpec, uint64, error) {
 	find := func(t uint64) ([]byte, bool) {
 		for _, a := range pub {
 			if a.Type == t {
@@ -80,7 +81,10 @@ func (s *Server) keySpecFor(mech uint64, pub []p11.Attribute) (tpm.KeySpec, uint
 		if err != nil {
 			return tpm.KeySpec{}, 0, p11.CKR_ATTRIBUTE_VALUE_INVALID
 		}
-		if !slices.Contains(s.caps.RSABits, int(bits)) || bits < 2048 {
+		s.mu.Lock()
+		ok = bits <= 1<<16 && s.rsaAllowed(slot, int(bits))
+		s.mu.Unlock()
+		if !ok {
 			return tpm.KeySpec{}, 0, p11.CKR_KEY_SIZE_RANGE
 		}
 		if e, ok := find(p11.CKA_PUBLIC_EXPONENT); ok && new(big.Int).SetBytes(e).Int64() != 65537 {
@@ -101,20 +105,15 @@ func (s *Server) keySpecFor(mech uint64, pub []p11.Attribute) (tpm.KeySpec, uint
 	return tpm.KeySpec{}, 0, p11.CKR_MECHANISM_INVALID
 }
 
-func (s *Server) generateKeyPair(c *client, body []byte) (p11.Resp, error) {
-	var req p11.KeyPairReq
-	if err := decode(body, &req); err != nil {
-		return nil, err
-	}
+func (s *Server) generateKeyPair(c *client, req *p11.KeyPairReq) (p11.Resp, error) {
 	s.mu.Lock()
-	sess, err := s.sessionOf(c, req.Session)
-	var tokenKey []byte
+	// The private key's authorisation is wrapped by the user's token key,
+	// or for a public private key (CKA_PRIVATE=FALSE) by the token's
+	// public key (public.go).
+	sess, tokenKey, err := s.authKey(c, req.Session, templatePrivate(req.Private))
+	var slot uint64
 	if err == nil {
-		l, ok := c.login[sess.slot]
-		if !ok || l.user != p11.CKU_USER {
-			err = p11.CKR_USER_NOT_LOGGED_IN // the key's auth is wrapped by the token key
-		}
-		tokenKey = l.key
+		slot = sess.slot
 	}
 	s.mu.Unlock()
 	if err != nil {
@@ -123,12 +122,12 @@ func (s *Server) generateKeyPair(c *client, body []byte) (p11.Resp, error) {
 	if len(req.Mechanism.Param) != 0 {
 		return nil, p11.CKR_MECHANISM_PARAM_INVALID
 	}
-	spec, keyType, err := s.keySpecFor(req.Mechanism.Type, req.Public)
+	spec, keyType, err := s.keySpecFor(slot, req.Mechanism.Type, req.Public)
 	if err != nil {
 		return nil, err
 	}
 	// Check both templates before the TPM spends time on a key.
-	_, privAttrs, err := pairAttrs(req, keyType, nil)
+	_, privAttrs, err := pairAttrs(*req, keyType, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -156,7 +155,7 @@ func (s *Server) generateKeyPair(c *client, body []byte) (p11.Resp, error) {
 	if err != nil {
 		return nil, err
 	}
-	pubAttrs, privAttrs, err := pairAttrs(req, keyType, pubKey)
+	pubAttrs, privAttrs, err := pairAttrs(*req, keyType, pubKey)
 	if err != nil {
 		return nil, err
 	}

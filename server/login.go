@@ -6,11 +6,7 @@ import (
 	"tep.dev/tep/p11"
 )
 
-func (s *Server) initToken(c *client, body []byte) (p11.Resp, error) {
-	var req p11.InitTokenReq
-	if err := decode(body, &req); err != nil {
-		return nil, err
-	}
+func (s *Server) initToken(c *client, req *p11.InitTokenReq) (p11.Resp, error) {
 	if err := checkPINLen(req.SOPIN); err != nil {
 		return nil, err
 	}
@@ -62,13 +58,9 @@ func (s *Server) initToken(c *client, body []byte) (p11.Resp, error) {
 	return &p11.RVResp{}, nil
 }
 
-func (s *Server) login(c *client, body []byte) (p11.Resp, error) {
-	var req p11.LoginReq
-	if err := decode(body, &req); err != nil {
-		return nil, err
-	}
+func (s *Server) login(c *client, req *p11.LoginReq) (p11.Resp, error) {
 	s.mu.Lock()
-	t, err := s.loginCheck(c, req)
+	t, err := s.loginCheck(c, *req)
 	var slot uint64
 	if err == nil {
 		slot = t.row.Slot
@@ -130,17 +122,7 @@ func (s *Server) loginCheck(c *client, req p11.LoginReq) (*token, error) {
 	return t, nil
 }
 
-func (s *Server) logout(c *client, body []byte) (p11.Resp, error) {
-	var req p11.SessionReq
-	if err := decode(body, &req); err != nil {
-		return nil, err
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	sess, err := s.sessionOf(c, req.Session)
-	if err != nil {
-		return nil, err
-	}
+func (s *Server) logout(c *client, sess *session, req *p11.SessionReq) (p11.Resp, error) {
 	if _, ok := c.login[sess.slot]; !ok {
 		return nil, p11.CKR_USER_NOT_LOGGED_IN
 	}
@@ -148,11 +130,7 @@ func (s *Server) logout(c *client, body []byte) (p11.Resp, error) {
 	return &p11.RVResp{}, nil
 }
 
-func (s *Server) initPIN(c *client, body []byte) (p11.Resp, error) {
-	var req p11.InitPINReq
-	if err := decode(body, &req); err != nil {
-		return nil, err
-	}
+func (s *Server) initPIN(c *client, req *p11.InitPINReq) (p11.Resp, error) {
 	s.mu.Lock()
 	sess, err := s.sessionOf(c, req.Session)
 	var l login
@@ -169,11 +147,7 @@ func (s *Server) initPIN(c *client, body []byte) (p11.Resp, error) {
 	return &p11.RVResp{}, s.putPIN(sess.slot, l.key, req.PIN, false)
 }
 
-func (s *Server) setPIN(c *client, body []byte) (p11.Resp, error) {
-	var req p11.SetPINReq
-	if err := decode(body, &req); err != nil {
-		return nil, err
-	}
+func (s *Server) setPIN(c *client, req *p11.SetPINReq) (p11.Resp, error) {
 	s.mu.Lock()
 	sess, err := s.sessionOf(c, req.Session)
 	if err == nil {

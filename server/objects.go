@@ -91,13 +91,9 @@ func (s *Server) put(c *client, sess *session, attrs map[uint64][]byte, key *key
 	return s.addObject(o), nil
 }
 
-func (s *Server) createObject(c *client, body []byte) (p11.Resp, error) {
-	var req p11.TemplateReq
-	if err := decode(body, &req); err != nil {
-		return nil, err
-	}
+func (s *Server) createObject(c *client, req *p11.TemplateReq) (p11.Resp, error) {
 	if class := templateClass(req.Template); class == p11.CKO_PRIVATE_KEY || class == p11.CKO_SECRET_KEY {
-		return s.createKey(c, req, class)
+		return s.createKey(c, *req, class)
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -133,18 +129,18 @@ func templateClass(tmpl []p11.Attribute) uint64 {
 // the TPM, whose authorisation the user's login wraps.
 func (s *Server) createKey(c *client, req p11.TemplateReq, class uint64) (p11.Resp, error) {
 	s.mu.Lock()
-	_, tokenKey, err := s.userSession(c, req.Session)
+	sess, tokenKey, err := s.authKey(c, req.Session, templatePrivate(req.Template))
 	s.mu.Unlock()
 	if err != nil {
 		return nil, err
 	}
-	attrs, ref, err := s.importKey(class, req.Template, tokenKey)
+	attrs, ref, err := s.importKey(sess.slot, class, req.Template, tokenKey)
 	if err != nil {
 		return nil, err
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	sess, err := s.sessionOf(c, req.Session)
+	sess, err = s.sessionOf(c, req.Session)
 	if err != nil {
 		return nil, err
 	}
@@ -166,11 +162,7 @@ func (s *Server) persist(o *object, tokenKey []byte) error {
 	return nil
 }
 
-func (s *Server) copyObject(c *client, body []byte) (p11.Resp, error) {
-	var req p11.TemplateReq
-	if err := decode(body, &req); err != nil {
-		return nil, err
-	}
+func (s *Server) copyObject(c *client, req *p11.TemplateReq) (p11.Resp, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	sess, o, err := s.sessionObject(c, req.Session, req.Object)
@@ -183,6 +175,11 @@ func (s *Server) copyObject(c *client, body []byte) (p11.Resp, error) {
 	attrs, err := changeAttrs(o.attrs, req.Template, true)
 	if err != nil {
 		return nil, err
+	}
+	if o.key != nil && (&object{attrs: attrs}).bool(p11.CKA_PRIVATE) != o.bool(p11.CKA_PRIVATE) {
+		// The copy shares the key's authorisation, wrapped by the token
+		// key of the original's kind (public.go).
+		return nil, p11.CKR_ATTRIBUTE_READ_ONLY
 	}
 	if err := mayHold(c, sess, attrs); err != nil {
 		return nil, err
@@ -201,11 +198,7 @@ func (s *Server) sessionObject(c *client, sh, oh uint64) (*session, *object, err
 	return sess, o, err
 }
 
-func (s *Server) destroyObject(c *client, body []byte) (p11.Resp, error) {
-	var req p11.ObjectReq
-	if err := decode(body, &req); err != nil {
-		return nil, err
-	}
+func (s *Server) destroyObject(c *client, req *p11.ObjectReq) (p11.Resp, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	sess, o, err := s.sessionObject(c, req.Session, req.Object)
@@ -227,11 +220,7 @@ func (s *Server) destroyObject(c *client, body []byte) (p11.Resp, error) {
 	return &p11.RVResp{}, nil
 }
 
-func (s *Server) getObjectSize(c *client, body []byte) (p11.Resp, error) {
-	var req p11.ObjectReq
-	if err := decode(body, &req); err != nil {
-		return nil, err
-	}
+func (s *Server) getObjectSize(c *client, req *p11.ObjectReq) (p11.Resp, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	_, o, err := s.sessionObject(c, req.Session, req.Object)
@@ -241,11 +230,7 @@ func (s *Server) getObjectSize(c *client, body []byte) (p11.Resp, error) {
 	return &p11.ObjectResp{Object: o.size()}, nil
 }
 
-func (s *Server) getAttributeValue(c *client, body []byte) (p11.Resp, error) {
-	var req p11.GetAttrReq
-	if err := decode(body, &req); err != nil {
-		return nil, err
-	}
+func (s *Server) getAttributeValue(c *client, req *p11.GetAttrReq) (p11.Resp, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	_, o, err := s.sessionObject(c, req.Session, req.Object)
@@ -271,11 +256,7 @@ func (s *Server) getAttributeValue(c *client, body []byte) (p11.Resp, error) {
 	return r, nil
 }
 
-func (s *Server) setAttributeValue(c *client, body []byte) (p11.Resp, error) {
-	var req p11.TemplateReq
-	if err := decode(body, &req); err != nil {
-		return nil, err
-	}
+func (s *Server) setAttributeValue(c *client, req *p11.TemplateReq) (p11.Resp, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	sess, o, err := s.sessionObject(c, req.Session, req.Object)
@@ -303,17 +284,7 @@ func (s *Server) setAttributeValue(c *client, body []byte) (p11.Resp, error) {
 	return &p11.RVResp{}, nil
 }
 
-func (s *Server) findObjectsInit(c *client, body []byte) (p11.Resp, error) {
-	var req p11.TemplateReq
-	if err := decode(body, &req); err != nil {
-		return nil, err
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	sess, err := s.sessionOf(c, req.Session)
-	if err != nil {
-		return nil, err
-	}
+func (s *Server) findObjectsInit(c *client, sess *session, req *p11.TemplateReq) (p11.Resp, error) {
 	if sess.find != nil {
 		return nil, p11.CKR_OPERATION_ACTIVE
 	}
@@ -333,17 +304,7 @@ func (s *Server) findObjectsInit(c *client, body []byte) (p11.Resp, error) {
 	return &p11.RVResp{}, nil
 }
 
-func (s *Server) findObjects(c *client, body []byte) (p11.Resp, error) {
-	var req p11.FindReq
-	if err := decode(body, &req); err != nil {
-		return nil, err
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	sess, err := s.sessionOf(c, req.Session)
-	if err != nil {
-		return nil, err
-	}
+func (s *Server) findObjects(c *client, sess *session, req *p11.FindReq) (p11.Resp, error) {
 	if sess.find == nil {
 		return nil, p11.CKR_OPERATION_NOT_INITIALIZED
 	}
@@ -353,17 +314,7 @@ func (s *Server) findObjects(c *client, body []byte) (p11.Resp, error) {
 	return &p11.FindResp{Objects: out}, nil
 }
 
-func (s *Server) findObjectsFinal(c *client, body []byte) (p11.Resp, error) {
-	var req p11.SessionReq
-	if err := decode(body, &req); err != nil {
-		return nil, err
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	sess, err := s.sessionOf(c, req.Session)
-	if err != nil {
-		return nil, err
-	}
+func (s *Server) findObjectsFinal(c *client, sess *session, req *p11.SessionReq) (p11.Resp, error) {
 	if sess.find == nil {
 		return nil, p11.CKR_OPERATION_NOT_INITIALIZED
 	}

@@ -24,13 +24,12 @@ var secretTypeRules = map[uint64]map[uint64]attrRule{
 	p11.CKK_GENERIC_SECRET: {p11.CKA_VALUE: ruleSensitive, p11.CKA_VALUE_LEN: ruleReadOnly},
 }
 
-func (s *Server) generateKey(c *client, body []byte) (p11.Resp, error) {
-	var req p11.KeyReq
-	if err := decode(body, &req); err != nil {
+func (s *Server) generateKey(c *client, req *p11.KeyReq) (p11.Resp, error) {
+	if err := s.checkSession(c, req.Session); err != nil {
 		return nil, err
 	}
 	if req.Mechanism.Type == p11.CKM_GENERIC_SECRET_KEY_GEN && s.caps.HMAC {
-		return s.generateMACKey(c, req)
+		return s.generateMACKey(c, *req)
 	}
 	if req.Mechanism.Type != p11.CKM_AES_KEY_GEN || len(s.caps.AESModes) == 0 {
 		return nil, p11.CKR_MECHANISM_INVALID
@@ -39,7 +38,7 @@ func (s *Server) generateKey(c *client, body []byte) (p11.Resp, error) {
 		return nil, p11.CKR_MECHANISM_PARAM_INVALID
 	}
 	s.mu.Lock()
-	_, tokenKey, err := s.userSession(c, req.Session)
+	_, tokenKey, err := s.authKey(c, req.Session, templatePrivate(req.Template))
 	s.mu.Unlock()
 	if err != nil {
 		return nil, err

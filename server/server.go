@@ -20,6 +20,7 @@ type TPM interface {
 	GetRandom(n int) ([]byte, error)
 	StirRandom(data []byte) error
 	Seal(secret, auth []byte) (tpm.Sealed, error)
+	SealNoDA(secret []byte) (tpm.Sealed, error)
 	Unseal(s tpm.Sealed, auth []byte) ([]byte, error)
 	Algorithms() (tpm.Caps, error)
 	CreateKey(spec tpm.KeySpec, auth []byte) (tpm.KeyBlob, crypto.PublicKey, error)
@@ -140,61 +141,101 @@ func (s *Server) Close() {
 	s.logFinalDrops()
 }
 
-// handler answers one decoded call of a client.
-type handler func(s *Server, c *client, body []byte) (p11.Resp, error)
+// handler answers one call of a client to function fn, from its encoded
+// arguments.
+type handler func(s *Server, c *client, fn uint16, body []byte) (p11.Resp, error)
+
+// handle makes a handler of f, which takes its arguments decoded: a body
+// that does not decode as a Req is CKR_ARGUMENTS_BAD. A call that
+// continues an operation and fails ends the operation (endOnError).
+func handle[Req any](f func(s *Server, c *client, req *Req) (p11.Resp, error)) handler {
+	return func(s *Server, c *client, fn uint16, body []byte) (p11.Resp, error) {
+		req := new(Req)
+		err := decode(body, req)
+		var resp p11.Resp
+		if err == nil {
+			resp, err = f(s, c, req)
+		}
+		if on, ok := any(req).(p11.OnSession); ok && err != nil {
+			s.endOnError(c, fn, on.SessionHandle(), err)
+		}
+		return resp, err
+	}
+}
 
 var handlers = map[uint16]handler{
-	p11.FnInitialize:        (*Server).hello,
+	p11.FnInitialize:        handle((*Server).hello),
 	p11.FnFinalize:          (*Server).goodbye,
-	p11.FnGetSlotList:       (*Server).slotList,
-	p11.FnGetSlotInfo:       (*Server).slotInfo,
-	p11.FnGetTokenInfo:      (*Server).tokenInfo,
-	p11.FnGetMechanismList:  (*Server).mechanismList,
-	p11.FnGetMechanismInfo:  (*Server).mechanismInfo,
-	p11.FnInitToken:         (*Server).initToken,
-	p11.FnInitPIN:           (*Server).initPIN,
-	p11.FnSetPIN:            (*Server).setPIN,
-	p11.FnOpenSession:       (*Server).openSession,
-	p11.FnCloseSession:      (*Server).closeSession,
-	p11.FnCloseAllSessions:  (*Server).closeAllSessions,
-	p11.FnGetSessionInfo:    (*Server).sessionInfo,
-	p11.FnLogin:             (*Server).login,
-	p11.FnLogout:            (*Server).logout,
-	p11.FnCreateObject:      (*Server).createObject,
-	p11.FnCopyObject:        (*Server).copyObject,
-	p11.FnDestroyObject:     (*Server).destroyObject,
-	p11.FnGetObjectSize:     (*Server).getObjectSize,
-	p11.FnGetAttributeValue: (*Server).getAttributeValue,
-	p11.FnSetAttributeValue: (*Server).setAttributeValue,
-	p11.FnFindObjectsInit:   (*Server).findObjectsInit,
-	p11.FnFindObjects:       (*Server).findObjects,
-	p11.FnFindObjectsFinal:  (*Server).findObjectsFinal,
-	p11.FnGenerateKey:       (*Server).generateKey,
-	p11.FnWrapKey:           (*Server).wrapKey,
-	p11.FnUnwrapKey:         (*Server).unwrapKey,
-	p11.FnEncryptInit:       (*Server).encryptInit,
-	p11.FnEncrypt:           (*Server).encrypt,
-	p11.FnEncryptUpdate:     (*Server).encryptUpdate,
-	p11.FnEncryptFinal:      (*Server).encryptFinal,
-	p11.FnDecryptInit:       (*Server).decryptInit,
-	p11.FnDecrypt:           (*Server).decrypt,
-	p11.FnDecryptUpdate:     (*Server).decryptUpdate,
-	p11.FnDecryptFinal:      (*Server).decryptFinal,
-	p11.FnSignInit:          (*Server).signInit,
-	p11.FnSign:              (*Server).sign,
-	p11.FnSignUpdate:        (*Server).signUpdate,
-	p11.FnSignFinal:         (*Server).signFinal,
-	p11.FnGenerateKeyPair:   (*Server).generateKeyPair,
-	p11.FnVerifyInit:        (*Server).verifyInit,
-	p11.FnVerify:            (*Server).verify,
-	p11.FnVerifyUpdate:      (*Server).verifyUpdate,
-	p11.FnVerifyFinal:       (*Server).verifyFinal,
-	p11.FnGenerateRandom:    (*Server).generateRandom,
-	p11.FnSeedRandom:        (*Server).seedRandom,
-	p11.FnDigestInit:        (*Server).digestInit,
-	p11.FnDigest:            (*Server).digest,
-	p11.FnDigestUpdate:      (*Server).digestUpdate,
-	p11.FnDigestFinal:       (*Server).digestFinal,
+	p11.FnEndOperation:      locked((*Server).endOperation),
+	p11.FnDigestKey:         locked((*Server).digestKey),
+	p11.FnDigestMore:        handle((*Server).digestMore),
+	p11.FnGetSlotList:       handle((*Server).slotList),
+	p11.FnGetSlotInfo:       handle((*Server).slotInfo),
+	p11.FnGetTokenInfo:      handle((*Server).tokenInfo),
+	p11.FnGetMechanismList:  handle((*Server).mechanismList),
+	p11.FnGetMechanismInfo:  handle((*Server).mechanismInfo),
+	p11.FnInitToken:         handle((*Server).initToken),
+	p11.FnInitPIN:           handle((*Server).initPIN),
+	p11.FnSetPIN:            handle((*Server).setPIN),
+	p11.FnOpenSession:       handle((*Server).openSession),
+	p11.FnCloseSession:      locked((*Server).closeSession),
+	p11.FnCloseAllSessions:  handle((*Server).closeAllSessions),
+	p11.FnGetSessionInfo:    locked((*Server).sessionInfo),
+	p11.FnLogin:             handle((*Server).login),
+	p11.FnLogout:            locked((*Server).logout),
+	p11.FnCreateObject:      handle((*Server).createObject),
+	p11.FnCopyObject:        handle((*Server).copyObject),
+	p11.FnDestroyObject:     handle((*Server).destroyObject),
+	p11.FnGetObjectSize:     handle((*Server).getObjectSize),
+	p11.FnGetAttributeValue: handle((*Server).getAttributeValue),
+	p11.FnSetAttributeValue: handle((*Server).setAttributeValue),
+	p11.FnFindObjectsInit:   locked((*Server).findObjectsInit),
+	p11.FnFindObjects:       locked((*Server).findObjects),
+	p11.FnFindObjectsFinal:  locked((*Server).findObjectsFinal),
+	p11.FnGenerateKey:       handle((*Server).generateKey),
+	p11.FnWrapKey:           locked((*Server).wrapKey),
+	p11.FnUnwrapKey:         handle((*Server).unwrapKey),
+	p11.FnEncryptInit:       locked((*Server).encryptInit),
+	p11.FnEncrypt:           handle((*Server).encrypt),
+	p11.FnEncryptUpdate:     handle((*Server).encryptUpdate),
+	p11.FnEncryptFinal:      handle((*Server).encryptFinal),
+	p11.FnDecryptInit:       locked((*Server).decryptInit),
+	p11.FnDecrypt:           handle((*Server).decrypt),
+	p11.FnDecryptUpdate:     handle((*Server).decryptUpdate),
+	p11.FnDecryptFinal:      handle((*Server).decryptFinal),
+	p11.FnSignInit:          locked((*Server).signInit),
+	p11.FnSign:              handle((*Server).sign),
+	p11.FnSignUpdate:        handle((*Server).signUpdate),
+	p11.FnSignFinal:         handle((*Server).signFinal),
+	p11.FnGenerateKeyPair:   handle((*Server).generateKeyPair),
+	p11.FnVerifyInit:        locked((*Server).verifyInit),
+	p11.FnVerify:            handle((*Server).verify),
+	p11.FnVerifyUpdate:      handle((*Server).verifyUpdate),
+	p11.FnVerifyFinal:       handle((*Server).verifyFinal),
+	p11.FnGenerateRandom:    handle((*Server).generateRandom),
+	p11.FnSeedRandom:        handle((*Server).seedRandom),
+	p11.FnDigestInit:        locked((*Server).digestInit),
+	p11.FnDigest:            handle((*Server).digest),
+	p11.FnDigestUpdate:      handle((*Server).digestUpdate),
+	p11.FnDigestFinal:       handle((*Server).digestFinal),
+}
+
+// locked makes a handler of fn, which runs under s.mu on the caller's
+// session: a handle that is not one of c's sessions is
+// CKR_SESSION_HANDLE_INVALID before fn looks at anything else.
+func locked[Req any, P interface {
+	*Req
+	p11.OnSession
+}](fn func(s *Server, c *client, sess *session, req P) (p11.Resp, error)) handler {
+	return handle(func(s *Server, c *client, req *Req) (p11.Resp, error) {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		sess, err := s.sessionOf(c, P(req).SessionHandle())
+		if err != nil {
+			return nil, err
+		}
+		return fn(s, c, sess, req)
+	})
 }
 
 // dispatch answers one opened call of client c to function fn.
@@ -205,7 +246,7 @@ func (s *Server) dispatch(c *client, fn uint16, args []byte) []byte {
 	if !ok {
 		err = p11.CKR_FUNCTION_NOT_SUPPORTED
 	} else {
-		resp, err = h(s, c, args)
+		resp, err = h(s, c, fn, args)
 	}
 	if err != nil {
 		resp = &p11.RVResp{RV: s.rvOf(fn, err)}
@@ -218,15 +259,35 @@ func (s *Server) dispatch(c *client, fn uint16, args []byte) []byte {
 	return body
 }
 
-// rvOf maps an error to the return value the caller sees: a p11.RV is
-// itself; anything else is the device's fault, logged here.
+// rvOf maps an error to the return value the caller sees, in this one
+// place: a p11.RV is itself; the TPM layer's sentinels (tpm/errors.go)
+// have their PKCS#11 meaning; anything else is the device's fault. What is
+// not the caller's doing is logged here.
 func (s *Server) rvOf(fn uint16, err error) p11.RV {
 	var rv p11.RV
 	if errors.As(err, &rv) {
 		return rv
 	}
-	if errors.Is(err, errBadArguments) {
+	switch {
+	case errors.Is(err, errBadArguments):
 		return p11.CKR_ARGUMENTS_BAD
+	case errors.Is(err, tpm.ErrUsage):
+		return p11.CKR_KEY_FUNCTION_NOT_PERMITTED
+	case errors.Is(err, tpm.ErrDecrypt):
+		return p11.CKR_ENCRYPTED_DATA_INVALID
+	case errors.Is(err, tpm.ErrUnsupported):
+		return p11.CKR_MECHANISM_PARAM_INVALID
+	case errors.Is(err, tpm.ErrLockout):
+		// A key made before keys were noDA, used while the TPM refuses
+		// every authorization: the token's secrets are locked as a PIN
+		// is, until the recovery time passes or the SO resets it.
+		s.log.Warn("the TPM is in dictionary-attack lockout", "func", fn, "err", err)
+		return p11.CKR_PIN_LOCKED
+	case errors.Is(err, tpm.ErrAuthFail):
+		// A key's stored authorization that the TPM refuses: the record
+		// and the key disagree, which is not the caller's doing.
+		s.log.Error("the TPM refused a key's authorization", "func", fn, "err", err)
+		return p11.CKR_FUNCTION_FAILED
 	}
 	s.log.Error("call failed", "func", fn, "err", err)
 	return p11.CKR_DEVICE_ERROR

@@ -14,6 +14,7 @@ import (
 // signOp is a signature in progress: the key stays in the TPM, the data
 // is hashed here and the TPM signs the digest.
 type signOp struct {
+	opPhase
 	mech    sigMech
 	key     tpm.KeyBlob
 	auth    []byte
@@ -24,22 +25,12 @@ type signOp struct {
 	mac     *macOp // an HMAC mechanism
 }
 
-func (s *Server) signInit(c *client, body []byte) (p11.Resp, error) {
-	var req p11.OpInitReq
-	if err := decode(body, &req); err != nil {
-		return nil, err
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	sess, err := s.sessionOf(c, req.Session)
-	if err != nil {
-		return nil, err
-	}
+func (s *Server) signInit(c *client, sess *session, req *p11.OpInitReq) (p11.Resp, error) {
 	if sess.sign != nil {
 		return nil, p11.CKR_OPERATION_ACTIVE
 	}
 	if _, isMAC := hmacMechs[req.Mechanism.Type]; isMAC && s.caps.HMAC {
-		mop, err := s.macOpFor(c, sess, req, p11.CKA_SIGN)
+		mop, err := s.macOpFor(c, sess, *req, p11.CKA_SIGN)
 		if err != nil {
 			return nil, err
 		}
@@ -60,11 +51,7 @@ func (s *Server) signInit(c *client, body []byte) (p11.Resp, error) {
 	if !o.bool(p11.CKA_SIGN) {
 		return nil, p11.CKR_KEY_FUNCTION_NOT_PERMITTED
 	}
-	l, ok := c.login[sess.slot]
-	if !ok || l.user != p11.CKU_USER {
-		return nil, p11.CKR_USER_NOT_LOGGED_IN
-	}
-	auth, err := unwrapAuth(l.key, o.key.Auth)
+	auth, err := s.keyAuth(c, sess, o)
 	if err != nil {
 		return nil, err
 	}
@@ -101,77 +88,42 @@ func sigSize(pub crypto.PublicKey) int {
 	return 0
 }
 
-// takeSign returns c's signature in progress on session h.
-func (s *Server) takeSign(c *client, h uint64) (*session, *signOp, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	sess, err := s.sessionOf(c, h)
-	if err != nil {
-		return nil, nil, err
-	}
-	if sess.sign == nil {
-		return nil, nil, p11.CKR_OPERATION_NOT_INITIALIZED
-	}
-	return sess, sess.sign, nil
-}
-
-func (s *Server) endSign(sess *session, op *signOp) {
-	s.mu.Lock()
-	if sess.sign == op {
-		sess.sign = nil
-		clear(op.auth)
-	}
-	s.mu.Unlock()
-}
-
-func (s *Server) sign(c *client, body []byte) (p11.Resp, error) {
-	var req p11.OutReq
-	if err := decode(body, &req); err != nil {
-		return nil, err
-	}
-	sess, op, err := s.takeSign(c, req.Session)
+func (s *Server) sign(c *client, req *p11.OutReq) (p11.Resp, error) {
+	sess, op, err := take(s, c, req.Session, signSlot, stepSingle)
 	if err != nil {
 		return nil, err
 	}
 	if r := lengthOnly(req.OutCap, op.size); r != nil {
 		return r, nil
 	}
-	defer s.endSign(sess, op)
+	defer end(s, sess, signSlot, op)
 	if err := op.update(req.Data); err != nil {
 		return nil, err
 	}
 	return s.finishSign(op)
 }
 
-func (s *Server) signUpdate(c *client, body []byte) (p11.Resp, error) {
-	var req p11.DataReq
-	if err := decode(body, &req); err != nil {
-		return nil, err
-	}
-	sess, op, err := s.takeSign(c, req.Session)
+func (s *Server) signUpdate(c *client, req *p11.DataReq) (p11.Resp, error) {
+	sess, op, err := take(s, c, req.Session, signSlot, stepUpdate)
 	if err != nil {
 		return nil, err
 	}
 	if err := op.update(req.Data); err != nil {
-		s.endSign(sess, op)
+		end(s, sess, signSlot, op)
 		return nil, err
 	}
 	return &p11.RVResp{}, nil
 }
 
-func (s *Server) signFinal(c *client, body []byte) (p11.Resp, error) {
-	var req p11.OutReq
-	if err := decode(body, &req); err != nil {
-		return nil, err
-	}
-	sess, op, err := s.takeSign(c, req.Session)
+func (s *Server) signFinal(c *client, req *p11.OutReq) (p11.Resp, error) {
+	sess, op, err := take(s, c, req.Session, signSlot, stepFinal)
 	if err != nil {
 		return nil, err
 	}
 	if r := lengthOnly(req.OutCap, op.size); r != nil {
 		return r, nil
 	}
-	defer s.endSign(sess, op)
+	defer end(s, sess, signSlot, op)
 	return s.finishSign(op)
 }
 

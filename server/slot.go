@@ -20,11 +20,7 @@ var (
 	firmwareVersion = p11.Version{Major: 0, Minor: 1}
 )
 
-func (s *Server) slotList(c *client, body []byte) (p11.Resp, error) {
-	var req p11.SlotListReq
-	if err := decode(body, &req); err != nil {
-		return nil, err
-	}
+func (s *Server) slotList(c *client, req *p11.SlotListReq) (p11.Resp, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	// Every slot holds a token: the free slot's is not initialised.
@@ -37,11 +33,7 @@ func (s *Server) slotList(c *client, body []byte) (p11.Resp, error) {
 	return &p11.SlotListResp{Slots: slots}, nil
 }
 
-func (s *Server) slotInfo(c *client, body []byte) (p11.Resp, error) {
-	var req p11.SlotReq
-	if err := decode(body, &req); err != nil {
-		return nil, err
-	}
+func (s *Server) slotInfo(c *client, req *p11.SlotReq) (p11.Resp, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if _, err := s.slotKnown(req.Slot); err != nil {
@@ -54,11 +46,7 @@ func (s *Server) slotInfo(c *client, body []byte) (p11.Resp, error) {
 	}, nil
 }
 
-func (s *Server) tokenInfo(c *client, body []byte) (p11.Resp, error) {
-	var req p11.SlotReq
-	if err := decode(body, &req); err != nil {
-		return nil, err
-	}
+func (s *Server) tokenInfo(c *client, req *p11.SlotReq) (p11.Resp, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	t, err := s.slotKnown(req.Slot)
@@ -160,7 +148,7 @@ func mechanismsFor(caps tpm.Caps) map[uint64]p11.MechanismInfoResp {
 
 func keySizes(bits []int) (lo, hi int) {
 	for _, b := range bits {
-		if b >= 2048 && (lo == 0 || b < lo) {
+		if lo == 0 || b < lo {
 			lo = b
 		}
 		hi = max(hi, b)
@@ -182,11 +170,7 @@ func curveSizes(curves []elliptic.Curve) (lo, hi int) {
 	return lo, hi
 }
 
-func (s *Server) mechanismList(c *client, body []byte) (p11.Resp, error) {
-	var req p11.SlotReq
-	if err := decode(body, &req); err != nil {
-		return nil, err
-	}
+func (s *Server) mechanismList(c *client, req *p11.SlotReq) (p11.Resp, error) {
 	s.mu.Lock()
 	_, err := s.slotKnown(req.Slot)
 	s.mu.Unlock()
@@ -201,14 +185,10 @@ func (s *Server) mechanismList(c *client, body []byte) (p11.Resp, error) {
 	return &p11.MechanismListResp{Mechanisms: list}, nil
 }
 
-func (s *Server) mechanismInfo(c *client, body []byte) (p11.Resp, error) {
-	var req p11.MechanismInfoReq
-	if err := decode(body, &req); err != nil {
-		return nil, err
-	}
+func (s *Server) mechanismInfo(c *client, req *p11.MechanismInfoReq) (p11.Resp, error) {
 	s.mu.Lock()
-	_, err := s.slotKnown(req.Slot)
-	s.mu.Unlock()
+	defer s.mu.Unlock()
+	t, err := s.slotKnown(req.Slot)
 	if err != nil {
 		return nil, err
 	}
@@ -216,5 +196,6 @@ func (s *Server) mechanismInfo(c *client, body []byte) (p11.Resp, error) {
 	if !ok {
 		return nil, p11.CKR_MECHANISM_INVALID
 	}
+	info = infoFor(info, req.Type, t)
 	return &info, nil
 }

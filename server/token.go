@@ -19,7 +19,8 @@ import (
 // dictionary-attack protection counts wrong guesses. tepd counts them
 // too, per PIN, and stops short of the TPM's limit (pin.go).
 type token struct {
-	row store.Token
+	row    store.Token
+	public []byte // the key wrapping public keys' authorisations (public.go)
 }
 
 // PIN lengths accepted, in bytes (CK_TOKEN_INFO ulMinPinLen/ulMaxPinLen).
@@ -37,7 +38,11 @@ func (s *Server) loadTokens() error {
 		return fmt.Errorf("loading tokens: %w", err)
 	}
 	for _, r := range rows {
-		s.tokens[r.Slot] = &token{row: r}
+		t := &token{row: r}
+		if err := s.loadPublicKey(t); err != nil {
+			return err
+		}
+		s.tokens[r.Slot] = t
 	}
 	return nil
 }
@@ -146,7 +151,11 @@ func (s *Server) CreateToken(label string, soPIN []byte) (uint64, error) {
 	if err := s.store.AddToken(row); err != nil {
 		return 0, err
 	}
-	s.tokens[row.Slot] = &token{row: row}
+	t := &token{row: row}
+	if err := s.loadPublicKey(t); err != nil {
+		return 0, err
+	}
+	s.tokens[row.Slot] = t
 	return row.Slot, nil
 }
 

@@ -13,6 +13,7 @@ import (
 // verifyOp is a verification in progress. Verification needs no secret:
 // it runs in software on the server, against the public key's attributes.
 type verifyOp struct {
+	opPhase
 	mech    sigMech
 	pub     crypto.PublicKey
 	h       hash.Hash // hashing mechanisms
@@ -26,22 +27,12 @@ type verifyOp struct {
 // digest or a DigestInfo, never long.
 const maxRawData = 1 << 10
 
-func (s *Server) verifyInit(c *client, body []byte) (p11.Resp, error) {
-	var req p11.OpInitReq
-	if err := decode(body, &req); err != nil {
-		return nil, err
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	sess, err := s.sessionOf(c, req.Session)
-	if err != nil {
-		return nil, err
-	}
+func (s *Server) verifyInit(c *client, sess *session, req *p11.OpInitReq) (p11.Resp, error) {
 	if sess.verify != nil {
 		return nil, p11.CKR_OPERATION_ACTIVE
 	}
 	if _, isMAC := hmacMechs[req.Mechanism.Type]; isMAC && s.caps.HMAC {
-		mop, err := s.macOpFor(c, sess, req, p11.CKA_VERIFY)
+		mop, err := s.macOpFor(c, sess, *req, p11.CKA_VERIFY)
 		if err != nil {
 			return nil, err
 		}
@@ -80,34 +71,12 @@ func (s *Server) verifyInit(c *client, body []byte) (p11.Resp, error) {
 	return &p11.RVResp{}, nil
 }
 
-// takeVerify returns and ends c's verification on session h: a verifying
-// call ends the operation whatever its outcome.
-func (s *Server) takeVerify(c *client, h uint64, end bool) (*verifyOp, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	sess, err := s.sessionOf(c, h)
+func (s *Server) verify(c *client, req *p11.VerifyReq) (p11.Resp, error) {
+	sess, op, err := take(s, c, req.Session, verifySlot, stepSingle)
 	if err != nil {
 		return nil, err
 	}
-	op := sess.verify
-	if op == nil {
-		return nil, p11.CKR_OPERATION_NOT_INITIALIZED
-	}
-	if end {
-		sess.verify = nil
-	}
-	return op, nil
-}
-
-func (s *Server) verify(c *client, body []byte) (p11.Resp, error) {
-	var req p11.VerifyReq
-	if err := decode(body, &req); err != nil {
-		return nil, err
-	}
-	op, err := s.takeVerify(c, req.Session, true)
-	if err != nil {
-		return nil, err
-	}
+	end(s, sess, verifySlot, op) // a verifying call ends the operation, whatever its outcome
 	if err := op.update(req.Data); err != nil {
 		return nil, err
 	}
@@ -122,40 +91,25 @@ func (s *Server) checkSig(op *verifyOp, sig []byte) error {
 	return op.check(sig)
 }
 
-func (s *Server) verifyUpdate(c *client, body []byte) (p11.Resp, error) {
-	var req p11.DataReq
-	if err := decode(body, &req); err != nil {
+func (s *Server) verifyUpdate(c *client, req *p11.DataReq) (p11.Resp, error) {
+	sess, op, err := take(s, c, req.Session, verifySlot, stepUpdate)
+	if err != nil {
 		return nil, err
 	}
-	op, err := s.takeVerify(c, req.Session, false)
-	if err == nil {
-		err = op.update(req.Data)
-	}
-	if err != nil {
-		s.endVerify(c, req.Session)
+	if err := op.update(req.Data); err != nil {
+		end(s, sess, verifySlot, op)
 		return nil, err
 	}
 	return &p11.RVResp{}, nil
 }
 
-func (s *Server) verifyFinal(c *client, body []byte) (p11.Resp, error) {
-	var req p11.VerifyReq
-	if err := decode(body, &req); err != nil {
-		return nil, err
-	}
-	op, err := s.takeVerify(c, req.Session, true)
+func (s *Server) verifyFinal(c *client, req *p11.VerifyReq) (p11.Resp, error) {
+	sess, op, err := take(s, c, req.Session, verifySlot, stepFinal)
 	if err != nil {
 		return nil, err
 	}
+	end(s, sess, verifySlot, op) // a verifying call ends the operation, whatever its outcome
 	return &p11.RVResp{}, s.checkSig(op, req.Signature)
-}
-
-func (s *Server) endVerify(c *client, h uint64) {
-	s.mu.Lock()
-	if sess, err := s.sessionOf(c, h); err == nil {
-		sess.verify = nil
-	}
-	s.mu.Unlock()
 }
 
 func (op *verifyOp) update(data []byte) error {

@@ -7,17 +7,7 @@ import (
 // wrapKey is C_WrapKey. Every secret key of a TPM token lives in the TPM
 // and is not extractable, so after the handles check out the answer is
 // CKR_KEY_UNEXTRACTABLE.
-func (s *Server) wrapKey(c *client, body []byte) (p11.Resp, error) {
-	var req p11.WrapReq
-	if err := decode(body, &req); err != nil {
-		return nil, err
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	sess, err := s.sessionOf(c, req.Session)
-	if err != nil {
-		return nil, err
-	}
+func (s *Server) wrapKey(c *client, sess *session, req *p11.WrapReq) (p11.Resp, error) {
 	if _, err := s.objectOf(c, sess, req.Wrapping); err != nil {
 		return nil, p11.CKR_WRAPPING_KEY_HANDLE_INVALID
 	}
@@ -31,16 +21,15 @@ func (s *Server) wrapKey(c *client, body []byte) (p11.Resp, error) {
 // unwrapKey is C_UnwrapKey with an RSA key in the TPM (CKM_RSA_PKCS or
 // CKM_RSA_PKCS_OAEP): the TPM decrypts the wrapped key, which goes
 // straight back into the TPM as an imported secret key.
-func (s *Server) unwrapKey(c *client, body []byte) (p11.Resp, error) {
-	var req p11.WrapReq
-	if err := decode(body, &req); err != nil {
+func (s *Server) unwrapKey(c *client, req *p11.WrapReq) (p11.Resp, error) {
+	if err := s.checkSession(c, req.Session); err != nil {
 		return nil, err
 	}
 	if req.Mechanism.Type != p11.CKM_RSA_PKCS && req.Mechanism.Type != p11.CKM_RSA_PKCS_OAEP {
 		return nil, p11.CKR_MECHANISM_INVALID
 	}
 	s.mu.Lock()
-	sess, tokenKey, err := s.userSession(c, req.Session)
+	sess, tokenKey, err := s.authKey(c, req.Session, templatePrivate(req.Template))
 	var op *cryptOp
 	if err == nil {
 		o, e := s.objectOf(c, sess, req.Wrapping)
@@ -51,7 +40,7 @@ func (s *Server) unwrapKey(c *client, body []byte) (p11.Resp, error) {
 			err = p11.CKR_KEY_FUNCTION_NOT_PERMITTED
 		default:
 			if op, err = rsaInit(req.Mechanism, o, true); err == nil {
-				op.auth, err = unwrapAuth(tokenKey, o.key.Auth)
+				op.auth, err = s.keyAuth(c, sess, o)
 			}
 		}
 	}
@@ -72,7 +61,7 @@ func (s *Server) unwrapKey(c *client, body []byte) (p11.Resp, error) {
 	if templateClass(tmpl) != p11.CKO_SECRET_KEY {
 		return nil, p11.CKR_TEMPLATE_INCONSISTENT
 	}
-	attrs, ref, err := s.importKey(p11.CKO_SECRET_KEY, tmpl, tokenKey)
+	attrs, ref, err := s.importKey(sess.slot, p11.CKO_SECRET_KEY, tmpl, tokenKey)
 	if err != nil {
 		return nil, err
 	}

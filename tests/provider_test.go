@@ -94,7 +94,7 @@ func TestEdgeCases(t *testing.T) {
 		"SetPIN NULL": "0x7", "SetPIN bad handle": "0xb3",
 		"GenerateRandom NULL": "0x7", "GenerateRandom bad handle": "0xb3", "SeedRandom NULL": "0x7",
 		"DigestInit NULL": "0x7", "Digest not initialised": "0x91", "DigestInit": "0x0",
-		"DigestInit again": "0x90", "Digest NULL length": "0x7", "Digest length query": "0x0",
+		"DigestInit again": "0x90", "Digest NULL length": "0x7", "DigestInit after NULL length": "0x0", "Digest length query": "0x0",
 		"digest length": "32", "Digest short": "0x150", "digest needed": "32", "Digest": "0x0",
 		"DigestUpdate not initialised": "0x91", "DigestFinal not initialised": "0x91",
 		"WaitForSlotEvent NULL": "0x7", "WaitForSlotEvent": "0x8", "SignInit": "0x70", // a digest is no signing mechanism

@@ -14,20 +14,6 @@ import (
 	"github.com/google/go-tpm/tpm2"
 )
 
-var (
-	// ErrUsage means a key's attributes forbid the operation asked of it:
-	// signing with a decrypt-only key, say. The TPM enforces the same
-	// attributes; the package checks them first to say so clearly.
-	ErrUsage = errors.New("tpm: key usage does not allow this operation")
-	// ErrUnsupported means the package or the TPM cannot do what was asked
-	// in the way asked (an OAEP label the TPM would change, a PSS salt
-	// length other than the digest's, a curve without a TPM name, ...).
-	ErrUnsupported = errors.New("tpm: not supported")
-	// ErrDecrypt means a ciphertext did not decrypt: its padding is wrong,
-	// or it was made for another key.
-	ErrDecrypt = errors.New("tpm: ciphertext does not decrypt")
-)
-
 // KeyKind is the type of a TPM key.
 type KeyKind uint8
 

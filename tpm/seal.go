@@ -8,17 +8,6 @@ import (
 	"github.com/google/go-tpm/tpm2"
 )
 
-var (
-	// ErrAuthFail means an authorization value was wrong (TPM_RC_AUTH_FAIL
-	// or TPM_RC_BAD_AUTH). For objects under dictionary-attack protection
-	// the TPM counted the failure. The TPM's code stays in the chain.
-	ErrAuthFail = errors.New("tpm: authorization failed")
-	// ErrLockout means the TPM is in dictionary-attack lockout
-	// (TPM_RC_LOCKOUT) and refuses to check authorization values until the
-	// recovery time passes or the lockout is reset.
-	ErrLockout = errors.New("tpm: dictionary-attack lockout")
-)
-
 const (
 	// MaxSealedSecret is the largest secret Seal takes (MAX_SYM_DATA).
 	MaxSealedSecret = maxSymData
@@ -174,16 +163,4 @@ func parseSealed(s Sealed) (tpm2.TPM2BPublic, tpm2.TPM2BPrivate, error) {
 		return tpm2.TPM2BPublic{}, tpm2.TPM2BPrivate{}, errors.New("public blob is not a sealed-data object")
 	}
 	return *pub, *priv, nil
-}
-
-// authError marks the TPM's authorization failures with the package's
-// sentinels, keeping the TPM's code in the chain.
-func authError(err error) error {
-	switch {
-	case errors.Is(err, tpm2.TPMRCLockout):
-		return fmt.Errorf("%w: %w", ErrLockout, err)
-	case errors.Is(err, tpm2.TPMRCAuthFail), errors.Is(err, tpm2.TPMRCBadAuth):
-		return fmt.Errorf("%w: %w", ErrAuthFail, err)
-	}
-	return err
 }

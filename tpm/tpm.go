@@ -11,9 +11,6 @@ import (
 	"github.com/google/go-tpm/tpm2/transport"
 )
 
-// ErrClosed is returned by every method of a TPM after Close.
-var ErrClosed = errors.New("tpm: closed")
-
 // Retry policy for TPM_RC_RETRY, TPM_RC_YIELDED and TPM_RC_TESTING: the
 // command is sent again after a growing pause, up to maxAttempts times in
 // all (about three seconds of waiting).

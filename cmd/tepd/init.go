@@ -19,6 +19,7 @@ func runInit(args []string, stdout, stderr io.Writer) error {
 	soPIN := fs.String("so-pin", "", "security officer PIN")
 	userPIN := fs.String("user-pin", "", "user PIN")
 	pinTries := fs.Int("pin-tries", server.DefaultPINTries, "wrong PINs in a row that lock the user PIN (until the SO's C_InitPIN) or the SO PIN (until tepd unlock-so)")
+	minRSA := fs.Int("min-rsa-bits", server.DefaultMinRSABits, "the smallest RSA modulus the token makes or imports (1024 for legacy peers, if the TPM has it)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -56,6 +57,9 @@ func runInit(args []string, stdout, stderr io.Writer) error {
 	}
 	if err := srv.SetPINTries(slot, *pinTries); err != nil {
 		return err
+	}
+	if err := srv.SetMinRSABits(slot, *minRSA); err != nil {
+		return fmt.Errorf("--min-rsa-bits: %w", err)
 	}
 	if err := srv.SetUserPIN(slot, []byte(*soPIN), []byte(*userPIN)); err != nil {
 		return fmt.Errorf("setting the user PIN: %w", err)

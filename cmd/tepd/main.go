@@ -1,7 +1,7 @@
 // Command tepd serves PKCS#11 over virtual UARTs from the TPM-owning
 // trusted VM.
 //
-//	tepd init  --state DIR --tpm SPEC --label LABEL --so-pin PIN --user-pin PIN [--pin-tries N]
+//	tepd init  --state DIR --tpm SPEC --label LABEL --so-pin PIN --user-pin PIN [--pin-tries N] [--min-rsa-bits N]
 //	tepd serve --state DIR --tpm SPEC [--pty DIR] [--port DEV]... [--listen unix:PATH]...
 //	tepd key   --state DIR --tpm SPEC [--json]
 //	tepd unlock-so --state DIR [--slot N]
@@ -39,7 +39,7 @@ func main() {
 }
 
 const usage = `usage:
-  tepd init  --state DIR --tpm SPEC --label LABEL --so-pin PIN --user-pin PIN [--pin-tries N]
+  tepd init  --state DIR --tpm SPEC --label LABEL --so-pin PIN --user-pin PIN [--pin-tries N] [--min-rsa-bits N]
   tepd serve --state DIR --tpm SPEC [--pty DIR] [--port DEV]... [--listen unix:PATH]... [--config FILE]
   tepd key   --state DIR --tpm SPEC [--json]
   tepd unlock-so --state DIR [--slot N]   (with tepd stopped)`

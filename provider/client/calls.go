@@ -153,9 +153,9 @@ func (c *Client) Digest(session uint64, data []byte, outCap int64) ([]byte, uint
 	return r.Out, r.Len, err
 }
 
-// digestLong carries a long C_Digest as updates and a final, after making
-// sure the caller's buffer is large enough: a length query must leave the
-// operation as it was.
+// digestLong carries a long C_Digest in parts (p11.FnDigestMore) and a
+// last C_Digest, after making sure the caller's buffer is large enough: a
+// length query must leave the operation as it was.
 func (c *Client) digestLong(session uint64, data []byte, outCap int64) ([]byte, uint64, error) {
 	_, need, err := c.Digest(session, nil, -1)
 	if err != nil || outCap < int64(need) {
@@ -164,14 +164,20 @@ func (c *Client) digestLong(session uint64, data []byte, outCap int64) ([]byte, 
 		}
 		return nil, need, err
 	}
-	for len(data) > 0 {
-		n := min(len(data), digestChunk)
-		if err := c.DigestUpdate(session, data[:n]); err != nil {
+	for len(data) > digestChunk {
+		if err := c.call(p11.FnDigestMore, &p11.DataReq{Session: session, Data: data[:digestChunk]}, &p11.RVResp{}); err != nil {
 			return nil, 0, err
 		}
-		data = data[n:]
+		data = data[digestChunk:]
 	}
-	return c.DigestFinal(session, outCap)
+	var r p11.OutResp
+	err = c.call(p11.FnDigest, &p11.OutReq{Session: session, Data: data, OutCap: outCap}, &r)
+	return r.Out, r.Len, err
+}
+
+// DigestKey is C_DigestKey.
+func (c *Client) DigestKey(session, key uint64) error {
+	return c.call(p11.FnDigestKey, &p11.ObjectReq{Session: session, Object: key}, &p11.RVResp{})
 }
 
 // DigestUpdate is C_DigestUpdate.

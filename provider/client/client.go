@@ -24,6 +24,11 @@ type Client struct {
 	done   sync.WaitGroup
 
 	serverKey channel.PublicKey
+
+	// endsMu guards ends: the operations whose end the server has yet to
+	// hear of (EndOperation), sent before the next call.
+	endsMu sync.Mutex
+	ends   []p11.EndOperationReq
 }
 
 // ErrLink wraps every failure to reach the server; the edge answers it
@@ -154,6 +159,62 @@ func (c *Client) call(fn uint16, req any, resp p11.Resp) error {
 }
 
 func (c *Client) callCtx(ctx context.Context, fn uint16, req any, resp p11.Resp) error {
+	c.sendEnds(ctx)
+	err := c.exchange(ctx, fn, req, resp)
+	init, ok := p11.OperationOf(fn)
+	if p11.IsOperationInit(fn) {
+		init, ok = fn, true
+	}
+	if ok && errors.Is(err, ErrLink) {
+		// The call may not have reached the server, or its answer was
+		// lost: the caller sees an error, which ends the operation (or,
+		// for an init, leaves none).
+		if on, ok := req.(p11.OnSession); ok {
+			c.endLater(p11.EndOperationReq{Session: on.SessionHandle(), Init: init})
+		}
+	}
+	return err
+}
+
+// EndOperation tells the server that the operation init started on
+// session has ended on an error the server did not see (p11.FnEndOperation):
+// a caller's bad argument, or a call the link broke. If the link fails
+// again, the notice waits for the next call, which sends it first, so the
+// server never keeps an operation the caller was told had ended. The
+// error is the server's answer: CKR_SESSION_HANDLE_INVALID for a session
+// that is not the caller's.
+func (c *Client) EndOperation(session uint64, init uint16) error {
+	c.sendEnds(context.Background())
+	req := p11.EndOperationReq{Session: session, Init: init}
+	err := c.exchange(context.Background(), p11.FnEndOperation, &req, &p11.RVResp{})
+	if errors.Is(err, ErrLink) {
+		c.endLater(req)
+	}
+	return err
+}
+
+// endLater keeps an EndOperation notice for the next call.
+func (c *Client) endLater(req p11.EndOperationReq) {
+	c.endsMu.Lock()
+	c.ends = append(c.ends, req)
+	c.endsMu.Unlock()
+}
+
+// sendEnds sends the pending EndOperation notices; those the link fails
+// to carry stay pending.
+func (c *Client) sendEnds(ctx context.Context) {
+	c.endsMu.Lock()
+	defer c.endsMu.Unlock()
+	for len(c.ends) > 0 {
+		if err := c.exchange(ctx, p11.FnEndOperation, &c.ends[0], &p11.RVResp{}); errors.Is(err, ErrLink) {
+			return
+		}
+		c.ends = c.ends[1:]
+	}
+}
+
+// exchange sends one call and reads its answer.
+func (c *Client) exchange(ctx context.Context, fn uint16, req any, resp p11.Resp) error {
 	var body []byte
 	if req != nil {
 		var err error

@@ -73,6 +73,12 @@ var migrations = []string{
 	DROP TABLE object;
 	ALTER TABLE object_new RENAME TO object;
 	CREATE INDEX object_slot ON object(slot)`,
+	// Key-size policy: the smallest RSA modulus the token makes or takes
+	// (0: the server's default).
+	`ALTER TABLE token ADD COLUMN min_rsa_bits INTEGER NOT NULL DEFAULT 0`,
+	// The token's public key, TPM-sealed without a PIN: it wraps the
+	// authorisations of CKA_PRIVATE=FALSE keys (made on first start).
+	`ALTER TABLE token ADD COLUMN public_seal BLOB`,
 }
 
 // ErrNotFound is returned for a token or object that does not exist.

@@ -24,19 +24,27 @@ type Token struct {
 	// UserPINFails and SOPINFails count wrong PINs since the PIN last
 	// opened the token. Set with SetPINFailures; other writes keep them.
 	UserPINFails, SOPINFails int
+	// MinRSABits is the smallest RSA modulus the token makes or imports;
+	// 0 means the server's default. Set with SetMinRSABits.
+	MinRSABits int
+	// PublicSeal is the TPM-sealed key that wraps the authorisations of
+	// the token's CKA_PRIVATE=FALSE keys; it needs no PIN. Set with
+	// SetPublicSeal.
+	PublicSeal []byte
 }
 
 const tokenColumns = `slot, label, serial, so_salt, so_seal, user_salt, user_seal, created`
 
-// pinColumns are read with tokenColumns and written only by their own
-// UPDATEs, so that no other write of the row resets them.
-const pinColumns = `pin_tries, user_pin_fails, so_pin_fails`
+// pinColumns, with the token's policy, are read with tokenColumns and
+// written only by their own UPDATEs, so that no other write of the row
+// resets them.
+const pinColumns = `pin_tries, user_pin_fails, so_pin_fails, min_rsa_bits, public_seal`
 
 func scanToken(row interface{ Scan(...any) error }) (Token, error) {
 	var t Token
 	var created int64
 	err := row.Scan(&t.Slot, &t.Label, &t.Serial, &t.SOSalt, &t.SOSeal, &t.UserSalt, &t.UserSeal, &created,
-		&t.PINTries, &t.UserPINFails, &t.SOPINFails)
+		&t.PINTries, &t.UserPINFails, &t.SOPINFails, &t.MinRSABits, &t.PublicSeal)
 	t.Created = time.Unix(created, 0).UTC()
 	return t, err
 }
@@ -91,6 +99,17 @@ func (s *Store) SetPINFailures(slot uint64, so bool, n int) error {
 // in slot.
 func (s *Store) SetPINTries(slot uint64, n int) error {
 	return s.update(`UPDATE token SET pin_tries = ? WHERE slot = ?`, n, slot)
+}
+
+// SetMinRSABits sets the smallest RSA modulus the token in slot makes or
+// imports.
+func (s *Store) SetMinRSABits(slot uint64, bits int) error {
+	return s.update(`UPDATE token SET min_rsa_bits = ? WHERE slot = ?`, bits, slot)
+}
+
+// SetPublicSeal stores the sealed public key of the token in slot.
+func (s *Store) SetPublicSeal(slot uint64, sealed []byte) error {
+	return s.update(`UPDATE token SET public_seal = ? WHERE slot = ?`, sealed, slot)
 }
 
 // update runs one UPDATE of one token row: ErrNotFound if there is none.

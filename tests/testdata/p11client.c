@@ -132,6 +132,7 @@ static int edge(void) {
 	say("DigestInit", p->C_DigestInit(s, &sha));
 	say("DigestInit again", p->C_DigestInit(s, &sha));
 	say("Digest NULL length", p->C_Digest(s, buf, 4, buf, NULL));
+	say("DigestInit after NULL length", p->C_DigestInit(s, &sha)); /* the error ended the digest */
 	n = 0;
 	say("Digest length query", p->C_Digest(s, buf, 4, NULL, &n));
 	printf("digest length=%lu\n", (unsigned long)n);
