@@ -1,6 +1,7 @@
 package swtpm
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -150,6 +151,17 @@ func (p *Process) waitListen(a Addr) error {
 	for {
 		if c, err := net.DialTimeout(a.Network, a.Data, time.Second); err == nil {
 			c.Close()
+			// swtpm listens before it has loaded its state: only its
+			// main loop, which it reaches with a working TPM, answers
+			// the control channel.
+			if err := probeCtrl(a); err != nil {
+				select {
+				case <-p.done:
+					return fmt.Errorf("swtpm exited (%v): %s", p.cmd.ProcessState, p.out)
+				case <-time.After(time.Second):
+					return fmt.Errorf("swtpm listens on %s but does not answer: %v: %s", a.Data, err, p.out)
+				}
+			}
 			return nil
 		}
 		if p.Exited() {
@@ -160,6 +172,31 @@ func (p *Process) waitListen(a Addr) error {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+}
+
+// cmdGetCapability is swtpm's control command CMD_GET_CAPABILITY; its
+// answer is a 4-byte result and a 4-byte capability mask.
+const cmdGetCapability = 1
+
+// probeCtrl asks swtpm's control channel for its capabilities.
+func probeCtrl(a Addr) error {
+	c, err := net.DialTimeout(a.Network, a.Ctrl, time.Second)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(listenTimeout))
+	if _, err := c.Write(binary.BigEndian.AppendUint32(nil, cmdGetCapability)); err != nil {
+		return err
+	}
+	var resp [8]byte
+	if _, err := io.ReadFull(c, resp[:]); err != nil {
+		return err
+	}
+	if rc := binary.BigEndian.Uint32(resp[:4]); rc != 0 {
+		return fmt.Errorf("control channel answers %#x", rc)
+	}
+	return nil
 }
 
 // Pid is swtpm's process id.
