@@ -16,6 +16,10 @@ import (
 const (
 	fnForgedFirst = 7 // a forged reply precedes the real one
 	fnNoChannel   = 8 // answered with FuncNoChannel
+	// An answer in clear that the server holds no channel, or in another
+	// version, precedes the real one, as a writer on the line would send.
+	fnNoChannelFirst  = 9
+	fnOldVersionFirst = 10
 )
 
 // startSealingServer serves a pty with a server that runs handshakes with
@@ -59,6 +63,16 @@ func startSealingServer(t testing.TB, key *channel.StaticKey) string {
 			case fnNoChannel:
 				reply.Func = wire.FuncNoChannel
 				return true
+			case fnNoChannelFirst, fnOldVersionFirst:
+				f := *reply
+				if fn == fnNoChannelFirst {
+					f.Func = wire.FuncNoChannel
+				} else {
+					f.Version = wire.Version - 1
+				}
+				if err := conn.Send(&f); err != nil {
+					t.Error(err)
+				}
 			}
 			reply.Body = keys.Seal(nil, reply.AppendHeader(nil), n, fn, body)
 			return true
@@ -95,7 +109,7 @@ func TestSealedCalls(t *testing.T) {
 	if c.Stale() != 1 {
 		t.Errorf("Stale() after a forged handshake answer = %d, want 1", c.Stale())
 	}
-	for i, fn := range []uint16{3, fnForgedFirst, 4, fnForgedFirst} {
+	for i, fn := range []uint16{3, fnForgedFirst, 4, fnForgedFirst, fnNoChannelFirst, fnOldVersionFirst} {
 		want := packBytes(bytes.Repeat([]byte{byte(i)}, 100*i))
 		var reply []byte
 		if err := c.Call(ctx, fn, want, func(b []byte) error { reply = bytes.Clone(b); return nil }); err != nil {
@@ -105,8 +119,8 @@ func TestSealedCalls(t *testing.T) {
 			t.Fatalf("Call(%d) = % x, want % x", fn, reply, want)
 		}
 	}
-	if c.Stale() != 3 {
-		t.Errorf("Stale() after two forged replies = %d, want 3", c.Stale())
+	if c.Stale() != 5 {
+		t.Errorf("Stale() after four forged replies = %d, want 5", c.Stale())
 	}
 	if err := c.Call(ctx, fnNoChannel, nil, nil); !errors.Is(err, ErrNoChannel) {
 		t.Errorf("Call answered with FuncNoChannel = %v, want ErrNoChannel", err)

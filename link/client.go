@@ -49,6 +49,13 @@ var (
 	errForged = errors.New("link: reply does not authenticate")
 )
 
+// NoChannelGrace is how long a sealed call keeps waiting for an
+// authenticated reply after an answer in clear that the server holds no
+// channel for the client, or that it speaks another version. Such an
+// answer is not authenticated: the real reply may still come, and only
+// once none has come in the grace does the call fail with it.
+const NoChannelGrace = time.Second
+
 // NewClient returns a client with the given id that calls over s,
 // serialised by lock. timeout bounds a call whose context has no deadline
 // (zero: DefaultTimeout).
@@ -106,10 +113,17 @@ func (c *Client) reply(id uint64, deadline time.Time) (*wire.Message, error) {
 			continue
 		}
 		if m.Version != wire.Version {
-			return nil, fmt.Errorf("server speaks protocol version %d, this client %d", m.Version, wire.Version)
+			return nil, &versionError{m.Version}
 		}
 		return m, nil
 	}
+}
+
+// versionError is a reply in another protocol version.
+type versionError struct{ v uint8 }
+
+func (e *versionError) Error() string {
+	return fmt.Sprintf("server speaks protocol version %d, this client %d", e.v, wire.Version)
 }
 
 // open returns the body of reply m to a call of fn: in clear for a
@@ -148,17 +162,29 @@ func (c *Client) call(ctx context.Context, id uint64, fn uint16, body []byte, pl
 	if err := c.send(id, wire.Invocation, fn, body, plain); err != nil {
 		return fmt.Errorf("sending call: %w", err)
 	}
+	var hint error // an unauthenticated refusal, while a real reply may come
 	for {
 		m, err := c.reply(id, deadline)
-		if err != nil {
-			return err
+		if errors.Is(err, ErrTimeout) && hint != nil {
+			return hint
 		}
-		reply, err := c.open(m, fn, plain)
-		if errors.Is(err, errForged) {
+		var reply []byte
+		if err == nil {
+			reply, err = c.open(m, fn, plain)
+		}
+		var verr *versionError
+		switch {
+		case errors.Is(err, errForged):
 			c.stale.Add(1)
 			continue
-		}
-		if err != nil {
+		case c.keys != nil && !plain && (errors.Is(err, ErrNoChannel) || errors.As(err, &verr)):
+			c.stale.Add(1)
+			if hint == nil {
+				hint = err
+				deadline = earliest(deadline, time.Now().Add(NoChannelGrace))
+			}
+			continue
+		case err != nil:
 			return err
 		}
 		if decode == nil {
@@ -166,6 +192,14 @@ func (c *Client) call(ctx context.Context, id uint64, fn uint16, body []byte, pl
 		}
 		return decode(reply)
 	}
+}
+
+// earliest returns the earlier of a and b.
+func earliest(a, b time.Time) time.Time {
+	if b.Before(a) {
+		return b
+	}
+	return a
 }
 
 // Ping checks that a server answers on the port. It is never sealed: it

@@ -393,15 +393,24 @@ func TestVersionMismatch(t *testing.T) {
 	}
 	defer s.Close()
 	c := NewConn(s, Config{})
-	if err := c.Send(&wire.Message{Version: 99, Type: wire.Invocation, Func: 3, Client: 1, Seq: 1}); err != nil {
+	// A call in another version, whatever its function, gets no answer:
+	// an answer would copy a stranger's function id in clear under the
+	// id and sequence number it chose.
+	for seq, fn := range []uint16{3, wire.FuncNoChannel, wire.FuncSealed} {
+		if err := c.Send(&wire.Message{Version: 99, Type: wire.Invocation, Func: fn, Client: 1, Seq: uint32(seq + 1)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// A ping in another version is how an old client learns the server's.
+	if err := c.Send(&wire.Message{Version: 99, Type: wire.Invocation, Func: wire.FuncPing, Client: 1, Seq: 9}); err != nil {
 		t.Fatal(err)
 	}
 	m, err := c.Receive(time.Now().Add(5 * time.Second))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if m.Version != wire.Version || m.Seq != 1 {
-		t.Errorf("reply to a version-99 call = %+v, want version %d echoing seq 1", m, wire.Version)
+	if m.Version != wire.Version || m.Seq != 9 || m.Func != wire.FuncPing {
+		t.Errorf("first answer to version-99 calls = %+v, want the ping's (seq 9) in version %d", m, wire.Version)
 	}
 }
 

@@ -19,8 +19,12 @@ type Handler func(req, reply *wire.Message) bool
 
 // Serve reads calls from c and answers them with h until ctx ends or the
 // stream fails. A call in progress when ctx ends is finished and answered.
-// Pings are answered here; a call in another protocol version gets an
-// empty reply carrying this version, which tells the client to give up.
+// Pings are answered here. A ping in another protocol version gets an
+// empty ping reply carrying this version, which tells the client to give
+// up; any other call in another version is dropped. The answer never
+// copies a foreign request's function in clear: a writer on one port
+// would otherwise make the server send a reply of its choosing (say
+// FuncNoChannel) under another client's id and sequence number.
 func Serve(ctx context.Context, c *Conn, h Handler) error {
 	stop := context.AfterFunc(ctx, c.Interrupt)
 	defer stop()
@@ -37,6 +41,8 @@ func Serve(ctx context.Context, c *Conn, h Handler) error {
 		}
 		reply := wire.Message{Version: wire.Version, Type: wire.Reply, Func: req.Func, Client: req.Client, Seq: req.Seq}
 		switch {
+		case req.Version != wire.Version && req.Func != wire.FuncPing:
+			continue
 		case req.Version != wire.Version:
 		case req.Func == wire.FuncPing:
 			reply.Body = req.Body
