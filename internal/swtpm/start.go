@@ -13,6 +13,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"tep.dev/tep/internal/tail"
 )
 
 const (
@@ -61,7 +63,7 @@ type Process struct {
 	cmd      *exec.Cmd
 	done     chan struct{}
 	sockDir  string
-	out      *tail
+	out      *tail.Buffer
 	log      *os.File // nil without Config.Log
 	stopOnce sync.Once
 }
@@ -115,7 +117,7 @@ func start(cfg Config, spec string) (*Process, error) {
 	if !cfg.NeedInit {
 		args = append(args, "--flags", "not-need-init,startup-clear")
 	}
-	p := &Process{Spec: spec, done: make(chan struct{}), out: &tail{}}
+	p := &Process{Spec: spec, done: make(chan struct{}), out: &tail.Buffer{}}
 	p.cmd = exec.Command("swtpm", args...)
 	var w io.Writer = p.out
 	if cfg.Log != "" {
@@ -235,30 +237,4 @@ func (p *Process) closeLog() {
 	if p.log != nil {
 		p.log.Close()
 	}
-}
-
-// tailSize is how much of swtpm's output a Process keeps for errors.
-const tailSize = 2048
-
-// tail keeps the last tailSize bytes written to it; swtpm writes from
-// exec's copying goroutine while Start reads.
-type tail struct {
-	mu sync.Mutex
-	b  []byte
-}
-
-func (t *tail) Write(p []byte) (int, error) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	t.b = append(t.b, p...)
-	if len(t.b) > tailSize {
-		t.b = append(t.b[:0], t.b[len(t.b)-tailSize:]...)
-	}
-	return len(p), nil
-}
-
-func (t *tail) String() string {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	return string(t.b)
 }

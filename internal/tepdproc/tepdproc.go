@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"tep.dev/tep/internal/lockfile"
+	"tep.dev/tep/internal/tail"
 )
 
 const (
@@ -74,7 +75,7 @@ type Server struct {
 
 	cmd      *exec.Cmd
 	done     chan struct{}
-	out      *tail
+	out      *tail.Buffer
 	stopOnce sync.Once
 	stopErr  error
 }
@@ -92,7 +93,7 @@ func Start(cfg Config) (srv *Server, key string, err error) {
 // State/run, and returns once they all exist.
 func Serve(cfg Config) (*Server, error) {
 	run := filepath.Join(cfg.State, "run")
-	s := &Server{done: make(chan struct{}), out: &tail{}}
+	s := &Server{done: make(chan struct{}), out: &tail.Buffer{}}
 	for _, n := range portNames {
 		s.Ports = append(s.Ports, filepath.Join(run, n))
 	}
@@ -176,29 +177,4 @@ func (s *Server) Stop() error {
 		}
 	})
 	return s.stopErr
-}
-
-// tailSize is how much of tepd's output a Server keeps for errors.
-const tailSize = 2048
-
-// tail keeps the last tailSize bytes written to it.
-type tail struct {
-	mu sync.Mutex
-	b  []byte
-}
-
-func (t *tail) Write(p []byte) (int, error) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	t.b = append(t.b, p...)
-	if len(t.b) > tailSize {
-		t.b = append(t.b[:0], t.b[len(t.b)-tailSize:]...)
-	}
-	return len(p), nil
-}
-
-func (t *tail) String() string {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	return string(t.b)
 }
