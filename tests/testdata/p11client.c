@@ -11,24 +11,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "pkcs11.h"
-
-static CK_FUNCTION_LIST_PTR p;
-
-static void load(const char *path) {
-	void *h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
-	if (!h) {
-		fprintf(stderr, "dlopen: %s\n", dlerror());
-		exit(2);
-	}
-	CK_C_GetFunctionList get = (CK_C_GetFunctionList)dlsym(h, "C_GetFunctionList");
-	if (!get || get(&p) != CKR_OK) {
-		fprintf(stderr, "C_GetFunctionList failed\n");
-		exit(2);
-	}
-}
-
-static void say(const char *what, CK_RV rv) { printf("%s=0x%lx\n", what, (unsigned long)rv); fflush(stdout); }
+#include "host.h"
 
 static CK_RV must(const char *what, CK_RV rv) {
 	if (rv != CKR_OK) {

@@ -11,20 +11,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "pkcs11.h"
-
-static CK_FUNCTION_LIST_PTR p;
-
-static void load(const char *path) {
-	void *h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
-	CK_C_GetFunctionList get = h ? (CK_C_GetFunctionList)dlsym(h, "C_GetFunctionList") : NULL;
-	if (!get || get(&p) != CKR_OK) {
-		fprintf(stderr, "loading %s: %s\n", path, h ? "no C_GetFunctionList" : dlerror());
-		exit(2);
-	}
-}
-
-static void say(const char *what, CK_RV rv) { printf("%s=0x%lx\n", what, (unsigned long)rv); fflush(stdout); }
+#include "host.h"
 
 static void must(const char *what, CK_RV rv) {
 	if (rv != CKR_OK) {
