@@ -121,6 +121,10 @@ func TestTDESInTheTPM(t *testing.T) {
 	c.CryptInit(true, s, pad, des3)
 	_, _, err = c.Crypt(true, 0, s, data[:16], 64) // not ciphertext: bad padding
 	wantRV(t, "DES3 CBC_PAD decrypt with bad padding", err, p11.CKR_ENCRYPTED_DATA_INVALID)
+	// TDES keys are made in the TPM only: none is imported by value.
+	_, err = c.CreateObject(s, []p11.Attribute{attr(p11.CKA_CLASS, p11.Ulong(p11.CKO_SECRET_KEY)),
+		attr(p11.CKA_KEY_TYPE, p11.Ulong(p11.CKK_DES3)), attr(p11.CKA_VALUE, make([]byte, 24))})
+	wantRV(t, "importing a DES3 key", err, p11.CKR_ATTRIBUTE_VALUE_INVALID)
 	for _, tc := range []struct {
 		name string
 		mech uint64
