@@ -46,8 +46,8 @@ func (k KeyKind) String() string {
 type KeySpec struct {
 	Kind KeyKind
 	// Bits is the RSA modulus, AES or TDES key size (TDES: 128 for
-	// two-key, 192 for three-key, parity bits included). ImportKey takes it from the
-	// key when zero.
+	// two-key, 192 for three-key, parity bits included). ImportKey takes
+	// it from the key when zero.
 	Bits int
 	// Curve is the ECC curve: elliptic.P256(), P384() or P521(). ImportKey
 	// takes it from the key when nil.
@@ -56,8 +56,7 @@ type KeySpec struct {
 	// Hash's digest.
 	Hash crypto.Hash
 	// Sign allows signing (RSA, ECC), computing HMACs, or encrypting (AES,
-	// TDES:
-	// TPM 2.0's sign/encrypt attribute).
+	// TDES: TPM 2.0's sign/encrypt attribute).
 	Sign bool
 	// Decrypt allows decrypting (RSA, AES, TDES) or, for ECC, key agreement.
 	Decrypt bool
@@ -96,7 +95,6 @@ func (t *TPM) CreateKey(spec KeySpec, auth []byte) (KeyBlob, crypto.PublicKey, e
 		return KeyBlob{}, nil, fmt.Errorf("creating %v key: %w", spec.Kind, err)
 	}
 	var k KeyBlob
-	var pub crypto.PublicKey
 	err = t.do(func(l locked) error {
 		srk := l.t.srk
 		sess, closeSess, err := l.session(srk, nil, tpm2.AESEncryption(128, tpm2.EncryptIn))
@@ -115,9 +113,12 @@ func (t *TPM) CreateKey(spec KeySpec, auth []byte) (KeyBlob, crypto.PublicKey, e
 			return err
 		}
 		k = KeyBlob{Public: tpm2.Marshal(rsp.OutPublic), Private: tpm2.Marshal(rsp.OutPrivate)}
-		pub, err = k.PublicKey()
-		return err
+		return nil
 	})
+	if err != nil {
+		return KeyBlob{}, nil, fmt.Errorf("creating %v key: %w", spec.Kind, err)
+	}
+	pub, err := k.PublicKey()
 	if err != nil {
 		return KeyBlob{}, nil, fmt.Errorf("creating %v key: %w", spec.Kind, err)
 	}
