@@ -2,30 +2,57 @@ package server
 
 import (
 	"bytes"
+	"slices"
 
 	"tep.dev/tep/p11"
 	"tep.dev/tep/tpm"
 )
 
-// aesMechs maps the AES mechanisms to the TPM's modes.
-var aesMechs = map[uint64]tpm.SymMode{
-	p11.CKM_AES_ECB: tpm.ModeECB, p11.CKM_AES_CBC: tpm.ModeCBC,
-	p11.CKM_AES_CBC_PAD: tpm.ModeCBC, p11.CKM_AES_CTR: tpm.ModeCTR,
+// blockCipher is a block cipher the TPM runs: AES, or TDES where the TPM
+// has it (TPM 2.0 Part 2, 11.1.5; single DES it never has).
+type blockCipher struct {
+	block    int                          // the block, and IV, size
+	keyTypes []uint64                     // the CKK_ types its mechanisms take
+	modes    func(tpm.Caps) []tpm.SymMode // the TPM's modes of it
 }
 
-const blockSize = 16
+var (
+	aesCipher  = &blockCipher{16, []uint64{p11.CKK_AES}, func(c tpm.Caps) []tpm.SymMode { return c.AESModes }}
+	tdesCipher = &blockCipher{8, []uint64{p11.CKK_DES3, p11.CKK_DES2}, func(c tpm.Caps) []tpm.SymMode { return c.TDESModes }}
+)
 
-// pieceSize is how much AES work one TPM turn takes: a long request is
-// cut, so that other ports' calls get the TPM in between.
+// symMech is an encryption mechanism of a block cipher.
+type symMech struct {
+	cipher *blockCipher
+	mode   tpm.SymMode
+	pad    bool // PKCS#7 padding, done here (PKCS#11 v2.40, CKM_AES_CBC_PAD)
+}
+
+// symMechs are the block-cipher mechanisms the server knows.
+var symMechs = map[uint64]symMech{
+	p11.CKM_AES_ECB: {aesCipher, tpm.ModeECB, false}, p11.CKM_AES_CBC: {aesCipher, tpm.ModeCBC, false},
+	p11.CKM_AES_CBC_PAD: {aesCipher, tpm.ModeCBC, true}, p11.CKM_AES_CTR: {aesCipher, tpm.ModeCTR, false},
+	p11.CKM_DES3_ECB: {tdesCipher, tpm.ModeECB, false}, p11.CKM_DES3_CBC: {tdesCipher, tpm.ModeCBC, false},
+	p11.CKM_DES3_CBC_PAD: {tdesCipher, tpm.ModeCBC, true},
+}
+
+// offered reports whether a TPM with caps runs m.
+func (m symMech) offered(caps tpm.Caps) bool {
+	return slices.Contains(m.cipher.modes(caps), m.mode)
+}
+
+// pieceSize is how much block-cipher work one TPM turn takes: a long
+// request is cut, so that other ports' calls get the TPM in between.
 const pieceSize = 64 << 10
 
-// cryptOp is an AES encryption or decryption in progress. Whole blocks go
-// to the TPM; a partial block waits in pending for the next part.
+// cryptOp is a block-cipher encryption or decryption in progress. Whole
+// blocks go to the TPM; a partial block waits in pending for the next part.
 type cryptOp struct {
 	opPhase
 	decrypt bool
 	mode    tpm.SymMode
-	pad     bool // CKM_AES_CBC_PAD
+	block   int  // the cipher's block size
+	pad     bool // CKM_AES_CBC_PAD, CKM_DES3_CBC_PAD
 	key     tpm.KeyBlob
 	auth    []byte
 	iv      []byte
@@ -47,22 +74,22 @@ func (s *Server) cryptInit(c *client, sess *session, req *p11.OpInitReq, decrypt
 	if req.Mechanism.Type == p11.CKM_RSA_PKCS || req.Mechanism.Type == p11.CKM_RSA_PKCS_OAEP {
 		return s.rsaCryptInit(c, sess, *req, slot, use, decrypt)
 	}
-	mode, ok := aesMechs[req.Mechanism.Type]
-	if !ok || !hasMode(s.caps, mode) {
+	m, ok := symMechs[req.Mechanism.Type]
+	if !ok || !m.offered(s.caps) {
 		return nil, p11.CKR_MECHANISM_INVALID
 	}
 	o, err := s.objectOf(c, sess, req.Key)
 	if err != nil || o.key == nil || o.ulong(p11.CKA_CLASS) != p11.CKO_SECRET_KEY {
 		return nil, p11.CKR_KEY_HANDLE_INVALID
 	}
-	if o.ulong(p11.CKA_KEY_TYPE) != p11.CKK_AES {
+	if !slices.Contains(m.cipher.keyTypes, o.ulong(p11.CKA_KEY_TYPE)) {
 		return nil, p11.CKR_KEY_TYPE_INCONSISTENT
 	}
 	if !o.bool(use) {
 		return nil, p11.CKR_KEY_FUNCTION_NOT_PERMITTED
 	}
-	op := &cryptOp{decrypt: decrypt, mode: mode, pad: req.Mechanism.Type == p11.CKM_AES_CBC_PAD, key: o.key.Blob}
-	if op.iv, err = aesIV(req.Mechanism); err != nil {
+	op := &cryptOp{decrypt: decrypt, mode: m.mode, block: m.cipher.block, pad: m.pad, key: o.key.Blob}
+	if op.iv, err = symIV(req.Mechanism, m); err != nil {
 		return nil, err
 	}
 	if op.auth, err = s.keyAuth(c, sess, o); err != nil {
@@ -72,43 +99,34 @@ func (s *Server) cryptInit(c *client, sess *session, req *p11.OpInitReq, decrypt
 	return &p11.RVResp{}, nil
 }
 
-func hasMode(caps tpm.Caps, m tpm.SymMode) bool {
-	for _, x := range caps.AESModes {
-		if x == m {
-			return true
-		}
-	}
-	return false
-}
-
-// aesIV reads a mechanism's IV (or counter block).
-func aesIV(m p11.Mechanism) ([]byte, error) {
-	switch m.Type {
-	case p11.CKM_AES_ECB:
-		if len(m.Param) != 0 {
+// symIV reads a mechanism's IV (or counter block).
+func symIV(p p11.Mechanism, m symMech) ([]byte, error) {
+	switch m.mode {
+	case tpm.ModeECB:
+		if len(p.Param) != 0 {
 			return nil, p11.CKR_MECHANISM_PARAM_INVALID
 		}
 		return nil, nil
-	case p11.CKM_AES_CTR:
-		p, err := p11.DecodeCTR(m.Param)
-		if err != nil || p.CounterBits == 0 || p.CounterBits > 128 {
+	case tpm.ModeCTR:
+		c, err := p11.DecodeCTR(p.Param)
+		if err != nil || c.CounterBits == 0 || c.CounterBits > 128 {
 			return nil, p11.CKR_MECHANISM_PARAM_INVALID
 		}
-		return p.Block[:], nil
+		return c.Block[:], nil
 	}
-	if len(m.Param) != blockSize {
+	if len(p.Param) != m.cipher.block {
 		return nil, p11.CKR_MECHANISM_PARAM_INVALID
 	}
-	return bytes.Clone(m.Param), nil
+	return bytes.Clone(p.Param), nil
 }
 
 // updateLen is what an update of n bytes returns; keep is what stays
 // pending.
 func (op *cryptOp) updateLen(n int) (out, keep int) {
 	total := len(op.pending) + n
-	out = total - total%blockSize
+	out = total - total%op.block
 	if op.decrypt && op.pad && out == total && out > 0 {
-		out -= blockSize // the last block may be padding: Final decides
+		out -= op.block // the last block may be padding: Final decides
 	}
 	return out, total - out
 }
@@ -120,11 +138,11 @@ func (op *cryptOp) finalLen() (int, error) {
 	case op.mode == tpm.ModeCTR:
 		return n, nil
 	case op.pad && !op.decrypt:
-		return blockSize, nil
-	case op.pad && n != blockSize:
+		return op.block, nil
+	case op.pad && n != op.block:
 		return 0, p11.CKR_ENCRYPTED_DATA_LEN_RANGE
 	case op.pad:
-		return blockSize, nil // an upper bound: the padding goes
+		return op.block, nil // an upper bound: the padding goes
 	case n != 0 && op.decrypt:
 		return 0, p11.CKR_ENCRYPTED_DATA_LEN_RANGE
 	case n != 0:
@@ -167,7 +185,7 @@ func (s *Server) final(op *cryptOp) ([]byte, error) {
 	}
 	last := op.pending
 	if op.pad && !op.decrypt {
-		p := blockSize - len(last)%blockSize
+		p := op.block - len(last)%op.block
 		last = append(last, bytes.Repeat([]byte{byte(p)}, p)...)
 	}
 	out, err := s.run(op, last)
@@ -175,7 +193,7 @@ func (s *Server) final(op *cryptOp) ([]byte, error) {
 		return out, err
 	}
 	p := int(out[len(out)-1])
-	if p == 0 || p > blockSize || !bytes.Equal(out[len(out)-p:], bytes.Repeat([]byte{byte(p)}, p)) {
+	if p == 0 || p > op.block || !bytes.Equal(out[len(out)-p:], bytes.Repeat([]byte{byte(p)}, p)) {
 		return nil, p11.CKR_ENCRYPTED_DATA_INVALID
 	}
 	return out[:len(out)-p], nil

@@ -21,7 +21,66 @@ var secretRules = map[uint64]attrRule{
 
 var secretTypeRules = map[uint64]map[uint64]attrRule{
 	p11.CKK_AES:            {p11.CKA_VALUE: ruleSensitive, p11.CKA_VALUE_LEN: ruleReadOnly},
+	p11.CKK_DES2:           {p11.CKA_VALUE: ruleSensitive, p11.CKA_VALUE_LEN: ruleReadOnly},
+	p11.CKK_DES3:           {p11.CKA_VALUE: ruleSensitive, p11.CKA_VALUE_LEN: ruleReadOnly},
 	p11.CKK_GENERIC_SECRET: {p11.CKA_VALUE: ruleSensitive, p11.CKA_VALUE_LEN: ruleReadOnly},
+}
+
+// secretGen is a secret-key generation mechanism of a block cipher.
+type secretGen struct {
+	keyType uint64
+	kind    tpm.KeyKind
+	sizes   func(tpm.Caps) []int // the key sizes the TPM takes, in bits
+	// fixed is the mechanism's one key size in bytes (the DES key types
+	// have no CKA_VALUE_LEN to ask for one); 0 means CKA_VALUE_LEN says.
+	fixed uint64
+}
+
+// secretGens are the block ciphers' key generation mechanisms.
+var secretGens = map[uint64]secretGen{
+	p11.CKM_AES_KEY_GEN:  {p11.CKK_AES, tpm.KindAES, aesSizes, 0},
+	p11.CKM_DES2_KEY_GEN: {p11.CKK_DES2, tpm.KindTDES, func(c tpm.Caps) []int { return c.TDESBits }, 16},
+	p11.CKM_DES3_KEY_GEN: {p11.CKK_DES3, tpm.KindTDES, func(c tpm.Caps) []int { return c.TDESBits }, 24},
+}
+
+// aesSizes are the AES key sizes, if the TPM runs AES in any mode.
+func aesSizes(c tpm.Caps) []int {
+	if len(c.AESModes) == 0 {
+		return nil
+	}
+	return c.AESBits
+}
+
+// size returns the size in bytes of the key the template asks for.
+func (g secretGen) size(caps tpm.Caps, template []p11.Attribute) (uint64, error) {
+	size := g.fixed
+	for _, a := range template {
+		if a.Type != p11.CKA_VALUE_LEN {
+			continue
+		}
+		n, err := p11.AsUlong(a.Value)
+		if err != nil || g.fixed != 0 && n != g.fixed {
+			return 0, p11.CKR_ATTRIBUTE_VALUE_INVALID
+		}
+		size = n
+	}
+	if size == 0 {
+		return 0, p11.CKR_TEMPLATE_INCOMPLETE
+	}
+	if !slices.Contains(g.sizes(caps), int(8*size)) {
+		return 0, p11.CKR_KEY_SIZE_RANGE
+	}
+	return size, nil
+}
+
+// offered reports whether a TPM with caps runs g: for a fixed size, that
+// size; otherwise any.
+func (g secretGen) offered(caps tpm.Caps) bool {
+	sizes := g.sizes(caps)
+	if g.fixed != 0 {
+		return slices.Contains(sizes, int(8*g.fixed))
+	}
+	return len(sizes) > 0
 }
 
 func (s *Server) generateKey(c *client, req *p11.KeyReq) (p11.Resp, error) {
@@ -31,7 +90,8 @@ func (s *Server) generateKey(c *client, req *p11.KeyReq) (p11.Resp, error) {
 	if req.Mechanism.Type == p11.CKM_GENERIC_SECRET_KEY_GEN && s.caps.HMAC {
 		return s.generateMACKey(c, *req)
 	}
-	if req.Mechanism.Type != p11.CKM_AES_KEY_GEN || len(s.caps.AESModes) == 0 {
+	g, ok := secretGens[req.Mechanism.Type]
+	if !ok || !g.offered(s.caps) {
 		return nil, p11.CKR_MECHANISM_INVALID
 	}
 	if len(req.Mechanism.Param) != 0 {
@@ -43,23 +103,13 @@ func (s *Server) generateKey(c *client, req *p11.KeyReq) (p11.Resp, error) {
 	if err != nil {
 		return nil, err
 	}
-	var size uint64
-	for _, a := range req.Template {
-		if a.Type == p11.CKA_VALUE_LEN {
-			if size, err = p11.AsUlong(a.Value); err != nil {
-				return nil, p11.CKR_ATTRIBUTE_VALUE_INVALID
-			}
-		}
-	}
-	if size == 0 {
-		return nil, p11.CKR_TEMPLATE_INCOMPLETE
-	}
-	if !slices.Contains(s.caps.AESBits, int(8*size)) {
-		return nil, p11.CKR_KEY_SIZE_RANGE
+	size, err := g.size(s.caps, req.Template)
+	if err != nil {
+		return nil, err
 	}
 	set := map[uint64][]byte{
-		p11.CKA_CLASS: p11.Ulong(p11.CKO_SECRET_KEY), p11.CKA_KEY_TYPE: p11.Ulong(p11.CKK_AES),
-		p11.CKA_LOCAL: p11.Bool(true), p11.CKA_KEY_GEN_MECHANISM: p11.Ulong(p11.CKM_AES_KEY_GEN),
+		p11.CKA_CLASS: p11.Ulong(p11.CKO_SECRET_KEY), p11.CKA_KEY_TYPE: p11.Ulong(g.keyType),
+		p11.CKA_LOCAL: p11.Bool(true), p11.CKA_KEY_GEN_MECHANISM: p11.Ulong(req.Mechanism.Type),
 		p11.CKA_VALUE_LEN: p11.Ulong(size),
 	}
 	defaults := map[uint64][]byte{
@@ -70,20 +120,20 @@ func (s *Server) generateKey(c *client, req *p11.KeyReq) (p11.Resp, error) {
 		p11.CKA_WRAP_WITH_TRUSTED: p11.Bool(false), p11.CKA_TRUSTED: p11.Bool(false),
 		p11.CKA_PRIVATE: p11.Bool(true),
 	}
-	attrs, err := keyAttrs(p11.CKO_SECRET_KEY, p11.CKK_AES, req.Template, defaults, set)
+	attrs, err := keyAttrs(p11.CKO_SECRET_KEY, g.keyType, req.Template, defaults, set)
 	if err != nil {
 		return nil, err
 	}
 	o := object{attrs: attrs}
 	if o.bool(p11.CKA_EXTRACTABLE) || o.bool(p11.CKA_SIGN) || o.bool(p11.CKA_WRAP) || o.bool(p11.CKA_UNWRAP) {
-		return nil, p11.CKR_ATTRIBUTE_VALUE_INVALID // what a TPM AES key cannot be or do
+		return nil, p11.CKR_ATTRIBUTE_VALUE_INVALID // what a TPM AES or TDES key cannot be or do
 	}
 	// The value never leaves the TPM, whatever the template said about
 	// CKA_SENSITIVE (pkcs11-tool asks for false by default): the object
 	// says what is true.
 	attrs[p11.CKA_SENSITIVE] = p11.Bool(true)
 	attrs[p11.CKA_ALWAYS_SENSITIVE], attrs[p11.CKA_NEVER_EXTRACTABLE] = p11.Bool(true), p11.Bool(true)
-	spec := tpm.KeySpec{Kind: tpm.KindAES, Bits: int(8 * size), Sign: o.bool(p11.CKA_ENCRYPT), Decrypt: o.bool(p11.CKA_DECRYPT)}
+	spec := tpm.KeySpec{Kind: g.kind, Bits: int(8 * size), Sign: o.bool(p11.CKA_ENCRYPT), Decrypt: o.bool(p11.CKA_DECRYPT)}
 	if !spec.Sign && !spec.Decrypt {
 		return nil, p11.CKR_TEMPLATE_INCONSISTENT
 	}

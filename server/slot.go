@@ -103,20 +103,15 @@ func mechanismsFor(caps tpm.Caps) map[uint64]p11.MechanismInfoResp {
 		m[p11.CKM_EC_KEY_PAIR_GEN] = p11.MechanismInfoResp{MinKeySize: uint64(ecMin), MaxKeySize: uint64(ecMax), Flags: p11.CKF_HW | p11.CKF_GENERATE_KEY_PAIR | ecFlags}
 	}
 	if len(caps.AESModes) > 0 {
-		lo, hi := 0, 0
-		for _, b := range caps.AESBits {
-			if lo == 0 || b < lo {
-				lo = b
-			}
-			hi = max(hi, b)
-		}
+		lo, hi := keySizes(caps.AESBits)
 		m[p11.CKM_AES_KEY_GEN] = p11.MechanismInfoResp{MinKeySize: uint64(lo / 8), MaxKeySize: uint64(hi / 8), Flags: p11.CKF_HW | p11.CKF_GENERATE}
-		for mech, mode := range aesMechs {
-			if hasMode(caps, mode) {
+		for mech, sm := range symMechs {
+			if sm.cipher == aesCipher && sm.offered(caps) {
 				m[mech] = p11.MechanismInfoResp{MinKeySize: uint64(lo / 8), MaxKeySize: uint64(hi / 8), Flags: p11.CKF_HW | p11.CKF_ENCRYPT | p11.CKF_DECRYPT}
 			}
 		}
 	}
+	addTDES(m, caps)
 	if caps.HMAC {
 		m[p11.CKM_GENERIC_SECRET_KEY_GEN] = p11.MechanismInfoResp{MinKeySize: 14, MaxKeySize: 128, Flags: p11.CKF_HW | p11.CKF_GENERATE}
 		for mech, h := range hmacMechs {
@@ -144,6 +139,24 @@ func mechanismsFor(caps tpm.Caps) map[uint64]p11.MechanismInfoResp {
 		m[mech] = info
 	}
 	return m
+}
+
+// addTDES adds the TDES mechanisms to m where the TPM has TDES: key
+// generation for the sizes it takes (PKCS#11 v2.40, 2.2: CKM_DES2_KEY_GEN
+// for 16-byte keys, CKM_DES3_KEY_GEN for 24), and ECB, CBC and CBC_PAD for
+// either size. Sizes are in bytes, parity bits included.
+func addTDES(m map[uint64]p11.MechanismInfoResp, caps tpm.Caps) {
+	lo, hi := keySizes(caps.TDESBits)
+	for mech, bits := range map[uint64]int{p11.CKM_DES2_KEY_GEN: 128, p11.CKM_DES3_KEY_GEN: 192} {
+		if slices.Contains(caps.TDESBits, bits) {
+			m[mech] = p11.MechanismInfoResp{MinKeySize: uint64(bits / 8), MaxKeySize: uint64(bits / 8), Flags: p11.CKF_HW | p11.CKF_GENERATE}
+		}
+	}
+	for mech, sm := range symMechs {
+		if sm.cipher == tdesCipher && sm.offered(caps) && hi > 0 {
+			m[mech] = p11.MechanismInfoResp{MinKeySize: uint64(lo / 8), MaxKeySize: uint64(hi / 8), Flags: p11.CKF_HW | p11.CKF_ENCRYPT | p11.CKF_DECRYPT}
+		}
+	}
 }
 
 func keySizes(bits []int) (lo, hi int) {

@@ -21,6 +21,11 @@ type Caps struct {
 	AESBits                            []int     // AES key sizes, of 128, 192 and 256
 	AESModes                           []SymMode // empty if the TPM lacks TPM2_EncryptDecrypt2
 	HMAC                               bool      // keyed-hash keys with TPM2_HMAC and HMAC sequences
+	// TDESBits are the TDES key sizes, of 128 (two-key) and 192
+	// (three-key); TDESModes, of ECB and CBC. Both are empty unless the
+	// TPM has TDES, a size of it, and TPM2_EncryptDecrypt2 in ECB or CBC.
+	TDESBits  []int
+	TDESModes []SymMode
 	// MaxBuffer is the most data one command takes (TPM_PT_INPUT_BUFFER).
 	MaxBuffer int
 }
@@ -50,6 +55,8 @@ func (t *TPM) Algorithms() (Caps, error) {
 	c.Hashes = slices.Clone(c.Hashes)
 	c.AESBits = slices.Clone(c.AESBits)
 	c.AESModes = slices.Clone(c.AESModes)
+	c.TDESBits = slices.Clone(c.TDESBits)
+	c.TDESModes = slices.Clone(c.TDESModes)
 	return c, nil
 }
 
@@ -96,7 +103,30 @@ func (l locked) algorithms() (Caps, error) {
 			}
 		}
 	}
+	if algs[tpm2.TPMAlgSymCipher] && algs[tpm2.TPMAlgTDES] && cmds[tpm2.TPMCCEncryptDecrypt2] {
+		if err := l.tdesCaps(&c, algs); err != nil {
+			return Caps{}, err
+		}
+	}
 	return c, nil
+}
+
+// tdesCaps fills in c's TDES sizes and modes: ECB and CBC, the modes of
+// the PKCS#11 mechanisms the server offers.
+func (l locked) tdesCaps(c *Caps, algs map[tpm2.TPMAlgID]bool) error {
+	bits, err := l.testTDES()
+	if err != nil || len(bits) == 0 {
+		return err
+	}
+	for _, m := range symModes {
+		if algs[m.alg] && (m.mode == ModeECB || m.mode == ModeCBC) {
+			c.TDESModes = append(c.TDESModes, m.mode)
+		}
+	}
+	if len(c.TDESModes) > 0 {
+		c.TDESBits = bits
+	}
+	return nil
 }
 
 // algs returns the algorithms the TPM implements (TPM_CAP_ALGS).

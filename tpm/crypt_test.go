@@ -96,9 +96,9 @@ var symModeTests = []struct {
 	{mode: ModeCFB, stream: newCFB},
 }
 
-// goCrypt is what Go's crypto makes of data: the reference for SymCrypt.
-func goCrypt(key []byte, mode SymMode, decrypt bool, iv, data []byte) []byte {
-	b, _ := aes.NewCipher(key)
+// goCrypt is what Go's crypto makes of data with block cipher b: the
+// reference for SymCrypt.
+func goCrypt(b cipher.Block, mode SymMode, decrypt bool, iv, data []byte) []byte {
 	out := make([]byte, len(data))
 	for _, m := range symModeTests {
 		switch {
@@ -128,24 +128,26 @@ func TestSymCrypt(t *testing.T) {
 				}
 				for _, n := range []int{16, 1024, 64<<10 + 16} {
 					name := fmt.Sprintf("AES-%d-%v, %d bytes", bits, m.mode, n)
-					checkSymCrypt(t, tp, name, k, key, m.mode, n)
+					b, _ := aes.NewCipher(key)
+					checkSymCrypt(t, tp, name, k, b, m.mode, n)
 				}
 			}
 		}
 	})
 }
 
-func checkSymCrypt(t *testing.T, tp *TPM, name string, k KeyBlob, key []byte, mode SymMode, n int) {
+func checkSymCrypt(t *testing.T, tp *TPM, name string, k KeyBlob, b cipher.Block, mode SymMode, n int) {
 	t.Helper()
 	data := make([]byte, n)
 	rand.Read(data)
-	iv := make([]byte, aesBlock)
+	block := b.BlockSize()
+	iv := make([]byte, block)
 	if mode == ModeECB {
 		iv = nil
 	} else {
 		rand.Read(iv)
 	}
-	want := goCrypt(key, mode, false, iv, data)
+	want := goCrypt(b, mode, false, iv, data)
 	got, next, err := tp.SymCrypt(k, keyAuth, false, mode, iv, data)
 	if err != nil || !bytes.Equal(got, want) {
 		t.Fatalf("%s: SymCrypt(encrypt) = %v, output equal to Go's: %v", name, err, bytes.Equal(got, want))
@@ -154,12 +156,12 @@ func checkSymCrypt(t *testing.T, tp *TPM, name string, k KeyBlob, key []byte, mo
 	if err != nil || !bytes.Equal(back, data) {
 		t.Errorf("%s: SymCrypt(decrypt) = %v, got the plaintext back: %v", name, err, bytes.Equal(back, data))
 	}
-	if n < 2*aesBlock {
+	if n < 2*block {
 		return
 	}
 	// Two calls, the second continuing from the first's nextIV, give what
 	// one call gives.
-	cut := n/2/aesBlock*aesBlock + aesBlock
+	cut := n/2/block*block + block
 	first, mid, err := tp.SymCrypt(k, keyAuth, false, mode, iv, data[:cut])
 	if err != nil {
 		t.Fatalf("%s: SymCrypt(first part) = %v", name, err)
@@ -261,8 +263,9 @@ func (e ecb) CryptBlocks(dst, src []byte) {
 	if e.decrypt {
 		f = e.b.Decrypt
 	}
-	for i := 0; i < len(src); i += aesBlock {
-		f(dst[i:i+aesBlock], src[i:i+aesBlock])
+	n := e.b.BlockSize()
+	for i := 0; i < len(src); i += n {
+		f(dst[i:i+n], src[i:i+n])
 	}
 }
 

@@ -72,6 +72,12 @@
 // go-tpm's reflection being slower than swtpm for 1 KiB of AES. [TPM.Algorithms] says which key
 // types, sizes and modes the TPM offers.
 //
+// TDES keys ([KindTDES], where the TPM has TDES: swtpm does, the embedded
+// simulator does not) are created only. go-tpm has no TDES members in its
+// unions, so their template, their TPM2_TestParms and the reading of their
+// public area are marshalled by hand (tdes.go); [TPM.SymCrypt] runs them
+// with TDES's 8-byte block.
+//
 // Keys are noDA: their authorization values must be random and full size,
 // since wrong ones are not counted. Sealed objects ([TPM.Seal]) are under
 // dictionary-attack protection; [TPM.DictionaryAttackState] reads how many

@@ -86,6 +86,8 @@ func FuzzParseKey(f *testing.F) {
 		}
 		f.Add(tpm2.Marshal(tpm2.New2B(tmpl)), []byte{0, 3, 1, 2, 3})
 	}
+	tdes, _ := createTemplate(KeySpec{Kind: KindTDES, Bits: 128, Decrypt: true})
+	f.Add(tpm2.Marshal(tdes), []byte{0, 1, 0})
 	f.Add(tpm2.Marshal(tpm2.New2B(sealedTemplate(false))), []byte{0, 0})
 	f.Add([]byte{}, []byte{})
 	f.Fuzz(func(t *testing.T, public, private []byte) {

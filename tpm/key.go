@@ -23,6 +23,7 @@ const (
 	KindECC                     // TPM_ALG_ECC
 	KindAES                     // TPM_ALG_SYMCIPHER with AES
 	KindHMAC                    // TPM_ALG_KEYEDHASH with the HMAC scheme
+	KindTDES                    // TPM_ALG_SYMCIPHER with TDES: created only, not imported
 )
 
 func (k KeyKind) String() string {
@@ -35,6 +36,8 @@ func (k KeyKind) String() string {
 		return "AES"
 	case KindHMAC:
 		return "HMAC"
+	case KindTDES:
+		return "TDES"
 	}
 	return fmt.Sprintf("KeyKind(%d)", uint8(k))
 }
@@ -42,8 +45,9 @@ func (k KeyKind) String() string {
 // KeySpec describes a key to create or import.
 type KeySpec struct {
 	Kind KeyKind
-	// Bits is the RSA modulus or AES key size. ImportKey takes it from the
-	// key when zero.
+	// Bits is the RSA modulus, AES or TDES key size (TDES: 128 for
+	// two-key, 192 for three-key, parity bits included). ImportKey takes
+	// it from the key when zero.
 	Bits int
 	// Curve is the ECC curve: elliptic.P256(), P384() or P521(). ImportKey
 	// takes it from the key when nil.
@@ -51,10 +55,10 @@ type KeySpec struct {
 	// Hash is the hash of an HMAC key. A created HMAC key is as long as
 	// Hash's digest.
 	Hash crypto.Hash
-	// Sign allows signing (RSA, ECC), computing HMACs, or encrypting (AES:
-	// TPM 2.0's sign/encrypt attribute).
+	// Sign allows signing (RSA, ECC), computing HMACs, or encrypting (AES,
+	// TDES: TPM 2.0's sign/encrypt attribute).
 	Sign bool
-	// Decrypt allows decrypting (RSA, AES) or, for ECC, key agreement.
+	// Decrypt allows decrypting (RSA, AES, TDES) or, for ECC, key agreement.
 	Decrypt bool
 }
 
@@ -83,7 +87,7 @@ func (k KeyBlob) PublicKey() (crypto.PublicKey, error) {
 // protection (noDA: auth must be a random full-size value), and cannot leave this TPM (fixedTPM, fixedParent). auth
 // travels encrypted by a session salted with the storage primary key.
 func (t *TPM) CreateKey(spec KeySpec, auth []byte) (KeyBlob, crypto.PublicKey, error) {
-	tmpl, err := keyTemplate(spec, true)
+	tmpl, err := createTemplate(spec)
 	if err == nil && len(auth) > MaxAuth {
 		err = fmt.Errorf("auth of %d bytes too long", len(auth))
 	}
@@ -91,7 +95,6 @@ func (t *TPM) CreateKey(spec KeySpec, auth []byte) (KeyBlob, crypto.PublicKey, e
 		return KeyBlob{}, nil, fmt.Errorf("creating %v key: %w", spec.Kind, err)
 	}
 	var k KeyBlob
-	var area *tpm2.TPMTPublic
 	err = t.do(func(l locked) error {
 		srk := l.t.srk
 		sess, closeSess, err := l.session(srk, nil, tpm2.AESEncryption(128, tpm2.EncryptIn))
@@ -104,12 +107,9 @@ func (t *TPM) CreateKey(spec KeySpec, auth []byte) (KeyBlob, crypto.PublicKey, e
 			InSensitive: tpm2.TPM2BSensitiveCreate{Sensitive: &tpm2.TPMSSensitiveCreate{
 				UserAuth: tpm2.TPM2BAuth{Buffer: auth},
 			}},
-			InPublic: tpm2.New2B(tmpl),
+			InPublic: tmpl,
 		}.Execute(l)
 		if err != nil {
-			return err
-		}
-		if area, err = rsp.OutPublic.Contents(); err != nil {
 			return err
 		}
 		k = KeyBlob{Public: tpm2.Marshal(rsp.OutPublic), Private: tpm2.Marshal(rsp.OutPrivate)}
@@ -118,11 +118,27 @@ func (t *TPM) CreateKey(spec KeySpec, auth []byte) (KeyBlob, crypto.PublicKey, e
 	if err != nil {
 		return KeyBlob{}, nil, fmt.Errorf("creating %v key: %w", spec.Kind, err)
 	}
-	pub, err := publicKey(area)
+	pub, err := k.PublicKey()
 	if err != nil {
 		return KeyBlob{}, nil, fmt.Errorf("creating %v key: %w", spec.Kind, err)
 	}
 	return k, pub, nil
+}
+
+// createTemplate is keyTemplate(spec, true) as a TPM2B_PUBLIC; a TDES
+// key's, which go-tpm cannot marshal, is marshalled by hand (tdes.go).
+func createTemplate(spec KeySpec) (tpm2.TPM2BPublic, error) {
+	if spec.Kind != KindTDES {
+		tmpl, err := keyTemplate(spec, true)
+		return tpm2.New2B(tmpl), err
+	}
+	// keyTemplate's attributes, on the template of an AES key.
+	aes, err := keyTemplate(KeySpec{Kind: KindAES, Bits: 128, Sign: spec.Sign, Decrypt: spec.Decrypt}, true)
+	if err != nil {
+		return tpm2.TPM2BPublic{}, err
+	}
+	b, err := tdesPublic(spec.Bits, aes.ObjectAttributes)
+	return tpm2.BytesAs2B[tpm2.TPMTPublic](b), err
 }
 
 // keyTemplate returns the public area of a key with spec's algorithm and
@@ -160,6 +176,8 @@ func keyTemplate(spec KeySpec, created bool) (tpm2.TPMTPublic, error) {
 		t.Type, t.Parameters, t.Unique, err = eccParams(spec.Curve)
 	case KindAES:
 		t.Type, t.Parameters, t.Unique, err = aesParams(spec.Bits)
+	case KindTDES:
+		err = fmt.Errorf("%w: TDES keys are created, never imported", ErrUnsupported)
 	case KindHMAC:
 		if spec.Decrypt {
 			return tpm2.TPMTPublic{}, errors.New("an HMAC key cannot decrypt")
@@ -311,6 +329,9 @@ type parsedKey struct {
 	pub  tpm2.TPM2BPublic
 	priv tpm2.TPM2BPrivate
 	area *tpm2.TPMTPublic // shared by every copy: read only
+	// tdesBits is a TDES key's size, 0 for other keys; a TDES key's area
+	// lacks its parameters (see parseTDESPublic).
+	tdesBits int
 }
 
 // parseKey decodes k, refusing trailing bytes and objects that are not
@@ -380,15 +401,27 @@ func parseKey(k KeyBlob, id [sha256.Size]byte) (parsedKey, error) {
 	if err != nil || !bytes.Equal(tpm2.Marshal(*priv), k.Private) {
 		return parsedKey{}, errors.New("malformed private blob")
 	}
-	area, err := pub.Contents()
+	area, tdesBits, err := publicArea(pub)
 	if err != nil {
-		return parsedKey{}, errors.New("malformed public area")
+		return parsedKey{}, err
 	}
 	a := area.ObjectAttributes
 	if !a.SignEncrypt && !a.Decrypt || a.Restricted {
 		return parsedKey{}, errors.New("public blob is not a usable key")
 	}
-	return parsedKey{id: id, pub: *pub, priv: *priv, area: area}, nil
+	return parsedKey{id: id, pub: *pub, priv: *priv, area: area, tdesBits: tdesBits}, nil
+}
+
+// publicArea decodes pub's area with go-tpm or, for the TDES keys go-tpm
+// cannot decode, by hand; tdesBits is the TDES key size, or 0.
+func publicArea(pub *tpm2.TPM2BPublic) (area *tpm2.TPMTPublic, tdesBits int, err error) {
+	if area, err = pub.Contents(); err == nil {
+		return area, 0, nil
+	}
+	if area, tdesBits, err = parseTDESPublic(pub.Bytes()); err != nil {
+		return nil, 0, errors.New("malformed public area")
+	}
+	return area, tdesBits, nil
 }
 
 // check returns ErrUsage unless the key is of type typ and has the

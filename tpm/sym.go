@@ -74,8 +74,9 @@ func (l locked) inputBuffer() (int, error) {
 	return int(n), nil
 }
 
-// SymCrypt encrypts or decrypts data with AES key k in mode, authorized by
-// auth (TPM2_EncryptDecrypt2, TPM 2.0 Part 3, 15.3). iv is the initial
+// SymCrypt encrypts or decrypts data with AES or TDES key k in mode,
+// authorized by auth (TPM2_EncryptDecrypt2, TPM 2.0 Part 3, 15.3). The
+// block is the cipher's: 16 bytes for AES, 8 for TDES. iv is the initial
 // value: empty for ECB, one block otherwise. Data goes to the TPM in pieces
 // of MaxBuffer (rounded down to whole blocks), each piece continuing from
 // the IV the previous one returned, so the result is that of one pass over
@@ -92,7 +93,7 @@ func (t *TPM) SymCrypt(k KeyBlob, auth []byte, decrypt bool, mode SymMode, iv, d
 		if decrypt {
 			op = "decrypting"
 		}
-		return nil, nil, fmt.Errorf("%s with AES-%v: %w", op, mode, err)
+		return nil, nil, fmt.Errorf("%s with %s-%v: %w", op, symName(k), mode, err)
 	}
 	return out, nextIV, nil
 }
@@ -109,11 +110,12 @@ func (t *TPM) symCrypt(k KeyBlob, auth []byte, decrypt bool, mode SymMode, iv, d
 	if err != nil {
 		return nil, nil, err
 	}
-	if err := checkSymArgs(mode, iv, data); err != nil {
+	block := pk.block()
+	if err := checkSymArgs(mode, block, iv, data); err != nil {
 		return nil, nil, err
 	}
 	out := make([]byte, 0, len(data))
-	piece := t.maxBuffer / aesBlock * aesBlock
+	piece := t.maxBuffer / block * block
 	err = t.useKey(pk, auth, encInOut, func(l locked, key tpm2.AuthHandle) error {
 		for rest := data; len(rest) > 0; {
 			n := min(len(rest), piece)
@@ -138,14 +140,30 @@ func (t *TPM) symCrypt(k KeyBlob, auth []byte, decrypt bool, mode SymMode, iv, d
 	return out, iv, nil
 }
 
-func checkSymArgs(mode SymMode, iv, data []byte) error {
+// block is the block size of a symmetric key's cipher.
+func (pk parsedKey) block() int {
+	if pk.tdesBits != 0 {
+		return tdesBlock
+	}
+	return aesBlock
+}
+
+// symName names k's cipher in errors.
+func symName(k KeyBlob) string {
+	if pk, err := parsed.get(k); err == nil && pk.tdesBits != 0 {
+		return "TDES"
+	}
+	return "AES"
+}
+
+func checkSymArgs(mode SymMode, block int, iv, data []byte) error {
 	switch {
 	case mode == ModeECB && len(iv) != 0:
 		return errors.New("ECB takes no IV")
-	case mode != ModeECB && len(iv) != aesBlock:
-		return fmt.Errorf("IV of %d bytes, want %d", len(iv), aesBlock)
-	case (mode == ModeECB || mode == ModeCBC) && len(data)%aesBlock != 0:
-		return fmt.Errorf("data of %d bytes, not a multiple of the %d-byte block", len(data), aesBlock)
+	case mode != ModeECB && len(iv) != block:
+		return fmt.Errorf("IV of %d bytes, want %d", len(iv), block)
+	case (mode == ModeECB || mode == ModeCBC) && len(data)%block != 0:
+		return fmt.Errorf("data of %d bytes, not a multiple of the %d-byte block", len(data), block)
 	}
 	return nil
 }

@@ -338,9 +338,56 @@ static int sign(const char *pin) {
 	return 0;
 }
 
+/* des3 PIN: finds the DES3 key labelled "secret-key" and, in each of
+ * CKM_DES3_CBC_PAD, CKM_DES3_CBC and CKM_DES3_ECB, encrypts 1000 bytes
+ * single-part and in parts, and decrypts them back; single DES is refused. */
+static int des3(const char *pin) {
+	must("C_Initialize", p->C_Initialize(NULL));
+	CK_SESSION_HANDLE s = open_session(1);
+	must("C_Login", p->C_Login(s, CKU_USER, (CK_UTF8CHAR_PTR)pin, strlen(pin)));
+	CK_OBJECT_CLASS cls = CKO_SECRET_KEY;
+	CK_KEY_TYPE kt = CKK_DES3;
+	CK_ATTRIBUTE find[] = {{CKA_CLASS, &cls, sizeof cls}, {CKA_KEY_TYPE, &kt, sizeof kt}, {CKA_LABEL, "secret-key", 10}};
+	CK_OBJECT_HANDLE key;
+	CK_ULONG found = 0;
+	must("C_FindObjectsInit", p->C_FindObjectsInit(s, find, 3));
+	must("C_FindObjects", p->C_FindObjects(s, &key, 1, &found));
+	must("C_FindObjectsFinal", p->C_FindObjectsFinal(s));
+	if (found != 1) {
+		say("found", CKR_GENERAL_ERROR);
+		return 1;
+	}
+	CK_BYTE iv[8] = {1, 2, 3, 4, 5, 6, 7, 8}, in[1000], ct[1100], parts[1100], pt[1100];
+	for (int i = 0; i < (int)sizeof in; i++)
+		in[i] = (CK_BYTE)(i * 7);
+	CK_MECHANISM mechs[] = {{CKM_DES3_CBC_PAD, iv, sizeof iv}, {CKM_DES3_CBC, iv, sizeof iv}, {CKM_DES3_ECB, NULL, 0}};
+	for (int m = 0; m < 3; m++) {
+		CK_ULONG n = sizeof ct, a = sizeof parts, b, c = sizeof pt;
+		must("C_EncryptInit", p->C_EncryptInit(s, &mechs[m], key));
+		must("C_Encrypt", p->C_Encrypt(s, in, sizeof in, ct, &n));
+		must("C_EncryptInit", p->C_EncryptInit(s, &mechs[m], key));
+		must("C_EncryptUpdate", p->C_EncryptUpdate(s, in, 13, parts, &a));
+		b = sizeof parts - a;
+		must("C_EncryptUpdate", p->C_EncryptUpdate(s, in + 13, sizeof in - 13, parts + a, &b));
+		a += b, b = sizeof parts - a;
+		must("C_EncryptFinal", p->C_EncryptFinal(s, parts + a, &b));
+		must("C_DecryptInit", p->C_DecryptInit(s, &mechs[m], key));
+		must("C_Decrypt", p->C_Decrypt(s, ct, n, pt, &c));
+		char what[32];
+		printf("mech%d_len=%lu\n", m, (unsigned long)n);
+		snprintf(what, sizeof what, "mech%d_parts", m);
+		say(what, a + b == n && !memcmp(parts, ct, n) ? CKR_OK : CKR_GENERAL_ERROR);
+		snprintf(what, sizeof what, "mech%d_round_trip", m);
+		say(what, c == sizeof in && !memcmp(pt, in, c) && memcmp(ct, in, 16) ? CKR_OK : CKR_GENERAL_ERROR);
+	}
+	CK_MECHANISM des = {CKM_DES_CBC, iv, sizeof iv};
+	say("single_des", p->C_EncryptInit(s, &des, key));
+	return 0;
+}
+
 int main(int argc, char **argv) {
 	if (argc < 3) {
-		fprintf(stderr, "usage: p11client MODULE loop N|edge|hold|use H|restart|victim|once|fork|sign PIN\n");
+		fprintf(stderr, "usage: p11client MODULE loop N|edge|hold|use H|restart|victim|once|fork|sign PIN|des3 PIN\n");
 		return 2;
 	}
 	load(argv[1]);
@@ -363,6 +410,8 @@ int main(int argc, char **argv) {
 		return forked();
 	if (!strcmp(mode, "sign") && argc > 3)
 		return sign(argv[3]);
+	if (!strcmp(mode, "des3") && argc > 3)
+		return des3(argv[3]);
 	fprintf(stderr, "unknown mode %s\n", mode);
 	return 2;
 }
