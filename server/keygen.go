@@ -176,6 +176,7 @@ func (s *Server) generateKeyPair(c *client, body []byte) (p11.Resp, error) {
 	}
 	kh, err := s.put(c, sess, privAttrs, &keyRef{Blob: blob, Auth: wrapped})
 	if err != nil {
+		s.unput(ph) // no half pair, nor its room, stays behind
 		return nil, err
 	}
 	return &p11.KeyPairResp{Public: ph, Private: kh}, nil
