@@ -1,0 +1,289 @@
+package server
+
+import (
+	"context"
+	"crypto/sha256"
+	"log/slog"
+	"path/filepath"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"tep.dev/tep/link"
+	"tep.dev/tep/p11"
+	p11client "tep.dev/tep/provider/client"
+	"tep.dev/tep/server/store"
+	"tep.dev/tep/tpm"
+)
+
+// The abuse tests run a server in this process on the simulator, serving
+// a pty and a unix socket, with its Limits scaled down so that each test
+// takes seconds; the abuse is scaled so that, without the limits, the
+// server's heap would grow well past the bound each test asserts (each
+// test says by how much). Beside the abuse a signer signs in a loop: its
+// calls must keep completing, and its worst wait is logged, never
+// asserted.
+
+// abuseRig is a server with limits on a fresh token.
+type abuseRig struct {
+	t    *testing.T
+	srv  *Server
+	port string // pty
+	sock string // unix socket
+	log  *logBuffer
+}
+
+func newAbuseRig(t *testing.T, lim Limits, lease time.Duration) *abuseRig {
+	t.Helper()
+	dir := t.TempDir()
+	tp, err := tpm.Open("sim", dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { tp.Close() })
+	st, err := store.Open(filepath.Join(dir, "tep.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	r := &abuseRig{t: t, log: new(logBuffer), sock: filepath.Join(dir, "tepd.sock")}
+	r.srv, err = New(tp, st, Config{Lease: lease, Log: slog.New(slog.NewTextHandler(r.log, nil)), Limits: lim})
+	if err != nil {
+		t.Fatal(err)
+	}
+	slot, err := r.srv.CreateToken("TEP Token", []byte(soPIN))
+	if err == nil {
+		err = r.srv.SetUserPIN(slot, []byte(soPIN), []byte(userPIN))
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := link.NewPTY(filepath.Join(dir, "ttyS4"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := link.ListenUnix(r.sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() { defer wg.Done(); r.srv.ServeStream(ctx, p.Master, p.Path) }()
+	go func() { defer wg.Done(); r.srv.ServeUnix(ctx, l.UnixListener) }()
+	r.port = p.Path
+	t.Cleanup(func() { cancel(); wg.Wait(); l.Close(); p.Close(); r.srv.Close() })
+	return r
+}
+
+// dial connects a client to port, closed at the end of the test.
+func (r *abuseRig) dial(port string) *p11client.Client {
+	r.t.Helper()
+	c, err := p11client.Dial(p11client.Config{Port: port, StartTimeout: 10 * time.Second})
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	r.t.Cleanup(func() { c.Close() })
+	return c
+}
+
+// session opens a read/write session on slot 1, logged in as the user
+// when login is set.
+func (r *abuseRig) session(c *p11client.Client, login bool) uint64 {
+	r.t.Helper()
+	s, err := c.OpenSession(1, p11.CKF_SERIAL_SESSION|p11.CKF_RW_SESSION)
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	if login {
+		if err := c.Login(s, p11.CKU_USER, []byte(userPIN)); err != nil {
+			r.t.Fatal(err)
+		}
+	}
+	return s
+}
+
+// signer signs in a loop on its own client until stopped.
+type signer struct {
+	n     atomic.Int64
+	worst time.Duration
+	err   error
+	stop  chan struct{}
+	done  chan struct{}
+}
+
+// startSigner starts a signer on the rig's pty with a fresh P-256 key.
+func (r *abuseRig) startSigner() *signer {
+	r.t.Helper()
+	c := r.dial(r.port)
+	s := r.session(c, true)
+	_, priv, err := c.GenerateKeyPair(s, p11.Mechanism{Type: p11.CKM_EC_KEY_PAIR_GEN}, []p11.Attribute{attr(p11.CKA_EC_PARAMS, oidP256)}, nil)
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	sg := &signer{stop: make(chan struct{}), done: make(chan struct{})}
+	sum := sha256.Sum256([]byte("signed while the server is abused"))
+	go func() {
+		defer close(sg.done)
+		for {
+			select {
+			case <-sg.stop:
+				return
+			default:
+			}
+			start := time.Now()
+			err := c.SignInit(s, p11.Mechanism{Type: p11.CKM_ECDSA}, priv)
+			if err == nil {
+				_, _, err = c.Sign(s, sum[:], 64)
+			}
+			if err != nil {
+				sg.err = err
+				return
+			}
+			sg.worst = max(sg.worst, time.Since(start))
+			sg.n.Add(1)
+		}
+	}()
+	return sg
+}
+
+// finish stops the signer after at least one more signature, checks that
+// none failed, and logs its count and worst wait.
+func (sg *signer) finish(t *testing.T) {
+	t.Helper()
+	// The signer must still get through after the abuse.
+	for n := sg.n.Load(); sg.n.Load() == n; {
+		select {
+		case <-sg.done:
+			t.Fatalf("the signer stopped: %v", sg.err)
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+	close(sg.stop)
+	<-sg.done
+	if sg.err != nil {
+		t.Errorf("a signature failed under abuse: %v", sg.err)
+	}
+	t.Logf("signer: %d signatures, worst wait %v", sg.n.Load(), sg.worst)
+}
+
+// heapInUse is the heap in use after a collection.
+func heapInUse() uint64 {
+	runtime.GC()
+	var m runtime.MemStats
+	runtime.ReadMemStats(&m)
+	return m.HeapInuse
+}
+
+// checkHeap fails the test when the heap grew past bound since base.
+func checkHeap(t *testing.T, base, bound uint64) {
+	t.Helper()
+	h := heapInUse()
+	t.Logf("heap in use: %d MiB (%d MiB at the start, bound %d MiB more)", h>>20, base>>20, bound>>20)
+	if h > base+bound {
+		t.Errorf("heap in use %d MiB, more than %d MiB over the %d MiB at the start", h>>20, bound>>20, base>>20)
+	}
+}
+
+// dataObject is the template of a data object with value v.
+func dataObject(token bool, v []byte) []p11.Attribute {
+	return []p11.Attribute{attr(p11.CKA_CLASS, p11.Ulong(p11.CKO_DATA)), attr(p11.CKA_TOKEN, p11.Bool(token)),
+		attr(p11.CKA_PRIVATE, p11.Bool(false)), attr(p11.CKA_VALUE, v)}
+}
+
+// TestAbuseObjects: clients create 1 MiB objects, session and token ones,
+// without logging in, until the server says CKR_DEVICE_MEMORY. Without
+// limits 3 clients × 40 MiB of session objects and 40 MiB of token objects
+// stay in the heap (160 MiB); with Bytes and TokenBytes of 16 MiB the
+// heap stays within 64 MiB of its start.
+func TestAbuseObjects(t *testing.T) {
+	r := newAbuseRig(t, Limits{BytesPerClient: 8 << 20, Bytes: 16 << 20, TokenBytes: 16 << 20}, time.Hour)
+	base := heapInUse()
+	sg := r.startSigner()
+	value := make([]byte, 1<<20)
+	var wg sync.WaitGroup
+	full := make([]int, 4)
+	for i := range full {
+		c := r.dial("unix:"+r.sock)
+		s := r.session(c, false)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range 40 {
+				_, err := c.CreateObject(s, dataObject(i == 0, value))
+				if isRV(err, p11.CKR_DEVICE_MEMORY) {
+					full[i]++
+				} else if err != nil {
+					t.Errorf("CreateObject = %v, want CKR_OK or CKR_DEVICE_MEMORY", err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	for i, n := range full {
+		if n == 0 {
+			t.Errorf("client %d created 40 MiB of objects without CKR_DEVICE_MEMORY", i)
+		}
+	}
+	checkHeap(t, base, 64<<20)
+	sg.finish(t)
+	if st := r.srv.ChannelStats(); st.ByteLimit == 0 {
+		t.Errorf("ChannelStats().ByteLimit = 0 after the limit was hit")
+	}
+}
+
+// TestAbuseSearches: a client opens a search that finds 2,000 objects in
+// each of 1,000 sessions and never ends it. Without a cursor every search
+// holds a copy of its handles (16 MB of them, more with the slices'
+// growth); with one, a search holds its template, and the heap stays
+// within 8 MiB of what the objects themselves take.
+func TestAbuseSearches(t *testing.T) {
+	r := newAbuseRig(t, Limits{BytesPerClient: 4 << 20}, time.Hour)
+	sg := r.startSigner()
+	c := r.dial("unix:"+r.sock)
+	s := r.session(c, false)
+	tmpl := []p11.Attribute{attr(p11.CKA_CLASS, p11.Ulong(p11.CKO_DATA)), attr(p11.CKA_LABEL, []byte("found"))}
+	for range 2000 {
+		if _, err := c.CreateObject(s, append(tmpl, attr(p11.CKA_TOKEN, p11.Bool(false)))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	base := heapInUse()
+	for range 1000 {
+		if err := c.FindObjectsInit(s, tmpl); err != nil {
+			t.Fatal(err)
+		}
+		if s, _ = c.OpenSession(1, p11.CKF_SERIAL_SESSION); s == 0 {
+			t.Fatal("OpenSession failed")
+		}
+	}
+	checkHeap(t, base, 8<<20)
+	// A search still finds what it should, in parts.
+	if err := c.FindObjectsInit(s, tmpl); err != nil {
+		t.Fatal(err)
+	}
+	total := 0
+	for {
+		got, err := c.FindObjects(s, 300)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(got) == 0 {
+			break
+		}
+		total += len(got)
+	}
+	if total != 2000 {
+		t.Errorf("a search in parts found %d objects, want 2000", total)
+	}
+	c.FindObjectsFinal(s)
+	// A template past the client's bytes is refused, not held.
+	big := append(tmpl, attr(p11.CKA_VALUE, make([]byte, 5<<20)))
+	if err := c.FindObjectsInit(s, big); !isRV(err, p11.CKR_DEVICE_MEMORY) {
+		t.Errorf("FindObjectsInit with a 5 MiB template = %v, want CKR_DEVICE_MEMORY", err)
+	}
+	sg.finish(t)
+}
