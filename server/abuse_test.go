@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"log/slog"
+	"net"
 	"path/filepath"
 	"runtime"
 	"sync"
@@ -11,11 +12,13 @@ import (
 	"testing"
 	"time"
 
+	"tep.dev/tep/channel"
 	"tep.dev/tep/link"
 	"tep.dev/tep/p11"
 	p11client "tep.dev/tep/provider/client"
 	"tep.dev/tep/server/store"
 	"tep.dev/tep/tpm"
+	"tep.dev/tep/wire"
 )
 
 // The abuse tests run a server in this process on the simulator, serving
@@ -206,7 +209,7 @@ func TestAbuseObjects(t *testing.T) {
 	var wg sync.WaitGroup
 	full := make([]int, 4)
 	for i := range full {
-		c := r.dial("unix:"+r.sock)
+		c := r.dial("unix:" + r.sock)
 		s := r.session(c, false)
 		wg.Add(1)
 		go func() {
@@ -243,7 +246,7 @@ func TestAbuseObjects(t *testing.T) {
 func TestAbuseSearches(t *testing.T) {
 	r := newAbuseRig(t, Limits{BytesPerClient: 4 << 20}, time.Hour)
 	sg := r.startSigner()
-	c := r.dial("unix:"+r.sock)
+	c := r.dial("unix:" + r.sock)
 	s := r.session(c, false)
 	tmpl := []p11.Attribute{attr(p11.CKA_CLASS, p11.Ulong(p11.CKO_DATA)), attr(p11.CKA_LABEL, []byte("found"))}
 	for range 2000 {
@@ -284,6 +287,189 @@ func TestAbuseSearches(t *testing.T) {
 	big := append(tmpl, attr(p11.CKA_VALUE, make([]byte, 5<<20)))
 	if err := c.FindObjectsInit(s, big); !isRV(err, p11.CKR_DEVICE_MEMORY) {
 		t.Errorf("FindObjectsInit with a 5 MiB template = %v, want CKR_DEVICE_MEMORY", err)
+	}
+	sg.finish(t)
+}
+
+// TestAbuseSessions: a client opens sessions until CKR_SESSION_COUNT, then
+// closes them all at once. Without limits its 5,000 sessions would all
+// open; closing them touches only its own sessions (they are indexed per
+// client), while another client's session stays.
+func TestAbuseSessions(t *testing.T) {
+	r := newAbuseRig(t, Limits{SessionsPerClient: 2000, Sessions: 3000}, time.Hour)
+	sg := r.startSigner()
+	c := r.dial("unix:" + r.sock)
+	opened := 0
+	var err error
+	for range 5000 {
+		if _, err = c.OpenSession(1, p11.CKF_SERIAL_SESSION); err != nil {
+			break
+		}
+		opened++
+	}
+	if !isRV(err, p11.CKR_SESSION_COUNT) || opened != 2000 {
+		t.Errorf("opened %d sessions, then %v; want 2000, then CKR_SESSION_COUNT", opened, err)
+	}
+	// Another client hits the global limit.
+	c2 := r.dial("unix:" + r.sock)
+	opened2 := 0
+	for range 2000 {
+		if _, err = c2.OpenSession(1, p11.CKF_SERIAL_SESSION); err != nil {
+			break
+		}
+		opened2++
+	}
+	// 3000 in all, less the attacker's 2000 and the signer's one.
+	if !isRV(err, p11.CKR_SESSION_COUNT) || opened2 != 999 {
+		t.Errorf("the second client opened %d sessions, then %v; want 999, then CKR_SESSION_COUNT", opened2, err)
+	}
+	if err := c.CloseAllSessions(1); err != nil {
+		t.Fatal(err)
+	}
+	if err := c2.CloseAllSessions(1); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.OpenSession(1, p11.CKF_SERIAL_SESSION); err != nil {
+		t.Errorf("OpenSession after C_CloseAllSessions = %v", err)
+	}
+	sg.finish(t)
+	if st := r.srv.ChannelStats(); st.SessionLimit != 2 {
+		t.Errorf("ChannelStats().SessionLimit = %d, want 2", st.SessionLimit)
+	}
+}
+
+// TestAbuseRandom: a client draws 16 MiB of randomness, in the 1 MiB calls
+// the provider makes, while the signer signs: the TPM's lock is taken
+// per TPM2_GetRandom, so the signer's calls go through in between (the
+// test logs its worst wait; before, one call held the lock for all of
+// its 16,384 commands). A call past MaxRandom is refused.
+func TestAbuseRandom(t *testing.T) {
+	r := newAbuseRig(t, Limits{}, time.Hour)
+	sg := r.startSigner()
+	c := r.dial("unix:" + r.sock)
+	s := r.session(c, false)
+	before := sg.n.Load()
+	if err := c.GenerateRandom(s, make([]byte, 16<<20)); err != nil {
+		t.Fatal(err)
+	}
+	during := sg.n.Load() - before
+	t.Logf("signatures during 16 MiB of C_GenerateRandom: %d", during)
+	if during == 0 {
+		t.Errorf("no signature went through during 16 MiB of C_GenerateRandom")
+	}
+	sg.finish(t)
+}
+
+// TestAbusePartialMessages: 8 unix connections each send the first frame
+// of a 31 MiB message and stop, and so does a pty with a 32 MiB one.
+// Without a budget each first frame allocates its whole message (280 MiB
+// in all), held for as long as the line stays quiet; with an assembly
+// budget of 32 MiB one message fits, the others are refused, and every
+// partial message is given up after the quiet gap, its budget and buffer
+// returned.
+func TestAbusePartialMessages(t *testing.T) {
+	r := newAbuseRig(t, Limits{Assembly: 32 << 20}, time.Hour)
+	tty, err := link.NewPTY(filepath.Join(t.TempDir(), "ttyS5"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	served := make(chan struct{})
+	go func() { r.srv.ServeStream(ctx, tty.Master, tty.Path); close(served) }()
+	t.Cleanup(func() { cancel(); <-served; tty.Close() })
+	base := heapInUse()
+	sg := r.startSigner()
+	first := func(total int) []byte { return wire.AppendFrame(nil, make([]byte, wire.MaxBody), total, 0) }
+	for range 8 {
+		conn, err := net.Dial("unix", r.sock)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { conn.Close() })
+		if _, err := conn.Write(first(31 << 20)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	st, _, err := link.Dial(tty.Path, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	if _, err := st.Write(first(32 << 20)); err != nil {
+		t.Fatal(err)
+	}
+	// A client on the socket still gets through, and so do its calls.
+	c := r.dial("unix:" + r.sock)
+	if _, err := c.OpenSession(1, p11.CKF_SERIAL_SESSION); err != nil {
+		t.Errorf("OpenSession while partial messages are held: %v", err)
+	}
+	checkHeap(t, base, 64<<20)
+	// Every partial message is given up after the quiet gap: the budget
+	// comes back whole.
+	for i := 0; r.srv.assembly.Used() != 0; i++ {
+		if i == 3000 {
+			t.Fatalf("partial messages still hold %d bytes of the budget", r.srv.assembly.Used())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	sg.finish(t)
+}
+
+// TestAbuseHandshakes: a process on the unix socket floods it with 2,000
+// handshakes and never calls. The socket's handshake rate refuses most of
+// them before their X25519 work; the clients it let in are dropped once
+// they stay silent for Limits.Silent after their handshake, long before
+// the lease; and a client on the pty starts as usual meanwhile. Without
+// the rate every handshake would make a client, 2,000 of them kept for
+// the whole lease (an hour here).
+func TestAbuseHandshakes(t *testing.T) {
+	r := newAbuseRig(t, Limits{HandshakeRate: 50, HandshakeBurst: 20, Silent: 200 * time.Millisecond}, time.Hour)
+	sg := r.startSigner()
+	conn, err := net.Dial("unix", r.sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	go func() { // read and forget the replies
+		lc := link.NewConn(conn.(*net.UnixConn), link.Config{})
+		for {
+			if _, err := lc.Receive(time.Time{}); err != nil {
+				return
+			}
+		}
+	}()
+	out := link.NewConn(conn.(*net.UnixConn), link.Config{})
+	const flood = 2000
+	for i := range flood {
+		id := uint64(i)<<1 | 1
+		_, msg1, err := channel.StartClient(id, nil, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m := wire.Message{Version: wire.Version, Type: wire.Invocation, Func: wire.FuncHandshake, Client: id, Seq: 1, Body: channel.AppendBin(nil, msg1)}
+		if err := out.Send(&m); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Another client starts on the pty while the flood's clients are there.
+	c := r.dial(r.port)
+	if _, err := c.OpenSession(1, p11.CKF_SERIAL_SESSION); err != nil {
+		t.Errorf("OpenSession of a client started after the flood: %v", err)
+	}
+	// The clients are 2 (the signer, and c) once the flood's silent ones go.
+	for i := 0; ; i++ {
+		st := r.srv.ChannelStats()
+		if st.Handshakes+st.Throttled+st.Refused >= flood+2 && r.srv.Clients() == 2 {
+			t.Logf("handshakes: %d accepted, %d throttled; %d silent clients reaped", st.Handshakes, st.Throttled, st.ReapedSilent)
+			if st.Throttled == 0 || st.ReapedSilent == 0 {
+				t.Errorf("ChannelStats() = %+v, want throttled handshakes and silent clients reaped", st)
+			}
+			break
+		}
+		if i == 3000 {
+			t.Fatalf("after the flood: %d clients, stats %+v", r.srv.Clients(), st)
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 	sg.finish(t)
 }

@@ -2,6 +2,7 @@ package server
 
 import (
 	"errors"
+	"sync"
 	"time"
 
 	"tep.dev/tep/channel"
@@ -139,13 +140,24 @@ func reaped(d *ChannelStats) *uint64       { return &d.Reaped }
 func reapedSilent(d *ChannelStats) *uint64 { return &d.ReapedSilent }
 
 // bucket is a token bucket: rate tokens a second, at most burst saved.
+// Each port has its own for handshakes (a unix socket one for all its
+// connections), so that a flood on one port leaves the others' clients
+// room to start.
 type bucket struct {
+	mu                  sync.Mutex
 	rate, burst, tokens float64
 	last                time.Time
 }
 
+// newBucket returns a full handshake bucket for a port.
+func (s *Server) newBucket() *bucket {
+	return &bucket{rate: s.limits.HandshakeRate, burst: float64(s.limits.HandshakeBurst), tokens: float64(s.limits.HandshakeBurst)}
+}
+
 // take reports whether a token was there at now, and takes it.
 func (b *bucket) take(now time.Time) bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
 	if !b.last.IsZero() {
 		b.tokens = min(b.burst, b.tokens+now.Sub(b.last).Seconds()*b.rate)
 	}
@@ -157,12 +169,10 @@ func (b *bucket) take(now time.Time) bool {
 	return true
 }
 
-// admit reports whether the handshake rate lets one more in, counting a
-// refusal.
-func (s *Server) admit() bool {
-	s.dropMu.Lock()
-	ok := s.handshakes.take(s.now())
-	s.dropMu.Unlock()
+// admit reports whether the port's handshake rate (b) lets one more in,
+// counting a refusal.
+func (s *Server) admit(b *bucket) bool {
+	ok := b.take(s.now())
 	if !ok {
 		s.count(throttled)
 	}
@@ -173,10 +183,18 @@ func (s *Server) admit() bool {
 // handshake and sealed calls are served (pings are answered by the link):
 // a client exists once its handshake succeeded, and every call after it
 // must open under its keys.
+//
+// Handle counts every handshake against one rate for all its callers; the
+// ports that the server serves itself have one each.
 func (s *Server) Handle(req, reply *wire.Message) bool {
+	return s.handle(req, reply, s.handshakes)
+}
+
+// handle is Handle with the handshake rate of the port, b.
+func (s *Server) handle(req, reply *wire.Message, b *bucket) bool {
 	switch req.Func {
 	case wire.FuncHandshake:
-		return s.handshake(req, reply)
+		return s.handshake(req, reply, b)
 	case wire.FuncSealed:
 		return s.sealed(req, reply)
 	}
@@ -187,14 +205,14 @@ func (s *Server) Handle(req, reply *wire.Message) bool {
 // handshake creates a client with the keys of a Noise handshake. A
 // handshake for an id that has a channel is refused: it would hand a live
 // client's id, and with it its sessions, to whoever sent it.
-func (s *Server) handshake(req, reply *wire.Message) bool {
+func (s *Server) handshake(req, reply *wire.Message, b *bucket) bool {
 	msg1, ok := channel.Bin(req.Body)
 	if !ok || s.live(req.Client) {
 		s.count(refused)
 		return false
 	}
 	// The rate is checked before the X25519 work it saves.
-	if !s.admit() {
+	if !s.admit(b) {
 		return false
 	}
 	msg2, keys, err := channel.Accept(s.key, req.Client, msg1, nil, nil)

@@ -18,6 +18,11 @@ import (
 // what it drops goes into the server's summary as it happens; the port's
 // own totals are logged when it stops.
 func (s *Server) ServeStream(ctx context.Context, st link.Stream, name string) error {
+	return s.serveStream(ctx, st, name, s.newBucket())
+}
+
+// serveStream is ServeStream with the port's handshake rate, b.
+func (s *Server) serveStream(ctx context.Context, st link.Stream, name string, b *bucket) error {
 	conn := link.NewConn(st, link.Config{Budget: s.assembly})
 	defer conn.Close()
 	var last link.Stats
@@ -28,7 +33,7 @@ func (s *Server) ServeStream(ctx context.Context, st link.Stream, name string) e
 	}
 	err := link.Serve(ctx, conn, func(req, reply *wire.Message) bool {
 		note() // the Conn's own goroutine: its counters are safe to read
-		return s.Handle(req, reply)
+		return s.handle(req, reply, b)
 	})
 	note()
 	if st := conn.Stats(); st.Dropped+st.Broken+st.BadMessages+st.Refused > 0 {
@@ -38,13 +43,16 @@ func (s *Server) ServeStream(ctx context.Context, st link.Stream, name string) e
 	return err
 }
 
-// ServeUnix accepts connections on l and serves each until ctx ends.
+// ServeUnix accepts connections on l and serves each until ctx ends, at
+// most Limits.Connections at once (more wait in the listen queue), with
+// one handshake rate for all of them.
 func (s *Server) ServeUnix(ctx context.Context, l *net.UnixListener) error {
 	stop := context.AfterFunc(ctx, func() { l.Close() })
 	defer stop()
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	slots := make(chan struct{}, s.limits.Connections)
+	b := s.newBucket() // one handshake rate for all the socket's connections
 	for {
 		// More connections than the limit wait in the listen queue.
 		select {
@@ -69,7 +77,7 @@ func (s *Server) ServeUnix(ctx context.Context, l *net.UnixListener) error {
 			defer wg.Done()
 			defer func() { <-slots }()
 			defer c.Close()
-			s.ServeStream(ctx, c, l.Addr().String())
+			s.serveStream(ctx, c, l.Addr().String(), b)
 		}()
 	}
 }

@@ -71,7 +71,7 @@ type Server struct {
 
 	maxClients int
 	limits     Limits
-	handshakes bucket       // guarded by dropMu
+	handshakes *bucket      // Handle's handshake rate
 	assembly   *link.Budget // shared by every port's Conn
 	dropMu     sync.Mutex
 	drops      ChannelStats // guarded by dropMu: what the summary counts
@@ -106,7 +106,7 @@ func New(t TPM, st *store.Store, cfg Config) (*Server, error) {
 		stop:    make(chan struct{}),
 		limits:  cfg.Limits.withDefaults(),
 	}
-	s.handshakes = bucket{rate: s.limits.HandshakeRate, burst: float64(s.limits.HandshakeBurst), tokens: float64(s.limits.HandshakeBurst)}
+	s.handshakes = s.newBucket()
 	s.assembly = link.NewBudget(s.limits.Assembly)
 	if s.log == nil {
 		s.log = slog.Default()
