@@ -35,6 +35,12 @@ type serveConfig struct {
 	// Spin is how long a pty's read keeps looking for the next request
 	// before it sleeps (link.SpinFile); "0" never spins.
 	Spin string `json:"spin"`
+	// Limits bound what clients can make tepd hold, by name (limits.go);
+	// --limit NAME=VALUE flags add to them and win.
+	Limits map[string]string `json:"limits"`
+	// limitFlags are the --limit flags, applied over Limits.
+	limitFlags []string
+	limits     server.Limits
 }
 
 // defaultSpin covers a client's own work between two calls in a loop.
@@ -63,6 +69,7 @@ func parseServe(args []string, stderr io.Writer) (serveConfig, error) {
 	fs.StringVar(&flags.LogLevel, "log-level", "info", "debug, info, warn or error")
 	fs.StringVar(&flags.CPUProfile, "cpuprofile", "", "write a pprof CPU profile of the run to `FILE`")
 	fs.StringVar(&flags.Spin, "spin", defaultSpin, "how long a pty's read looks for the next request before it sleeps; 0: never")
+	fs.Var((*listFlag)(&flags.limitFlags), "limit", "`NAME=VALUE` of a limit on what clients can make tepd hold (repeatable; README.md lists them)")
 	if err := fs.Parse(args); err != nil {
 		return flags, err
 	}
@@ -102,6 +109,10 @@ func parseServe(args []string, stderr io.Writer) (serveConfig, error) {
 			cfg.Spin = flags.Spin
 		}
 	})
+	var err error
+	if cfg.limits, err = parseLimits(cfg.Limits, flags.limitFlags); err != nil {
+		return cfg, err
+	}
 	if cfg.State == "" || cfg.TPM == "" {
 		return cfg, errors.New("serve needs --state and --tpm")
 	}
@@ -153,7 +164,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		log.Warn("made a channel key for this state directory, which had none: pin it on the guests", "TEP_SERVER_KEY", key.Public().String())
 	}
 	log.Info("channel key", "public_key", key.Public().String(), "fingerprint", key.Public().Fingerprint())
-	srv, err := server.New(b.tpm, b.store, server.Config{Lease: lease, Log: log, Key: key})
+	srv, err := server.New(b.tpm, b.store, server.Config{Lease: lease, Log: log, Key: key, Limits: cfg.limits})
 	if err != nil {
 		return err
 	}
