@@ -339,10 +339,11 @@ func TestAbuseSessions(t *testing.T) {
 }
 
 // TestAbuseRandom: a client draws 16 MiB of randomness, in the 1 MiB calls
-// the provider makes, while the signer signs: the TPM's lock is taken
-// per TPM2_GetRandom, so the signer's calls go through in between (the
-// test logs its worst wait; before, one call held the lock for all of
-// its 16,384 commands). A call past MaxRandom is refused.
+// the provider makes, while the signer signs; the signer's calls go
+// through in between (the test logs how many and its worst wait). One call
+// past MaxRandom, which could hold the TPM for a long time, is refused.
+// That the TPM's lock is taken per TPM2_GetRandom is checked by the tpm
+// package's TestGetRandomLetsOthersIn.
 func TestAbuseRandom(t *testing.T) {
 	r := newAbuseRig(t, Limits{}, time.Hour)
 	sg := r.startSigner()
@@ -356,6 +357,16 @@ func TestAbuseRandom(t *testing.T) {
 	t.Logf("signatures during 16 MiB of C_GenerateRandom: %d", during)
 	if during == 0 {
 		t.Errorf("no signature went through during 16 MiB of C_GenerateRandom")
+	}
+	r.srv.mu.Lock()
+	cl := r.srv.clients[c.ID()]
+	r.srv.mu.Unlock()
+	body, err := p11.Marshal(&p11.GenerateRandomReq{Session: s, Len: MaxRandom + 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.srv.generateRandom(cl, body); !isRV(err, p11.CKR_ARGUMENTS_BAD) {
+		t.Errorf("C_GenerateRandom of MaxRandom+1 bytes in one call = %v, want CKR_ARGUMENTS_BAD", err)
 	}
 	sg.finish(t)
 }
