@@ -45,7 +45,7 @@ func receive(t *testing.T, c *Conn) int {
 
 func TestBudgetRefusesPartialMessages(t *testing.T) {
 	b := NewBudget(100 << 10)
-	cfg := Config{Budget: b, MessageGap: time.Hour}
+	cfg := Config{Budget: b, MessageGap: time.Hour, BudgetWait: 100 * time.Millisecond}
 	a, wa := pipeConn(t, cfg)
 	c, wc := pipeConn(t, cfg)
 	msg := framesOf(80 << 10) // two frames

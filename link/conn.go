@@ -30,6 +30,9 @@ type Config struct {
 	// Budget also lets go of a multi-frame message's buffer once the
 	// message has been used.
 	Budget *Budget
+	// BudgetWait is how long a message waits for room in the Budget
+	// before it is refused; zero means DefaultBudgetWait.
+	BudgetWait time.Duration
 }
 
 // DefaultIdleGap is the pause after which a partial frame is abandoned.
@@ -80,6 +83,7 @@ type Conn struct {
 	lastByte time.Time // when bytes last arrived
 
 	msgGap, msgTime time.Duration
+	budgetWait      time.Duration
 	msgStart        time.Time // when the partial message's first frame came
 	budget          *Budget
 	reserved        int64 // of budget, for the message being assembled
@@ -99,6 +103,10 @@ func NewConn(s Stream, cfg Config) *Conn {
 	}
 	if c.msgTime <= 0 {
 		c.msgTime = DefaultMessageTime
+	}
+	c.budgetWait = cfg.BudgetWait
+	if c.budgetWait <= 0 {
+		c.budgetWait = DefaultBudgetWait
 	}
 	if c.max <= 0 {
 		c.max = wire.DefaultMaxMessage
@@ -241,8 +249,8 @@ func (c *Conn) expire(now time.Time) (due time.Time, gaveUp bool) {
 }
 
 // start notes the first frame of a multi-frame message and reserves its
-// length from the budget; it reports false, having dropped any partial
-// message, when the budget has no room.
+// length from the budget, waiting for room; it reports false, having
+// dropped any partial message, when the budget had no room in time.
 func (c *Conn) start(h wire.Header) bool {
 	c.msgStart = time.Now()
 	if c.budget == nil || h.Total > c.max {
@@ -250,11 +258,14 @@ func (c *Conn) start(h wire.Header) bool {
 	}
 	c.asm.Reset() // the new message ends the last one in any case
 	c.settle()
-	if !c.budget.take(int64(h.Total)) {
+	if !c.budget.wait(int64(h.Total), time.Now().Add(c.budgetWait), c.stop.Load) {
 		c.refused++
 		return false
 	}
 	c.reserved = int64(h.Total)
+	// The sender was held up by the wait, not quiet: its message's
+	// clocks start now.
+	c.msgStart, c.lastByte = time.Now(), time.Now()
 	return true
 }
 

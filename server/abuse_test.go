@@ -7,6 +7,7 @@ import (
 	"net"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -233,8 +234,13 @@ func TestAbuseObjects(t *testing.T) {
 	}
 	checkHeap(t, base, 64<<20)
 	sg.finish(t)
-	if st := r.srv.ChannelStats(); st.ByteLimit == 0 {
+	st := r.srv.ChannelStats()
+	if st.ByteLimit == 0 {
 		t.Errorf("ChannelStats().ByteLimit = 0 after the limit was hit")
+	}
+	// Every refusal is counted; one summary line tells of them.
+	if n := strings.Count(r.log.String(), "limits hit"); n != 1 {
+		t.Errorf("%d summary lines for %d refusals, want 1:\n%s", n, st.ByteLimit, r.log)
 	}
 }
 
@@ -375,9 +381,9 @@ func TestAbuseRandom(t *testing.T) {
 // of a 31 MiB message and stop, and so does a pty with a 32 MiB one.
 // Without a budget each first frame allocates its whole message (280 MiB
 // in all), held for as long as the line stays quiet; with an assembly
-// budget of 32 MiB one message fits, the others are refused, and every
-// partial message is given up after the quiet gap, its budget and buffer
-// returned.
+// budget of 32 MiB one message fits, the others wait unread, and every
+// partial message is given up after the quiet gap (1 s), its budget and
+// buffer returned, so the test takes about 9 s.
 func TestAbusePartialMessages(t *testing.T) {
 	r := newAbuseRig(t, Limits{Assembly: 32 << 20}, time.Hour)
 	tty, err := link.NewPTY(filepath.Join(t.TempDir(), "ttyS5"))

@@ -48,21 +48,21 @@ type Limits struct {
 }
 
 // Defaults of Limits. Together they keep what clients can make tepd hold
-// near 200 MiB (Bytes + TokenBytes + Assembly), whatever they do.
+// near 144 MiB (Bytes + TokenBytes + Assembly), whatever they do.
 const (
 	DefaultSessionsPerClient = 1024
 	DefaultSessions          = 16384
 	DefaultObjectsPerClient  = 4096
 	DefaultObjects           = 65536
 	DefaultBytesPerClient    = 32 << 20
-	DefaultBytes             = 64 << 20
+	DefaultBytes             = 48 << 20
 	DefaultTokenObjects      = 10000
 	DefaultTokenBytes        = 64 << 20
 	DefaultHandshakeRate     = 100
 	DefaultHandshakeBurst    = 64
 	DefaultSilent            = 10 * time.Second
 	DefaultConnections       = 64
-	DefaultAssembly          = 64 << 20
+	DefaultAssembly          = 32 << 20 // the largest message: it always fits, alone
 )
 
 // MaxRandom bounds one C_GenerateRandom call on the wire; the provider

@@ -23,8 +23,9 @@ const rssBound = 256 << 20
 // TestAbusePartialMessagesRSS: 12 connections to tepd's unix socket each
 // send all of a 31 MiB message but its last frame, and hold it. Without an
 // assembly budget tepd holds every one of them (372 MiB, the issue saw
-// 2 GiB with 63 connections); with the default budget of 64 MiB two fit
-// and the others are dropped as they come. tepd's peak resident memory
+// 2 GiB with 63 connections); with the default budget of 32 MiB one is
+// read at a time, the others wait unread, and each is given up after the
+// quiet gap (so the test takes about 12 s). tepd's peak resident memory
 // stays under 256 MiB, and a signer on a pty keeps signing.
 func TestAbusePartialMessagesRSS(t *testing.T) {
 	d := startTepd(t, "sim")
@@ -51,6 +52,56 @@ func TestAbusePartialMessagesRSS(t *testing.T) {
 	sg.finish(t)
 	hwm := peakRSS(t, d.cmd.Process.Pid)
 	t.Logf("tepd's peak resident memory: %d MiB (bound %d MiB)", hwm>>20, rssBound>>20)
+	if hwm > rssBound {
+		t.Errorf("tepd's peak resident memory %d MiB, over the bound of %d MiB", hwm>>20, rssBound>>20)
+	}
+}
+
+// TestAbuseSessionObjectsRSS: 4 clients, none logged in, each create four
+// 30 MiB session objects. Without limits tepd holds all of them (480 MiB;
+// the issue saw 2 GiB in 25 s); with the defaults (32 MiB a client, 48 MiB
+// in all) the first fits, the rest get CKR_DEVICE_MEMORY, and tepd's peak
+// resident memory stays under 256 MiB while a signer keeps signing.
+func TestAbuseSessionObjectsRSS(t *testing.T) {
+	d := startTepd(t, "sim")
+	sg := startSigner(t, d.port)
+	value := make([]byte, 30<<20)
+	var wg sync.WaitGroup
+	var refused atomic.Int64
+	for range 4 {
+		c, err := p11client.Dial(p11client.Config{Port: "unix:" + d.socket(), StartTimeout: 10 * time.Second})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		s, err := c.OpenSession(1, p11.CKF_SERIAL_SESSION)
+		if err != nil {
+			t.Fatal(err)
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range 4 {
+				_, err := c.CreateObject(s, []p11.Attribute{{Type: p11.CKA_CLASS, Value: p11.Ulong(p11.CKO_DATA)},
+					{Type: p11.CKA_PRIVATE, Value: p11.Bool(false)}, {Type: p11.CKA_VALUE, Value: value}})
+				switch rv, _ := err.(p11.RV); {
+				case err == nil:
+				case rv == p11.CKR_DEVICE_MEMORY:
+					refused.Add(1)
+				default:
+					t.Errorf("C_CreateObject of 30 MiB = %v, want CKR_OK or CKR_DEVICE_MEMORY", err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	sg.finish(t)
+	hwm := peakRSS(t, d.cmd.Process.Pid)
+	t.Logf("%d of 16 objects refused; tepd's peak resident memory: %d MiB (bound %d MiB)", refused.Load(), hwm>>20, rssBound>>20)
+	if refused.Load() != 15 {
+		t.Errorf("%d of 16 objects of 30 MiB refused, want 15", refused.Load())
+	}
 	if hwm > rssBound {
 		t.Errorf("tepd's peak resident memory %d MiB, over the bound of %d MiB", hwm>>20, rssBound>>20)
 	}

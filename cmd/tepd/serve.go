@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"strings"
 	"sync"
 	"time"
@@ -42,6 +43,10 @@ type serveConfig struct {
 	limitFlags []string
 	limits     server.Limits
 }
+
+// memoryLimit is tepd's soft memory limit (runtime/debug.SetMemoryLimit)
+// unless GOMEMLIMIT sets another.
+const memoryLimit = 160 << 20
 
 // defaultSpin covers a client's own work between two calls in a loop.
 const defaultSpin = "200µs"
@@ -147,6 +152,12 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			return err
 		}
 		defer stop()
+	}
+	if os.Getenv("GOMEMLIMIT") == "" {
+		// Past this the collector works harder rather than let garbage
+		// (a large call's copies) push the resident memory up; what
+		// clients can make tepd hold is bounded below it (server.Limits).
+		debug.SetMemoryLimit(memoryLimit)
 	}
 	b, err := openBackends(cfg.State, cfg.TPM)
 	if err != nil {
