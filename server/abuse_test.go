@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"crypto/sha256"
+	"errors"
 	"log/slog"
 	"net"
 	"path/filepath"
@@ -489,4 +490,39 @@ func TestAbuseHandshakes(t *testing.T) {
 		time.Sleep(10 * time.Millisecond)
 	}
 	sg.finish(t)
+}
+
+// TestAbuseConnections: with Limits.Connections at 1, a second connection
+// to the unix socket is not served while the first is open (its ping gets
+// no answer), and is served once the first closes.
+func TestAbuseConnections(t *testing.T) {
+	r := newAbuseRig(t, Limits{Connections: 1}, time.Hour)
+	first, err := net.Dial("unix", r.sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ping := func(c net.Conn) error {
+		lc := link.NewConn(c.(*net.UnixConn), link.Config{})
+		if err := lc.Send(&wire.Message{Version: wire.Version, Type: wire.Invocation, Func: wire.FuncPing, Client: 3, Seq: 1}); err != nil {
+			return err
+		}
+		_, err := lc.Receive(time.Now().Add(300 * time.Millisecond))
+		return err
+	}
+	if err := ping(first); err != nil {
+		t.Fatalf("the first connection's ping: %v", err)
+	}
+	second, err := net.Dial("unix", r.sock) // queued by the kernel
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer second.Close()
+	if err := ping(second); !errors.Is(err, link.ErrTimeout) {
+		t.Errorf("a connection past the limit answered its ping: %v", err)
+	}
+	first.Close()
+	lc := link.NewConn(second.(*net.UnixConn), link.Config{})
+	if _, err := lc.Receive(time.Now().Add(30 * time.Second)); err != nil {
+		t.Errorf("the second connection once the first closed: %v", err)
+	}
 }
