@@ -9,6 +9,13 @@
 // counted (ChannelStats), not answered, but for the plain FuncNoChannel
 // an unknown id gets.
 //
+// Limits bounds what clients can make the server hold, each alone and all
+// together: sessions, session and token objects and their bytes, searches,
+// handshakes per port, connections per socket, partial messages; a limit
+// hit is answered as PKCS#11 defines (CKR_SESSION_COUNT, CKR_DEVICE_MEMORY)
+// and counted. What clients did (frames dropped, limits hit, clients
+// reaped) goes into one summary line, logged at most once a minute.
+//
 // Every call is answered with a PKCS#11 return value; errors from the TPM
 // and the store are mapped to return values in one place (rvOf), and
 // logged there when they are not the caller's fault.
