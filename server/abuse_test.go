@@ -526,3 +526,30 @@ func TestAbuseConnections(t *testing.T) {
 		t.Errorf("the second connection once the first closed: %v", err)
 	}
 }
+
+// TestAbuseGrowObject: C_SetAttributeValue that would grow a session
+// object past its client's bytes answers CKR_DEVICE_MEMORY and leaves it
+// as it was; shrinking it returns the room.
+func TestAbuseGrowObject(t *testing.T) {
+	r := newAbuseRig(t, Limits{BytesPerClient: 2 << 20}, time.Hour)
+	c := r.dial("unix:" + r.sock)
+	s := r.session(c, false)
+	h, err := c.CreateObject(s, dataObject(false, make([]byte, 1<<20)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	grow := []p11.Attribute{attr(p11.CKA_VALUE, make([]byte, 3<<20))}
+	if err := c.SetAttributeValue(s, h, grow); !isRV(err, p11.CKR_DEVICE_MEMORY) {
+		t.Errorf("growing an object past the client's bytes = %v, want CKR_DEVICE_MEMORY", err)
+	}
+	if n, err := c.ObjectSize(s, h); err != nil || n < 1<<20 || n > 1<<20+1024 {
+		t.Errorf("ObjectSize after a refused change = %d, %v; want about 1 MiB", n, err)
+	}
+	if err := c.SetAttributeValue(s, h, []p11.Attribute{attr(p11.CKA_VALUE, []byte("small"))}); err != nil {
+		t.Fatal(err)
+	}
+	// The room the object gave back takes another 1.5 MiB object.
+	if _, err := c.CreateObject(s, dataObject(false, make([]byte, 3<<19))); err != nil {
+		t.Errorf("CreateObject after the object shrank: %v", err)
+	}
+}

@@ -167,17 +167,17 @@ func (s *Server) charge(c *client, tok bool, n int, b int64) {
 	}
 }
 
-// resize checks that object o of c may take attrs instead of its own, and
-// charges the difference. s.mu is held.
-func (s *Server) resize(c *client, o *object, attrs map[uint64][]byte) error {
+// growth checks that object o of c may take attrs instead of its own, and
+// returns by how many bytes it grows (to charge once the change is made).
+// s.mu is held.
+func (s *Server) growth(c *client, o *object, attrs map[uint64][]byte) (int64, error) {
 	grow := int64((&object{attrs: attrs}).size()) - int64(o.size())
 	if grow > 0 {
 		if err := s.roomFor(c, o, false, grow); err != nil {
-			return err
+			return 0, err
 		}
 	}
-	s.charge(c, o.session == 0, 0, grow)
-	return nil
+	return grow, nil
 }
 
 // templateSize is what a search's template costs in the byte limits.

@@ -347,7 +347,8 @@ func (s *Server) setAttributeValue(c *client, body []byte) (p11.Resp, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := s.resize(c, o, attrs); err != nil {
+	grow, err := s.growth(c, o, attrs)
+	if err != nil {
 		return nil, err
 	}
 	if o.id != 0 {
@@ -357,6 +358,7 @@ func (s *Server) setAttributeValue(c *client, body []byte) (p11.Resp, error) {
 			return nil, err
 		}
 	}
+	s.charge(c, o.session == 0, 0, grow)
 	o.attrs = attrs
 	return &p11.RVResp{}, nil
 }
