@@ -270,16 +270,22 @@ func (c *Conn) start(h wire.Header) bool {
 }
 
 // settle returns the reservation of a message that is no longer being
-// assembled, and its buffer with it. The message that completed was used
+// assembled, and its buffer with it unless the buffer is small (a call
+// of a little more than a frame, such as a 64 KiB piece of AES, is common
+// and its buffer worth keeping). The message that completed was used
 // before the next call of next, which calls settle.
 func (c *Conn) settle() {
 	if c.reserved == 0 || c.asm.Active() {
 		return
 	}
-	c.asm.Reset()
+	c.asm.Trim(keepSmall)
 	c.budget.give(c.reserved)
 	c.reserved = 0
 }
+
+// keepSmall is the largest assembly buffer a Conn with a Budget keeps
+// between messages, outside the Budget.
+const keepSmall = 256 << 10
 
 // Close returns what the Conn holds of its Budget. Call it from the
 // goroutine using the Conn, when done with it.

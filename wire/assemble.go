@@ -84,6 +84,14 @@ func (a *Assembler) Reset() {
 	a.buf = nil
 }
 
+// Trim lets go of the buffer, between messages, if it holds more than
+// keep bytes.
+func (a *Assembler) Trim(keep int) {
+	if !a.active && cap(a.buf) > keep {
+		a.buf = nil
+	}
+}
+
 // drop abandons a partial message, if any.
 func (a *Assembler) drop() {
 	if a.active {
