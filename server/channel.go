@@ -249,7 +249,7 @@ func (s *Server) addClient(id uint64, keys *channel.Keys) error {
 	if len(s.clients) >= s.maxClients {
 		s.reapLocked()
 	}
-	if len(s.clients) >= s.maxClients && !s.evictSilent() {
+	if len(s.clients) >= s.maxClients {
 		return errNoRoom
 	}
 	s.clients[id] = &client{id: id, lastSeen: s.now(), login: map[uint64]login{}, keys: keys,

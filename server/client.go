@@ -110,26 +110,6 @@ func (s *Server) reapLocked() {
 	}
 }
 
-// evictSilent drops the client that has been silent longest since its
-// handshake without a call, to make room for a new one: a flood of
-// handshakes then keeps no live client out, since a real client calls
-// C_Initialize right after its handshake. It reports whether it found one.
-// s.mu is held.
-func (s *Server) evictSilent() bool {
-	var oldest *client
-	for _, c := range s.clients {
-		if !c.called && (oldest == nil || c.lastSeen.Before(oldest.lastSeen)) {
-			oldest = c
-		}
-	}
-	if oldest == nil {
-		return false
-	}
-	s.count(reapedSilent)
-	s.dropClient(oldest)
-	return true
-}
-
 // Clients reports how many clients the server holds state for.
 func (s *Server) Clients() int {
 	s.mu.Lock()
