@@ -22,7 +22,10 @@
 //
 // A reader that meets noise, a truncated frame (a client killed
 // mid-write) or a foreign reply (the answer to a call whose client died)
-// drops it, counts it, and carries on with the next valid message.
+// drops it, counts it, and carries on with the next valid message. A
+// partial multi-frame message is given up after a quiet gap or its time
+// (Config.MessageGap, MessageTime), and Conns that share a Budget hold
+// partial messages of at most its bytes together.
 //
 // Concurrency: a Conn is used by one goroutine at a time (Serve or the
 // Client that owns it). A Client is safe for concurrent use. A Lock is

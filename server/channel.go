@@ -2,9 +2,11 @@ package server
 
 import (
 	"errors"
+	"sync"
 	"time"
 
 	"tep.dev/tep/channel"
+	"tep.dev/tep/link"
 	"tep.dev/tep/p11"
 	"tep.dev/tep/wire"
 )
@@ -12,11 +14,13 @@ import (
 // DefaultMaxClients bounds the clients a server holds channels for.
 const DefaultMaxClients = 4096
 
-// dropLogInterval spaces the summary lines about dropped frames: a
-// process writing forgeries must not fill the log.
+// dropLogInterval spaces the summary lines about what clients did: a
+// process writing forgeries, or flooding, must not fill the log.
 const dropLogInterval = time.Minute
 
-// ChannelStats counts what the secure channel accepted and dropped.
+// ChannelStats counts what the secure channel accepted and dropped, the
+// noise the ports saw, the limits clients hit and the clients reaped:
+// the events that one rate-limited summary line reports.
 type ChannelStats struct {
 	Handshakes uint64 // handshakes completed: clients created
 	Refused    uint64 // handshakes refused: malformed, an id in use, no room
@@ -24,9 +28,23 @@ type ChannelStats struct {
 	Replayed   uint64 // sealed frames whose sequence number was not fresh
 	Forged     uint64 // sealed frames that did not authenticate
 	Plain      uint64 // calls in clear other than ping and handshake
+
+	Throttled    uint64 // handshakes refused by the rate limit
+	SessionLimit uint64 // sessions refused: CKR_SESSION_COUNT
+	ObjectLimit  uint64 // objects refused by a count: CKR_DEVICE_MEMORY
+	ByteLimit    uint64 // objects or searches refused by bytes: CKR_DEVICE_MEMORY
+	Reaped       uint64 // clients dropped when their lease ran out
+	ReapedSilent uint64 // clients dropped for no call after their handshake
+
+	NoiseBytes  uint64 // bytes the ports skipped looking for frames
+	BadFrames   uint64 // frames with a bad header, length or CRC, or cut short
+	Broken      uint64 // partial messages dropped (of which Expired for time)
+	Expired     uint64 // partial messages given up: quiet too long or too slow
+	OverBudget  uint64 // multi-frame messages refused: partial messages' bytes
+	BadMessages uint64 // complete messages that did not decode
 }
 
-// ChannelStats returns the channel's counters since the server started.
+// ChannelStats returns the counters since the server started.
 func (s *Server) ChannelStats() ChannelStats {
 	s.dropMu.Lock()
 	defer s.dropMu.Unlock()
@@ -46,6 +64,36 @@ func (s *Server) count(field func(*ChannelStats) *uint64) {
 	if field(&s.drops) == &s.drops.Handshakes {
 		return
 	}
+	s.summarise()
+}
+
+// countPort adds what a port's Conn dropped since the last call (st
+// against last) to the counters.
+func (s *Server) countPort(st, last link.Stats) {
+	d := ChannelStats{
+		NoiseBytes: st.Dropped - last.Dropped,
+		BadFrames: st.BadHeader + st.BadLength + st.BadBody + st.Truncated -
+			(last.BadHeader + last.BadLength + last.BadBody + last.Truncated),
+		Broken: st.Broken - last.Broken, Expired: st.Expired - last.Expired,
+		OverBudget: st.Refused - last.Refused, BadMessages: st.BadMessages - last.BadMessages,
+	}
+	if d == (ChannelStats{}) {
+		return
+	}
+	s.dropMu.Lock()
+	defer s.dropMu.Unlock()
+	s.drops.NoiseBytes += d.NoiseBytes
+	s.drops.BadFrames += d.BadFrames
+	s.drops.Broken += d.Broken
+	s.drops.Expired += d.Expired
+	s.drops.OverBudget += d.OverBudget
+	s.drops.BadMessages += d.BadMessages
+	s.summarise()
+}
+
+// summarise logs the counters if none was logged for dropLogInterval.
+// s.dropMu is held.
+func (s *Server) summarise() {
 	s.dropsUnlogged = true
 	now := s.now()
 	if !s.dropLogged.IsZero() && now.Sub(s.dropLogged) < dropLogInterval {
@@ -59,9 +107,13 @@ func (s *Server) count(field func(*ChannelStats) *uint64) {
 func (s *Server) logDropsLocked(when string) {
 	s.dropsUnlogged = false
 	d := s.drops
-	s.log.Warn("frames dropped by the secure channel (totals; "+when+")",
-		"refused_handshakes", d.Refused, "unknown_client", d.Unknown, "replayed", d.Replayed,
-		"forged", d.Forged, "plain", d.Plain)
+	s.log.Warn("frames dropped, limits hit, clients reaped (totals; "+when+")",
+		"refused_handshakes", d.Refused, "throttled_handshakes", d.Throttled, "unknown_client", d.Unknown,
+		"replayed", d.Replayed, "forged", d.Forged, "plain", d.Plain,
+		"session_limit", d.SessionLimit, "object_limit", d.ObjectLimit, "byte_limit", d.ByteLimit,
+		"reaped", d.Reaped, "reaped_silent", d.ReapedSilent,
+		"noise_bytes", d.NoiseBytes, "bad_frames", d.BadFrames, "broken_messages", d.Broken,
+		"expired_messages", d.Expired, "over_budget", d.OverBudget, "bad_messages", d.BadMessages)
 }
 
 // logFinalDrops logs the totals at shutdown if drops happened since the
@@ -74,21 +126,75 @@ func (s *Server) logFinalDrops() {
 	}
 }
 
-func handshakes(d *ChannelStats) *uint64 { return &d.Handshakes }
-func refused(d *ChannelStats) *uint64    { return &d.Refused }
-func unknown(d *ChannelStats) *uint64    { return &d.Unknown }
-func replayed(d *ChannelStats) *uint64   { return &d.Replayed }
-func forged(d *ChannelStats) *uint64     { return &d.Forged }
-func plain(d *ChannelStats) *uint64      { return &d.Plain }
+func handshakes(d *ChannelStats) *uint64   { return &d.Handshakes }
+func refused(d *ChannelStats) *uint64      { return &d.Refused }
+func unknown(d *ChannelStats) *uint64      { return &d.Unknown }
+func replayed(d *ChannelStats) *uint64     { return &d.Replayed }
+func forged(d *ChannelStats) *uint64       { return &d.Forged }
+func plain(d *ChannelStats) *uint64        { return &d.Plain }
+func throttled(d *ChannelStats) *uint64    { return &d.Throttled }
+func sessionLimit(d *ChannelStats) *uint64 { return &d.SessionLimit }
+func objectLimit(d *ChannelStats) *uint64  { return &d.ObjectLimit }
+func byteLimit(d *ChannelStats) *uint64    { return &d.ByteLimit }
+func reaped(d *ChannelStats) *uint64       { return &d.Reaped }
+func reapedSilent(d *ChannelStats) *uint64 { return &d.ReapedSilent }
+
+// bucket is a token bucket: rate tokens a second, at most burst saved.
+// Each port has its own for handshakes (a unix socket one for all its
+// connections), so that a flood on one port leaves the others' clients
+// room to start.
+type bucket struct {
+	mu                  sync.Mutex
+	rate, burst, tokens float64
+	last                time.Time
+}
+
+// newBucket returns a full handshake bucket for a port.
+func (s *Server) newBucket() *bucket {
+	return &bucket{rate: s.limits.HandshakeRate, burst: float64(s.limits.HandshakeBurst), tokens: float64(s.limits.HandshakeBurst)}
+}
+
+// take reports whether a token was there at now, and takes it.
+func (b *bucket) take(now time.Time) bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if !b.last.IsZero() {
+		b.tokens = min(b.burst, b.tokens+now.Sub(b.last).Seconds()*b.rate)
+	}
+	b.last = now
+	if b.tokens < 1 {
+		return false
+	}
+	b.tokens--
+	return true
+}
+
+// admit reports whether the port's handshake rate (b) lets one more in,
+// counting a refusal.
+func (s *Server) admit(b *bucket) bool {
+	ok := b.take(s.now())
+	if !ok {
+		s.count(throttled)
+	}
+	return ok
+}
 
 // Handle answers one frame; it is the link.Handler of every port. Only a
 // handshake and sealed calls are served (pings are answered by the link):
 // a client exists once its handshake succeeded, and every call after it
 // must open under its keys.
+//
+// Handle counts every handshake against one rate for all its callers; the
+// ports that the server serves itself have one each.
 func (s *Server) Handle(req, reply *wire.Message) bool {
+	return s.handle(req, reply, s.handshakes)
+}
+
+// handle is Handle with the handshake rate of the port, b.
+func (s *Server) handle(req, reply *wire.Message, b *bucket) bool {
 	switch req.Func {
 	case wire.FuncHandshake:
-		return s.handshake(req, reply)
+		return s.handshake(req, reply, b)
 	case wire.FuncSealed:
 		return s.sealed(req, reply)
 	}
@@ -99,10 +205,14 @@ func (s *Server) Handle(req, reply *wire.Message) bool {
 // handshake creates a client with the keys of a Noise handshake. A
 // handshake for an id that has a channel is refused: it would hand a live
 // client's id, and with it its sessions, to whoever sent it.
-func (s *Server) handshake(req, reply *wire.Message) bool {
+func (s *Server) handshake(req, reply *wire.Message, b *bucket) bool {
 	msg1, ok := channel.Bin(req.Body)
 	if !ok || s.live(req.Client) {
 		s.count(refused)
+		return false
+	}
+	// The rate is checked before the X25519 work it saves.
+	if !s.admit(b) {
 		return false
 	}
 	msg2, keys, err := channel.Accept(s.key, req.Client, msg1, nil, nil)
@@ -142,7 +252,8 @@ func (s *Server) addClient(id uint64, keys *channel.Keys) error {
 	if len(s.clients) >= s.maxClients {
 		return errNoRoom
 	}
-	s.clients[id] = &client{id: id, lastSeen: s.now(), login: map[uint64]login{}, keys: keys}
+	s.clients[id] = &client{id: id, lastSeen: s.now(), login: map[uint64]login{}, keys: keys,
+		sessions: map[uint64]*session{}, slots: map[uint64]int{}}
 	return nil
 }
 
@@ -172,6 +283,7 @@ func (s *Server) sealed(req, reply *wire.Message) bool {
 	}
 	s.mu.Lock()
 	c.lastSeen = s.now() // only an authenticated call renews the lease
+	c.called = true
 	s.mu.Unlock()
 	if fn == p11.FnKeepAlive {
 		return true

@@ -11,11 +11,18 @@ import (
 )
 
 // client is one guest process: its logins, per token, and the key a login
-// unsealed. Sessions live in Server.sessions and name their client.
+// unsealed. Sessions live in Server.sessions, which finds them by handle,
+// and in their client's sessions, which closes them without a look at
+// anyone else's.
 type client struct {
 	id       uint64
 	lastSeen time.Time
+	called   bool             // it made a call since its handshake
 	login    map[uint64]login // by slot; absent: public
+	sessions map[uint64]*session
+	slots    map[uint64]int // its sessions per slot
+	objects  int            // its session objects
+	bytes    int64          // its session objects' and searches' bytes
 
 	// ch guards keys: a client's calls are serial, but frames that
 	// claim its id may arrive on any port at once.
@@ -41,6 +48,7 @@ type session struct {
 	sign    *signOp
 	encrypt *cryptOp
 	decrypt *cryptOp
+	objects map[uint64]*object // its session objects, by handle
 }
 
 // dropClient forgets a client, its channel with it, and closes its
@@ -53,11 +61,8 @@ func (s *Server) dropClient(c *client) {
 // resetClient closes a client's sessions and ends its logins; its channel
 // stays. s.mu is held.
 func (s *Server) resetClient(c *client) {
-	s.dropSessionObjects(c, 0)
-	for h, sess := range s.sessions {
-		if sess.client == c.id {
-			delete(s.sessions, h)
-		}
+	for _, sess := range c.sessions {
+		s.removeSession(c, sess)
 	}
 	for slot := range c.login {
 		s.endLogin(c, slot)
@@ -68,7 +73,7 @@ func (s *Server) resetClient(c *client) {
 // process died without C_Finalize.
 func (s *Server) reap() {
 	defer s.done.Done()
-	t := time.NewTicker(s.lease / 4)
+	t := time.NewTicker(min(s.lease/4, s.limits.Silent/2))
 	defer t.Stop()
 	for {
 		select {
@@ -86,14 +91,22 @@ func (s *Server) reapOnce() {
 	s.reapLocked()
 }
 
-// reapLocked drops the clients whose lease ran out. s.mu is held.
+// reapLocked drops the clients whose lease ran out, and those that made
+// no call for the silent time after their handshake. They are counted in
+// the summary, not logged one by one. s.mu is held.
 func (s *Server) reapLocked() {
-	cutoff := s.now().Add(-s.lease)
+	now := s.now()
+	cutoff, silent := now.Add(-s.lease), now.Add(-s.limits.Silent)
 	for _, c := range s.clients {
-		if c.lastSeen.Before(cutoff) {
-			s.log.Info("client lease expired", "client", c.id)
-			s.dropClient(c)
+		switch {
+		case c.lastSeen.Before(cutoff):
+			s.count(reaped)
+		case !c.called && c.lastSeen.Before(silent):
+			s.count(reapedSilent)
+		default:
+			continue
 		}
+		s.dropClient(c)
 	}
 }
 
@@ -152,15 +165,21 @@ func (s *Server) openSession(c *client, req *p11.OpenSessionReq) (p11.Resp, erro
 	if l, ok := c.login[req.Slot]; ok && !rw && l.user == p11.CKU_SO {
 		return nil, p11.CKR_SESSION_READ_WRITE_SO_EXISTS
 	}
+	if err := s.roomForSession(c); err != nil {
+		return nil, err
+	}
 	s.nextSess++
 	h := s.nextSess
-	s.sessions[h] = &session{handle: h, client: c.id, slot: req.Slot, rw: rw}
+	sess := &session{handle: h, client: c.id, slot: req.Slot, rw: rw}
+	s.sessions[h] = sess
+	c.sessions[h] = sess
+	c.slots[req.Slot]++
+	s.use.sessions++
 	return &p11.OpenSessionResp{Session: h}, nil
 }
 
 func (s *Server) closeSession(c *client, sess *session, req *p11.SessionReq) (p11.Resp, error) {
-	delete(s.sessions, sess.handle)
-	s.dropSessionObjects(c, sess.handle)
+	s.removeSession(c, sess)
 	s.logoutIfLast(c, sess.slot)
 	return &p11.RVResp{}, nil
 }
@@ -171,10 +190,9 @@ func (s *Server) closeAllSessions(c *client, req *p11.SlotReq) (p11.Resp, error)
 	if _, err := s.slotKnown(req.Slot); err != nil {
 		return nil, err
 	}
-	for h, sess := range s.sessions {
-		if sess.client == c.id && sess.slot == req.Slot {
-			delete(s.sessions, h)
-			s.dropSessionObjects(c, h)
+	for _, sess := range c.sessions {
+		if sess.slot == req.Slot {
+			s.removeSession(c, sess)
 		}
 	}
 	s.logoutIfLast(c, req.Slot)
@@ -184,12 +202,24 @@ func (s *Server) closeAllSessions(c *client, req *p11.SlotReq) (p11.Resp, error)
 // logoutIfLast ends c's login on slot when its last session there closed,
 // as PKCS#11 wants. s.mu is held.
 func (s *Server) logoutIfLast(c *client, slot uint64) {
-	for _, sess := range s.sessions {
-		if sess.client == c.id && sess.slot == slot {
-			return
-		}
+	if c.slots[slot] == 0 {
+		s.endLogin(c, slot)
 	}
-	s.endLogin(c, slot)
+}
+
+// removeSession closes session sess of c: its objects and its search go,
+// and what they held is refunded. s.mu is held.
+func (s *Server) removeSession(c *client, sess *session) {
+	for _, o := range sess.objects {
+		s.removeObject(o)
+	}
+	s.endFind(c, sess)
+	delete(s.sessions, sess.handle)
+	delete(c.sessions, sess.handle)
+	if c.slots[sess.slot]--; c.slots[sess.slot] <= 0 {
+		delete(c.slots, sess.slot)
+	}
+	s.use.sessions--
 }
 
 // endLogin ends c's login on slot. Once no client is logged in anywhere,

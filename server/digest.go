@@ -30,7 +30,7 @@ func (s *Server) generateRandom(c *client, req *p11.GenerateRandomReq) (p11.Resp
 	if err != nil {
 		return nil, err
 	}
-	if req.Len > 1<<24 {
+	if req.Len > MaxRandom {
 		return nil, p11.CKR_ARGUMENTS_BAD // the provider splits longer requests
 	}
 	data, err := s.tpm.GetRandom(int(req.Len))

@@ -14,6 +14,13 @@
 // the call has one, and ends the session's operation when a call that
 // continues it fails (operation.go), as PKCS#11 wants.
 //
+// Limits bounds what clients can make the server hold, each alone and all
+// together: sessions, session and token objects and their bytes, searches,
+// handshakes per port, connections per socket, partial messages; a limit
+// hit is answered as PKCS#11 defines (CKR_SESSION_COUNT, CKR_DEVICE_MEMORY)
+// and counted. What clients did (frames dropped, limits hit, clients
+// reaped) goes into one summary line, logged at most once a minute.
+//
 // Every call is answered with a PKCS#11 return value; errors from the TPM
 // and the store are mapped to return values in one place (rvOf), and
 // logged there when they are not the caller's fault.

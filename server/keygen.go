@@ -175,6 +175,7 @@ func (s *Server) generateKeyPair(c *client, req *p11.KeyPairReq) (p11.Resp, erro
 	}
 	kh, err := s.put(c, sess, privAttrs, &keyRef{Blob: blob, Auth: wrapped})
 	if err != nil {
+		s.unput(ph) // no half pair, nor its room, stays behind
 		return nil, err
 	}
 	return &p11.KeyPairResp{Public: ph, Private: kh}, nil

@@ -49,9 +49,9 @@ func (s *Server) initToken(c *client, req *p11.InitTokenReq) (p11.Resp, error) {
 	}
 	row.UserPINFails = 0
 	t.row = row
-	for h, o := range s.objects {
+	for _, o := range s.objects {
 		if o.slot == req.Slot {
-			delete(s.objects, h)
+			s.removeObject(o)
 		}
 	}
 	clear(key)
@@ -108,8 +108,8 @@ func (s *Server) loginCheck(c *client, req p11.LoginReq) (*token, error) {
 		return nil, p11.CKR_USER_ANOTHER_ALREADY_LOGGED_IN
 	}
 	if req.UserType == p11.CKU_SO {
-		for _, other := range s.sessions {
-			if other.client == c.id && other.slot == sess.slot && !other.rw {
+		for _, other := range c.sessions {
+			if other.slot == sess.slot && !other.rw {
 				return nil, p11.CKR_SESSION_READ_ONLY_EXISTS
 			}
 		}

@@ -7,9 +7,15 @@ import (
 	"tep.dev/tep/p11"
 )
 
-// findOp is a search in progress on a session.
+// findOp is a search in progress on a session: a cursor, not a copy of
+// the handles found, so that an open search costs its template and no
+// more. Objects are found in the order of their handles; one created
+// during the search may or may not be found, as PKCS#11 v2.40 allows
+// (C_FindObjectsInit).
 type findOp struct {
-	handles []uint64
+	tmpl []p11.Attribute
+	next uint64 // the least handle still to be looked at
+	size int64  // charged to the client (templateSize)
 }
 
 // loadObjects loads the token objects stored in clear. Sealed (private)
@@ -37,12 +43,41 @@ func (s *Server) loadObjects() error {
 	return nil
 }
 
-// addObject gives o a handle. s.mu is held (or the server is starting).
+// addObject gives o a handle and counts it in the usage (put checked the
+// limits). s.mu is held (or the server is starting).
 func (s *Server) addObject(o *object) uint64 {
 	s.nextObj++
 	o.handle = s.nextObj
 	s.objects[o.handle] = o
+	if o.session == 0 {
+		s.charge(nil, true, 1, int64(o.size()))
+		return o.handle
+	}
+	c := s.clients[o.client]
+	s.charge(c, false, 1, int64(o.size()))
+	if sess := s.sessions[o.session]; sess != nil {
+		if sess.objects == nil {
+			sess.objects = map[uint64]*object{}
+		}
+		sess.objects[o.handle] = o
+	}
 	return o.handle
+}
+
+// removeObject forgets o and refunds what it held. s.mu is held.
+func (s *Server) removeObject(o *object) {
+	if s.objects[o.handle] != o {
+		return
+	}
+	delete(s.objects, o.handle)
+	if o.session == 0 {
+		s.charge(nil, true, -1, -int64(o.size()))
+		return
+	}
+	s.charge(s.clients[o.client], false, -1, -int64(o.size()))
+	if sess := s.sessions[o.session]; sess != nil {
+		delete(sess.objects, o.handle)
+	}
 }
 
 // loggedInUser reports whether c is logged in as the user on slot.
@@ -81,14 +116,34 @@ func mayHold(c *client, sess *session, attrs map[uint64][]byte) error {
 // object, else as the session's own. s.mu is held.
 func (s *Server) put(c *client, sess *session, attrs map[uint64][]byte, key *keyRef) (uint64, error) {
 	o := &object{slot: sess.slot, attrs: attrs, key: key}
-	if o.bool(p11.CKA_TOKEN) {
+	token := o.bool(p11.CKA_TOKEN)
+	if !token {
+		o.client, o.session = c.id, sess.handle
+	}
+	if err := s.roomFor(c, o, true, int64(o.size())); err != nil {
+		return 0, err
+	}
+	if token {
 		if err := s.persist(o, c.login[sess.slot].key); err != nil {
 			return 0, err
 		}
-	} else {
-		o.client, o.session = c.id, sess.handle
 	}
 	return s.addObject(o), nil
+}
+
+// unput takes back an object that put made: from the store too if it is a
+// token object. s.mu is held.
+func (s *Server) unput(h uint64) {
+	o := s.objects[h]
+	if o == nil {
+		return
+	}
+	if o.id != 0 {
+		if err := s.store.DeleteObject(o.id); err != nil {
+			s.log.Error("taking back a token object", "err", err)
+		}
+	}
+	s.removeObject(o)
 }
 
 func (s *Server) createObject(c *client, req *p11.TemplateReq) (p11.Resp, error) {
@@ -216,7 +271,7 @@ func (s *Server) destroyObject(c *client, req *p11.ObjectReq) (p11.Resp, error) 
 			return nil, err
 		}
 	}
-	delete(s.objects, o.handle)
+	s.removeObject(o)
 	return &p11.RVResp{}, nil
 }
 
@@ -273,6 +328,10 @@ func (s *Server) setAttributeValue(c *client, req *p11.TemplateReq) (p11.Resp, e
 	if err != nil {
 		return nil, err
 	}
+	grow, err := s.growth(c, o, attrs)
+	if err != nil {
+		return nil, err
+	}
 	if o.id != 0 {
 		changed := *o
 		changed.attrs = attrs
@@ -280,6 +339,7 @@ func (s *Server) setAttributeValue(c *client, req *p11.TemplateReq) (p11.Resp, e
 			return nil, err
 		}
 	}
+	s.charge(c, o.session == 0, 0, grow)
 	o.attrs = attrs
 	return &p11.RVResp{}, nil
 }
@@ -293,41 +353,63 @@ func (s *Server) findObjectsInit(c *client, sess *session, req *p11.TemplateReq)
 			return nil, err
 		}
 	}
-	op := &findOp{}
-	for h, o := range s.objects {
-		if _, err := s.objectOf(c, sess, h); err == nil && o.matches(req.Template) {
-			op.handles = append(op.handles, h)
-		}
-	}
-	slices.Sort(op.handles)
-	sess.find = op
-	return &p11.RVResp{}, nil
+	return &p11.RVResp{}, s.startFind(c, sess, req.Template)
 }
 
 func (s *Server) findObjects(c *client, sess *session, req *p11.FindReq) (p11.Resp, error) {
 	if sess.find == nil {
 		return nil, p11.CKR_OPERATION_NOT_INITIALIZED
 	}
-	n := min(uint64(len(sess.find.handles)), req.Max)
-	out := sess.find.handles[:n]
-	sess.find.handles = sess.find.handles[n:]
-	return &p11.FindResp{Objects: out}, nil
+	return &p11.FindResp{Objects: s.findNext(c, sess, req.Max)}, nil
 }
 
 func (s *Server) findObjectsFinal(c *client, sess *session, req *p11.SessionReq) (p11.Resp, error) {
 	if sess.find == nil {
 		return nil, p11.CKR_OPERATION_NOT_INITIALIZED
 	}
-	sess.find = nil
+	s.endFind(c, sess)
 	return &p11.RVResp{}, nil
 }
 
-// dropSessionObjects destroys the session objects of session h (or, with
-// h zero, of every session of c). s.mu is held.
-func (s *Server) dropSessionObjects(c *client, h uint64) {
-	for oh, o := range s.objects {
-		if o.session != 0 && o.client == c.id && (h == 0 || o.session == h) {
-			delete(s.objects, oh)
+// startFind opens a search on sess for tmpl, its template charged to c.
+// s.mu is held.
+func (s *Server) startFind(c *client, sess *session, tmpl []p11.Attribute) error {
+	size := templateSize(tmpl)
+	if err := s.roomForBytes(c, size); err != nil {
+		return err
+	}
+	s.charge(c, false, 0, size)
+	sess.find = &findOp{tmpl: tmpl, next: 1, size: size}
+	return nil
+}
+
+// findNext returns up to max more handles of sess's search, in order.
+// Each call looks at every object once: the objects are bounded
+// (Limits), the handles of a search are not copied. s.mu is held.
+func (s *Server) findNext(c *client, sess *session, max uint64) []uint64 {
+	op := sess.find
+	var found []uint64
+	for h, o := range s.objects {
+		if h < op.next || !o.matches(op.tmpl) {
+			continue
 		}
+		if _, err := s.objectOf(c, sess, h); err == nil {
+			found = append(found, h)
+		}
+	}
+	slices.Sort(found)
+	found = found[:min(uint64(len(found)), max)]
+	if len(found) > 0 {
+		op.next = found[len(found)-1] + 1
+	}
+	return found
+}
+
+// endFind ends sess's search, if any, and refunds its template. s.mu is
+// held.
+func (s *Server) endFind(c *client, sess *session) {
+	if sess.find != nil {
+		s.charge(c, false, 0, -sess.find.size)
+		sess.find = nil
 	}
 }

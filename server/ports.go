@@ -7,27 +7,59 @@ import (
 	"sync"
 
 	"tep.dev/tep/link"
+	"tep.dev/tep/wire"
 )
 
 // ServeStream answers calls on one stream (a serial port, a pty master, a
 // socket connection) until ctx ends or the stream fails. A call in
 // progress when ctx ends is finished and answered.
+//
+// Its partial messages draw on the server's assembly budget (Limits), and
+// what it drops goes into the server's summary as it happens; the port's
+// own totals are logged when it stops.
 func (s *Server) ServeStream(ctx context.Context, st link.Stream, name string) error {
-	conn := link.NewConn(st, link.Config{})
-	err := link.Serve(ctx, conn, s.Handle)
-	if st := conn.Stats(); st.Dropped+st.Broken+st.BadMessages > 0 {
-		s.log.Info("port noise", "port", name, "stats", st.String(), "broken", st.Broken, "bad", st.BadMessages)
+	return s.serveStream(ctx, st, name, s.newBucket())
+}
+
+// serveStream is ServeStream with the port's handshake rate, b.
+func (s *Server) serveStream(ctx context.Context, st link.Stream, name string, b *bucket) error {
+	conn := link.NewConn(st, link.Config{Budget: s.assembly})
+	defer conn.Close()
+	var last link.Stats
+	note := func() {
+		now := conn.Stats()
+		s.countPort(now, last)
+		last = now
+	}
+	err := link.Serve(ctx, conn, func(req, reply *wire.Message) bool {
+		note() // the Conn's own goroutine: its counters are safe to read
+		return s.handle(req, reply, b)
+	})
+	note()
+	if st := conn.Stats(); st.Dropped+st.Broken+st.BadMessages+st.Refused > 0 {
+		s.log.Info("port noise", "port", name, "stats", st.String(), "broken", st.Broken,
+			"expired", st.Expired, "over_budget", st.Refused, "bad", st.BadMessages)
 	}
 	return err
 }
 
-// ServeUnix accepts connections on l and serves each until ctx ends.
+// ServeUnix accepts connections on l and serves each until ctx ends, at
+// most Limits.Connections at once (more wait in the listen queue), with
+// one handshake rate for all of them.
 func (s *Server) ServeUnix(ctx context.Context, l *net.UnixListener) error {
 	stop := context.AfterFunc(ctx, func() { l.Close() })
 	defer stop()
 	var wg sync.WaitGroup
 	defer wg.Wait()
+	slots := make(chan struct{}, s.limits.Connections)
+	b := s.newBucket() // one handshake rate for all the socket's connections
 	for {
+		// More connections than the limit wait in the listen queue.
+		select {
+		case slots <- struct{}{}:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
 		c, err := l.AcceptUnix()
 		if err != nil {
 			if ctx.Err() != nil {
@@ -36,14 +68,16 @@ func (s *Server) ServeUnix(ctx context.Context, l *net.UnixListener) error {
 			if errors.Is(err, net.ErrClosed) {
 				return err
 			}
+			<-slots
 			s.log.Warn("accepting a connection", "err", err)
 			continue
 		}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			defer func() { <-slots }()
 			defer c.Close()
-			s.ServeStream(ctx, c, l.Addr().String())
+			s.serveStream(ctx, c, l.Addr().String(), b)
 		}()
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"tep.dev/tep/channel"
+	"tep.dev/tep/link"
 	"tep.dev/tep/p11"
 	"tep.dev/tep/server/store"
 	"tep.dev/tep/tpm"
@@ -52,6 +53,9 @@ type Config struct {
 	// MaxClients bounds the clients with a channel; zero means
 	// DefaultMaxClients.
 	MaxClients int
+	// Limits bounds what clients can make the server hold; the zero
+	// value takes the defaults.
+	Limits Limits
 }
 
 // DefaultLease is the silence after which a client is presumed dead.
@@ -67,8 +71,11 @@ type Server struct {
 	key   *channel.StaticKey
 
 	maxClients int
+	limits     Limits
+	handshakes *bucket      // Handle's handshake rate
+	assembly   *link.Budget // shared by every port's Conn
 	dropMu     sync.Mutex
-	drops      ChannelStats // guarded by dropMu
+	drops      ChannelStats // guarded by dropMu: what the summary counts
 	dropLogged time.Time    // guarded by dropMu: the last summary line
 	// dropsUnlogged says drops happened since the last summary line.
 	dropsUnlogged bool // guarded by dropMu
@@ -81,6 +88,7 @@ type Server struct {
 	unlocked map[uint64]bool     // by slot: its private objects are open (atrest.go)
 	caps     tpm.Caps
 	mechs    map[uint64]p11.MechanismInfoResp // what this TPM makes possible
+	use      usage                            // against limits
 	nextSess uint64
 	nextObj  uint64
 	stop     chan struct{}
@@ -97,7 +105,10 @@ func New(t TPM, st *store.Store, cfg Config) (*Server, error) {
 		clients: map[uint64]*client{}, sessions: map[uint64]*session{}, tokens: map[uint64]*token{},
 		objects: map[uint64]*object{},
 		stop:    make(chan struct{}),
+		limits:  cfg.Limits.withDefaults(),
 	}
+	s.handshakes = s.newBucket()
+	s.assembly = link.NewBudget(s.limits.Assembly)
 	if s.log == nil {
 		s.log = slog.Default()
 	}

@@ -71,7 +71,8 @@ func (p *randomPool) empty() {
 }
 
 // GetRandom returns n bytes from the TPM's random number generator: from
-// the pool when it holds enough, else straight from the TPM.
+// the pool when it holds enough, else straight from the TPM, taking the
+// TPM's lock for one TPM2_GetRandom at a time.
 func (t *TPM) GetRandom(n int) ([]byte, error) {
 	if n < 0 {
 		return nil, fmt.Errorf("getting %d random bytes: negative length", n)
@@ -81,18 +82,18 @@ func (t *TPM) GetRandom(n int) ([]byte, error) {
 	if t.random.take(out) {
 		return out, nil
 	}
-	err := t.do(func(l locked) error {
-		for got := 0; got < n; {
+	// One TPM command per turn of the lock: a long request must not
+	// keep every other caller (a signer) waiting until it is done.
+	for got := 0; got < n; {
+		err := t.do(func(l locked) error {
 			k, err := l.getRandom(out[got:min(n, got+maxRandomRequest)])
-			if err != nil {
-				return err
-			}
 			got += k
+			return err
+		})
+		if err != nil {
+			clear(out)
+			return nil, fmt.Errorf("getting random bytes: %w", err)
 		}
-		return nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("getting random bytes: %w", err)
 	}
 	return out, nil
 }

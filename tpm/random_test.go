@@ -2,9 +2,15 @@ package tpm
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
+
+	"github.com/google/go-tpm/tpm2"
+	"github.com/google/go-tpm/tpm2/transport"
 )
 
 // waitFilled waits for the pool's filler and returns a copy of the pool.
@@ -127,5 +133,62 @@ func TestCloseStopsRandomFiller(t *testing.T) {
 	tp.random.filler.Wait() // the failed draw starts no filler that outlives it
 	if tp.random.filling {
 		t.Error("a filler started after Close")
+	}
+}
+
+// randomCounter counts the random bytes the TPM returned to
+// TPM2_GetRandom commands.
+type randomCounter struct {
+	transport.TPMCloser
+	bytes atomic.Int64
+}
+
+func (r *randomCounter) Send(cmd []byte) ([]byte, error) {
+	rsp, err := r.TPMCloser.Send(cmd)
+	if err == nil && len(cmd) >= 10 && binary.BigEndian.Uint32(cmd[6:10]) == uint32(tpm2.TPMCCGetRandom) && len(rsp) > 12 {
+		r.bytes.Add(int64(len(rsp) - 12)) // header (10) and the TPM2B's size (2)
+	}
+	return rsp, err
+}
+
+// TestGetRandomLetsOthersIn checks that a long GetRandom takes the TPM's
+// lock for one TPM2_GetRandom at a time: another caller's commands run
+// while part of the bytes are drawn. (Before, one request held the lock
+// through all of its commands, 16,384 for a MiB: another caller saw none
+// or all of them drawn, never part.)
+func TestGetRandomLetsOthersIn(t *testing.T) {
+	tp := openTPM(t, target{"sim", t.TempDir()})
+	tp.random.filler.Wait()
+	rc := &randomCounter{TPMCloser: tp.rw}
+	tp.mu.Lock()
+	tp.rw = rc
+	tp.mu.Unlock()
+	const n = 1 << 20
+	finished := make(chan error, 1)
+	// The draw starts while this test holds the lock, so that it waits
+	// for the lock before the test's own commands do.
+	tp.do(func(locked) error {
+		go func() {
+			_, err := tp.GetRandom(n)
+			finished <- err
+		}()
+		time.Sleep(50 * time.Millisecond) // lets the draw queue up on the lock
+		return nil
+	})
+	between := 0
+	for drawn := int64(0); drawn < n; {
+		tp.do(func(locked) error {
+			if drawn = rc.bytes.Load(); drawn > 0 && drawn < n {
+				between++
+			}
+			return nil
+		})
+	}
+	if err := <-finished; err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("another caller took the TPM's lock %d times while 1 MiB was being drawn", between)
+	if between == 0 {
+		t.Error("no other caller took the TPM's lock while GetRandom drew 1 MiB")
 	}
 }

@@ -74,6 +74,24 @@ func (a *Assembler) Add(h Header, body []byte) ([]byte, error) {
 	return msg, nil
 }
 
+// Active reports whether a partial message is waiting for more frames.
+func (a *Assembler) Active() bool { return a.active }
+
+// Reset abandons a partial message, if any, and lets go of the buffer: a
+// partial message a reader gave up on must not keep its memory.
+func (a *Assembler) Reset() {
+	a.drop()
+	a.buf = nil
+}
+
+// Trim lets go of the buffer, between messages, if it holds more than
+// keep bytes.
+func (a *Assembler) Trim(keep int) {
+	if !a.active && cap(a.buf) > keep {
+		a.buf = nil
+	}
+}
+
 // drop abandons a partial message, if any.
 func (a *Assembler) drop() {
 	if a.active {

@@ -185,3 +185,36 @@ func TestScannerLimit(t *testing.T) {
 		t.Errorf("BadLength = %d, want 1", s.Stats.BadLength)
 	}
 }
+
+func TestAssemblerTrimAndReset(t *testing.T) {
+	msg := make([]byte, MaxBody+10)
+	frames := AppendFrames(nil, msg)
+	var a Assembler
+	var s Scanner
+	s.Feed(frames[:MaxFrame])
+	h, body, ok := s.Next()
+	if !ok {
+		t.Fatal("no first frame")
+	}
+	if _, err := a.Add(h, body); err != nil || !a.Active() {
+		t.Fatalf("after the first frame: %v, active %v", err, a.Active())
+	}
+	a.Trim(0) // a partial message keeps its buffer
+	s.Feed(frames[MaxFrame:])
+	h, body, _ = s.Next()
+	if got, err := a.Add(h, body); err != nil || len(got) != len(msg) || a.Active() {
+		t.Fatalf("after the last frame: %d bytes, %v, active %v", len(got), err, a.Active())
+	}
+	if a.Trim(1 << 20); a.buf == nil {
+		t.Error("Trim(1 MiB) dropped a buffer of 64 KiB")
+	}
+	if a.Trim(1024); a.buf != nil {
+		t.Error("Trim(1 KiB) kept a buffer of 64 KiB")
+	}
+	s.Feed(frames[:MaxFrame])
+	h, body, _ = s.Next()
+	a.Add(h, body)
+	if a.Reset(); a.Active() || a.buf != nil || a.Broken != 1 {
+		t.Errorf("after Reset: active %v, buffer %v, broken %d; want a dropped partial message", a.Active(), a.buf != nil, a.Broken)
+	}
+}

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"strings"
 	"sync"
 	"time"
@@ -35,7 +36,17 @@ type serveConfig struct {
 	// Spin is how long a pty's read keeps looking for the next request
 	// before it sleeps (link.SpinFile); "0" never spins.
 	Spin string `json:"spin"`
+	// Limits bound what clients can make tepd hold, by name (limits.go);
+	// --limit NAME=VALUE flags add to them and win.
+	Limits map[string]string `json:"limits"`
+	// limitFlags are the --limit flags, applied over Limits.
+	limitFlags []string
+	limits     server.Limits
 }
+
+// memoryLimit is tepd's soft memory limit (runtime/debug.SetMemoryLimit)
+// unless GOMEMLIMIT sets another.
+const memoryLimit = 160 << 20
 
 // defaultSpin covers a client's own work between two calls in a loop.
 const defaultSpin = "200µs"
@@ -63,6 +74,7 @@ func parseServe(args []string, stderr io.Writer) (serveConfig, error) {
 	fs.StringVar(&flags.LogLevel, "log-level", "info", "debug, info, warn or error")
 	fs.StringVar(&flags.CPUProfile, "cpuprofile", "", "write a pprof CPU profile of the run to `FILE`")
 	fs.StringVar(&flags.Spin, "spin", defaultSpin, "how long a pty's read looks for the next request before it sleeps; 0: never")
+	fs.Var((*listFlag)(&flags.limitFlags), "limit", "`NAME=VALUE` of a limit on what clients can make tepd hold (repeatable; README.md lists them)")
 	if err := fs.Parse(args); err != nil {
 		return flags, err
 	}
@@ -102,6 +114,10 @@ func parseServe(args []string, stderr io.Writer) (serveConfig, error) {
 			cfg.Spin = flags.Spin
 		}
 	})
+	var err error
+	if cfg.limits, err = parseLimits(cfg.Limits, flags.limitFlags); err != nil {
+		return cfg, err
+	}
 	if cfg.State == "" || cfg.TPM == "" {
 		return cfg, errors.New("serve needs --state and --tpm")
 	}
@@ -137,6 +153,12 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		}
 		defer stop()
 	}
+	if os.Getenv("GOMEMLIMIT") == "" {
+		// Past this the collector works harder rather than let garbage
+		// (a large call's copies) push the resident memory up; what
+		// clients can make tepd hold is bounded below it (server.Limits).
+		debug.SetMemoryLimit(memoryLimit)
+	}
 	b, err := openBackends(cfg.State, cfg.TPM)
 	if err != nil {
 		return err
@@ -153,7 +175,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		log.Warn("made a channel key for this state directory, which had none: pin it on the guests", "TEP_SERVER_KEY", key.Public().String())
 	}
 	log.Info("channel key", "public_key", key.Public().String(), "fingerprint", key.Public().Fingerprint())
-	srv, err := server.New(b.tpm, b.store, server.Config{Lease: lease, Log: log, Key: key})
+	srv, err := server.New(b.tpm, b.store, server.Config{Lease: lease, Log: log, Key: key, Limits: cfg.limits})
 	if err != nil {
 		return err
 	}
