@@ -30,6 +30,7 @@ type ChannelStats struct {
 	Plain      uint64 // calls in clear other than ping and handshake
 
 	Throttled    uint64 // handshakes refused by the rate limit
+	ClientLimit  uint64 // handshakes refused: no room in the table or the port's share
 	SessionLimit uint64 // sessions refused: CKR_SESSION_COUNT
 	ObjectLimit  uint64 // objects refused by a count: CKR_DEVICE_MEMORY
 	ByteLimit    uint64 // objects or searches refused by bytes: CKR_DEVICE_MEMORY
@@ -108,7 +109,7 @@ func (s *Server) logDropsLocked(when string) {
 	s.dropsUnlogged = false
 	d := s.drops
 	s.log.Warn("frames dropped, limits hit, clients reaped (totals; "+when+")",
-		"refused_handshakes", d.Refused, "throttled_handshakes", d.Throttled, "unknown_client", d.Unknown,
+		"refused_handshakes", d.Refused, "throttled_handshakes", d.Throttled, "client_limit", d.ClientLimit, "unknown_client", d.Unknown,
 		"replayed", d.Replayed, "forged", d.Forged, "plain", d.Plain,
 		"session_limit", d.SessionLimit, "object_limit", d.ObjectLimit, "byte_limit", d.ByteLimit,
 		"reaped", d.Reaped, "reaped_silent", d.ReapedSilent,
@@ -134,6 +135,7 @@ func forged(d *ChannelStats) *uint64       { return &d.Forged }
 func plain(d *ChannelStats) *uint64        { return &d.Plain }
 func throttled(d *ChannelStats) *uint64    { return &d.Throttled }
 func sessionLimit(d *ChannelStats) *uint64 { return &d.SessionLimit }
+func clientLimit(d *ChannelStats) *uint64  { return &d.ClientLimit }
 func objectLimit(d *ChannelStats) *uint64  { return &d.ObjectLimit }
 func byteLimit(d *ChannelStats) *uint64    { return &d.ByteLimit }
 func reaped(d *ChannelStats) *uint64       { return &d.Reaped }
@@ -143,10 +145,15 @@ func reapedSilent(d *ChannelStats) *uint64 { return &d.ReapedSilent }
 // Each port has its own for handshakes (a unix socket one for all its
 // connections), so that a flood on one port leaves the others' clients
 // room to start.
+//
+// A port's bucket also counts the clients whose handshake came through
+// it, against Limits.ClientsPerPort.
 type bucket struct {
 	mu                  sync.Mutex
 	rate, burst, tokens float64
 	last                time.Time
+
+	clients int // guarded by Server.mu
 }
 
 // newBucket returns a full handshake bucket for a port.
@@ -220,8 +227,12 @@ func (s *Server) handshake(req, reply *wire.Message, b *bucket) bool {
 		s.count(refused)
 		return false
 	}
-	if err := s.addClient(req.Client, keys); err != nil {
-		s.count(refused)
+	if err := s.addClient(req.Client, keys, b); err != nil {
+		if errors.Is(err, errNoRoom) {
+			s.count(clientLimit)
+		} else {
+			s.count(refused)
+		}
 		return false
 	}
 	s.count(handshakes)
@@ -229,7 +240,11 @@ func (s *Server) handshake(req, reply *wire.Message, b *bucket) bool {
 	return true
 }
 
-var errNoRoom = errors.New("no room for another client")
+// Errors of addClient.
+var (
+	errNoRoom  = errors.New("no room for another client")
+	errIDInUse = errors.New("client id in use")
+)
 
 // live reports whether client id has a channel.
 func (s *Server) live(id uint64) bool {
@@ -238,22 +253,25 @@ func (s *Server) live(id uint64) bool {
 	return s.clients[id] != nil
 }
 
-// addClient creates client id with keys, reaping expired clients first
-// when the table is full.
-func (s *Server) addClient(id uint64, keys *channel.Keys) error {
+// addClient creates client id with keys, whose handshake came through the
+// port of bucket b, reaping expired clients first when the table, or the
+// port's share of it, is full.
+func (s *Server) addClient(id uint64, keys *channel.Keys, b *bucket) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.clients[id] != nil {
-		return errNoRoom // raced with another handshake for the same id
+		return errIDInUse // raced with another handshake for the same id
 	}
-	if len(s.clients) >= s.maxClients {
+	full := func() bool { return len(s.clients) >= s.maxClients || b.clients >= s.limits.ClientsPerPort }
+	if full() {
 		s.reapLocked()
 	}
-	if len(s.clients) >= s.maxClients {
+	if full() {
 		return errNoRoom
 	}
+	b.clients++
 	s.clients[id] = &client{id: id, lastSeen: s.now(), login: map[uint64]login{}, keys: keys,
-		sessions: map[uint64]*session{}, slots: map[uint64]int{}}
+		sessions: map[uint64]*session{}, slots: map[uint64]int{}, port: b}
 	return nil
 }
 

@@ -2,7 +2,9 @@ package server
 
 import (
 	"bytes"
+	"context"
 	"errors"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -176,4 +178,54 @@ func mustMarshal(t *testing.T, v any) []byte {
 		t.Fatal(err)
 	}
 	return b
+}
+
+// TestClientsPerPort: a process that fills its port's share of the client
+// table and keeps its clients alive (a handshake needs no PIN, and it holds
+// the keys of every client it made) refuses no guest on another port.
+func TestClientsPerPort(t *testing.T) {
+	f := newFixture(t, "sim", func(c *Config) { c.Limits.ClientsPerPort = 3 })
+	r := f.raw(t)
+	var keys []*channel.Keys
+	for id := uint64(1); id <= 3; id++ {
+		k := r.handshake(id)
+		if k == nil {
+			t.Fatalf("handshake %d refused within the port's share", id)
+		}
+		keys = append(keys, k)
+	}
+	// Each of the flood's clients makes a call, so none is reaped as
+	// silent, and their leases stay fresh.
+	for i, k := range keys {
+		id := uint64(i + 1)
+		if reply := r.exchange(sealed(t, k, id, 2, p11.FnGetSlotList, &p11.SlotListReq{}), time.Second); reply == nil {
+			t.Fatalf("client %d's call unanswered", id)
+		}
+	}
+	if r.handshake(4) != nil {
+		t.Fatal("a handshake beyond the port's share was answered")
+	}
+	if got := f.srv.ChannelStats().ClientLimit; got != 1 {
+		t.Errorf("ChannelStats().ClientLimit = %d, want 1", got)
+	}
+	// Another port: its own share.
+	p, err := link.NewPTY(filepath.Join(t.TempDir(), "ttyS5"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { f.srv.ServeStream(ctx, p.Master, p.Path); close(done) }()
+	t.Cleanup(func() { cancel(); <-done; p.Close() })
+	other := &fixture{srv: f.srv, port: p.Path, now: f.now}
+	if other.raw(t).handshake(5) == nil {
+		t.Fatal("a handshake on another port was refused while the first port's share was full")
+	}
+	// A client that goes away gives its port's room back.
+	f.srv.mu.Lock()
+	f.srv.dropClient(f.srv.clients[1])
+	f.srv.mu.Unlock()
+	if r.handshake(6) == nil {
+		t.Fatal("a handshake was refused after a client of the full port went away")
+	}
 }

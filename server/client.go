@@ -23,6 +23,7 @@ type client struct {
 	slots    map[uint64]int // its sessions per slot
 	objects  int            // its session objects
 	bytes    int64          // its session objects' and searches' bytes
+	port     *bucket        // the port its handshake came through
 
 	// ch guards keys: a client's calls are serial, but frames that
 	// claim its id may arrive on any port at once.
@@ -56,6 +57,7 @@ type session struct {
 func (s *Server) dropClient(c *client) {
 	s.resetClient(c)
 	delete(s.clients, c.id)
+	c.port.clients--
 }
 
 // resetClient closes a client's sessions and ends its logins; its channel

@@ -36,6 +36,11 @@ type Limits struct {
 	// refused (each costs an X25519 computation and a client's memory).
 	HandshakeRate  float64
 	HandshakeBurst int
+	// ClientsPerPort bounds the clients whose handshake came through one
+	// port (a unix socket counts as one): a process that fills its own
+	// port's share, and keeps its clients alive, leaves the other ports'
+	// guests room to start. Config.MaxClients bounds all ports together.
+	ClientsPerPort int
 	// Silent is how long a client may stay after its handshake without
 	// a single call before it is dropped; the lease applies after that.
 	Silent time.Duration
@@ -60,6 +65,7 @@ const (
 	DefaultTokenBytes        = 64 << 20
 	DefaultHandshakeRate     = 100
 	DefaultHandshakeBurst    = 64
+	DefaultClientsPerPort    = 512 // six ports take 3072 of DefaultMaxClients
 	DefaultSilent            = 10 * time.Second
 	DefaultConnections       = 64
 	DefaultAssembly          = 32 << 20 // the largest message: it always fits, alone
@@ -93,6 +99,7 @@ func (l Limits) withDefaults() Limits {
 		l.HandshakeRate = DefaultHandshakeRate
 	}
 	def(&l.HandshakeBurst, DefaultHandshakeBurst)
+	def(&l.ClientsPerPort, DefaultClientsPerPort)
 	if l.Silent <= 0 {
 		l.Silent = DefaultSilent
 	}

@@ -25,6 +25,7 @@ var limitFields = map[string]func(l *server.Limits) any{
 	"handshake_burst":     func(l *server.Limits) any { return &l.HandshakeBurst },
 	"silent":              func(l *server.Limits) any { return &l.Silent },
 	"connections":         func(l *server.Limits) any { return &l.Connections },
+	"clients_per_port":    func(l *server.Limits) any { return &l.ClientsPerPort },
 	"assembly":            func(l *server.Limits) any { return &l.Assembly },
 }
 
