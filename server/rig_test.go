@@ -95,7 +95,7 @@ func newRig(t *testing.T, tpmSpec string) *rig {
 func (r *rig) start() {
 	t := r.t
 	t.Helper()
-	srv, err := New(r.tpm, r.store, Config{Lease: time.Hour, Log: slog.New(slog.NewTextHandler(r.log, nil))})
+	srv, err := New(r.tpm, r.store, Config{Lease: time.Hour, AllowTokenInit: true, Log: slog.New(slog.NewTextHandler(r.log, nil))})
 	if err != nil {
 		t.Fatal(err)
 	}

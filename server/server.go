@@ -56,6 +56,13 @@ type Config struct {
 	// Limits bounds what clients can make the server hold; the zero
 	// value takes the defaults.
 	Limits Limits
+	// AllowTokenInit offers guests a free slot with an uninitialised
+	// token, on which C_InitToken makes a new token whose SO the caller
+	// becomes. Off by default: every wrong PIN on any token spends the
+	// TPM's one dictionary-attack budget, and the SO of a token of its
+	// own can reset that token's PIN counts at will, so anyone on the
+	// ports could keep the TPM's budget spent and every PIN check refused.
+	AllowTokenInit bool
 }
 
 // DefaultLease is the silence after which a client is presumed dead.
@@ -70,13 +77,14 @@ type Server struct {
 	lease time.Duration
 	key   *channel.StaticKey
 
-	maxClients int
-	limits     Limits
-	handshakes *bucket      // Handle's handshake rate
-	assembly   *link.Budget // shared by every port's Conn
-	dropMu     sync.Mutex
-	drops      ChannelStats // guarded by dropMu: what the summary counts
-	dropLogged time.Time    // guarded by dropMu: the last summary line
+	maxClients     int
+	allowTokenInit bool
+	limits         Limits
+	handshakes     *bucket      // Handle's handshake rate
+	assembly       *link.Budget // shared by every port's Conn
+	dropMu         sync.Mutex
+	drops          ChannelStats // guarded by dropMu: what the summary counts
+	dropLogged     time.Time    // guarded by dropMu: the last summary line
 	// dropsUnlogged says drops happened since the last summary line.
 	dropsUnlogged bool // guarded by dropMu
 
@@ -102,7 +110,8 @@ type Server struct {
 func New(t TPM, st *store.Store, cfg Config) (*Server, error) {
 	s := &Server{
 		tpm: t, store: st, log: cfg.Log, now: cfg.Now, lease: cfg.Lease, key: cfg.Key, maxClients: cfg.MaxClients,
-		clients: map[uint64]*client{}, sessions: map[uint64]*session{}, tokens: map[uint64]*token{},
+		allowTokenInit: cfg.AllowTokenInit,
+		clients:        map[uint64]*client{}, sessions: map[uint64]*session{}, tokens: map[uint64]*token{},
 		objects: map[uint64]*object{},
 		stop:    make(chan struct{}),
 		limits:  cfg.Limits.withDefaults(),

@@ -127,7 +127,7 @@ func wantRV(t *testing.T, what string, err error, want p11.RV) {
 }
 
 func TestSlotsAndTokens(t *testing.T) {
-	f := newFixture(t, "sim")
+	f := newFixture(t, "sim", allowTokenInit)
 	c := f.dial(t)
 	slots, err := c.SlotList(true)
 	if err != nil || !slices.Equal(slots, []uint64{1, 2}) {
@@ -159,8 +159,32 @@ func TestSlotsAndTokens(t *testing.T) {
 	wantRV(t, "MechanismInfo(unknown)", err, p11.CKR_MECHANISM_INVALID)
 }
 
-func TestInitTokenOnFreeSlotAndPINs(t *testing.T) {
+// allowTokenInit is a fixture tune: guests may make tokens on the free slot.
+func allowTokenInit(c *Config) { c.AllowTokenInit = true }
+
+// TestNoTokenInitByDefault: unless the operator allows it, a guest sees
+// only the initialised tokens and cannot make one of its own: as the SO of
+// its own token it could reset that token's PIN counts at will and spend
+// the TPM's dictionary-attack budget that every token's PINs share.
+func TestNoTokenInitByDefault(t *testing.T) {
 	f := newFixture(t, "sim")
+	c := f.dial(t)
+	slots, err := c.SlotList(false)
+	if err != nil || !slices.Equal(slots, []uint64{1}) {
+		t.Fatalf("SlotList = %v, %v, want [1]: no free slot", slots, err)
+	}
+	_, err = c.TokenInfo(2)
+	wantRV(t, "TokenInfo(2)", err, p11.CKR_SLOT_ID_INVALID)
+	err = c.InitToken(2, []byte(soPIN), "stranger's token")
+	wantRV(t, "InitToken(2)", err, p11.CKR_SLOT_ID_INVALID)
+	// Re-initialising the existing token with its SO PIN stays possible.
+	if err := c.InitToken(1, []byte(soPIN), "again"); err != nil {
+		t.Fatalf("InitToken(1) with the SO PIN: %v", err)
+	}
+}
+
+func TestInitTokenOnFreeSlotAndPINs(t *testing.T) {
+	f := newFixture(t, "sim", allowTokenInit)
 	c := f.dial(t)
 	wantRV(t, "InitToken with a short SO PIN", c.InitToken(2, []byte("12"), "x"), p11.CKR_PIN_LEN_RANGE)
 	if err := c.InitToken(2, []byte("so-secret"), "second"); err != nil {

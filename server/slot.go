@@ -23,12 +23,15 @@ var (
 func (s *Server) slotList(c *client, req *p11.SlotListReq) (p11.Resp, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	// Every slot holds a token: the free slot's is not initialised.
+	// Every slot holds a token: the free slot's, there only when guests
+	// may make tokens, is not initialised.
 	slots := make([]uint64, 0, len(s.tokens)+1)
 	for slot := range s.tokens {
 		slots = append(slots, slot)
 	}
-	slots = append(slots, s.freeSlot())
+	if s.allowTokenInit {
+		slots = append(slots, s.freeSlot())
+	}
 	slices.Sort(slots)
 	return &p11.SlotListResp{Slots: slots}, nil
 }

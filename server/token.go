@@ -47,8 +47,10 @@ func (s *Server) loadTokens() error {
 	return nil
 }
 
-// freeSlot is the slot after the last token: it holds an uninitialised
-// token on which C_InitToken makes a new one. s.mu is held.
+// freeSlot is the slot after the last token. When the operator allows
+// guests to make tokens (Config.AllowTokenInit) it holds an uninitialised
+// token on which C_InitToken makes a new one; tepd init makes its token
+// there either way. s.mu is held.
 func (s *Server) freeSlot() uint64 {
 	var last uint64
 	for slot := range s.tokens {
@@ -63,7 +65,7 @@ func (s *Server) slotKnown(slot uint64) (*token, error) {
 	if t := s.tokens[slot]; t != nil {
 		return t, nil
 	}
-	if slot == s.freeSlot() {
+	if s.allowTokenInit && slot == s.freeSlot() {
 		return nil, nil
 	}
 	return nil, p11.CKR_SLOT_ID_INVALID

@@ -90,13 +90,14 @@ func holdPort(port string) {
 
 // tepd is a running tepd with a token in slot 1.
 type tepd struct {
-	t     *testing.T
-	state string
-	tpm   string
-	srv   *tepdproc.Server
-	port  string       // the ttyS4 symlink
-	key   string       // the channel key tepd init printed, for TEP_SERVER_KEY
-	log   lockedBuffer // tepd's stderr, also copied to the test's
+	t         *testing.T
+	state     string
+	tpm       string
+	srv       *tepdproc.Server
+	port      string       // the ttyS4 symlink
+	key       string       // the channel key tepd init printed, for TEP_SERVER_KEY
+	serveArgs []string     // more arguments for tepd serve
+	log       lockedBuffer // tepd's stderr, also copied to the test's
 }
 
 // lockedBuffer collects a process's output while the process writes it.
@@ -121,7 +122,13 @@ func (b *lockedBuffer) String() string {
 // flags, if given) and serves it on ptys.
 func startTepd(t *testing.T, tpmSpec string, initArgs ...string) *tepd {
 	t.Helper()
-	d := &tepd{t: t, state: t.TempDir(), tpm: tpmSpec}
+	return startTepdServing(t, tpmSpec, nil, initArgs...)
+}
+
+// startTepdServing is startTepd with more arguments for tepd serve.
+func startTepdServing(t *testing.T, tpmSpec string, serveArgs []string, initArgs ...string) *tepd {
+	t.Helper()
+	d := &tepd{t: t, state: t.TempDir(), tpm: tpmSpec, serveArgs: serveArgs}
 	d.port = filepath.Join(d.state, "run", "ttyS4")
 	cfg := d.config()
 	cfg.InitArgs = initArgs
@@ -138,7 +145,7 @@ func startTepd(t *testing.T, tpmSpec string, initArgs ...string) *tepd {
 // config is how d's tepd runs: on ptys and on d.socket().
 func (d *tepd) config() tepdproc.Config {
 	return tepdproc.Config{Bin: bin.tepd, State: d.state, TPM: d.tpm, Label: "TEP Token", SOPIN: soPIN, UserPIN: userPIN,
-		ServeArgs: []string{"--listen", "unix:" + d.socket(), "--log-level", "warn"},
+		ServeArgs: append([]string{"--listen", "unix:" + d.socket(), "--log-level", "warn"}, d.serveArgs...),
 		Output:    io.MultiWriter(os.Stderr, &d.log)}
 }
 

@@ -16,7 +16,7 @@ import (
 )
 
 func TestPkcs11Tool(t *testing.T) {
-	d := startTepd(t, "sim")
+	d := startTepdServing(t, "sim", []string{"--allow-token-init"})
 	must := func(args ...string) string {
 		t.Helper()
 		out, err := d.tool(args...)

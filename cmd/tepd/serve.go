@@ -36,6 +36,9 @@ type serveConfig struct {
 	// Spin is how long a pty's read keeps looking for the next request
 	// before it sleeps (link.SpinFile); "0" never spins.
 	Spin string `json:"spin"`
+	// AllowTokenInit offers guests a free slot to make tokens on
+	// (server.Config.AllowTokenInit); off by default.
+	AllowTokenInit bool `json:"allow_token_init"`
 	// Limits bound what clients can make tepd hold, by name (limits.go);
 	// --limit NAME=VALUE flags add to them and win.
 	Limits map[string]string `json:"limits"`
@@ -74,6 +77,7 @@ func parseServe(args []string, stderr io.Writer) (serveConfig, error) {
 	fs.StringVar(&flags.LogLevel, "log-level", "info", "debug, info, warn or error")
 	fs.StringVar(&flags.CPUProfile, "cpuprofile", "", "write a pprof CPU profile of the run to `FILE`")
 	fs.StringVar(&flags.Spin, "spin", defaultSpin, "how long a pty's read looks for the next request before it sleeps; 0: never")
+	fs.BoolVar(&flags.AllowTokenInit, "allow-token-init", false, "offer guests a free slot on which C_InitToken makes a token (hands the TPM's shared PIN budget to anyone on the ports)")
 	fs.Var((*listFlag)(&flags.limitFlags), "limit", "`NAME=VALUE` of a limit on what clients can make tepd hold (repeatable; README.md lists them)")
 	if err := fs.Parse(args); err != nil {
 		return flags, err
@@ -112,6 +116,8 @@ func parseServe(args []string, stderr io.Writer) (serveConfig, error) {
 			cfg.CPUProfile = flags.CPUProfile
 		case "spin":
 			cfg.Spin = flags.Spin
+		case "allow-token-init":
+			cfg.AllowTokenInit = flags.AllowTokenInit
 		}
 	})
 	var err error
@@ -175,7 +181,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		log.Warn("made a channel key for this state directory, which had none: pin it on the guests", "TEP_SERVER_KEY", key.Public().String())
 	}
 	log.Info("channel key", "public_key", key.Public().String(), "fingerprint", key.Public().Fingerprint())
-	srv, err := server.New(b.tpm, b.store, server.Config{Lease: lease, Log: log, Key: key, Limits: cfg.limits})
+	srv, err := server.New(b.tpm, b.store, server.Config{Lease: lease, Log: log, Key: key, Limits: cfg.limits, AllowTokenInit: cfg.AllowTokenInit})
 	if err != nil {
 		return err
 	}
