@@ -11,9 +11,11 @@ import (
 	"tep.dev/tep/tpm"
 )
 
-// stateLockName is the lock file in a state directory: one tepd at a time
-// may use the directory, or two would write one database and fight over
-// the simulator's seeds and the ports.
+// stateLockName is the PID file in a state directory, which names the
+// tepd that holds the directory's lock: one tepd at a time may use the
+// directory, or two would write one database and fight over the
+// simulator's seeds and the ports. The lock is on the directory itself,
+// so removing the file frees nothing.
 const stateLockName = "tepd.lock"
 
 // backends are the TPM and the database a state directory goes with, and
@@ -41,10 +43,10 @@ func lockState(state string) (*lockfile.Lock, error) {
 	if err := os.MkdirAll(state, 0o700); err != nil {
 		return nil, fmt.Errorf("creating state directory: %w", err)
 	}
-	l, err := lockfile.Acquire(filepath.Join(state, stateLockName))
+	l, err := lockfile.AcquireDir(state, stateLockName)
 	var held *lockfile.HeldError
 	if errors.As(err, &held) && held.PID != 0 {
-		return nil, &stateInUseError{state: state, pid: held.PID, lock: held.Path}
+		return nil, &stateInUseError{state: state, pid: held.PID, lock: filepath.Join(state, stateLockName)}
 	}
 	if err != nil {
 		return nil, fmt.Errorf("locking state directory %s: %w", state, err)

@@ -156,6 +156,27 @@ func TestSecondTepdRefused(t *testing.T) {
 	}
 }
 
+// TestPIDFileRemovedStillRefused: the lock is on the state directory, so
+// removing its PID file frees nothing: a second tepd serve or init is
+// still refused (without a PID to name), and the first keeps serving.
+func TestPIDFileRemovedStillRefused(t *testing.T) {
+	state := initState(t)
+	first := serveState(t, state)
+	if err := os.Remove(filepath.Join(state, stateLockName)); err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{
+		{"serve", "--state", state, "--tpm", "sim", "--listen", "unix:" + filepath.Join(t.TempDir(), "s")},
+		{"init", "--state", state, "--tpm", "sim", "--so-pin", "87654321", "--user-pin", "1234"},
+	} {
+		if out := refused(t, args...); !strings.Contains(out, "locked by another process") {
+			t.Errorf("tepd %s said %q; want the state named as locked", strings.Join(args, " "), out)
+		}
+	}
+	ping(t, filepath.Join(state, "run", "ttyS4"))
+	first.stop(t)
+}
+
 // TestKilledTepdDoesNotBlock: a tepd killed by SIGKILL leaves its lock
 // files, links and socket behind, and the next tepd starts over them.
 func TestKilledTepdDoesNotBlock(t *testing.T) {

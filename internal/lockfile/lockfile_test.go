@@ -19,7 +19,11 @@ import (
 // lock: LOCKFILE_HOLD=PATH takes it, says so, and waits to be killed.
 func TestMain(m *testing.M) {
 	if path := os.Getenv("LOCKFILE_HOLD"); path != "" {
-		if _, err := Acquire(path); err != nil {
+		acquire := Acquire
+		if dir, name, ok := strings.Cut(path, "//"); ok {
+			acquire = func(string) (*Lock, error) { return AcquireDir(dir, name) }
+		}
+		if _, err := acquire(path); err != nil {
 			fmt.Println(err)
 			os.Exit(1)
 		}
@@ -151,5 +155,59 @@ func TestHeldBeforePIDWritten(t *testing.T) {
 	var held *HeldError
 	if _, err := Acquire(path); !errors.As(err, &held) || held.PID != 0 || !strings.Contains(err.Error(), "another process") {
 		t.Errorf("Acquire = %v, want a HeldError without a PID", err)
+	}
+}
+
+// TestDirLock: a directory held by another process is refused with the
+// PID from its PID file; with the PID file removed, still refused (PID 0);
+// once the holder is killed, the directory is free.
+func TestDirLock(t *testing.T) {
+	dir := t.TempDir()
+	h := holder(t, dir+"//tepd.lock")
+	var held *HeldError
+	if _, err := AcquireDir(dir, "tepd.lock"); !errors.As(err, &held) || held.PID != h.Process.Pid || held.Path != dir {
+		t.Fatalf("AcquireDir while held = %v, want a HeldError on %s naming %d", err, dir, h.Process.Pid)
+	}
+	if err := os.Remove(filepath.Join(dir, "tepd.lock")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := AcquireDir(dir, "tepd.lock"); !errors.As(err, &held) || held.PID != 0 {
+		t.Fatalf("AcquireDir with the PID file removed = %v, want a HeldError without a PID", err)
+	}
+	h.Process.Kill()
+	h.Wait()
+	l, err := AcquireDir(dir, "tepd.lock")
+	if err != nil {
+		t.Fatalf("AcquireDir after the holder was killed: %v", err)
+	}
+	if b, _ := os.ReadFile(filepath.Join(dir, "tepd.lock")); strings.TrimSpace(string(b)) != strconv.Itoa(os.Getpid()) {
+		t.Errorf("PID file holds %q, want %d", b, os.Getpid())
+	}
+	if _, err := AcquireDir(dir, "tepd.lock"); !errors.As(err, &held) || held.PID != os.Getpid() {
+		t.Errorf("second AcquireDir in this process = %v, want a HeldError naming it", err)
+	}
+	l.Release()
+	l.Release()
+	if _, err := os.Lstat(filepath.Join(dir, "tepd.lock")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("Release left the PID file: %v", err)
+	}
+}
+
+func TestAcquireDirErrors(t *testing.T) {
+	dir := t.TempDir()
+	if _, err := AcquireDir(filepath.Join(dir, "missing"), "x"); err == nil {
+		t.Error("AcquireDir of a missing directory succeeded")
+	}
+	f := filepath.Join(dir, "file")
+	os.WriteFile(f, nil, 0o600)
+	if _, err := AcquireDir(f, "x"); err == nil {
+		t.Error("AcquireDir of a file succeeded")
+	}
+	ro := filepath.Join(dir, "ro")
+	os.Mkdir(ro, 0o500)
+	if os.Getuid() != 0 {
+		if _, err := AcquireDir(ro, "x"); err == nil {
+			t.Error("AcquireDir where the PID file cannot be written succeeded")
+		}
 	}
 }

@@ -23,8 +23,8 @@ const (
 	// stopGrace is how long tepd has to exit after SIGTERM, which it
 	// answers by closing its ports and its store, before it is killed.
 	stopGrace = 10 * time.Second
-	// stateLock is the lock file tepd holds in its state directory
-	// (cmd/tepd's stateLockName).
+	// stateLock is the PID file beside tepd's lock on its state
+	// directory (cmd/tepd's stateLockName).
 	stateLock = "tepd.lock"
 	// keyPrefix starts the line of tepd init's output that holds the
 	// channel key.
@@ -134,7 +134,7 @@ func Serve(cfg Config) (*Server, error) {
 // tepd holds is an error: that tepd's ports would end the wait at once,
 // and the new tepd would refuse the state anyway.
 func removeStale(state, link string) error {
-	l, err := lockfile.Acquire(filepath.Join(state, stateLock))
+	l, err := lockfile.AcquireDir(state, stateLock)
 	if err != nil {
 		return fmt.Errorf("tepd serve: %w", err)
 	}
