@@ -126,7 +126,7 @@ func TestDemoApp(t *testing.T) {
 		if err != nil || !strings.Contains(string(out), "tep_test_app: all calls succeeded") {
 			t.Fatalf("run %d: %v\n%s", run, err, out)
 		}
-		for _, want := range []string{"SlotCount = 2", "Modulus bits: 2048", "This is my data object", "AES object count 1 found"} {
+		for _, want := range []string{"SlotCount = 1", "Modulus bits: 2048", "This is my data object", "AES object count 1 found"} {
 			if !strings.Contains(string(out), want) {
 				t.Errorf("run %d: output lacks %q", run, want)
 			}
