@@ -68,7 +68,7 @@ func TestPkcs11Tool(t *testing.T) {
 // TestEdgeCases calls every implemented function with NULL pointers,
 // invalid handles and short buffers through the C ABI.
 func TestEdgeCases(t *testing.T) {
-	d := startTepd(t, "sim")
+	d := startTepdServing(t, "sim", []string{"--allow-token-init"}) // the edge cases use the free slot 2
 	out, err := withTimeout(d.clientCmd("edge"), time.Minute)
 	if err != nil {
 		t.Fatalf("edge client: %v\n%s", err, out)
