@@ -46,6 +46,9 @@ type Config struct {
 	Log string
 	// Nice is swtpm's nice value; 0 leaves this process's.
 	Nice int
+	// Manufacture, when set, runs swtpm_setup on a State that holds no
+	// TPM yet, before swtpm starts: PCR banks, EK and certificates.
+	Manufacture *Manufacture
 }
 
 // Process is a running swtpm.
@@ -76,6 +79,13 @@ func Start(cfg Config) (*Process, error) {
 	}
 	if err := os.MkdirAll(cfg.State, 0o700); err != nil {
 		return nil, fmt.Errorf("starting swtpm: %w", err)
+	}
+	if cfg.Manufacture != nil {
+		if _, err := os.Stat(filepath.Join(cfg.State, "tpm2-00.permall")); errors.Is(err, os.ErrNotExist) {
+			if err := cfg.Manufacture.run(cfg.State); err != nil {
+				return nil, err
+			}
+		}
 	}
 	if !cfg.TCP {
 		// Not under State: a socket's path must fit in 108 bytes.
