@@ -1,0 +1,124 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// AddNonce records a nonce issued to a host.
+func (s *SQLite) AddNonce(ctx context.Context, hostID string, nonce []byte, expires time.Time) error {
+	_, err := s.db.ExecContext(ctx, `INSERT INTO nonces (nonce, host_id, expires, used) VALUES (?, ?, ?, 0)`,
+		hex.EncodeToString(nonce), hostID, nanos(expires))
+	if err != nil {
+		return fmt.Errorf("adding nonce: %w", err)
+	}
+	return nil
+}
+
+// UseNonce spends a nonce once (Store.UseNonce). A spent nonce stays
+// until it expires, so that a replay finds it spent rather than unknown.
+func (s *SQLite) UseNonce(ctx context.Context, hostID string, nonce []byte, now time.Time) error {
+	return inTx(ctx, s.db, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, `DELETE FROM nonces WHERE expires <= ?`, nanos(now)); err != nil {
+			return err
+		}
+		err := execOne(ctx, tx, `UPDATE nonces SET used = 1 WHERE nonce = ? AND host_id = ? AND used = 0 AND expires > ?`,
+			hex.EncodeToString(nonce), hostID, nanos(now))
+		if errors.Is(err, ErrNotFound) {
+			return ErrUsed
+		}
+		return err
+	})
+}
+
+// PendingNonces counts a host's unspent, unexpired nonces.
+func (s *SQLite) PendingNonces(ctx context.Context, hostID string, now time.Time) (int, error) {
+	var n int
+	err := s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM nonces WHERE host_id = ? AND used = 0 AND expires > ?`, hostID, nanos(now)).Scan(&n)
+	return n, err
+}
+
+const tokenCols = `id, hash, role, created, expires, revoked, used_by`
+
+// AddToken stores a token by its hash.
+func (s *SQLite) AddToken(ctx context.Context, t Token) error {
+	_, err := s.db.ExecContext(ctx, `INSERT INTO tokens (`+tokenCols+`) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+		t.ID, t.Hash, t.Role, nanos(t.Created), nanos(t.Expires), boolInt(t.Revoked), t.UsedBy)
+	if err != nil {
+		return fmt.Errorf("adding token: %w", err)
+	}
+	return nil
+}
+
+func scanToken(row rowScanner) (Token, error) {
+	var t Token
+	var created, expires int64
+	var revoked int
+	err := row.Scan(&t.ID, &t.Hash, &t.Role, &created, &expires, &revoked, &t.UsedBy)
+	if errors.Is(err, sql.ErrNoRows) {
+		return t, ErrNotFound
+	}
+	t.Created, t.Expires, t.Revoked = fromNanos(created), fromNanos(expires), revoked != 0
+	return t, err
+}
+
+// TokenByHash returns an unrevoked token, or ErrNotFound.
+func (s *SQLite) TokenByHash(ctx context.Context, hash string) (Token, error) {
+	return scanToken(s.db.QueryRowContext(ctx, `SELECT `+tokenCols+` FROM tokens WHERE hash = ? AND revoked = 0`, hash))
+}
+
+// RevokeToken revokes a token by id.
+func (s *SQLite) RevokeToken(ctx context.Context, id string) error {
+	return execOne(ctx, s.db, `UPDATE tokens SET revoked = 1 WHERE id = ?`, id)
+}
+
+// Tokens lists every token, oldest first.
+func (s *SQLite) Tokens(ctx context.Context) ([]Token, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT `+tokenCols+` FROM tokens ORDER BY created, id`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var ts []Token
+	for rows.Next() {
+		t, err := scanToken(rows)
+		if err != nil {
+			return nil, err
+		}
+		ts = append(ts, t)
+	}
+	return ts, rows.Err()
+}
+
+// UseEnrollToken spends a one-time enrolment token for hostID.
+func (s *SQLite) UseEnrollToken(ctx context.Context, hash, hostID string, now time.Time) error {
+	err := execOne(ctx, s.db, `UPDATE tokens SET used_by = ? WHERE hash = ? AND role = ? AND revoked = 0 AND used_by = '' AND (expires = 0 OR expires > ?)`,
+		hostID, hash, RoleEnroll, nanos(now))
+	if errors.Is(err, ErrNotFound) {
+		return ErrUsed
+	}
+	return err
+}
+
+// AllowEK puts an EK hash on the allow list.
+func (s *SQLite) AllowEK(ctx context.Context, ekHash string) error {
+	return inTx(ctx, s.db, func(tx *sql.Tx) error {
+		var n int
+		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM ek_allow WHERE ek_hash = ?`, ekHash).Scan(&n); err != nil || n > 0 {
+			return err
+		}
+		_, err := tx.ExecContext(ctx, `INSERT INTO ek_allow (ek_hash) VALUES (?)`, ekHash)
+		return err
+	})
+}
+
+// EKAllowed says whether an EK hash is on the allow list.
+func (s *SQLite) EKAllowed(ctx context.Context, ekHash string) (bool, error) {
+	var n int
+	err := s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM ek_allow WHERE ek_hash = ?`, ekHash).Scan(&n)
+	return n > 0, err
+}
