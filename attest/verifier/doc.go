@@ -1,0 +1,24 @@
+// Package verifier is the attestation verifier's logic, between the HTTP
+// API (package attest/api) and the store (package attest/store): the
+// enrolment state machine, single-use nonces, and the orchestration of
+// every check on a host's evidence into a signed trust report kept with
+// its history. It never touches a TPM: plain data in, verdict out.
+//
+// Enrolment: [Verifier.Enroll] checks the EK certificate chain and the
+// AK's attributes, spends a one-time enrolment token (or finds the EK on
+// the allow list), and answers with only a credential blob made for the
+// EK and the AK's name; it keeps a hash of the secret, never the secret.
+// [Verifier.Activate] compares the returned secret's hash within the
+// enrolment's lifetime and only then binds the AK to the host, which is
+// bound to its EK for good. A host that brings a new AK enrols and
+// activates again; until then its quotes are checked against the old AK.
+//
+// Attestation: [Verifier.Challenge] issues a fresh nonce that expires and
+// can be spent once; [Verifier.Attest] spends it and appraises the
+// evidence; [Verifier.Pull] asks a pull-mode agent for evidence and
+// [Verifier.PullLoop] does so for every pull-mode host on a schedule.
+//
+// Concurrency: a Verifier is safe for concurrent use; two appraisals of
+// one host do not both build on one state (the store refuses the
+// second). Lifetime: New, then use; it holds no resources of its own.
+package verifier

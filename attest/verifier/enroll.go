@@ -1,0 +1,145 @@
+package verifier
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/subtle"
+	"errors"
+	"fmt"
+
+	"tep.dev/tep/attest"
+	"tep.dev/tep/attest/store"
+)
+
+// Size bounds of an enrolment's parts (TPM structures are far smaller;
+// an EK certificate with a long chain of extensions stays under 4 KiB).
+const (
+	maxEKCert   = 8 << 10
+	maxTPMTPub  = 1 << 10
+	maxFactsLen = 256
+	maxURLLen   = 512
+)
+
+// Pull says how the verifier reaches a pull-mode agent: its URL and its
+// TLS certificate (DER), which the verifier pins. Zero in push mode.
+type Pull struct {
+	URL  string
+	Cert []byte
+}
+
+// Enroll checks an enrolment and answers with a credential challenge
+// (see the package doc). The one-time token is spent only once every
+// other check has passed.
+func (v *Verifier) Enroll(ctx context.Context, req attest.EnrollRequest, pull Pull) (attest.Challenge, error) {
+	if err := checkEnroll(req, pull); err != nil {
+		return attest.Challenge{}, err
+	}
+	name, err := akName(req.AKPublic)
+	if err != nil {
+		return attest.Challenge{}, err
+	}
+	ek := ekHash(req.EKPublic)
+	if err := v.cfg.EK.Check(req.EKCert, req.EKPublic); err != nil {
+		v.cfg.Log.Warn("enrolment refused: EK certificate", "host", req.HostID, "err", err)
+		return attest.Challenge{}, fault(attest.FaultEKCertUntrusted, err.Error())
+	}
+	if h, err := v.cfg.Store.Host(ctx, req.HostID); err == nil && h.EKHash != ek {
+		return attest.Challenge{}, fmt.Errorf("%w: host %q is enrolled with another EK", ErrConflict, req.HostID)
+	}
+	if err := v.authorise(ctx, req, ek); err != nil {
+		return attest.Challenge{}, err
+	}
+	secret, err := v.random(secretSize)
+	if err != nil {
+		return attest.Challenge{}, err
+	}
+	cred, err := v.cfg.Credential(req.EKPublic, name, secret)
+	if err != nil {
+		return attest.Challenge{}, fmt.Errorf("%w: making the credential: %v", ErrInvalid, err)
+	}
+	sum := sha256.Sum256(secret)
+	clear(secret)
+	id, err := v.newID()
+	if err != nil {
+		return attest.Challenge{}, err
+	}
+	now := v.cfg.Now()
+	e := store.Enrollment{
+		ID: id, HostID: req.HostID, EKHash: ek, EKPublic: req.EKPublic, EKCert: req.EKCert,
+		AKPublic: req.AKPublic, AKName: name, SecretHash: sum[:], Facts: req.Facts,
+		PullURL: pull.URL, PullCert: pull.Cert, Created: now, Expires: now.Add(v.cfg.EnrollTTL),
+	}
+	if err := v.cfg.Store.CreateEnrollment(ctx, e); err != nil {
+		return attest.Challenge{}, err
+	}
+	v.cfg.Log.Info("enrolment challenged", "host", req.HostID, "enrollment", id, "ek", ek[:16])
+	return attest.Challenge{EnrollmentID: id, Credential: cred, Expires: e.Expires}, nil
+}
+
+func checkEnroll(req attest.EnrollRequest, pull Pull) error {
+	f := req.Facts
+	switch {
+	case !ValidHostID(req.HostID):
+		return fmt.Errorf("%w: host id %q: 1-63 letters, digits, '.', '_' or '-'", ErrInvalid, req.HostID)
+	case len(req.EKCert) == 0 || len(req.EKCert) > maxEKCert:
+		return fmt.Errorf("%w: EK certificate of %d bytes", ErrInvalid, len(req.EKCert))
+	case len(req.EKPublic) == 0 || len(req.EKPublic) > maxTPMTPub || len(req.AKPublic) == 0 || len(req.AKPublic) > maxTPMTPub:
+		return fmt.Errorf("%w: EK or AK public area missing or too large", ErrInvalid)
+	case len(f.Hostname) > maxFactsLen || len(f.OS) > maxFactsLen || len(f.Kernel) > maxFactsLen || len(f.TPMVendor) > maxFactsLen || len(f.TPMFirmware) > maxFactsLen:
+		return fmt.Errorf("%w: host facts longer than %d bytes", ErrInvalid, maxFactsLen)
+	case len(pull.URL) > maxURLLen || len(pull.Cert) > maxEKCert || (pull.URL == "") != (len(pull.Cert) == 0):
+		return fmt.Errorf("%w: a pull URL needs the agent's certificate, both bounded", ErrInvalid)
+	}
+	return nil
+}
+
+// authorise spends the enrolment's one-time token, or finds its EK on
+// the allow list.
+func (v *Verifier) authorise(ctx context.Context, req attest.EnrollRequest, ek string) error {
+	if req.Token != "" {
+		err := v.cfg.Store.UseEnrollToken(ctx, HashToken(req.Token), req.HostID, v.cfg.Now())
+		if errors.Is(err, store.ErrUsed) {
+			return fmt.Errorf("%w: the enrolment token is unknown, used, revoked or expired", ErrUnauthorized)
+		}
+		return err
+	}
+	ok, err := v.cfg.Store.EKAllowed(ctx, ek)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return fmt.Errorf("%w: no enrolment token, and the EK is not on the allow list", ErrUnauthorized)
+	}
+	return nil
+}
+
+// Activate binds an enrolment's AK to its host if the secret is the one
+// the challenge carried (see the package doc).
+func (v *Verifier) Activate(ctx context.Context, a attest.Activation) (store.Host, error) {
+	e, err := v.cfg.Store.Enrollment(ctx, a.EnrollmentID)
+	if errors.Is(err, store.ErrNotFound) {
+		return store.Host{}, fmt.Errorf("%w: enrolment %q", ErrNotFound, a.EnrollmentID)
+	}
+	if err != nil {
+		return store.Host{}, err
+	}
+	if e.Status != store.EnrollPending || !v.cfg.Now().Before(e.Expires) {
+		return store.Host{}, ErrExpired
+	}
+	sum := sha256.Sum256(a.Secret)
+	if subtle.ConstantTimeCompare(sum[:], e.SecretHash) != 1 {
+		v.cfg.Log.Warn("activation refused: wrong secret", "host", e.HostID, "enrollment", e.ID)
+		return store.Host{}, fault(attest.FaultAKNotActivated, "the secret is not the one the credential carried")
+	}
+	h, err := v.cfg.Store.Activate(ctx, e.ID, v.cfg.Now())
+	switch {
+	case errors.Is(err, store.ErrUsed):
+		return store.Host{}, ErrExpired
+	case errors.Is(err, store.ErrConflict):
+		return store.Host{}, fmt.Errorf("%w: %v", ErrConflict, err)
+	case err != nil:
+		return store.Host{}, err
+	}
+	v.cfg.Log.Info("AK activated", "host", h.ID, "enrollment", e.ID)
+	return h, nil
+}
