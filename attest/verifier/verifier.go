@@ -42,13 +42,14 @@ type EKChecker interface {
 // open, and only for an object named akName.
 type CredentialMaker func(ekPublic, akName, secret []byte) ([]byte, error)
 
-// Config sets a Verifier up. Store, EK, Credential and Appraiser are
-// required; the other zero values pick the defaults.
+// Config sets a Verifier up. Store, EK, Credential, Appraiser and
+// Policies are required; the other zero values pick the defaults.
 type Config struct {
 	Store      store.Store
 	EK         EKChecker
 	Credential CredentialMaker
 	Appraiser  Appraiser
+	Policies   PolicyBook
 	// Fetcher reaches pull-mode agents; nil disables pull mode.
 	Fetcher Fetcher
 

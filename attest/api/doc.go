@@ -1,0 +1,22 @@
+// Package api is the attestation verifier's HTTPS interface: the REST
+// API of tep-verifier serve (agents' enrolment and evidence endpoints,
+// operators' hosts, flavors, flavor groups and templates, reports, and
+// health), its authentication and limits, and a client for it that the
+// agent and the operator's commands use.
+//
+// Agents reach only /v1/agent/...: enrolment (a one-time token or an EK
+// on the allow list), activation, challenges and evidence, all of which
+// prove themselves by TPM constructs. Every other endpoint but
+// /v1/health needs an operator: a bearer token (tep-verifier token
+// create) or a TLS client certificate issued by the configured client
+// CA, whose organisational unit names the role. The admin role changes
+// hosts and policies; the auditor role reads.
+//
+// Every request is bounded: its body (http.MaxBytesReader), its JSON
+// (unknown fields and trailing data refused), its time, and the number
+// of evidence requests appraised at once. A bad request gets a 4xx with
+// a JSON message, {"error": "...", "fault": {...}}; errors become
+// statuses in one place (errors.go).
+//
+// Concurrency: a Server's handler is safe for concurrent use.
+package api

@@ -1,0 +1,200 @@
+package api
+
+import (
+	"bytes"
+	"context"
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"runtime"
+	"slices"
+	"strings"
+	"time"
+
+	"tep.dev/tep/attest/store"
+	"tep.dev/tep/attest/verifier"
+)
+
+// Defaults of Config's zero values.
+const (
+	DefaultMaxBody        = 64 << 10
+	DefaultMaxEvidence    = 16 << 20
+	DefaultMaxPolicy      = 1 << 20
+	DefaultRequestTimeout = 30 * time.Second
+	// admitWait is how long an evidence request waits for a free
+	// appraisal slot before it is told to come back later.
+	admitWait = 5 * time.Second
+)
+
+var (
+	errBadJSON    = errors.New("malformed JSON")
+	errOverloaded = errors.New("the verifier is busy; try again later")
+)
+
+// Config sets a Server up; Verifier is required, the other zero values
+// pick the defaults.
+type Config struct {
+	Verifier *verifier.Verifier
+	Log      *slog.Logger
+	// MaxBody bounds every request body but evidence (MaxEvidence) and
+	// policies (MaxPolicy).
+	MaxBody, MaxEvidence, MaxPolicy int64
+	RequestTimeout                  time.Duration
+	// Appraisals bounds the evidence requests read and appraised at
+	// once (default: twice the CPUs), so that a flood of large bodies
+	// cannot take all memory and CPU from the other hosts.
+	Appraisals int
+}
+
+// Server serves the verifier's API.
+type Server struct {
+	cfg   Config
+	v     *verifier.Verifier
+	log   *slog.Logger
+	admit chan struct{}
+	mux   *http.ServeMux
+}
+
+// New returns a Server; cfg is copied.
+func New(cfg Config) *Server {
+	if cfg.Log == nil {
+		cfg.Log = slog.New(slog.DiscardHandler)
+	}
+	if cfg.MaxBody <= 0 {
+		cfg.MaxBody = DefaultMaxBody
+	}
+	if cfg.MaxEvidence <= 0 {
+		cfg.MaxEvidence = DefaultMaxEvidence
+	}
+	if cfg.MaxPolicy <= 0 {
+		cfg.MaxPolicy = DefaultMaxPolicy
+	}
+	if cfg.RequestTimeout <= 0 {
+		cfg.RequestTimeout = DefaultRequestTimeout
+	}
+	if cfg.Appraisals <= 0 {
+		cfg.Appraisals = 2 * runtime.GOMAXPROCS(0)
+	}
+	s := &Server{cfg: cfg, v: cfg.Verifier, log: cfg.Log, admit: make(chan struct{}, cfg.Appraisals), mux: http.NewServeMux()}
+	s.routes()
+	return s
+}
+
+// Handler is the API's HTTP handler.
+func (s *Server) Handler() http.Handler { return s }
+
+// ServeHTTP bounds the request's time, recovers from a panic (a bug
+// must not take the other hosts down), and routes it.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), s.cfg.RequestTimeout)
+	defer cancel()
+	defer func() {
+		if p := recover(); p != nil {
+			s.log.Error("panic in a handler", "method", r.Method, "path", r.URL.Path, "panic", fmt.Sprint(p))
+			writeJSON(w, http.StatusInternalServerError, ErrorBody{Error: "internal error"})
+		}
+	}()
+	s.mux.ServeHTTP(w, r.WithContext(ctx))
+}
+
+// handler is an endpoint that returns its reply or an error.
+type handler func(w http.ResponseWriter, r *http.Request) (int, any, error)
+
+// role is who may call an endpoint.
+type role int
+
+const (
+	anyone role = iota
+	auditor
+	admin
+)
+
+func (s *Server) handle(pattern string, who role, h handler) {
+	s.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
+		if err := s.authorise(r, who); err != nil {
+			writeError(w, s.log, r, err)
+			return
+		}
+		code, v, err := h(w, r)
+		if err != nil {
+			writeError(w, s.log, r, err)
+			return
+		}
+		if v == nil {
+			w.WriteHeader(code)
+			return
+		}
+		writeJSON(w, code, v)
+	})
+}
+
+// authorise checks an operator's role: a verified client certificate's
+// organisational unit, or a bearer token.
+func (s *Server) authorise(r *http.Request, who role) error {
+	if who == anyone {
+		return nil
+	}
+	var got string
+	if r.TLS != nil && len(r.TLS.VerifiedChains) > 0 {
+		ous := r.TLS.VerifiedChains[0][0].Subject.OrganizationalUnit
+		switch {
+		case slices.Contains(ous, store.RoleAdmin):
+			got = store.RoleAdmin
+		case slices.Contains(ous, store.RoleAuditor):
+			got = store.RoleAuditor
+		}
+	}
+	if tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer "); ok && got == "" {
+		role, err := s.v.OperatorRole(r.Context(), strings.TrimSpace(tok))
+		if errors.Is(err, verifier.ErrUnauthorized) {
+			return errUnauthenticated
+		}
+		if err != nil {
+			return err
+		}
+		got = role
+	}
+	switch {
+	case got == "":
+		return errUnauthenticated
+	case who == admin && subtle.ConstantTimeCompare([]byte(got), []byte(store.RoleAdmin)) != 1:
+		return errForbidden
+	}
+	return nil
+}
+
+// decode reads a bounded JSON body into v: one value, no unknown
+// fields, nothing after it.
+func decode(w http.ResponseWriter, r *http.Request, limit int64, v any) error {
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
+	if err != nil {
+		return err
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return fmt.Errorf("%w: %v", errBadJSON, err)
+	}
+	if dec.More() {
+		return fmt.Errorf("%w: data after the JSON value", errBadJSON)
+	}
+	return nil
+}
+
+// admitEvidence takes an appraisal slot, waiting at most admitWait.
+func (s *Server) admitEvidence(ctx context.Context) (release func(), err error) {
+	t := time.NewTimer(admitWait)
+	defer t.Stop()
+	select {
+	case s.admit <- struct{}{}:
+		return func() { <-s.admit }, nil
+	case <-t.C:
+		return nil, errOverloaded
+	case <-ctx.Done():
+		return nil, errOverloaded
+	}
+}
