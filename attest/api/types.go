@@ -96,3 +96,9 @@ type Health struct {
 	Status string `json:"status"`
 	Schema int    `json:"schema"`
 }
+
+// ImportBody is POST /v1/flavors/import's body: the golden host whose
+// last verified evidence the flavors are made from.
+type ImportBody struct {
+	HostID string `json:"host_id"`
+}

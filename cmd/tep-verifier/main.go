@@ -1,0 +1,87 @@
+// Command tep-verifier is TEP's attestation verifier: a service that
+// enrols hosts' TPMs, appraises their evidence against flavors and a
+// runtime policy, and keeps signed trust reports; and the operator's
+// commands that talk to it.
+//
+//	tep-verifier serve  --state DIR [--listen ADDR] [--ek-ca FILE]... [--client-ca FILE] [--san NAME]... [--pull-interval D]
+//	tep-verifier token create --state DIR --role admin|auditor|enroll [--ttl D] [--json]
+//	tep-verifier token revoke --state DIR ID
+//	tep-verifier token list   --state DIR [--json]
+//	tep-verifier hosts   [--verifier URL --ca FILE --token T] [--json]
+//	tep-verifier reports [--verifier URL --ca FILE --token T] [--host ID] [--latest] [--since T] [--until T] [--json]
+//	tep-verifier flavors list|add FILE|import --from-host ID [--verifier URL --ca FILE --token T] [--json]
+//
+// serve keeps its database (SQLite), TLS certificate and report-signing
+// key in DIR, making the certificate and key on first start; agents pin
+// DIR/tls-cert.pem. token works on DIR's database directly (run it as
+// the service's user, beside the service). The operator commands take
+// --verifier, --ca and --token or TEP_VERIFIER_URL, TEP_VERIFIER_CA and
+// TEP_VERIFIER_TOKEN.
+//
+// Exit status: 0 on success, 1 on any error (printed once, on stderr), 2
+// for a usage error.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	if errors.Is(err, flag.ErrHelp) {
+		return
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "tep-verifier:", err)
+		var ue usageError
+		if errors.As(err, &ue) {
+			os.Exit(2)
+		}
+		os.Exit(1)
+	}
+}
+
+const usage = `usage:
+  tep-verifier serve  --state DIR [--listen ADDR] [--ek-ca FILE]... [--client-ca FILE] [--san NAME]... [--pull-interval D]
+  tep-verifier token create --state DIR --role admin|auditor|enroll [--ttl D] [--json]
+  tep-verifier token revoke --state DIR ID
+  tep-verifier token list   --state DIR [--json]
+  tep-verifier hosts   [--verifier URL --ca FILE --token T] [--json]
+  tep-verifier reports [--verifier URL --ca FILE --token T] [--host ID] [--latest] [--since T] [--until T] [--json]
+  tep-verifier flavors list | add FILE | import --from-host ID  [--verifier URL --ca FILE --token T] [--json]`
+
+// usageError is a command line that cannot be run: exit status 2.
+type usageError struct{ msg string }
+
+func (e usageError) Error() string { return e.msg + "\n" + usage }
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		return usageError{"no command"}
+	}
+	switch args[0] {
+	case "serve":
+		return runServe(ctx, args[1:], stderr)
+	case "token":
+		return runToken(ctx, args[1:], stdout, stderr)
+	case "hosts":
+		return runHosts(ctx, args[1:], stdout, stderr)
+	case "reports":
+		return runReports(ctx, args[1:], stdout, stderr)
+	case "flavors":
+		return runFlavors(ctx, args[1:], stdout, stderr)
+	case "-h", "--help", "help":
+		fmt.Fprintln(stdout, usage)
+		return nil
+	}
+	return usageError{fmt.Sprintf("unknown command %q", args[0])}
+}

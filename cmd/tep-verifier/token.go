@@ -1,0 +1,103 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"path/filepath"
+	"text/tabwriter"
+	"time"
+
+	"tep.dev/tep/attest/store"
+	"tep.dev/tep/attest/verifier"
+)
+
+// dbFile is the verifier's SQLite database in its state directory.
+const dbFile = "verifier.db"
+
+func openStore(state string) (*store.SQLite, error) {
+	if state == "" {
+		return nil, usageError{"--state is required"}
+	}
+	return store.OpenSQLite(filepath.Join(state, dbFile))
+}
+
+func runToken(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		return usageError{"token: create, revoke or list"}
+	}
+	fs := flag.NewFlagSet("token "+args[0], flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	state := fs.String("state", "", "the verifier's state directory")
+	role := fs.String("role", "", "admin, auditor, or enroll (a one-time enrolment token)")
+	ttl := fs.Duration("ttl", 0, "lifetime; 0: none (enrolment tokens default to 24h)")
+	asJSON := fs.Bool("json", false, "print JSON")
+	if err := fs.Parse(args[1:]); err != nil {
+		return err
+	}
+	s, err := openStore(*state)
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	v := verifier.New(verifier.Config{Store: s})
+	switch args[0] {
+	case "create":
+		if *role == store.RoleEnroll && *ttl == 0 {
+			*ttl = 24 * time.Hour
+		}
+		value, t, err := v.CreateToken(ctx, *role, *ttl)
+		if err != nil {
+			return err
+		}
+		if *asJSON {
+			return printJSON(stdout, map[string]any{"id": t.ID, "role": t.Role, "token": value, "expires": t.Expires})
+		}
+		fmt.Fprintf(stdout, "id:    %s\nrole:  %s\ntoken: %s\n", t.ID, t.Role, value)
+		return nil
+	case "revoke":
+		if fs.NArg() != 1 {
+			return usageError{"token revoke: one token id"}
+		}
+		if err := s.RevokeToken(ctx, fs.Arg(0)); err != nil {
+			return fmt.Errorf("revoking token %s: %w", fs.Arg(0), err)
+		}
+		fmt.Fprintf(stdout, "revoked %s\n", fs.Arg(0))
+		return nil
+	case "list":
+		ts, err := s.Tokens(ctx)
+		if err != nil {
+			return err
+		}
+		if *asJSON {
+			type row struct {
+				ID      string    `json:"id"`
+				Role    string    `json:"role"`
+				Created time.Time `json:"created"`
+				Expires time.Time `json:"expires,omitzero"`
+				Revoked bool      `json:"revoked"`
+				UsedBy  string    `json:"used_by,omitempty"`
+			}
+			rows := make([]row, 0, len(ts))
+			for _, t := range ts {
+				rows = append(rows, row{t.ID, t.Role, t.Created, t.Expires, t.Revoked, t.UsedBy})
+			}
+			return printJSON(stdout, rows)
+		}
+		tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "ID\tROLE\tCREATED\tREVOKED\tUSED BY")
+		for _, t := range ts {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%v\t%s\n", t.ID, t.Role, t.Created.Format(time.RFC3339), t.Revoked, t.UsedBy)
+		}
+		return tw.Flush()
+	}
+	return usageError{fmt.Sprintf("token %q: create, revoke or list", args[0])}
+}
+
+func printJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
