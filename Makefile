@@ -53,6 +53,12 @@ install: build install-service
 	ln -sf libtep_interface.so $(DESTDIR)$(LIBDIR)/libpkcs11_client_wrapper.so
 	install -m 0755 $(BUILD)/tepd $(DESTDIR)$(BINDIR)/
 	printf 'module: %s\ncritical: no\n' $(LIBDIR)/libtep_interface.so > $(DESTDIR)$(P11KIT_MODULES)/tep.module
+	# attestation: the agent and the verifier, and their units
+	install -m 0755 $(BUILD)/tep-attest $(BUILD)/tep-verifier $(DESTDIR)$(BINDIR)/
+	for u in tep-attest tep-verifier; do \
+		sed -e 's|/usr/local/bin/|$(BINDIR)/|' -e 's|/etc/tep/|$(SYSCONFDIR)/tep/|' dist/$$u.service > $(DESTDIR)$(SYSTEMDUNITDIR)/$$u.service; \
+		chmod 0644 $(DESTDIR)$(SYSTEMDUNITDIR)/$$u.service; \
+	done
 
 # tepd.service (ExecStart= and --config pointed at BINDIR and SYSCONFDIR),
 # the tep user, its state directory, and the example configuration, which
