@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"tep.dev/tep/attest/store"
 )
@@ -16,8 +17,9 @@ const maxPolicy = 1 << 20
 // behind the verifier's back is detected when it is read.
 type PolicyBook interface {
 	// Check validates a body of a kind (store.KindFlavor, ...) and
-	// returns its id and name.
-	Check(kind string, body []byte) (id, name string, err error)
+	// returns its id, its name and the body to store (filled in and
+	// re-encoded as the policy packages write it).
+	Check(kind string, body []byte, now time.Time) (id, name string, canonical []byte, err error)
 	// Sign signs a checked body; Verify checks a stored one.
 	Sign(kind string, body []byte) ([]byte, error)
 	Verify(kind string, body, sig []byte) error
@@ -42,7 +44,7 @@ func (v *Verifier) PutPolicy(ctx context.Context, kind string, body []byte) (sto
 	if len(body) > maxPolicy {
 		return store.Policy{}, fmt.Errorf("%w: %s of %d bytes, at most %d", ErrInvalid, kind, len(body), maxPolicy)
 	}
-	id, name, err := v.cfg.Policies.Check(kind, body)
+	id, name, body, err := v.cfg.Policies.Check(kind, body, v.cfg.Now())
 	if err != nil {
 		return store.Policy{}, fmt.Errorf("%w: %s: %v", ErrInvalid, kind, err)
 	}
