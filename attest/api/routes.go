@@ -43,6 +43,8 @@ func (s *Server) routes() {
 		s.handle("DELETE /v1/"+seg+"/{id}", admin, s.deletePolicy(kind))
 	}
 
+	s.handle("POST /v1/flavors/import", admin, s.importFlavors)
+
 	s.handle("GET /v1/reports", auditor, s.reports)
 	s.handle("GET /v1/reports/latest", auditor, s.latest)
 	s.handle("GET /v1/reports/{id}", auditor, s.report)
@@ -238,4 +240,17 @@ func notFound(err error, what string) error {
 		return fmt.Errorf("%w: %s", verifier.ErrNotFound, what)
 	}
 	return err
+}
+
+func (s *Server) importFlavors(w http.ResponseWriter, r *http.Request) (int, any, error) {
+	var b ImportBody
+	if err := decode(w, r, s.cfg.MaxBody, &b); err != nil {
+		return 0, nil, err
+	}
+	ps, err := s.v.ImportFlavors(r.Context(), b.HostID)
+	out := make([]Policy, 0, len(ps))
+	for _, p := range ps {
+		out = append(out, policyView(p))
+	}
+	return http.StatusCreated, out, err
 }
