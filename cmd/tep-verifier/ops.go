@@ -164,7 +164,7 @@ func runFlavors(ctx context.Context, args []string, stdout, stderr io.Writer) er
 			return rerr
 		}
 		var p api.Policy
-		err = c.Do(ctx, http.MethodPost, "/v1/flavors", json.RawMessage(b), &p)
+		err = c.Do(ctx, http.MethodPost, "/v1/flavors", b, &p)
 		out = []api.Policy{p}
 	case "import":
 		if *from == "" {
