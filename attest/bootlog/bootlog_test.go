@@ -1,0 +1,161 @@
+package bootlog_test
+
+import (
+	"bytes"
+	"encoding/hex"
+	"slices"
+	"testing"
+
+	"tep.dev/tep/attest"
+	"tep.dev/tep/attest/bootlog"
+	"tep.dev/tep/attest/bootlog/bootlogtest"
+)
+
+var banks = []string{"sha256", "sha384"}
+
+func build(t *testing.T, events []bootlogtest.Event) []byte {
+	t.Helper()
+	log, err := bootlogtest.Build(banks, events)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return log
+}
+
+func quote(events []bootlogtest.Event) []attest.PCRBank {
+	var q []attest.PCRBank
+	for _, b := range banks {
+		q = append(q, attest.PCRBank{Bank: b, Values: bootlogtest.PCRs(b, events)})
+	}
+	return q
+}
+
+func TestVerify(t *testing.T) {
+	ev := bootlogtest.Sample("1.0")
+	got, faults := bootlog.Verify(build(t, ev), quote(ev), nil)
+	if faults != nil {
+		t.Fatalf("Verify = %v", faults)
+	}
+	for _, b := range banks {
+		if len(got[b]) != len(ev) {
+			t.Fatalf("Verify: %d %s events, want %d", len(got[b]), b, len(ev))
+		}
+	}
+	e := got["sha384"][0]
+	if e.PCR != 0 || e.TypeName != "EV_S_CRTM_VERSION" || !slices.Contains(e.Tags, "TEP test firmware 1.0") {
+		t.Errorf("event 0 = %+v, want EV_S_CRTM_VERSION tagged with the version", e)
+	}
+	if !bytes.Equal(e.Digest, bootlogtest.Digest(ev[0], "sha384")) {
+		t.Errorf("event 0 digest = %x, want the sha384 digest", e.Digest)
+	}
+	secure := got["sha256"][2]
+	if secure.PCR != 7 || !slices.Equal(secure.Tags, []string{"EV_EFI_VARIABLE_DRIVER_CONFIG", "SecureBoot"}) {
+		t.Errorf("event 2 = %+v, want the SecureBoot variable", secure)
+	}
+	// A bank the log lacks is not checked; one in common suffices.
+	q := append(quote(ev), attest.PCRBank{Bank: "sha1", Values: map[int][]byte{0: make([]byte, 20)}})
+	if _, faults := bootlog.Verify(build(t, ev), q, nil); faults != nil {
+		t.Errorf("Verify with an extra sha1 bank = %v", faults)
+	}
+}
+
+func TestVerifyTampered(t *testing.T) {
+	ev := bootlogtest.Sample("1.0")
+	q := quote(ev)
+	changed := slices.Clone(ev)
+	changed[5] = bootlogtest.Event{PCR: 4, Type: bootlogtest.EvEFIAction, Data: []byte("Calling EFI Application from Boot Option!")}
+	noPCR5 := slices.DeleteFunc(slices.Clone(ev), func(e bootlogtest.Event) bool { return e.PCR == 5 })
+	reordered := slices.Clone(ev)
+	reordered[2], reordered[3] = reordered[3], reordered[2]
+	cases := map[string]struct {
+		log  []byte
+		q    []attest.PCRBank
+		pcr  int
+		bank string
+	}{
+		"event changed":             {build(t, changed), q, 4, ""},
+		"PCR 7 events reordered":    {build(t, reordered), q, 7, ""},
+		"PCR 5 events removed":      {build(t, noPCR5), q, 5, ""},
+		"sha384 PCR 0 differs":      {build(t, ev), withValue(q, "sha384", 0, bytes.Repeat([]byte{1}, 48)), 0, "sha384"},
+		"firmware updated, log not": {build(t, ev), quote(bootlogtest.Sample("1.1")), 0, ""},
+	}
+	for name, c := range cases {
+		t.Run(name, func(t *testing.T) {
+			got, faults := bootlog.Verify(c.log, c.q, nil)
+			if len(faults) == 0 {
+				t.Fatalf("Verify = %d banks of events, no fault", len(got))
+			}
+			for _, f := range faults {
+				if f.Name != attest.FaultPcrEventLogInvalid || f.PCR == nil || *f.PCR != c.pcr || (c.bank != "" && f.Bank != c.bank) {
+					t.Errorf("fault %+v, want %s for PCR %d", f, attest.FaultPcrEventLogInvalid, c.pcr)
+				}
+				var want []byte
+				for _, b := range c.q {
+					if b.Bank == f.Bank {
+						want = b.Values[c.pcr]
+					}
+				}
+				if f.Expected != hex.EncodeToString(want) || f.Actual == f.Expected {
+					t.Errorf("fault expected/actual = %s/%s, want the quoted value and another", f.Expected, f.Actual)
+				}
+			}
+		})
+	}
+}
+
+func withValue(q []attest.PCRBank, bank string, pcr int, v []byte) []attest.PCRBank {
+	out := make([]attest.PCRBank, len(q))
+	for i, b := range q {
+		vals := map[int][]byte{}
+		for k, x := range b.Values {
+			vals[k] = x
+		}
+		if b.Bank == bank {
+			vals[pcr] = v
+		}
+		out[i] = attest.PCRBank{Bank: b.Bank, Values: vals}
+	}
+	return out
+}
+
+func TestVerifyMalformed(t *testing.T) {
+	ev := bootlogtest.Sample("1.0")
+	good := build(t, ev)
+	cases := map[string]struct {
+		log  []byte
+		want string
+	}{
+		"truncated":      {good[:len(good)-3], attest.FaultPcrEventLogInvalid},
+		"empty":          {nil, attest.FaultPcrEventLogInvalid},
+		"garbage":        {bytes.Repeat([]byte{0xff}, 100), attest.FaultPcrEventLogInvalid},
+		"oversized":      {make([]byte, bootlog.MaxLog+1), attest.FaultEvidenceTooLarge},
+		"no common bank": {mustBuild(t, []string{"sha1"}, ev), attest.FaultPcrEventLogInvalid},
+	}
+	for name, c := range cases {
+		t.Run(name, func(t *testing.T) {
+			_, faults := bootlog.Verify(c.log, quote(ev), nil)
+			if len(faults) != 1 || faults[0].Name != c.want {
+				t.Errorf("Verify = %v, want one %s", faults, c.want)
+			}
+		})
+	}
+}
+
+func mustBuild(t *testing.T, banks []string, ev []bootlogtest.Event) []byte {
+	t.Helper()
+	log, err := bootlogtest.Build(banks, ev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return log
+}
+
+func FuzzVerify(f *testing.F) {
+	ev := bootlogtest.Sample("1.0")
+	log, _ := bootlogtest.Build(banks, ev)
+	f.Add(log)
+	q := quote(ev)
+	f.Fuzz(func(t *testing.T, log []byte) {
+		bootlog.Verify(log, q, nil)
+	})
+}
