@@ -270,3 +270,21 @@ func threeFields(e ima.Entry) []byte {
 	e.Data = append(bytes.Clone(e.Data), 0, 0, 0, 0)
 	return e.Append(nil)
 }
+
+func TestStateBanks(t *testing.T) {
+	if _, err := ima.NewState(); !errors.Is(err, ima.ErrBank) {
+		t.Errorf("NewState() = %v, want ErrBank", err)
+	}
+	if _, err := ima.NewState("sha256", "md5"); !errors.Is(err, ima.ErrBank) {
+		t.Errorf("NewState(sha256, md5) = %v, want ErrBank", err)
+	}
+	g := generate(t, 3)
+	var empty ima.State
+	if n, f := empty.Replay(parse(t, g.Log()), quoted(g)); n != 0 || len(f) != 1 || f[0].Name != attest.FaultIMALogInvalid {
+		t.Errorf("Replay on a state with no bank = %d, %v; want one %s", n, f, attest.FaultIMALogInvalid)
+	}
+	bad := ima.State{Banks: []ima.Bank{{Name: "sha256", Value: []byte{1}}}}
+	if err := bad.Extend(parse(t, g.Log())); err == nil {
+		t.Error("Extend of a state with a short sha256 value succeeded")
+	}
+}

@@ -47,8 +47,11 @@ func BankHash(bank string) (crypto.Hash, error) {
 }
 
 // NewState returns the state before the first entry: PCR 10 all zeros
-// in each of banks.
+// in each of banks, of which there must be at least one.
 func NewState(banks ...string) (*State, error) {
+	if len(banks) == 0 {
+		return nil, fmt.Errorf("%w: no bank to replay", ErrBank)
+	}
 	s := &State{}
 	for _, b := range banks {
 		h, err := BankHash(b)
@@ -91,6 +94,9 @@ type replayer struct {
 }
 
 func newReplayer(s *State) (*replayer, error) {
+	if len(s.Banks) == 0 {
+		return nil, fmt.Errorf("%w: state has no bank", ErrBank)
+	}
 	r := &replayer{s: s, sha1: sha1.New(), sum: make([]byte, 0, 64)}
 	for i := range r.ffs {
 		r.ffs[i] = 0xFF
