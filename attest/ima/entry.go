@@ -99,11 +99,21 @@ func (e *Entry) Append(dst []byte) []byte {
 // Parse reads every entry of log. Entries point into log.
 func Parse(log []byte, lim Limits) ([]Entry, error) {
 	lim = lim.withDefaults()
-	var out []Entry
-	for off := 0; off < len(log); {
-		if len(out) == lim.MaxEntries {
-			return nil, fmt.Errorf("parsing entry %d: %w (limit %d)", len(out), ErrTooMany, lim.MaxEntries)
+	// Count first (framing only), so the entries take one allocation
+	// and an oversized log is refused before any is kept.
+	n := 0
+	for off := 0; off < len(log) && n <= lim.MaxEntries; n++ {
+		l, err := frameLen(log[off:])
+		if err != nil {
+			break // the parse below reports it, with the entry's index
 		}
+		off += l
+	}
+	if n > lim.MaxEntries {
+		return nil, fmt.Errorf("parsing: more than %d entries: %w", lim.MaxEntries, ErrTooMany)
+	}
+	out := make([]Entry, 0, n+1)
+	for off := 0; off < len(log); {
 		var e Entry
 		n, err := parseEntry(log[off:], lim, &e)
 		if err != nil {
