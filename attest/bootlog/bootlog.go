@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"unicode/utf16"
 
@@ -25,6 +26,7 @@ var PCRs = []int{0, 1, 2, 3, 4, 5, 6, 7}
 
 // Event is a verified event in one bank.
 type Event struct {
+	// Seq is the event's place among the bank's verified events.
 	Seq      int    `json:"seq"`
 	PCR      int    `json:"pcr"`
 	Type     uint32 `json:"type_id"`
@@ -35,6 +37,17 @@ type Event struct {
 	Tags   []string `json:"tags,omitempty"`
 }
 
+// Verified is one bank's verified part of a log: the PCRs it replayed to
+// their quoted values and their events in log order. A PCR in PCRs with
+// no event held its initial value.
+type Verified struct {
+	PCRs   []int   `json:"pcrs"`
+	Events []Event `json:"events"`
+}
+
+// Has reports whether PCR pcr was verified.
+func (v Verified) Has(pcr int) bool { return slices.Contains(v.PCRs, pcr) }
+
 // algs maps bank names to go-attestation's algorithms.
 var algs = map[string]gattest.HashAlg{
 	"sha1": gattest.HashSHA1, "sha256": gattest.HashSHA256,
@@ -42,11 +55,11 @@ var algs = map[string]gattest.HashAlg{
 }
 
 // Verify replays log into pcrs (PCRs when nil) in every quoted bank the
-// log carries, and returns the verified events by bank, or the faults:
+// log carries, and returns what it verified by bank, or the faults:
 // PcrEventLogInvalid for a log that does not parse or a PCR whose replay
 // differs from the quote (Expected the quoted value, Actual the replay),
 // EvidenceTooLarge for an oversized log.
-func Verify(log []byte, quoted []attest.PCRBank, pcrs []int) (map[string][]Event, []attest.Fault) {
+func Verify(log []byte, quoted []attest.PCRBank, pcrs []int) (map[string]Verified, []attest.Fault) {
 	if pcrs == nil {
 		pcrs = PCRs
 	}
@@ -58,17 +71,17 @@ func Verify(log []byte, quoted []attest.PCRBank, pcrs []int) (map[string][]Event
 	if err != nil {
 		return nil, []attest.Fault{{Name: attest.FaultPcrEventLogInvalid, Description: "boot event log: " + err.Error()}}
 	}
-	out := map[string][]Event{}
+	out := map[string]Verified{}
 	var faults []attest.Fault
 	for _, q := range quoted {
 		alg, ok := algs[q.Bank]
 		if !ok || !hasAlg(el, alg) {
 			continue
 		}
-		events, fs := verifyBank(el, alg, q, pcrs)
+		v, fs := verifyBank(el, alg, q, pcrs)
 		faults = append(faults, fs...)
 		if fs == nil {
-			out[q.Bank] = events
+			out[q.Bank] = v
 		}
 	}
 	if len(out) == 0 && faults == nil {
@@ -88,7 +101,7 @@ func hasAlg(el *gattest.EventLog, alg gattest.HashAlg) bool {
 }
 
 // verifyBank replays one bank.
-func verifyBank(el *gattest.EventLog, alg gattest.HashAlg, q attest.PCRBank, pcrs []int) ([]Event, []attest.Fault) {
+func verifyBank(el *gattest.EventLog, alg gattest.HashAlg, q attest.PCRBank, pcrs []int) (Verified, []attest.Fault) {
 	h, _ := ima.BankHash(q.Bank)
 	var want []gattest.PCR
 	for _, i := range pcrs {
@@ -102,7 +115,7 @@ func verifyBank(el *gattest.EventLog, alg gattest.HashAlg, q attest.PCRBank, pcr
 	if err != nil {
 		var re gattest.ReplayError
 		if !errors.As(err, &re) {
-			return nil, []attest.Fault{{Name: attest.FaultPcrEventLogInvalid, Bank: q.Bank, Description: "boot event log replay: " + err.Error()}}
+			return Verified{}, []attest.Fault{{Name: attest.FaultPcrEventLogInvalid, Bank: q.Bank, Description: "boot event log replay: " + err.Error()}}
 		}
 		for _, i := range re.InvalidPCRs {
 			faults = append(faults, replayFault(q, i, h, own))
@@ -115,16 +128,19 @@ func verifyBank(el *gattest.EventLog, alg gattest.HashAlg, q attest.PCRBank, pcr
 		}
 	}
 	if faults != nil {
-		return nil, faults
+		return Verified{}, faults
 	}
-	events := make([]Event, 0, len(verified))
+	v := Verified{Events: make([]Event, 0, len(verified))}
+	for _, p := range want {
+		v.PCRs = append(v.PCRs, p.Index)
+	}
 	for seq, e := range verified {
-		events = append(events, Event{
+		v.Events = append(v.Events, Event{
 			Seq: seq, PCR: e.Index, Type: uint32(e.Type), TypeName: e.Type.String(),
 			Digest: e.Digest, Data: e.Data, Tags: Tags(uint32(e.Type), e.Data),
 		})
 	}
-	return events, nil
+	return v, nil
 }
 
 func replayFault(q attest.PCRBank, pcr int, h crypto.Hash, own map[int][]byte) attest.Fault {

@@ -37,18 +37,18 @@ func TestVerify(t *testing.T) {
 		t.Fatalf("Verify = %v", faults)
 	}
 	for _, b := range banks {
-		if len(got[b]) != len(ev) {
-			t.Fatalf("Verify: %d %s events, want %d", len(got[b]), b, len(ev))
+		if len(got[b].Events) != len(ev) || !slices.Equal(got[b].PCRs, bootlog.PCRs) {
+			t.Fatalf("Verify: %d %s events for PCRs %v, want %d for %v", len(got[b].Events), b, got[b].PCRs, len(ev), bootlog.PCRs)
 		}
 	}
-	e := got["sha384"][0]
+	e := got["sha384"].Events[0]
 	if e.PCR != 0 || e.TypeName != "EV_S_CRTM_VERSION" || !slices.Contains(e.Tags, "TEP test firmware 1.0") {
 		t.Errorf("event 0 = %+v, want EV_S_CRTM_VERSION tagged with the version", e)
 	}
 	if !bytes.Equal(e.Digest, bootlogtest.Digest(ev[0], "sha384")) {
 		t.Errorf("event 0 digest = %x, want the sha384 digest", e.Digest)
 	}
-	secure := got["sha256"][2]
+	secure := got["sha256"].Events[2]
 	if secure.PCR != 7 || !slices.Equal(secure.Tags, []string{"EV_EFI_VARIABLE_DRIVER_CONFIG", "SecureBoot"}) {
 		t.Errorf("event 2 = %+v, want the SecureBoot variable", secure)
 	}
@@ -56,6 +56,13 @@ func TestVerify(t *testing.T) {
 	q := append(quote(ev), attest.PCRBank{Bank: "sha1", Values: map[int][]byte{0: make([]byte, 20)}})
 	if _, faults := bootlog.Verify(build(t, ev), q, nil); faults != nil {
 		t.Errorf("Verify with an extra sha1 bank = %v", faults)
+	}
+	// PCRs not quoted are not verified.
+	q = withValue(quote(ev), "sha256", 0, nil)
+	delete(q[0].Values, 0)
+	got, _ = bootlog.Verify(build(t, ev), q, nil)
+	if v := got["sha256"]; v.Has(0) || !v.Has(1) || slices.ContainsFunc(v.Events, func(e bootlog.Event) bool { return e.PCR == 0 }) {
+		t.Errorf("Verify without PCR 0 quoted: PCRs %v, want 1–7 and no PCR 0 event", v.PCRs)
 	}
 }
 

@@ -65,8 +65,8 @@ func TestSWTPM(t *testing.T) {
 		t.Fatalf("read %d and %d PCRs, want 8 each", len(quoted[0].Values), len(quoted[1].Values))
 	}
 	events, faults := bootlog.Verify(build(t, ev), quoted, nil)
-	if faults != nil || len(events["sha256"]) != len(ev) || len(events["sha384"]) != len(ev) {
-		t.Fatalf("Verify against the TPM = %d+%d events, %v", len(events["sha256"]), len(events["sha384"]), faults)
+	if faults != nil || len(events["sha256"].Events) != len(ev) || len(events["sha384"].Events) != len(ev) {
+		t.Fatalf("Verify against the TPM = %d+%d events, %v", len(events["sha256"].Events), len(events["sha384"].Events), faults)
 	}
 	tampered := bootlogtest.Sample("2.4")
 	if _, faults := bootlog.Verify(build(t, tampered), quoted, nil); len(faults) != 2 {

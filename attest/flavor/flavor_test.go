@@ -291,3 +291,37 @@ func TestSignedFlavorTampered(t *testing.T) {
 }
 
 func hexs(b []byte) string { return hex.EncodeToString(b) }
+
+func TestOtherHostsFlavorTampered(t *testing.T) {
+	fs := imported(t, host(t, hostSpec{}), t0)
+	other := imported(t, host(t, hostSpec{id: "edge-2"}), t0)
+	for _, s := range other {
+		if s.Flavor.Meta.Part == flavor.HostUnique {
+			s.Flavor.PCRs[0].Measurement = "00"
+			fs = append(fs, s)
+		}
+	}
+	if r := evaluate(host(t, hostSpec{}), flavor.DefaultGroup(), fs); !r.Trusted {
+		t.Errorf("a changed HOST_UNIQUE flavor of edge-2 made edge-1 untrusted: %v", r.Faults)
+	}
+	if r := evaluate(host(t, hostSpec{id: "edge-2"}), flavor.DefaultGroup(), fs); r.Trusted {
+		t.Error("edge-2 trusted with its HOST_UNIQUE flavor changed")
+	}
+}
+
+// TestEventRuleOnUnverifiedPCR: the boot log is verified for PCRs 0–7
+// only, so an event-log rule on PCR 8 cannot pass, even with no events
+// expected.
+func TestEventRuleOnUnverifiedPCR(t *testing.T) {
+	f := flavor.Flavor{Meta: flavor.Meta{ID: "os-8", Part: flavor.OS, Created: t0},
+		PCRs: []flavor.PCRRule{{PCR: flavor.PCR{Index: 8, Bank: "sha256"}, EventlogEquals: &flavor.EventlogEquals{}}}}
+	s, err := flavor.Sign(f, signKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := flavor.Group{Policies: []flavor.MatchPolicy{{Part: flavor.OS, Match: flavor.AnyOf, Required: flavor.Require}}}
+	r := evaluate(host(t, hostSpec{}), g, []flavor.Signed{s})
+	if got := faultNames(r); r.Trusted || !slices.Equal(got, []string{attest.FaultPcrEventLogInvalid}) {
+		t.Errorf("trusted %v, faults %v; want %s", r.Trusted, got, attest.FaultPcrEventLogInvalid)
+	}
+}

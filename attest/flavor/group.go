@@ -78,8 +78,10 @@ func (g *Group) Check() error {
 
 // Evaluate applies the group's flavors to the host: each stored flavor's
 // signature is checked with the verifier's public key (one that fails is
-// not used and gives a FlavorSignatureNotTrusted rule), then each part's
-// flavors are matched by its policy. ANY_OF reports the first flavor
+// not used and gives a FlavorSignatureNotTrusted rule, so the report is
+// untrusted while the store holds a changed flavor), then each part's
+// flavors are matched by its policy. Other hosts' HOST_UNIQUE flavors
+// are skipped. ANY_OF reports the first flavor
 // that matches, or every candidate's failed rules when none does.
 func (g *Group) Evaluate(h *Host, flavors []Signed, pub crypto.PublicKey) []report.Rule {
 	if err := g.Check(); err != nil {
@@ -89,13 +91,13 @@ func (g *Group) Evaluate(h *Host, flavors []Signed, pub crypto.PublicKey) []repo
 	byPart := map[Part][]*Flavor{}
 	for i := range flavors {
 		s := &flavors[i]
-		if err := s.Verify(pub); err != nil {
-			out = append(out, report.Rule{Name: RuleFlavorSignature, Part: string(s.Flavor.Meta.Part), FlavorID: s.Flavor.Meta.ID,
-				Faults: []attest.Fault{{Name: attest.FaultFlavorSignatureNotTrusted, Description: err.Error()}}})
-			continue
-		}
 		f := &s.Flavor
 		if f.Meta.Part == HostUnique && f.Meta.HostID != h.ID {
+			continue // another host's: neither used nor this host's concern
+		}
+		if err := s.Verify(pub); err != nil {
+			out = append(out, report.Rule{Name: RuleFlavorSignature, Part: string(f.Meta.Part), FlavorID: f.Meta.ID,
+				Faults: []attest.Fault{{Name: attest.FaultFlavorSignatureNotTrusted, Description: err.Error()}}})
 			continue
 		}
 		byPart[f.Meta.Part] = append(byPart[f.Meta.Part], f)

@@ -31,10 +31,10 @@ type Host struct {
 	Facts attest.HostFacts
 	// PCRs are the quoted PCR values.
 	PCRs []attest.PCRBank
-	// EventLog holds the boot log's verified events by bank, as
-	// bootlog.Verify returns them; EventLogFaults are the faults it
-	// returned. Both are empty when the host sent no boot log.
-	EventLog       map[string][]bootlog.Event
+	// EventLog holds what bootlog.Verify verified of the boot log, by
+	// bank; EventLogFaults are the faults it returned. Both are empty
+	// when the host sent no boot log.
+	EventLog       map[string]bootlog.Verified
 	EventLogFaults []attest.Fault
 	// IMA holds the IMA entries accepted for the report (those that
 	// replayed to the quoted PCR 10).
@@ -123,10 +123,10 @@ func pcrMatches(h *Host, r *PCRRule) []attest.Fault {
 // bank, or the faults that keep them from being trusted.
 func integrity(h *Host, p PCR) ([]bootlog.Event, []attest.Fault) {
 	idx := p.Index
-	events, ok := h.EventLog[p.Bank]
-	if ok {
+	v, ok := h.EventLog[p.Bank]
+	if ok && v.Has(p.Index) {
 		var out []bootlog.Event
-		for _, e := range events {
+		for _, e := range v.Events {
 			if e.PCR == p.Index {
 				out = append(out, e)
 			}
