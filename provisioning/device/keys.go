@@ -69,31 +69,45 @@ func ImportAESKey(t *tpm.TPM, key []byte, replace bool) (changed bool, err error
 }
 
 func importAESKey(t *tpm.TPM, key []byte, replace bool) (bool, error) {
-	want, err := AESFingerprint(key)
-	if err != nil {
-		return false, err
-	}
-	if _, err := readPersistent(t, provisioning.AESKeyHandle, ""); err == nil {
-		found, err := AESKeyFingerprint(t)
-		switch {
-		case err == nil && subtle.ConstantTimeCompare(found[:], want[:]) == 1:
-			return false, nil
-		case !replace && err == nil:
-			return false, fmt.Errorf("%w: handle 0x%08x holds the AES key with fingerprint SHA256:%x; run with --replace to overwrite it", ErrConflict, uint32(provisioning.AESKeyHandle), found)
-		case !replace:
-			return false, fmt.Errorf("%w: handle 0x%08x holds an object that is not a usable AES key (%v); run with --replace to overwrite it", ErrConflict, uint32(provisioning.AESKeyHandle), err)
-		}
+	present, err := checkAESKeyAt(t, key)
+	switch {
+	case errors.Is(err, ErrConflict) && replace:
 		if err := evict(t, provisioning.AESKeyHandle); err != nil {
 			return false, err
 		}
-	} else if !errors.Is(err, ErrNotProvisioned) {
+	case err != nil:
 		return false, err
+	case present:
+		return false, nil
 	}
 	blob, err := t.ImportKey(tpm.KeySpec{Kind: tpm.KindAES, Bits: 8 * len(key), Sign: true, Decrypt: true}, key, nil)
 	if err != nil {
 		return false, err
 	}
 	return true, persist(t, blob, provisioning.AESKeyHandle)
+}
+
+// checkAESKeyAt reports whether key is at AESKeyHandle already (present)
+// or nothing is; anything else there is an error wrapping ErrConflict
+// that names the handle and the fingerprint found.
+func checkAESKeyAt(t *tpm.TPM, key []byte) (present bool, err error) {
+	want, err := AESFingerprint(key)
+	if err != nil {
+		return false, err
+	}
+	if _, err := readPersistent(t, provisioning.AESKeyHandle, ""); errors.Is(err, ErrNotProvisioned) {
+		return false, nil
+	} else if err != nil {
+		return false, err
+	}
+	found, err := AESKeyFingerprint(t)
+	switch {
+	case err != nil:
+		return false, fmt.Errorf("%w: handle 0x%08x holds an object that is not a usable AES key (%v); run with --replace to overwrite it", ErrConflict, uint32(provisioning.AESKeyHandle), err)
+	case subtle.ConstantTimeCompare(found[:], want[:]) != 1:
+		return false, fmt.Errorf("%w: handle 0x%08x holds the AES key with fingerprint SHA256:%x; run with --replace to overwrite it", ErrConflict, uint32(provisioning.AESKeyHandle), found)
+	}
+	return true, nil
 }
 
 // CreateDeviceKey makes an ECDH key on curve (P-256 or P-384) in the TPM:

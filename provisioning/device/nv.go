@@ -208,23 +208,52 @@ func WritePolicyKey(t *tpm.TPM, pub *ecdsa.PublicKey, replace bool) (changed boo
 	return changed, nil
 }
 
-func writePolicyKey(tr transport.TPM, der []byte, replace bool) (bool, error) {
+// policyStep is what writing a policy key takes, given what the index
+// holds.
+type policyStep int
+
+const (
+	policyNothing policyStep = iota // the index holds the key, locked
+	policyDefine                    // no index
+	policyWrite                     // defined by an earlier run, never written
+	policyLock                      // written by an earlier run, not locked
+	policyReplace                   // holds something else
+)
+
+// planPolicyKey says what writing der takes; with something else in the
+// index, it is policyReplace and an error wrapping ErrConflict that names
+// the fingerprint found.
+func planPolicyKey(tr transport.TPM, der []byte) (policyStep, policyIndex, error) {
 	nv, err := readPolicyIndex(tr)
 	switch {
 	case errors.Is(err, ErrNotProvisioned):
-		return true, definePolicyKey(tr, der)
+		return policyDefine, nv, nil
 	case err != nil:
-		return false, err
+		return 0, nv, err
 	case bytes.Equal(nv.data, der) && nv.locked():
-		return false, nil
+		return policyNothing, nv, nil
 	case nv.data == nil && nv.pub.Attributes == policyAttrs(false) && int(nv.pub.DataSize) == len(der):
-		// Defined by an earlier run that stopped before writing.
-		return true, writeAndLock(tr, nv.pub, der)
+		return policyWrite, nv, nil
 	case bytes.Equal(nv.data, der) && nv.pub.Attributes == writtenUnlocked():
-		// Written by an earlier run that stopped before the lock.
+		return policyLock, nv, nil
+	}
+	return policyReplace, nv, fmt.Errorf("%w: NV index 0x%08x holds %s; run with --replace to overwrite it", ErrConflict, uint32(provisioning.PolicyKeyIndex), describeIndex(nv))
+}
+
+func writePolicyKey(tr transport.TPM, der []byte, replace bool) (bool, error) {
+	step, nv, err := planPolicyKey(tr, der)
+	if err != nil && (step != policyReplace || !replace) {
+		return false, err
+	}
+	switch step {
+	case policyNothing:
+		return false, nil
+	case policyDefine:
+		return true, definePolicyKey(tr, der)
+	case policyWrite:
+		return true, writeAndLock(tr, nv.pub, der)
+	case policyLock:
 		return true, lockPolicyKey(tr, nv.name)
-	case !replace:
-		return false, fmt.Errorf("%w: NV index 0x%08x holds %s; run with --replace to overwrite it", ErrConflict, uint32(provisioning.PolicyKeyIndex), describeIndex(nv))
 	}
 	if _, err := (tpm2.NVUndefineSpace{AuthHandle: ownerAuth, NVIndex: tpm2.NamedHandle{Handle: provisioning.PolicyKeyIndex, Name: nv.name}}).Execute(tr); err != nil {
 		return false, fmt.Errorf("undefining NV index 0x%08x: %w", uint32(provisioning.PolicyKeyIndex), err)
