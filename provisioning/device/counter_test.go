@@ -92,3 +92,31 @@ func TestCounterRefusesOtherIndices(t *testing.T) {
 		t.Fatal("RaiseCounter(the policy key index) succeeded")
 	}
 }
+
+// Only the owner raises a counter: the index's own (empty, public)
+// authorization does not.
+func TestCounterOnlyOwnerIncrements(t *testing.T) {
+	f := newFixture(t)
+	idx := provisioning.LUKSRevocationIndex
+	start, err := EnsureCounter(f.t, idx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = f.t.Do(func(tr transport.TPM) error {
+		pub, name, err := nvPublic(tr, idx)
+		if err != nil {
+			return err
+		}
+		_, err = tpm2.NVIncrement{
+			AuthHandle: tpm2.AuthHandle{Handle: pub.NVIndex, Name: name, Auth: tpm2.PasswordAuth(nil)},
+			NVIndex:    tpm2.NamedHandle{Handle: pub.NVIndex, Name: name},
+		}.Execute(tr)
+		return err
+	})
+	if !errors.Is(err, tpm2.TPMRCAuthUnavailable) {
+		t.Fatalf("NV_Increment with the index's own authorization = %v, want TPM_RC_AUTH_UNAVAILABLE", err)
+	}
+	if v, _, _ := ReadCounter(f.t, idx); v != start {
+		t.Fatalf("the counter moved from %d to %d", start, v)
+	}
+}

@@ -13,6 +13,7 @@ import (
 	"github.com/google/go-tpm/tpm2"
 
 	"tep.dev/tep/provisioning"
+	"tep.dev/tep/tpm"
 )
 
 func randomBytes(t testing.TB, n int) []byte {
@@ -167,5 +168,33 @@ func TestImportAESKey(t *testing.T) {
 	}
 	if _, err := ImportAESKey(f.t, randomBytes(t, 7), true); err == nil {
 		t.Fatal("ImportAESKey of 7 bytes succeeded")
+	}
+}
+
+// The embedded simulator, which make demo provisions, runs the same
+// stream.
+func TestCTRSimulator(t *testing.T) {
+	tp, err := tpm.Open("sim", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tp.Close()
+	key := randomBytes(t, 32)
+	if _, err := ImportAESKey(tp, key, false); err != nil {
+		t.Fatal(err)
+	}
+	iv := randomBytes(t, 16)
+	s, err := NewCTR(tp, iv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	src := randomBytes(t, 3*tp.MaxBuffer()+7)
+	got := make([]byte, len(src))
+	s.XORKeyStream(got, src)
+	block, _ := aes.NewCipher(key)
+	want := make([]byte, len(src))
+	cipher.NewCTR(block, iv).XORKeyStream(want, src)
+	if err := s.(*CTR).Err(); err != nil || !bytes.Equal(got, want) {
+		t.Fatalf("NewCTR on the simulator: %v, output equal %v", err, bytes.Equal(got, want))
 	}
 }
