@@ -1,6 +1,7 @@
 package device
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 
@@ -177,4 +178,12 @@ func EnsureCounter(t *tpm.TPM, index tpm2.TPMHandle) (uint64, error) {
 		return 0, fmt.Errorf("starting NV counter 0x%08x: %w", uint32(index), err)
 	}
 	return v, nil
+}
+
+// uint64Of decodes a counter's 8 big-endian bytes.
+func uint64Of(b []byte) (uint64, error) {
+	if len(b) != 8 {
+		return 0, fmt.Errorf("counter of %d bytes, not 8", len(b))
+	}
+	return binary.BigEndian.Uint64(b), nil
 }

@@ -198,3 +198,87 @@ func TestFingerprint(t *testing.T) {
 		t.Fatal("Fingerprint of a non-key is not zero")
 	}
 }
+
+// defineIndex defines the policy key's index with attrs and size, and
+// writes data into it with the owner's authorization if data is not nil.
+func defineIndex(t *testing.T, f *fixture, attrs tpm2.TPMANV, size int, data []byte) {
+	t.Helper()
+	pub := tpm2.TPMSNVPublic{NVIndex: provisioning.PolicyKeyIndex, NameAlg: tpm2.TPMAlgSHA256, Attributes: attrs, DataSize: uint16(size)}
+	err := f.t.Do(func(tr transport.TPM) error {
+		if _, err := (tpm2.NVDefineSpace{AuthHandle: ownerAuth, PublicInfo: tpm2.New2B(pub)}).Execute(tr); err != nil {
+			return err
+		}
+		if data == nil {
+			return nil
+		}
+		name, _ := tpm2.NVName(&pub)
+		_, err := tpm2.NVWrite{AuthHandle: ownerAuth, NVIndex: tpm2.NamedHandle{Handle: pub.NVIndex, Name: *name}, Data: tpm2.TPM2BMaxNVBuffer{Buffer: data}}.Execute(tr)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// A run that stopped after defining the index, or after writing it but
+// before the lock, is finished by the next run with the same key; with
+// another key, it is a conflict.
+func TestWritePolicyKeyFinishesEarlierRun(t *testing.T) {
+	k := newECKey(t, elliptic.P384())
+	der := mustDER(t, &k.PublicKey)
+	for _, c := range []struct {
+		name string
+		data []byte
+	}{{"defined", nil}, {"written", der}} {
+		t.Run(c.name, func(t *testing.T) {
+			f := newFixture(t)
+			defineIndex(t, f, policyAttrs(false), len(der), c.data)
+			if _, err := PolicyKey(f.t); !errors.Is(err, ErrNotProvisioned) {
+				t.Fatalf("PolicyKey of an unfinished index = %v, want ErrNotProvisioned", err)
+			}
+			other := newECKey(t, elliptic.P384())
+			if c.data != nil {
+				if _, err := WritePolicyKey(f.t, &other.PublicKey, false); !errors.Is(err, ErrConflict) || !strings.Contains(err.Error(), "unlocked contents") {
+					t.Fatalf("WritePolicyKey(another key) over unlocked contents = %v, want ErrConflict", err)
+				}
+			}
+			if changed, err := WritePolicyKey(f.t, &k.PublicKey, false); err != nil || !changed {
+				t.Fatalf("WritePolicyKey finishing the run = %v, %v", changed, err)
+			}
+			if got, err := PolicyKey(f.t); err != nil || !got.Equal(&k.PublicKey) {
+				t.Fatalf("PolicyKey = %v, %v", got, err)
+			}
+		})
+	}
+}
+
+// An index too large to be a policy key is not read; --replace clears it.
+func TestPolicyKeyOversizedIndex(t *testing.T) {
+	f := newFixture(t)
+	defineIndex(t, f, policyAttrs(false), 1024, nil)
+	// Written, so that its size counts.
+	err := f.t.Do(func(tr transport.TPM) error {
+		pub, name, err := nvPublic(tr, provisioning.PolicyKeyIndex)
+		if err != nil {
+			return err
+		}
+		_, err = tpm2.NVWrite{AuthHandle: ownerAuth, NVIndex: tpm2.NamedHandle{Handle: pub.NVIndex, Name: name}, Data: tpm2.TPM2BMaxNVBuffer{Buffer: make([]byte, 256)}}.Execute(tr)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := PolicyKey(f.t); err == nil || !strings.Contains(err.Error(), "1024 bytes") {
+		t.Fatalf("PolicyKey of a 1024-byte index = %v", err)
+	}
+	k := newECKey(t, elliptic.P256())
+	if _, err := WritePolicyKey(f.t, &k.PublicKey, false); !errors.Is(err, ErrConflict) || !strings.Contains(err.Error(), "1024 bytes") {
+		t.Fatalf("WritePolicyKey over a 1024-byte index = %v, want ErrConflict", err)
+	}
+	if changed, err := WritePolicyKey(f.t, &k.PublicKey, true); err != nil || !changed {
+		t.Fatalf("WritePolicyKey --replace = %v, %v", changed, err)
+	}
+	if got, err := PolicyKey(f.t); err != nil || !got.Equal(&k.PublicKey) {
+		t.Fatalf("PolicyKey = %v, %v", got, err)
+	}
+}

@@ -7,7 +7,6 @@ import (
 	"crypto/elliptic"
 	"crypto/sha256"
 	"crypto/x509"
-	"encoding/binary"
 	"errors"
 	"fmt"
 
@@ -100,6 +99,10 @@ func policyAttrs(written bool) tpm2.TPMANV {
 	}
 }
 
+// errOversized means the policy key's index is larger than any policy
+// key: someone else's index, not read.
+var errOversized = errors.New("more than a policy key")
+
 // readPolicyIndex reads the policy key's index. A missing index is
 // ErrNotProvisioned.
 func readPolicyIndex(tr transport.TPM) (policyIndex, error) {
@@ -115,7 +118,7 @@ func readPolicyIndex(tr transport.TPM) (policyIndex, error) {
 		return p, nil
 	}
 	if pub.DataSize > maxPolicyKeySize {
-		return policyIndex{}, fmt.Errorf("NV index 0x%08x holds %d bytes, more than a policy key", uint32(pub.NVIndex), pub.DataSize)
+		return p, fmt.Errorf("NV index 0x%08x holds %d bytes, %w", uint32(pub.NVIndex), pub.DataSize, errOversized)
 	}
 	p.data, err = nvRead(tr, pub, name)
 	return p, err
@@ -228,6 +231,8 @@ func planPolicyKey(tr transport.TPM, der []byte) (policyStep, policyIndex, error
 	switch {
 	case errors.Is(err, ErrNotProvisioned):
 		return policyDefine, nv, nil
+	case errors.Is(err, errOversized):
+		return policyReplace, nv, fmt.Errorf("%w: %v; run with --replace to overwrite it", ErrConflict, err)
 	case err != nil:
 		return 0, nv, err
 	case bytes.Equal(nv.data, der) && nv.locked():
@@ -332,12 +337,4 @@ func lockPolicyKey(tr transport.TPM, name tpm2.TPM2BName) error {
 		return fmt.Errorf("write-locking NV index 0x%08x: %w", uint32(provisioning.PolicyKeyIndex), err)
 	}
 	return nil
-}
-
-// uint64Of decodes a counter's 8 big-endian bytes.
-func uint64Of(b []byte) (uint64, error) {
-	if len(b) != 8 {
-		return 0, fmt.Errorf("counter of %d bytes, not 8", len(b))
-	}
-	return binary.BigEndian.Uint64(b), nil
 }
