@@ -3,6 +3,7 @@ package bootlog_test
 import (
 	"bytes"
 	"encoding/hex"
+	"os"
 	"slices"
 	"testing"
 
@@ -157,12 +158,34 @@ func mustBuild(t *testing.T, banks []string, ev []bootlogtest.Event) []byte {
 	return log
 }
 
+// FuzzVerify: no input panics. Seeded with testdata/sample.bin, the
+// sample boot's log.
 func FuzzVerify(f *testing.F) {
-	ev := bootlogtest.Sample("1.0")
-	log, _ := bootlogtest.Build(banks, ev)
+	log, err := os.ReadFile("testdata/sample.bin")
+	if err != nil {
+		f.Fatal(err)
+	}
 	f.Add(log)
-	q := quote(ev)
+	q := quote(bootlogtest.Sample("1.0"))
 	f.Fuzz(func(t *testing.T, log []byte) {
 		bootlog.Verify(log, q, nil)
 	})
+}
+
+// TestGolden keeps testdata/sample.bin the sample boot's log; with
+// BOOTLOG_WRITE_GOLDEN set it rewrites it.
+func TestGolden(t *testing.T) {
+	log := build(t, bootlogtest.Sample("1.0"))
+	if os.Getenv("BOOTLOG_WRITE_GOLDEN") != "" {
+		if err := os.WriteFile("testdata/sample.bin", log, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	golden, err := os.ReadFile("testdata/sample.bin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(golden, log) {
+		t.Fatal("testdata/sample.bin is not the sample boot's log; regenerate it with BOOTLOG_WRITE_GOLDEN=1")
+	}
 }

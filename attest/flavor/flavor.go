@@ -78,7 +78,9 @@ type Flavor struct {
 	Runtime *runtime.Policy `json:"runtime_policy,omitempty"`
 }
 
-// Signed is a flavor as the verifier stores it.
+// Signed is a flavor as the verifier stores it. The signature covers the
+// flavor's JSON encoding, so a store keeps the flavor as that JSON (or
+// as values that encode back to the same bytes).
 type Signed struct {
 	Flavor    Flavor `json:"flavor"`
 	Signature string `json:"signature"`

@@ -127,7 +127,9 @@ func Import(golden *Host, templates []Template, at time.Time) ([]Flavor, error) 
 			}
 			f := byPart[part]
 			if f == nil {
-				f = &Flavor{Meta: Meta{Part: part, Source: golden.ID, Created: at.UTC()}}
+				// Whole seconds: a store that keeps times to the
+				// microsecond gives back what was signed.
+				f = &Flavor{Meta: Meta{Part: part, Source: golden.ID, Created: at.UTC().Truncate(time.Second)}}
 				if part == HostUnique {
 					f.Meta.HostID = golden.ID
 				}

@@ -135,16 +135,11 @@ func UTF16(s string) []byte {
 // application in PCR 4, and a separator in each of PCRs 0–7. firmware
 // varies the firmware blob's digest (a firmware update).
 func Sample(firmware string) []Event {
-	blob := map[string][]byte{}
-	for _, b := range []string{"sha1", "sha256", "sha384", "sha512"} {
-		h, _ := ima.BankHash(b)
-		hh := h.New()
-		hh.Write([]byte("firmware volume " + firmware))
-		blob[b] = hh.Sum(nil)
-	}
+	blob := hashes("firmware volume " + firmware)
 	ev := []Event{
 		{PCR: 0, Type: EvSCRTMVersion, Data: UTF16("TEP test firmware " + firmware)},
-		{PCR: 0, Type: EvEFIFirmwareBlob, Data: make([]byte, 16), Digest: blob},
+		// UEFI_PLATFORM_FIRMWARE_BLOB: base and length.
+		{PCR: 0, Type: EvEFIFirmwareBlob, Data: binary.LittleEndian.AppendUint64(binary.LittleEndian.AppendUint64(nil, 0xffc0_0000), 0x40_0000), Digest: blob},
 		{PCR: 7, Type: EvEFIVariableDriver, Data: Variable("SecureBoot", []byte{1})},
 		{PCR: 7, Type: EvEFIVariableDriver, Data: Variable("PK", []byte("platform key"))},
 		{PCR: 1, Type: EvEFIVariableBoot, Data: Variable("BootOrder", []byte{0, 0, 1, 0})},
@@ -153,6 +148,31 @@ func Sample(firmware string) []Event {
 	for pcr := range 8 {
 		ev = append(ev, Event{PCR: pcr, Type: EvSeparator, Data: make([]byte, 4)})
 	}
-	ev = append(ev, Event{PCR: 4, Type: EvEFIBootServicesApp, Data: []byte("shim image path")})
+	ev = append(ev, Event{PCR: 4, Type: EvEFIBootServicesApp, Data: ImageLoad(0x7000_0000, 0x10_0000), Digest: hashes("shim image")})
 	return ev
+}
+
+// ImageLoad encodes UEFI_IMAGE_LOAD_EVENT (TCG PC Client PFP, 10.2.3)
+// for an image at addr of length n, with an empty device path (only the
+// end node), as an EV_EFI_BOOT_SERVICES_APPLICATION's data.
+func ImageLoad(addr, n uint64) []byte {
+	d := binary.LittleEndian.AppendUint64(nil, addr)
+	d = binary.LittleEndian.AppendUint64(d, n)
+	d = binary.LittleEndian.AppendUint64(d, 0) // link-time address
+	end := []byte{0x7f, 0xff, 4, 0}            // End Entire Device Path
+	d = binary.LittleEndian.AppendUint64(d, uint64(len(end)))
+	return append(d, end...)
+}
+
+// hashes is s hashed in every bank, for events whose digest is of
+// something other than their data.
+func hashes(s string) map[string][]byte {
+	out := map[string][]byte{}
+	for _, b := range []string{"sha1", "sha256", "sha384", "sha512"} {
+		h, _ := ima.BankHash(b)
+		hh := h.New()
+		hh.Write([]byte(s))
+		out[b] = hh.Sum(nil)
+	}
+	return out
 }
