@@ -39,6 +39,12 @@ type Rule struct {
 	Faults  []attest.Fault `json:"faults,omitempty"`
 }
 
+// Check is the rule of a verifier check (not a flavor rule) that found
+// faults: trusted when there are none.
+func Check(name string, faults []attest.Fault) Rule {
+	return Rule{Name: name, Trusted: len(faults) == 0, Faults: faults}
+}
+
 // Report is a trust report.
 type Report struct {
 	HostID  string    `json:"host_id"`
