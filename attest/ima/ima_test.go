@@ -223,11 +223,17 @@ func TestReplayPCRMismatch(t *testing.T) {
 
 func TestParseLimits(t *testing.T) {
 	g := generate(t, 10)
-	if _, err := ima.Parse(g.Log(), ima.Limits{MaxEntries: 9}); !errors.Is(err, ima.ErrTooMany) {
-		t.Errorf("Parse of 10 entries with MaxEntries 9 = %v, want ErrTooMany", err)
+	_, err := ima.Parse(g.Log(), ima.Limits{MaxEntries: 9})
+	if !errors.Is(err, ima.ErrTooMany) || ima.ParseFault(err).Name != attest.FaultEvidenceTooLarge {
+		t.Errorf("Parse of 10 entries with MaxEntries 9 = %v, want ErrTooMany (EvidenceTooLarge)", err)
 	}
-	if _, err := ima.Parse(g.Log(), ima.Limits{MaxData: 40}); !errors.Is(err, ima.ErrFieldSize) {
-		t.Errorf("Parse with MaxData 40 = %v, want ErrFieldSize", err)
+	_, err = ima.Parse(g.Log(), ima.Limits{MaxData: 40})
+	if !errors.Is(err, ima.ErrFieldSize) || ima.ParseFault(err).Name != attest.FaultEvidenceTooLarge {
+		t.Errorf("Parse with MaxData 40 = %v, want ErrFieldSize (EvidenceTooLarge)", err)
+	}
+	_, err = ima.Parse(g.Log()[:30], ima.Limits{})
+	if f := ima.ParseFault(err); f.Name != attest.FaultIMALogInvalid {
+		t.Errorf("ParseFault(%v) = %s, want %s", err, f.Name, attest.FaultIMALogInvalid)
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"crypto"
 	"crypto/sha1"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"hash"
 	"strconv"
@@ -253,4 +254,15 @@ func pcrFault(name, bank, desc string, expected, actual []byte) attest.Fault {
 // String describes s briefly, for logs.
 func (s *State) String() string {
 	return "ima state after " + strconv.Itoa(s.Entries) + " entries"
+}
+
+// ParseFault is the report's fault for an error from Parse: an oversized
+// log (too many entries, a field too large) is EvidenceTooLarge, any
+// other ImaLogInvalid.
+func ParseFault(err error) attest.Fault {
+	name := attest.FaultIMALogInvalid
+	if errors.Is(err, ErrTooMany) || errors.Is(err, ErrFieldSize) {
+		name = attest.FaultEvidenceTooLarge
+	}
+	return attest.Fault{Name: name, Description: "IMA log: " + err.Error()}
 }
