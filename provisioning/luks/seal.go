@@ -208,7 +208,7 @@ func verifyInTPM(tr transport.TPM, key *ecdsa.PublicKey, p Policy) (tpm2.TPMTTKV
 		Signature: sig,
 	}.Execute(tr)
 	if err != nil {
-		return tpm2.TPMTTKVerified{}, tpm2.TPM2BName{}, fmt.Errorf("%w: TPM2_VerifySignature: %v", ErrSignature, err)
+		return tpm2.TPMTTKVerified{}, tpm2.TPM2BName{}, fmt.Errorf("%w: TPM2_VerifySignature: %w", ErrSignature, err)
 	}
 	return vs.Validation, loaded.Name, nil
 }
@@ -226,7 +226,7 @@ func runPolicy(tr transport.TPM, sess tpm2.TPMHandle, p Policy, epoch uint64, ti
 	}
 	_, err = tpm2.PolicyPCR{PolicySession: sess, PcrDigest: tpm2.TPM2BDigest{Buffer: pcrDigest}, Pcrs: sel}.Execute(tr)
 	if errors.Is(err, tpm2.TPMRCValue) {
-		return fmt.Errorf("%w: TPM2_PolicyPCR: %v", ErrPCRMismatch, err)
+		return fmt.Errorf("%w: TPM2_PolicyPCR: %w", ErrPCRMismatch, err)
 	}
 	if err != nil {
 		return fmt.Errorf("TPM2_PolicyPCR: %w", err)
@@ -240,7 +240,7 @@ func runPolicy(tr transport.TPM, sess tpm2.TPMHandle, p Policy, epoch uint64, ti
 		Operation:     tpm2.TPMEOUnsignedLE,
 	}.Execute(tr)
 	if errors.Is(err, tpm2.TPMRCPolicy) {
-		return fmt.Errorf("%w: epoch %d is below the revocation counter (TPM2_PolicyNV: %v)", ErrRevoked, epoch, err)
+		return fmt.Errorf("%w: epoch %d is below the revocation counter (TPM2_PolicyNV: %w)", ErrRevoked, epoch, err)
 	}
 	if err != nil {
 		return fmt.Errorf("TPM2_PolicyNV on the revocation counter 0x%08x: %w", uint32(provisioning.LUKSRevocationIndex), err)
