@@ -41,7 +41,6 @@ func (s *procScan) started(pid int) {
 
 func itoa(n int) string { return strconv.Itoa(n) }
 
-
 // TestPassphraseNowhere: the passphrase is in no process's argv or
 // environment while cryptsetup runs, and in no file of the state folders,
 // the partition image or swtpm's state.
