@@ -5,6 +5,8 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rsa"
+	"crypto/sha256"
+	"crypto/x509"
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
@@ -94,7 +96,7 @@ func keyKind(pub crypto.PublicKey) (string, error) {
 // SystemdSignature writes the tpm2-pcr-signature.json that
 // systemd-cryptenroll --tpm2-signature= and systemd-cryptsetup read: for
 // the sha256 bank, one entry with the PCRs, the key's fingerprint
-// ("pkfp", SHA-256 of its DER SubjectPublicKeyInfo), the PolicyPCR digest
+// ("pkfp", SHA-256 of its DER PKCS#1 RSAPublicKey), the PolicyPCR digest
 // ("pol", with no revocation term: systemd has none) and the RSASSA
 // signature over SHA-256 of it ("sig", base64). systemd takes RSA keys
 // and the sha256 bank only.
@@ -113,10 +115,9 @@ func SystemdSignature(v pcrpolicy.Values, s crypto.Signer, rnd io.Reader) ([]byt
 	if err != nil {
 		return nil, err
 	}
-	fp, err := pcrpolicy.Fingerprint(s.Public())
-	if err != nil {
-		return nil, err
-	}
+	// systemd's fingerprint is of OpenSSL's i2d_PublicKey, which for RSA
+	// is the PKCS#1 RSAPublicKey, not the SubjectPublicKeyInfo.
+	fp := sha256.Sum256(x509.MarshalPKCS1PublicKey(s.Public().(*rsa.PublicKey)))
 	type entry struct {
 		PCRs []int  `json:"pcrs"`
 		PKFP string `json:"pkfp"`
