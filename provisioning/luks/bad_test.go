@@ -238,7 +238,7 @@ func TestForeignLUKS(t *testing.T) {
 	}
 }
 
-func mustPolicy(t *testing.T, c *Config) Policy {
+func mustPolicy(t testing.TB, c *Config) Policy {
 	t.Helper()
 	p, err := c.Policy()
 	if err != nil {

@@ -20,6 +20,16 @@ import (
 // fields alone, and returns the passphrase. The rig's TPM must be closed.
 func (r *rig) unsealWithTools(c *Config) []byte {
 	r.t.Helper()
+	r.policyWithTools(c)
+	pass := r.sh("tpm2_unseal", "-p", "session:session.ctx", "-c", fmt.Sprintf("0x%08x", uint32(provisioning.LUKSHandle)))
+	r.sh("tpm2_flushcontext", "session.ctx")
+	return pass
+}
+
+// policyWithTools leaves in session.ctx a policy session that satisfies
+// the sealed object's policy, made by tpm2-tools from c's fields.
+func (r *rig) policyWithTools(c *Config) {
+	r.t.Helper()
 	p := mustPolicy(r.t, c)
 	writePEM(r.t, filepath.Join(r.dir, "policy_pub.pem"), &r.key.PublicKey)
 	r.write("approved.policy", p.Approved)
@@ -38,9 +48,6 @@ func (r *rig) unsealWithTools(c *Config) []byte {
 	} {
 		r.sh(cmd...)
 	}
-	pass := r.sh("tpm2_unseal", "-p", "session:session.ctx", "-c", fmt.Sprintf("0x%08x", uint32(provisioning.LUKSHandle)))
-	r.sh("tpm2_flushcontext", "session.ctx")
-	return pass
 }
 
 func (r *rig) write(name string, b []byte) {

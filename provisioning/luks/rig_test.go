@@ -31,7 +31,7 @@ import (
 // directory that survives its restarts, a 64 MiB image file as the
 // partition, and the operator's policy key.
 type rig struct {
-	t     *testing.T
+	t     testing.TB
 	state string
 	proc  *swtpm.Process
 	tpm   *tpm.TPM
@@ -42,7 +42,7 @@ type rig struct {
 	log   bytes.Buffer
 }
 
-func newRig(t *testing.T, curve elliptic.Curve) *rig {
+func newRig(t testing.TB, curve elliptic.Curve) *rig {
 	t.Helper()
 	r := &rig{t: t, state: t.TempDir(), dir: t.TempDir()}
 	r.boot()
@@ -215,7 +215,7 @@ func (r *rig) checkOpens(pass []byte) {
 }
 
 // extend extends PCR pcr in both banks with the digests of tag.
-func extend(t *testing.T, tp *tpm.TPM, pcr int, tag string) {
+func extend(t testing.TB, tp *tpm.TPM, pcr int, tag string) {
 	t.Helper()
 	s256 := sha256.Sum256([]byte(tag))
 	s384 := sha512.Sum384([]byte(tag))
@@ -233,7 +233,7 @@ func extend(t *testing.T, tp *tpm.TPM, pcr int, tag string) {
 
 // expected computes, in software, PCRs 0, 7 and 10 after one extend each
 // from zero: what the admin expects of a boot.
-func expected(t *testing.T, bank pcrpolicy.Bank, alt map[int]string) pcrpolicy.Values {
+func expected(t testing.TB, bank pcrpolicy.Bank, alt map[int]string) pcrpolicy.Values {
 	t.Helper()
 	v := pcrpolicy.Values{Bank: bank, PCRs: []int{0, 7, 10}}
 	for _, pcr := range v.PCRs {
@@ -256,7 +256,7 @@ func expected(t *testing.T, bank pcrpolicy.Bank, alt map[int]string) pcrpolicy.V
 	return v
 }
 
-func writePEM(t *testing.T, path string, pub any) {
+func writePEM(t testing.TB, path string, pub any) {
 	t.Helper()
 	der, err := x509.MarshalPKIXPublicKey(pub)
 	if err != nil {
@@ -269,7 +269,7 @@ func writePEM(t *testing.T, path string, pub any) {
 
 // writePolicyKey provisions pub as tep-provision does: DER
 // SubjectPublicKeyInfo in NV provisioning.PolicyKeyIndex, write-locked.
-func writePolicyKey(t *testing.T, tp *tpm.TPM, pub *ecdsa.PublicKey) {
+func writePolicyKey(t testing.TB, tp *tpm.TPM, pub *ecdsa.PublicKey) {
 	t.Helper()
 	der, err := x509.MarshalPKIXPublicKey(pub)
 	if err != nil {
