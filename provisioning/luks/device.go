@@ -5,8 +5,6 @@ import (
 	"context"
 	"crypto/ecdsa"
 	"encoding/base64"
-	"encoding/hex"
-	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -222,13 +220,3 @@ func (d *Device) Revoke(cfg *Config) (Result, error) {
 	}
 	return Result{Action: "revoked", Device: cfg.Device, Counter: cfg.Epoch, Timing: tm}, nil
 }
-
-// hexOrEmpty encodes b, or gives "" for nil.
-func hexOrEmpty(b []byte) string {
-	if b == nil {
-		return ""
-	}
-	return hex.EncodeToString(b)
-}
-
-var errStop = errors.New("stop")
