@@ -21,6 +21,7 @@ import (
 	"tep.dev/tep/internal/swtpm"
 	"tep.dev/tep/provisioning"
 	"tep.dev/tep/provisioning/luks"
+	"tep.dev/tep/provisioning/signer"
 	"tep.dev/tep/tpm"
 	"tep.dev/tep/tpm/tpmtest"
 )
@@ -166,5 +167,49 @@ func TestCommand(t *testing.T) {
 	}
 	if out, errOut, code = runCmd(t, "--help"); code != 0 || !strings.Contains(out, "tep-luks setup") {
 		t.Errorf("--help: exit %d: %s %s", code, out, errOut)
+	}
+}
+
+// TestSignPKCS11: the policy key held in a PKCS#11 token (SoftHSM) signs
+// through a pkcs11: URI, and the device unlocks with what it signed.
+func TestSignPKCS11(t *testing.T) {
+	module := ""
+	for _, m := range []string{"/usr/lib/softhsm/libsofthsm2.so", "/usr/lib/x86_64-linux-gnu/softhsm/libsofthsm2.so"} {
+		if _, err := os.Stat(m); err == nil {
+			module = m
+		}
+	}
+	if module == "" {
+		t.Fatal("libsofthsm2.so not found: scripts/deps.sh installs softhsm2")
+	}
+	dir := t.TempDir()
+	p := func(name string) string { return filepath.Join(dir, name) }
+	os.WriteFile(p("softhsm2.conf"), []byte("directories.tokendir = "+dir+"\nobjectstore.backend = file\n"), 0o600)
+	t.Setenv("SOFTHSM2_CONF", p("softhsm2.conf"))
+	for _, args := range [][]string{
+		{"softhsm2-util", "--init-token", "--free", "--label", "admin", "--so-pin", "5678", "--pin", "1234"},
+		{"pkcs11-tool", "--module", module, "--token-label", "admin", "--login", "--pin", "1234", "--keypairgen", "--key-type", "EC:secp384r1", "--label", "luks"},
+		{"truncate", "-s", "64M", p("part.img")},
+	} {
+		if out, err := exec.Command(args[0], args[1:]...).CombinedOutput(); err != nil {
+			t.Fatalf("%v: %v\n%s", args, err, out)
+		}
+	}
+	uri := "pkcs11:token=admin;object=luks?module-path=" + module + "&pin-value=1234"
+	s, closer, err := signer.Load(uri)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub := s.Public().(*ecdsa.PublicKey)
+	closer.Close()
+	spec := tpmtest.Start(t, swtpm.Config{TCP: true, Manufacture: &swtpm.Manufacture{PCRBanks: []string{"sha256", "sha384"}}})
+	provision(t, spec, pub)
+	os.WriteFile(p("pcrs.dat"), make([]byte, 3*32), 0o600) // PCRs 0, 7 and 10 at reset
+	if _, errOut, code := runCmd(t, "sign", "--pcr-values", p("pcrs.dat"), "--key", uri, "--device", p("part.img"),
+		"--pbkdf", "pbkdf2", "--pbkdf-force-iterations", "1000", "-o", p("luks.yaml")); code != 0 {
+		t.Fatalf("sign with a pkcs11: URI: exit %d: %s", code, errOut)
+	}
+	if out, errOut, code := runCmd(t, "setup", "--tpm", spec, "--config", p("luks.yaml"), "--state", p("state")); code != 0 || !strings.Contains(out, "formatted") {
+		t.Fatalf("setup: exit %d: %s %s", code, out, errOut)
 	}
 }

@@ -1,9 +1,6 @@
 package main
 
 import (
-	"crypto"
-	"crypto/x509"
-	"encoding/pem"
 	"errors"
 	"flag"
 	"fmt"
@@ -13,6 +10,7 @@ import (
 
 	"tep.dev/tep/provisioning/luks"
 	"tep.dev/tep/provisioning/pcrpolicy"
+	"tep.dev/tep/provisioning/signer"
 )
 
 // runSign is the admin side: it needs no TPM.
@@ -51,7 +49,7 @@ func runSign(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("%s: %w", *pcrFile, err)
 	}
-	s, closer, err := loadSigner(*keyRef)
+	s, closer, err := signer.Load(*keyRef)
 	if err != nil {
 		return err
 	}
@@ -93,37 +91,4 @@ func writeFile(path string, b []byte) error {
 		return err
 	}
 	return os.Rename(f.Name(), path)
-}
-
-type nopCloser struct{}
-
-func (nopCloser) Close() error { return nil }
-
-// loadSigner loads a PEM private key (until provisioning/signer lands).
-func loadSigner(ref string) (crypto.Signer, io.Closer, error) {
-	b, err := os.ReadFile(ref)
-	if err != nil {
-		return nil, nil, fmt.Errorf("reading the signing key: %w", err)
-	}
-	blk, _ := pem.Decode(b)
-	if blk == nil {
-		return nil, nil, fmt.Errorf("%s: no PEM block", ref)
-	}
-	var k any
-	switch blk.Type {
-	case "EC PRIVATE KEY":
-		k, err = x509.ParseECPrivateKey(blk.Bytes)
-	case "RSA PRIVATE KEY":
-		k, err = x509.ParsePKCS1PrivateKey(blk.Bytes)
-	default:
-		k, err = x509.ParsePKCS8PrivateKey(blk.Bytes)
-	}
-	if err != nil {
-		return nil, nil, fmt.Errorf("%s: %w", ref, err)
-	}
-	s, ok := k.(crypto.Signer)
-	if !ok {
-		return nil, nil, fmt.Errorf("%s: not a signing key", ref)
-	}
-	return s, nopCloser{}, nil
 }
