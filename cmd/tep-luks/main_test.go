@@ -16,10 +16,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/google/go-tpm/tpm2"
-
 	"tep.dev/tep/internal/swtpm"
-	"tep.dev/tep/provisioning"
+	"tep.dev/tep/provisioning/device"
 	"tep.dev/tep/provisioning/luks"
 	"tep.dev/tep/provisioning/signer"
 	"tep.dev/tep/tpm"
@@ -49,8 +47,8 @@ func writeKey(t *testing.T, path string, k any) {
 	}
 }
 
-// provision writes pub to the policy key's NV index, as tep-provision
-// device does.
+// provision writes pub to the policy key's NV index with tep-provision's
+// code.
 func provision(t *testing.T, spec string, pub *ecdsa.PublicKey) {
 	t.Helper()
 	tp, err := tpm.Open(spec, "")
@@ -58,20 +56,7 @@ func provision(t *testing.T, spec string, pub *ecdsa.PublicKey) {
 		t.Fatal(err)
 	}
 	defer tp.Close()
-	der, _ := x509.MarshalPKIXPublicKey(pub)
-	owner := tpm2.AuthHandle{Handle: tpm2.TPMRHOwner, Auth: tpm2.PasswordAuth(nil)}
-	nv := tpm2.TPMSNVPublic{NVIndex: provisioning.PolicyKeyIndex, NameAlg: tpm2.TPMAlgSHA256,
-		Attributes: tpm2.TPMANV{OwnerWrite: true, WriteDefine: true, OwnerRead: true, AuthRead: true, NoDA: true, NT: tpm2.TPMNTOrdinary},
-		DataSize:   uint16(len(der))}
-	if _, err := (tpm2.NVDefineSpace{AuthHandle: owner, PublicInfo: tpm2.New2B(nv)}).Execute(tp); err != nil {
-		t.Fatal(err)
-	}
-	rp, err := tpm2.NVReadPublic{NVIndex: provisioning.PolicyKeyIndex}.Execute(tp)
-	if err != nil {
-		t.Fatal(err)
-	}
-	idx := tpm2.NamedHandle{Handle: provisioning.PolicyKeyIndex, Name: rp.NVName}
-	if _, err := (tpm2.NVWrite{AuthHandle: owner, NVIndex: idx, Data: tpm2.TPM2BMaxNVBuffer{Buffer: der}}).Execute(tp); err != nil {
+	if _, err := device.WritePolicyKey(tp, pub, false); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/google/go-tpm/tpm2"
 
 	"tep.dev/tep/provisioning"
+	"tep.dev/tep/provisioning/device"
 	"tep.dev/tep/provisioning/pcrpolicy"
 )
 
@@ -82,7 +83,7 @@ func TestBadConfig(t *testing.T) {
 	if r.imageSum() != sum {
 		t.Fatal("a refused configuration changed the partition")
 	}
-	if v, _, _ := readCounter(r.tpm, provisioning.LUKSRevocationIndex); v != 1 {
+	if v, _, _ := device.ReadCounter(r.tpm, provisioning.LUKSRevocationIndex); v != 1 {
 		t.Fatalf("revocation counter = %d after refused revokes, want 1", v)
 	}
 }
@@ -245,4 +246,28 @@ func mustPolicy(t testing.TB, c *Config) Policy {
 		t.Fatal(err)
 	}
 	return p
+}
+
+// TestNotProvisioned: with no policy key in NV, every command says to run
+// tep-provision, and setup formats nothing.
+func TestNotProvisioned(t *testing.T) {
+	r := newRig(t, elliptic.P384())
+	ctx := context.Background()
+	c := r.sign(r.values(pcrpolicy.SHA256), r.key, 1)
+	if _, err := device.Clear(r.tpm, true); err != nil {
+		t.Fatal(err)
+	}
+	sum := r.imageSum()
+	if _, err := r.dev.Setup(ctx, c, SetupOptions{}); !errors.Is(err, device.ErrNotProvisioned) || !strings.Contains(err.Error(), "tep-provision") {
+		t.Fatalf("Setup with no policy key = %v, want ErrNotProvisioned naming tep-provision", err)
+	}
+	if _, err := r.dev.Unlock(ctx, c); !errors.Is(err, device.ErrNotProvisioned) {
+		t.Fatalf("Unlock with no policy key = %v, want ErrNotProvisioned", err)
+	}
+	if st, err := r.dev.Status(c); err != nil || !strings.Contains(st.PolicyKeyError, "tep-provision") {
+		t.Fatalf("Status with no policy key = %+v, %v", st, err)
+	}
+	if r.imageSum() != sum {
+		t.Fatal("the partition changed")
+	}
 }

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"tep.dev/tep/provisioning"
+	"tep.dev/tep/provisioning/device"
 	"tep.dev/tep/provisioning/pcrpolicy"
 	"tep.dev/tep/tpm"
 )
@@ -76,7 +77,7 @@ func (d *Device) Verify(cfg *Config) (*ecdsa.PublicKey, Policy, error) {
 	if err != nil {
 		return nil, Policy{}, err
 	}
-	key, err := policyKey(d.TPM)
+	key, err := device.PolicyKey(d.TPM)
 	if err != nil {
 		return nil, Policy{}, err
 	}
@@ -109,7 +110,7 @@ func (d *Device) Verify(cfg *Config) (*ecdsa.PublicKey, Policy, error) {
 // unseal, so that a refusal names its cause: a revoked epoch, or the PCRs
 // that moved.
 func (d *Device) checkState(cfg *Config, p Policy) error {
-	counter, defined, err := readCounter(d.TPM, provisioning.LUKSRevocationIndex)
+	counter, defined, err := device.ReadCounter(d.TPM, provisioning.LUKSRevocationIndex)
 	if err != nil {
 		return err
 	}
@@ -215,7 +216,7 @@ func (d *Device) Revoke(cfg *Config) (Result, error) {
 	if err != nil {
 		return Result{}, fmt.Errorf("the new configuration must unlock before older ones are revoked: %w", err)
 	}
-	if err := raiseCounter(d.TPM, provisioning.LUKSRevocationIndex, cfg.Epoch); err != nil {
+	if err := device.RaiseCounter(d.TPM, provisioning.LUKSRevocationIndex, cfg.Epoch); err != nil {
 		return Result{}, fmt.Errorf("raising the revocation counter: %w", err)
 	}
 	return Result{Action: "revoked", Device: cfg.Device, Counter: cfg.Epoch, Timing: tm}, nil

@@ -22,7 +22,7 @@ import (
 	"github.com/google/go-tpm/tpm2/transport"
 
 	"tep.dev/tep/internal/swtpm"
-	"tep.dev/tep/provisioning"
+	"tep.dev/tep/provisioning/device"
 	"tep.dev/tep/provisioning/pcrpolicy"
 	"tep.dev/tep/tpm"
 )
@@ -267,27 +267,10 @@ func writePEM(t testing.TB, path string, pub any) {
 	}
 }
 
-// writePolicyKey provisions pub as tep-provision does: DER
-// SubjectPublicKeyInfo in NV provisioning.PolicyKeyIndex, write-locked.
+// writePolicyKey provisions pub as tep-provision device does.
 func writePolicyKey(t testing.TB, tp *tpm.TPM, pub *ecdsa.PublicKey) {
 	t.Helper()
-	der, err := x509.MarshalPKIXPublicKey(pub)
-	if err != nil {
-		t.Fatal(err)
-	}
-	owner := tpm2.AuthHandle{Handle: tpm2.TPMRHOwner, Auth: tpm2.PasswordAuth(nil)}
-	nv := tpm2.TPMSNVPublic{NVIndex: provisioning.PolicyKeyIndex, NameAlg: tpm2.TPMAlgSHA256,
-		Attributes: tpm2.TPMANV{OwnerWrite: true, WriteDefine: true, OwnerRead: true, AuthRead: true, NoDA: true, NT: tpm2.TPMNTOrdinary},
-		DataSize:   uint16(len(der))}
-	if _, err := (tpm2.NVDefineSpace{AuthHandle: owner, PublicInfo: tpm2.New2B(nv)}).Execute(tp); err != nil {
-		t.Fatal(err)
-	}
-	rp, err := tpm2.NVReadPublic{NVIndex: provisioning.PolicyKeyIndex}.Execute(tp)
-	if err != nil {
-		t.Fatal(err)
-	}
-	idx := tpm2.NamedHandle{Handle: provisioning.PolicyKeyIndex, Name: rp.NVName}
-	if _, err := (tpm2.NVWrite{AuthHandle: owner, NVIndex: idx, Data: tpm2.TPM2BMaxNVBuffer{Buffer: der}}).Execute(tp); err != nil {
+	if _, err := device.WritePolicyKey(tp, pub, false); err != nil {
 		t.Fatal(err)
 	}
 }

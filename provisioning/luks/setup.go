@@ -13,6 +13,7 @@ import (
 	"github.com/google/go-tpm/tpm2/transport"
 
 	"tep.dev/tep/provisioning"
+	"tep.dev/tep/provisioning/device"
 )
 
 // SetupOptions are setup's destructive choices. The zero value never
@@ -38,7 +39,7 @@ func (d *Device) Setup(ctx context.Context, cfg *Config, opts SetupOptions) (Res
 	if err != nil {
 		return Result{}, err
 	}
-	if _, err := ensureCounter(d.TPM, provisioning.LUKSRevocationIndex); err != nil {
+	if _, err := device.EnsureCounter(d.TPM, provisioning.LUKSRevocationIndex); err != nil {
 		return Result{}, fmt.Errorf("starting the revocation counter: %w", err)
 	}
 	if err := d.checkState(&c, p); err != nil {

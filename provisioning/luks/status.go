@@ -11,6 +11,7 @@ import (
 	"github.com/google/go-tpm/tpm2/transport"
 
 	"tep.dev/tep/provisioning"
+	"tep.dev/tep/provisioning/device"
 	"tep.dev/tep/provisioning/pcrpolicy"
 )
 
@@ -76,7 +77,7 @@ func (d *Device) Status(cfg *Config) (Status, error) {
 	if err != nil {
 		return Status{}, err
 	}
-	if key, err := policyKey(d.TPM); err != nil {
+	if key, err := device.PolicyKey(d.TPM); err != nil {
 		s.PolicyKeyError = err.Error()
 	} else if fp, err := pcrpolicy.Fingerprint(key); err == nil {
 		s.PolicyKey = hex.EncodeToString(fp[:])
@@ -84,7 +85,7 @@ func (d *Device) Status(cfg *Config) (Status, error) {
 	if _, _, err := d.Verify(&c); err != nil {
 		s.SignatureError = err.Error()
 	}
-	if s.Counter, _, err = readCounter(d.TPM, provisioning.LUKSRevocationIndex); err != nil {
+	if s.Counter, _, err = device.ReadCounter(d.TPM, provisioning.LUKSRevocationIndex); err != nil {
 		return Status{}, err
 	}
 	s.Revoked = s.Counter > c.Epoch
