@@ -100,6 +100,7 @@ func TestPCRChange(t *testing.T) {
 	}
 	var out bytes.Buffer
 	st.Print(&out)
+	t.Logf("tep-luks status after PCR 7 moved:\n%s", out.String())
 	if !strings.Contains(out.String(), "PCR 7 moved") {
 		t.Fatalf("status output names no moved PCR 7:\n%s", out.String())
 	}
