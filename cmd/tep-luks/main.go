@@ -14,8 +14,8 @@
 // Exit status: 0 done; 1 any other failure; 2 bad usage; 3 the
 // configuration is invalid or not signed by this device's policy key; 4
 // PCRs moved; 5 the configuration's epoch is revoked; 6 the partition
-// holds a LUKS volume that the sealed passphrase does not open (nothing
-// was formatted), or a destructive step was not confirmed.
+// holds a LUKS volume that the sealed passphrase does not open, or other
+// data (nothing was formatted), or a destructive step was not confirmed.
 package main
 
 import (
@@ -62,7 +62,7 @@ func exitCode(err error) int {
 		return 4
 	case errors.Is(err, luks.ErrRevoked):
 		return 5
-	case errors.Is(err, luks.ErrForeignLUKS), errors.Is(err, luks.ErrNotConfirmed):
+	case errors.Is(err, luks.ErrForeignLUKS), errors.Is(err, luks.ErrInUse), errors.Is(err, luks.ErrNotConfirmed):
 		return 6
 	}
 	return 1

@@ -271,3 +271,28 @@ func TestNotProvisioned(t *testing.T) {
 		t.Fatal("the partition changed")
 	}
 }
+
+// TestPartitionWithData: a partition with no LUKS header that holds a
+// filesystem is not formatted unless told to destroy it.
+func TestPartitionWithData(t *testing.T) {
+	r := newRig(t, elliptic.P384())
+	ctx := context.Background()
+	r.sh("mkfs.ext4", "-q", "-F", r.image)
+	sum := r.imageSum()
+	c := r.sign(r.values(pcrpolicy.SHA256), r.key, 1)
+	_, err := r.dev.Setup(ctx, c, SetupOptions{})
+	if !errors.Is(err, ErrInUse) || !strings.Contains(err.Error(), "ext4") {
+		t.Fatalf("Setup on an ext4 partition = %v, want ErrInUse naming ext4", err)
+	}
+	if _, err := r.dev.Setup(ctx, c, SetupOptions{ReformatDestroysData: true}); !errors.Is(err, ErrNotConfirmed) {
+		t.Fatalf("Setup --reformat-destroys-data unconfirmed = %v, want ErrNotConfirmed", err)
+	}
+	if r.imageSum() != sum {
+		t.Fatal("the partition changed")
+	}
+	yes := func(string) (bool, error) { return true, nil }
+	if res, err := r.dev.Setup(ctx, c, SetupOptions{ReformatDestroysData: true, Confirm: yes}); err != nil || res.Action != "formatted" {
+		t.Fatalf("Setup --reformat-destroys-data, confirmed = %+v, %v", res, err)
+	}
+	r.checkOpens(r.passphrase(c))
+}

@@ -25,6 +25,9 @@ type Volume interface {
 	TestPassphrase(ctx context.Context, dev string, pass []byte) (bool, error)
 	// Open maps dev at /dev/mapper/name with pass.
 	Open(ctx context.Context, dev, name string, pass []byte) error
+	// Content names what blkid finds on dev (a filesystem, a partition
+	// table, another volume's signature), or "" when it finds nothing.
+	Content(ctx context.Context, dev string) (string, error)
 }
 
 // Cryptsetup runs the cryptsetup command (Debian's cryptsetup-bin). The
@@ -170,6 +173,30 @@ func (c Cryptsetup) TestPassphrase(ctx context.Context, dev string, pass []byte)
 // Open runs cryptsetup open.
 func (c Cryptsetup) Open(ctx context.Context, dev, name string, pass []byte) error {
 	return c.must(ctx, pass, "open", "--type", "luks2", "--key-file=/dev/fd/3", dev, name)
+}
+
+// Content runs blkid -p (low-level probing, no cache): exit status 2
+// means no signature was found (blkid(8)).
+func (c Cryptsetup) Content(ctx context.Context, dev string) (string, error) {
+	out, err := exec.CommandContext(ctx, "blkid", "-p", "-o", "export", dev).Output()
+	var ee *exec.ExitError
+	if errors.As(err, &ee) && ee.ExitCode() == 2 {
+		return "", nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("blkid -p %s: %w", dev, err)
+	}
+	var what []string
+	for _, line := range strings.Split(string(out), "\n") {
+		k, v, _ := strings.Cut(line, "=")
+		if k == "TYPE" || k == "PTTYPE" {
+			what = append(what, v)
+		}
+	}
+	if len(what) == 0 {
+		return "unrecognised content", nil
+	}
+	return strings.Join(what, ", "), nil
 }
 
 // MappingAvailable says whether device-mapper can map volumes here: the

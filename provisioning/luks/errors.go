@@ -24,6 +24,10 @@ var (
 	// sealed passphrase does not open: tep-luks never formats it unless
 	// told to destroy its data.
 	ErrForeignLUKS = errors.New("partition holds a LUKS volume that the sealed passphrase does not open")
+	// ErrInUse means a partition with no LUKS header holds something
+	// else (a filesystem, a partition table): tep-luks formats only empty
+	// partitions unless told to destroy their data.
+	ErrInUse = errors.New("partition holds data")
 	// ErrNotConfirmed means a destructive step was not confirmed.
 	ErrNotConfirmed = errors.New("not confirmed")
 )

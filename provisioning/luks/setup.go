@@ -86,6 +86,8 @@ func (d *Device) Setup(ctx context.Context, cfg *Config, opts SetupOptions) (Res
 			return Result{}, err
 		}
 		obj = sealedForeign // a new passphrase: the old one may be known
+	} else if err := d.checkEmpty(ctx, c.Device, opts); err != nil {
+		return Result{}, err
 	}
 	if obj == sealedForeign {
 		d.logf("replacing the passphrase sealed at 0x%08x", uint32(provisioning.LUKSHandle))
@@ -113,6 +115,21 @@ func (d *Device) Setup(ctx context.Context, cfg *Config, opts SetupOptions) (Res
 	}
 	defer clear(pass)
 	return d.format(ctx, &c, pass, tm)
+}
+
+// checkEmpty refuses to format a partition on which blkid finds
+// anything, unless told to destroy it. A header left by this device's own
+// unfinished format (the marker's UUID) is not data.
+func (d *Device) checkEmpty(ctx context.Context, dev string, opts SetupOptions) error {
+	what, err := d.volume().Content(ctx, dev)
+	if err != nil || what == "" || d.interruptedFormat(ctx, dev) {
+		return err
+	}
+	if !opts.ReformatDestroysData {
+		return fmt.Errorf("%w: %s has no LUKS header but holds %s; tep-luks formats only empty partitions. "+
+			"To destroy its data: tep-luks setup --reformat-destroys-data", ErrInUse, dev, what)
+	}
+	return confirm(opts, fmt.Sprintf("Format %s, which holds %s, and destroy all data on it?", dev, what))
 }
 
 type sealed int
