@@ -296,3 +296,31 @@ func TestPartitionWithData(t *testing.T) {
 	}
 	r.checkOpens(r.passphrase(c))
 }
+
+// TestUnsignedFieldsTampered: the fields the TPM does not check are
+// covered by config_signature: pointing the file at another partition or
+// mount point is refused.
+func TestUnsignedFieldsTampered(t *testing.T) {
+	r := newRig(t, elliptic.P384())
+	ctx := context.Background()
+	good := r.sign(r.values(pcrpolicy.SHA256), r.key, 1)
+	if _, err := r.dev.Setup(ctx, good, SetupOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	for name, change := range map[string]func(*Config){
+		"device":     func(c *Config) { c.Device = "/dev/sdb1" },
+		"mount":      func(c *Config) { c.Mount = "/tmp/world-readable" },
+		"mapping":    func(c *Config) { c.Mapping = "other" },
+		"filesystem": func(c *Config) { c.Filesystem = "none" },
+		"cryptsetup": func(c *Config) { c.Cryptsetup.PBKDFForceIterations = 1 },
+	} {
+		c := *good
+		change(&c)
+		if _, err := r.dev.Unlock(ctx, &c); !errors.Is(err, ErrSignature) || !strings.Contains(err.Error(), "config_signature") {
+			t.Errorf("Unlock with %s changed = %v, want ErrSignature naming config_signature", name, err)
+		}
+	}
+	if _, err := r.dev.Unlock(ctx, good); err != nil {
+		t.Fatalf("Unlock(good) = %v", err)
+	}
+}

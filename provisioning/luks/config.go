@@ -2,8 +2,10 @@ package luks
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -31,43 +33,69 @@ const (
 // Config is the YAML file that `tep-luks sign` writes and the device
 // reads; docs/luks.md describes each field. Decode rejects unknown fields.
 type Config struct {
-	Version int    `yaml:"version"`
-	Device  string `yaml:"device"`
+	Version int    `yaml:"version" json:"version"`
+	Device  string `yaml:"device" json:"device"`
 	// Mapping is the device-mapper name (/dev/mapper/NAME).
-	Mapping string `yaml:"mapping,omitempty"`
+	Mapping string `yaml:"mapping,omitempty" json:"mapping,omitempty"`
 	// Mount is where the opened volume is mounted.
-	Mount string `yaml:"mount,omitempty"`
+	Mount string `yaml:"mount,omitempty" json:"mount,omitempty"`
 	// Filesystem is made by setup on a new volume: "ext4" (the default)
 	// or "none".
-	Filesystem string `yaml:"filesystem,omitempty"`
-	Bank       string `yaml:"bank"`
-	PCRs       []int  `yaml:"pcrs"`
+	Filesystem string `yaml:"filesystem,omitempty" json:"filesystem,omitempty"`
+	Bank       string `yaml:"bank" json:"bank"`
+	PCRs       []int  `yaml:"pcrs" json:"pcrs"`
 	// PCRValues are the signed values, hexadecimal, by PCR index.
-	PCRValues map[int]string `yaml:"pcr_values"`
+	PCRValues map[int]string `yaml:"pcr_values" json:"pcr_values"`
 	// Epoch is the revocation epoch: the policy holds while the TPM's
 	// revocation counter is at most Epoch.
-	Epoch uint64 `yaml:"epoch"`
+	Epoch uint64 `yaml:"epoch" json:"epoch"`
 	// Signer is the SHA-256 fingerprint of the signing key's DER
 	// SubjectPublicKeyInfo, and SignerKey its type ("ecdsa-p256",
 	// "ecdsa-p384"), so a mismatch can be told apart from a bad signature.
-	Signer    string `yaml:"signer"`
-	SignerKey string `yaml:"signer_key"`
+	Signer    string `yaml:"signer" json:"signer"`
+	SignerKey string `yaml:"signer_key" json:"signer_key"`
 	// ApprovedPolicy is PolicyPCR then PolicyNV(counter ≤ epoch);
 	// AuthorizedPolicy the sealed object's PolicyAuthorize digest; both
 	// hexadecimal. Signature is base64 of the DER ECDSA signature over
 	// SHA-256(ApprovedPolicy).
-	ApprovedPolicy   string        `yaml:"approved_policy"`
-	AuthorizedPolicy string        `yaml:"authorized_policy"`
-	Signature        string        `yaml:"signature"`
-	Cryptsetup       FormatOptions `yaml:"cryptsetup,omitempty"`
+	ApprovedPolicy   string        `yaml:"approved_policy" json:"approved_policy"`
+	AuthorizedPolicy string        `yaml:"authorized_policy" json:"authorized_policy"`
+	Signature        string        `yaml:"signature" json:"signature"`
+	Cryptsetup       FormatOptions `yaml:"cryptsetup,omitempty" json:"cryptsetup,omitempty"`
+	// ConfigSignature is base64 of the DER ECDSA signature, by the same
+	// key, over ConfigDigest: it covers the fields the TPM does not check
+	// (device, mapping, mount, filesystem, cryptsetup), so that whoever
+	// can write the file cannot point it at another partition or mount
+	// point.
+	ConfigSignature string `yaml:"config_signature" json:"config_signature"`
+}
+
+// configContext separates the configuration digest from every other
+// signed message.
+const configContext = "tep-luks configuration v1\x00"
+
+// ConfigDigest is SHA-256 over configContext and the JSON encoding of c
+// with ConfigSignature empty: every field, in a form that does not depend
+// on YAML's layout (encoding/json sorts the map's keys).
+func (c *Config) ConfigDigest() ([]byte, error) {
+	cp := *c
+	cp.ConfigSignature = ""
+	b, err := json.Marshal(cp)
+	if err != nil {
+		return nil, err
+	}
+	h := sha256.New()
+	h.Write([]byte(configContext))
+	h.Write(b)
+	return h.Sum(nil), nil
 }
 
 // FormatOptions holds the options passed to cryptsetup luksFormat; empty
 // leaves cryptsetup's own defaults.
 type FormatOptions struct {
-	PBKDF                string `yaml:"pbkdf,omitempty"`
-	PBKDFForceIterations int    `yaml:"pbkdf_force_iterations,omitempty"`
-	PBKDFMemoryKiB       int    `yaml:"pbkdf_memory_kib,omitempty"`
+	PBKDF                string `yaml:"pbkdf,omitempty" json:"pbkdf,omitempty"`
+	PBKDFForceIterations int    `yaml:"pbkdf_force_iterations,omitempty" json:"pbkdf_force_iterations,omitempty"`
+	PBKDFMemoryKiB       int    `yaml:"pbkdf_memory_kib,omitempty" json:"pbkdf_memory_kib,omitempty"`
 }
 
 // Decode reads a configuration strictly: one YAML document, no unknown
@@ -117,6 +145,8 @@ type Policy struct {
 	Authorized []byte
 	Signature  []byte
 	Signer     []byte // fingerprint
+	// ConfigSignature signs the configuration's digest (Config.ConfigDigest).
+	ConfigSignature []byte
 }
 
 // Policy checks c's fields and decodes them; the approved policy must be
@@ -166,6 +196,7 @@ func (c *Config) Policy() (Policy, error) {
 		{"authorized_policy", c.AuthorizedPolicy, &p.Authorized, hex.DecodeString},
 		{"signer", c.Signer, &p.Signer, hex.DecodeString},
 		{"signature", c.Signature, &p.Signature, base64.StdEncoding.DecodeString},
+		{"config_signature", c.ConfigSignature, &p.ConfigSignature, base64.StdEncoding.DecodeString},
 	}
 	for _, f := range fields {
 		if *f.out, err = f.dec(f.in); err != nil || len(*f.out) == 0 {
@@ -185,7 +216,8 @@ func (c *Config) Policy() (Policy, error) {
 	return p, nil
 }
 
-// withDefaults returns a copy of c with empty fields defaulted.
+// withDefaults returns a copy of c with empty fields defaulted. The
+// signatures cover c as signed: verify c, not the copy.
 func (c Config) withDefaults() Config {
 	if c.Mapping == "" {
 		c.Mapping = DefaultMapping

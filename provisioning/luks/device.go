@@ -103,6 +103,13 @@ func (d *Device) Verify(cfg *Config) (*ecdsa.PublicKey, Policy, error) {
 	if err := pcrpolicy.Verify(key, p.Approved, p.Signature); err != nil {
 		return nil, Policy{}, fmt.Errorf("%w: the signature over approved_policy does not verify with the policy key %x", ErrSignature, fp)
 	}
+	digest, err := cfg.ConfigDigest()
+	if err != nil {
+		return nil, Policy{}, err
+	}
+	if !ecdsa.VerifyASN1(key, digest, p.ConfigSignature) {
+		return nil, Policy{}, fmt.Errorf("%w: config_signature does not verify with the policy key %x: a field was changed after signing", ErrSignature, fp)
+	}
 	return key, p, nil
 }
 
@@ -154,7 +161,7 @@ func (d *Device) unseal(cfg *Config) ([]byte, Timing, error) {
 // it). It never formats.
 func (d *Device) Unlock(ctx context.Context, cfg *Config) (Result, error) {
 	c := cfg.withDefaults()
-	pass, tm, err := d.unseal(&c)
+	pass, tm, err := d.unseal(cfg)
 	if err != nil {
 		return Result{}, err
 	}

@@ -35,7 +35,7 @@ type SetupOptions struct {
 // completes without losing anything (docs/luks.md, "Crash safety").
 func (d *Device) Setup(ctx context.Context, cfg *Config, opts SetupOptions) (Result, error) {
 	c := cfg.withDefaults()
-	key, p, err := d.Verify(&c)
+	key, p, err := d.Verify(cfg)
 	if err != nil {
 		return Result{}, err
 	}

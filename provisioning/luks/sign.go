@@ -4,6 +4,7 @@ import (
 	"crypto"
 	"crypto/ecdsa"
 	"crypto/elliptic"
+	"crypto/rand"
 	"crypto/rsa"
 	"crypto/sha256"
 	"crypto/x509"
@@ -72,10 +73,26 @@ func Sign(opts SignOptions) (*Config, error) {
 	for i, p := range opts.Values.PCRs {
 		c.PCRValues[p] = hex.EncodeToString(opts.Values.Digests[i])
 	}
+	digest, err := c.ConfigDigest()
+	if err != nil {
+		return nil, err
+	}
+	csig, err := opts.Signer.Sign(rnd(opts.Rand), digest, crypto.SHA256)
+	if err != nil {
+		return nil, fmt.Errorf("signing the configuration: %w", err)
+	}
+	c.ConfigSignature = base64.StdEncoding.EncodeToString(csig)
 	if _, err := c.Policy(); err != nil {
 		return nil, err
 	}
 	return c, nil
+}
+
+func rnd(r io.Reader) io.Reader {
+	if r == nil {
+		return rand.Reader
+	}
+	return r
 }
 
 // keyKind names an ECDSA policy key's type as the YAML's signer_key does.

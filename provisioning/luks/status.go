@@ -82,7 +82,7 @@ func (d *Device) Status(cfg *Config) (Status, error) {
 	} else if fp, err := pcrpolicy.Fingerprint(key); err == nil {
 		s.PolicyKey = hex.EncodeToString(fp[:])
 	}
-	if _, _, err := d.Verify(&c); err != nil {
+	if _, _, err := d.Verify(cfg); err != nil {
 		s.SignatureError = err.Error()
 	}
 	if s.Counter, _, err = device.ReadCounter(d.TPM, provisioning.LUKSRevocationIndex); err != nil {
