@@ -166,6 +166,7 @@ func (d *Device) Unlock(ctx context.Context, cfg *Config) (Result, error) {
 		return Result{}, err
 	}
 	defer clear(pass)
+	start := time.Now()
 	ok, err := d.volume().IsLUKS(ctx, c.Device)
 	if err != nil {
 		return Result{}, err
@@ -173,8 +174,11 @@ func (d *Device) Unlock(ctx context.Context, cfg *Config) (Result, error) {
 	if !ok {
 		return Result{}, fmt.Errorf("%s has no LUKS header; run tep-luks setup", c.Device)
 	}
+	isLUKS := time.Since(start)
 	r := Result{Action: "unlocked", Device: c.Device, Timing: tm}
-	return r, d.open(ctx, &c, pass, &r, false)
+	err = d.open(ctx, &c, pass, &r, false)
+	r.Timing.Cryptsetup += isLUKS
+	return r, err
 }
 
 // open maps, formats if new and mounts the volume, or where

@@ -136,8 +136,10 @@ func evictSealed(t *tpm.TPM) error {
 	})
 }
 
-// Timing splits an unseal: the policy session (signature check by the
-// TPM, PolicyPCR, PolicyNV, PolicyAuthorize) and TPM2_Unseal.
+// Timing splits an unlock: the policy session (reading the sealed
+// object, the signature check by the TPM, PolicyPCR, PolicyNV,
+// PolicyAuthorize), TPM2_Unseal, and the cryptsetup commands (isLuks, then
+// open or open --test-passphrase) with mkfs and mount where they run.
 type Timing struct {
 	Policy     time.Duration `json:"policy_ns"`
 	Unseal     time.Duration `json:"unseal_ns"`
