@@ -178,6 +178,10 @@ func (c Cryptsetup) Open(ctx context.Context, dev, name string, pass []byte) err
 // Content runs blkid -p (low-level probing, no cache): exit status 2
 // means no signature was found (blkid(8)).
 func (c Cryptsetup) Content(ctx context.Context, dev string) (string, error) {
+	// blkid answers 2 for a missing device too.
+	if _, err := os.Stat(dev); err != nil {
+		return "", fmt.Errorf("partition %s: %w", dev, err)
+	}
 	out, err := exec.CommandContext(ctx, "blkid", "-p", "-o", "export", dev).Output()
 	var ee *exec.ExitError
 	if errors.As(err, &ee) && ee.ExitCode() == 2 {

@@ -50,6 +50,10 @@ func mapAndMount(ctx context.Context, v Volume, c *Config, pass []byte, fresh bo
 // noFilesystem reports whether blkid finds no signature on dev (exit
 // status 2, blkid(8)).
 func noFilesystem(ctx context.Context, dev string) (bool, error) {
+	// blkid answers 2 for a missing device too.
+	if _, err := os.Stat(dev); err != nil {
+		return false, err
+	}
 	err := exec.CommandContext(ctx, "blkid", "-p", dev).Run()
 	var ee *exec.ExitError
 	if errors.As(err, &ee) && ee.ExitCode() == 2 {
