@@ -176,14 +176,14 @@ func (d *Device) Unlock(ctx context.Context, cfg *Config) (Result, error) {
 	}
 	isLUKS := time.Since(start)
 	r := Result{Action: "unlocked", Device: c.Device, Timing: tm}
-	err = d.open(ctx, &c, pass, &r, false)
+	err = d.open(ctx, &c, pass, &r)
 	r.Timing.Cryptsetup += isLUKS
 	return r, err
 }
 
 // open maps, formats if new and mounts the volume, or where
 // device-mapper is missing checks the passphrase and says so.
-func (d *Device) open(ctx context.Context, c *Config, pass []byte, r *Result, fresh bool) error {
+func (d *Device) open(ctx context.Context, c *Config, pass []byte, r *Result) error {
 	start := time.Now()
 	defer func() { r.Timing.Cryptsetup = time.Since(start) }()
 	if !d.canMap() {
@@ -199,7 +199,7 @@ func (d *Device) open(ctx context.Context, c *Config, pass []byte, r *Result, fr
 		d.logf("%s", r.Note)
 		return nil
 	}
-	if err := mapAndMount(ctx, d.volume(), c, pass, fresh); err != nil {
+	if err := mapAndMount(ctx, d.volume(), c, pass); err != nil {
 		return err
 	}
 	r.Mapped, r.Mount = true, c.Mount

@@ -14,7 +14,7 @@ import (
 // mapAndMount opens the volume at /dev/mapper/NAME unless it is open,
 // makes the configured filesystem on it if it holds none, and mounts it
 // unless something is mounted there already.
-func mapAndMount(ctx context.Context, v Volume, c *Config, pass []byte, fresh bool) error {
+func mapAndMount(ctx context.Context, v Volume, c *Config, pass []byte) error {
 	mapped := filepath.Join("/dev/mapper", c.Mapping)
 	if _, err := os.Stat(mapped); errors.Is(err, os.ErrNotExist) {
 		if err := v.Open(ctx, c.Device, c.Mapping, pass); err != nil {
