@@ -190,3 +190,19 @@ func (l locked) encryptDecrypt2(key tpm2.AuthHandle, in []byte, decrypt bool, mo
 	}
 	return out, ivOut, nil
 }
+
+// EncryptDecrypt2 runs one TPM2_EncryptDecrypt2 (TPM 2.0 Part 3, 15.3)
+// with the persistent symmetric key at handle h, authorized by its empty
+// password and with no parameter encryption: for a key whose use needs
+// no secret, such as tep-provision's configuration key, whose data is
+// ciphertext on the way in. mode is a TPM algorithm (TPM_ALG_CTR, ...);
+// in must fit the TPM's input buffer (MaxBuffer). A TPM error comes back
+// as its tpm2.TPMRC.
+func (t *TPM) EncryptDecrypt2(h tpm2.TPMHandle, decrypt bool, mode tpm2.TPMAlgID, iv, in []byte) (out, ivOut []byte, err error) {
+	err = t.do(func(l locked) error {
+		key := tpm2.AuthHandle{Handle: h, Auth: tpm2.PasswordAuth(nil)}
+		out, ivOut, err = l.encryptDecrypt2(key, in, decrypt, mode, iv)
+		return err
+	})
+	return out, ivOut, err
+}
