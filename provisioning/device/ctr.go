@@ -165,7 +165,7 @@ func (c *CTR) fail(err error) {
 // length, at most one piece) and moves the counter on.
 func (c *CTR) crypt(dst, src []byte) {
 	if !c.ecb {
-		out, next, err := c.t.EncryptDecrypt2(c.handle, true, tpm2.TPMAlgCTR, c.ctr[:], src)
+		out, next, err := c.t.EncryptDecryptPersistent(c.handle, true, tpm2.TPMAlgCTR, c.ctr[:], src)
 		if err != nil {
 			c.fail(fmt.Errorf("AES-CTR with the key at 0x%08x: %w", uint32(c.handle), err))
 			return
@@ -183,7 +183,7 @@ func (c *CTR) crypt(dst, src []byte) {
 		c.ctrs = append(c.ctrs, c.ctr[:]...)
 		incr(&c.ctr)
 	}
-	out, _, err := c.t.EncryptDecrypt2(c.handle, false, tpm2.TPMAlgECB, nil, c.ctrs)
+	out, _, err := c.t.EncryptDecryptPersistent(c.handle, false, tpm2.TPMAlgECB, nil, c.ctrs)
 	if err != nil {
 		c.fail(fmt.Errorf("AES-ECB with the key at 0x%08x: %w", uint32(c.handle), err))
 		return

@@ -20,7 +20,7 @@ import (
 //   - raw-gotpm: TPM2_EncryptDecrypt2 in CTR mode as make bench's raw TPM
 //     sends it (go-tpm's command, a password authorization, the TPM's
 //     largest pieces, the counter chained);
-//   - raw: the same commands marshalled by hand (tpm.EncryptDecrypt2),
+//   - raw: the same commands marshalled by hand (tpm.EncryptDecryptPersistent),
 //     as NewCTR sends them, with no stream around them: the floor NewCTR is held to (0.85×);
 //   - NewCTR, and NewCTR making its keystream with ECB.
 //
@@ -98,7 +98,7 @@ func rawGoTPM(tp *tpm.TPM, data, iv []byte, piece int) error {
 func rawMarshalled(tp *tpm.TPM, data, iv []byte, piece int) error {
 	ctr := iv
 	for off := 0; off < len(data); off += piece {
-		_, next, err := tp.EncryptDecrypt2(provisioning.AESKeyHandle, true, tpm2.TPMAlgCTR, ctr, data[off:min(off+piece, len(data))])
+		_, next, err := tp.EncryptDecryptPersistent(provisioning.AESKeyHandle, true, tpm2.TPMAlgCTR, ctr, data[off:min(off+piece, len(data))])
 		if err != nil {
 			return err
 		}
