@@ -118,16 +118,12 @@ func (r *rawTPM) use(k *tpm.KeyBlob, f func(tr transport.TPM, key tpm2.AuthHandl
 	})
 }
 
-// sign is TPM2_Sign of digest with k under scheme alg and SHA-256.
+// sign is TPM2_Sign of digest with k under scheme alg and SHA-256,
+// marshalled by hand as the token's is (tpm.SignDigest).
 func (r *rawTPM) sign(k *tpm.KeyBlob, alg tpm2.TPMAlgID, digest []byte) error {
 	details := tpm2.NewTPMUSigScheme(alg, &tpm2.TPMSSchemeHash{HashAlg: tpm2.TPMAlgSHA256})
 	return r.use(k, func(tr transport.TPM, key tpm2.AuthHandle) error {
-		_, err := tpm2.Sign{
-			KeyHandle:  key,
-			Digest:     tpm2.TPM2BDigest{Buffer: digest},
-			InScheme:   tpm2.TPMTSigScheme{Scheme: alg, Details: details},
-			Validation: tpm2.TPMTTKHashCheck{Tag: tpm2.TPMSTHashCheck, Hierarchy: tpm2.TPMRHNull},
-		}.Execute(tr)
+		_, err := tpm.SignDigest(tr, key, tpm2.TPMTSigScheme{Scheme: alg, Details: details}, digest)
 		return err
 	})
 }
