@@ -3,56 +3,24 @@ package archive
 import (
 	"archive/tar"
 	"bytes"
-	"compress/gzip"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
+
+	"tep.dev/tep/provisioning/archive/archivetest"
 )
 
-// tgz builds a .tgz from raw headers, each with data of its Size (zeros)
-// or the given content.
-func tgz(t testing.TB, entries ...entry) []byte {
-	t.Helper()
-	var buf bytes.Buffer
-	zw := gzip.NewWriter(&buf)
-	tw := tar.NewWriter(zw)
-	for _, e := range entries {
-		h := e.h
-		if h.Mode == 0 {
-			h.Mode = 0o644
-		}
-		if e.data != "" {
-			h.Size = int64(len(e.data))
-		}
-		if err := tw.WriteHeader(&h); err != nil {
-			t.Fatal(err)
-		}
-		if e.data != "" {
-			tw.Write([]byte(e.data))
-		}
-	}
-	if err := tw.Close(); err != nil {
-		t.Fatal(err)
-	}
-	zw.Close()
-	return buf.Bytes()
-}
+var (
+	tgz   = archivetest.Tgz
+	file  = archivetest.File
+	typed = archivetest.Typed
+)
 
-type entry struct {
-	h    tar.Header
-	data string
-}
-
-func file(name, data string) entry {
-	return entry{h: tar.Header{Name: name, Typeflag: tar.TypeReg}, data: data}
-}
-
-func typed(name string, typ byte, link string) entry {
-	return entry{h: tar.Header{Name: name, Typeflag: typ, Linkname: link}}
-}
+type entry = archivetest.Entry
 
 func TestPackExtract(t *testing.T) {
 	src := t.TempDir()
@@ -84,7 +52,7 @@ func TestPackExtract(t *testing.T) {
 
 func TestPackRefusesFIFO(t *testing.T) {
 	src := t.TempDir()
-	if err := mkfifo(filepath.Join(src, "fifo")); err != nil {
+	if err := syscall.Mkfifo(filepath.Join(src, "fifo"), 0o644); err != nil {
 		t.Skip(err)
 	}
 	if err := Pack(src, new(bytes.Buffer)); !errors.Is(err, ErrEntryType) {
@@ -94,9 +62,9 @@ func TestPackRefusesFIFO(t *testing.T) {
 
 func TestExtractRefuses(t *testing.T) {
 	setuid := file("suid", "x")
-	setuid.h.Mode = 0o4755
+	setuid.Header.Mode = 0o4755
 	setgid := file("sgid", "x")
-	setgid.h.Mode = 0o2755
+	setgid.Header.Mode = 0o2755
 	for _, tc := range []struct {
 		name string
 		tgz  []byte
@@ -110,8 +78,8 @@ func TestExtractRefuses(t *testing.T) {
 		{"through an inner link", tgz(t, typed("d", tar.TypeSymlink, "."), file("d/x", "x")), ErrUnsafeLink},
 		{"hard link", tgz(t, file("a", "x"), typed("b", tar.TypeLink, "a")), ErrEntryType},
 		{"hard link out", tgz(t, typed("b", tar.TypeLink, "/etc/shadow")), ErrEntryType},
-		{"char device", tgz(t, entry{h: tar.Header{Name: "null", Typeflag: tar.TypeChar, Devmajor: 1, Devminor: 3}}), ErrEntryType},
-		{"block device", tgz(t, entry{h: tar.Header{Name: "sda", Typeflag: tar.TypeBlock, Devmajor: 8}}), ErrEntryType},
+		{"char device", tgz(t, entry{Header: tar.Header{Name: "null", Typeflag: tar.TypeChar, Devmajor: 1, Devminor: 3}}), ErrEntryType},
+		{"block device", tgz(t, entry{Header: tar.Header{Name: "sda", Typeflag: tar.TypeBlock, Devmajor: 8}}), ErrEntryType},
 		{"fifo", tgz(t, typed("p", tar.TypeFifo, "")), ErrEntryType},
 		{"setuid", tgz(t, setuid), ErrMode},
 		{"setgid", tgz(t, setgid), ErrMode},
@@ -133,11 +101,11 @@ func TestExtractRefuses(t *testing.T) {
 }
 
 func TestExtractTooMany(t *testing.T) {
-	entries := make([]entry, 100000)
+	b := archivetest.EmptyFiles(t, 100000)
+	entries := make([]entry, 11)
 	for i := range entries {
-		entries[i] = entry{h: tar.Header{Name: fmt.Sprintf("f%06d", i), Typeflag: tar.TypeReg}}
+		entries[i] = file(fmt.Sprintf("f%d", i), "x")
 	}
-	b := tgz(t, entries...)
 	if _, err := Extract(b, t.TempDir(), Limits{}); !errors.Is(err, ErrTooMany) {
 		t.Errorf("Extract(100,000 empty files) = %v, want ErrTooMany", err)
 	}
@@ -168,12 +136,12 @@ func FuzzExtract(f *testing.F) {
 }
 
 func TestExtractBomb(t *testing.T) {
-	one := Bomb(t, 10<<30, 1)
+	one := archivetest.Bomb(t, 10<<30, 1)
 	if _, err := Extract(one, t.TempDir(), Limits{}); !errors.Is(err, ErrTooLarge) {
 		t.Errorf("Extract(10 GiB in one file, %d bytes compressed) = %v, want ErrTooLarge", len(one), err)
 	}
 	// In files that each fit, the stream's budget stops it.
-	many := Bomb(t, 10<<30, 10240)
+	many := archivetest.Bomb(t, 10<<30, 10240)
 	dst := t.TempDir()
 	if _, err := Extract(many, dst, Limits{Bytes: 64 << 20}); !errors.Is(err, ErrTooLarge) {
 		t.Errorf("Extract(10 GiB in 1 MiB files) = %v, want ErrTooLarge", err)

@@ -1,0 +1,40 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Step names a step of apply, for messages, records and --json.
+type Step string
+
+// The steps, in order (the numbering).
+const (
+	StepSettings Step = "settings"
+	StepRead     Step = "read"
+	StepVerify   Step = "verify"
+	StepEpoch    Step = "rollback-guard"
+	StepDecrypt  Step = "decrypt"
+	StepExtract  Step = "extract"
+	StepSwap     Step = "swap"
+	StepHooks    Step = "hooks"
+	StepCommit   Step = "commit"
+)
+
+// ErrReplay is a blob whose epoch is not above the last one applied.
+var ErrReplay = errors.New("epoch not above the last applied")
+
+// ErrNoPrevious is a rollback with no previous configuration kept.
+var ErrNoPrevious = errors.New("no previous configuration to roll back to")
+
+// StepError is a failure of one step of apply.
+type StepError struct {
+	Step Step
+	Err  error
+}
+
+func (e *StepError) Error() string { return fmt.Sprintf("%s step failed: %v", e.Step, e.Err) }
+
+func (e *StepError) Unwrap() error { return e.Err }
+
+func fail(s Step, err error) error { return &StepError{Step: s, Err: err} }
