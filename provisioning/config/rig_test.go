@@ -261,3 +261,31 @@ func (r *rig) epoch() uint64 {
 	}
 	return e
 }
+
+func openBare(t *testing.T) (*tpm.TPM, error) {
+	tp, err := tpm.Open(tpmtest.StartSWTPM(t), t.TempDir())
+	if err == nil {
+		t.Cleanup(func() { tp.Close() })
+	}
+	return tp, err
+}
+
+// evict removes the AES key from the rig's TPM.
+func (r *rig) evict(t *testing.T) {
+	t.Helper()
+	err := r.tpm.Do(func(tr transport.TPM) error {
+		rp, err := tpm2.ReadPublic{ObjectHandle: provisioning.AESKeyHandle}.Execute(tr)
+		if err != nil {
+			return err
+		}
+		_, err = tpm2.EvictControl{
+			Auth:             tpm2.TPMRHOwner,
+			ObjectHandle:     tpm2.NamedHandle{Handle: provisioning.AESKeyHandle, Name: rp.Name},
+			PersistentHandle: provisioning.AESKeyHandle,
+		}.Execute(tr)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
