@@ -108,11 +108,11 @@ func TestApplyRejects(t *testing.T) {
 	otherAES := make([]byte, 32)
 	rand.Read(otherAES)
 	hostile := map[string][]byte{
-		"dotdot":      archivetest.Tgz(t, archivetest.File("../../etc/passwd", "root::0:0::/:/bin/sh\n")),
-		"absolute":    archivetest.Tgz(t, archivetest.File("/etc/passwd", "x")),
+		"dotdot":       archivetest.Tgz(t, archivetest.File("../../etc/passwd", "root::0:0::/:/bin/sh\n")),
+		"absolute":     archivetest.Tgz(t, archivetest.File("/etc/passwd", "x")),
 		"symlink /etc": archivetest.Tgz(t, archivetest.Typed("etc", tar.TypeSymlink, "/etc"), archivetest.File("etc/passwd", "x")),
-		"hard link":   archivetest.Tgz(t, archivetest.File("a", "x"), archivetest.Typed("b", tar.TypeLink, "/etc/shadow")),
-		"device node": archivetest.Tgz(t, archivetest.Entry{Header: tar.Header{Name: "null", Typeflag: tar.TypeChar, Devmajor: 1, Devminor: 3}}),
+		"hard link":    archivetest.Tgz(t, archivetest.File("a", "x"), archivetest.Typed("b", tar.TypeLink, "/etc/shadow")),
+		"device node":  archivetest.Tgz(t, archivetest.Entry{Header: tar.Header{Name: "null", Typeflag: tar.TypeChar, Devmajor: 1, Devminor: 3}}),
 	}
 	for _, tc := range []struct {
 		name string
