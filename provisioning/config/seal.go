@@ -62,4 +62,3 @@ func ParseDeviceKey(b []byte) (*ecdh.PublicKey, error) {
 	}
 	return ec.ECDH()
 }
-
