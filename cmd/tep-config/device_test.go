@@ -1,0 +1,108 @@
+package main
+
+import (
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+
+	"tep.dev/tep/provisioning/config"
+	"tep.dev/tep/tpm/tpmtest"
+)
+
+// tpm2 runs a tpm2-tools command against the swtpm at spec.
+func tpm2(t *testing.T, spec string, args ...string) string {
+	t.Helper()
+	hostPort := strings.TrimPrefix(spec, "swtpm:")
+	i := strings.LastIndex(hostPort, ":")
+	cmd := exec.Command(args[0], args[1:]...)
+	cmd.Env = append(os.Environ(), "TPM2TOOLS_TCTI=swtpm:host="+hostPort[:i]+",port="+hostPort[i+1:])
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("%s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	return string(out)
+}
+
+// TestDevice: on an swtpm provisioned with tpm2-tools (the policy key in
+// NV, a device ECDH key), the command seals an ecdh blob for the device
+// key read back with tpm2_readpublic, applies it, a second epoch, rolls
+// back, refuses a replay, and reports status, all with --json.
+func TestDevice(t *testing.T) {
+	spec := tpmtest.StartSWTPM(t)
+	dir := t.TempDir()
+	key, pub, der := filepath.Join(dir, "policy.pem"), filepath.Join(dir, "policy.pub.pem"), filepath.Join(dir, "policy.der")
+	for _, args := range [][]string{
+		{"openssl", "ecparam", "-name", "secp384r1", "-genkey", "-noout", "-out", key},
+		{"openssl", "pkey", "-in", key, "-pubout", "-out", pub},
+		{"openssl", "pkey", "-in", key, "-pubout", "-outform", "DER", "-out", der},
+	} {
+		if out, err := exec.Command(args[0], args[1:]...).CombinedOutput(); err != nil {
+			t.Fatalf("%v: %v\n%s", args, err, out)
+		}
+	}
+	fi, _ := os.Stat(der)
+	devPub := filepath.Join(dir, "device.pub")
+	tpm2(t, spec, "tpm2_nvdefine", "0x018A0000", "-C", "o", "-s", itoa(fi.Size()), "-a", "ownerread|ownerwrite|authread|no_da")
+	tpm2(t, spec, "tpm2_nvwrite", "0x018A0000", "-C", "o", "-i", der)
+	tpm2(t, spec, "tpm2_createprimary", "-C", "o", "-G", "ecc384:ecdh-sha256", "-a", "fixedtpm|fixedparent|sensitivedataorigin|userwithauth|noda|decrypt", "-c", filepath.Join(dir, "dk.ctx"))
+	tpm2(t, spec, "tpm2_evictcontrol", "-C", "o", "-c", filepath.Join(dir, "dk.ctx"), "0x8100A002")
+	tpm2(t, spec, "tpm2_readpublic", "-c", "0x8100A002", "-f", "pem", "-o", devPub)
+
+	blobPath := filepath.Join(dir, "upload", "tep_user_config_data.bin")
+	os.MkdirAll(filepath.Dir(blobPath), 0o755)
+	dest := filepath.Join(dir, "opt", "tep-config")
+	conf := filepath.Join(dir, "conf")
+	dev := []string{"--blob", blobPath, "--dest", dest, "--settings", filepath.Join(dir, "none.yaml"), "--json"}
+	apply := func(content string, epoch string) (config.Result, error) {
+		os.MkdirAll(conf, 0o755)
+		os.WriteFile(filepath.Join(conf, "app.conf"), []byte(content), 0o644)
+		if out, err := runCmd(t, "seal", "--in", conf, "--sign-key", key, "--to", devPub, "--epoch", epoch, "-o", blobPath); err != nil {
+			t.Fatalf("seal: %v\n%s", err, out)
+		}
+		var out, errOut strings.Builder
+		err := run(append([]string{"apply", "--tpm", spec}, dev...), nil, &out, &errOut)
+		var r config.Result
+		if jerr := json.Unmarshal([]byte(out.String()), &r); jerr != nil {
+			t.Fatalf("apply --json printed %q: %v (%v)", out.String(), jerr, err)
+		}
+		return r, err
+	}
+	check := func(want string) {
+		t.Helper()
+		if got, _ := os.ReadFile(filepath.Join(dest, "app.conf")); string(got) != want {
+			t.Errorf("app.conf = %q, want %q", got, want)
+		}
+	}
+	if r, err := apply("one", "1"); err != nil || r.Status != "applied" || r.Epoch != 1 || r.Mode != "ecdh" {
+		t.Fatalf("apply epoch 1 = %+v, %v", r, err)
+	}
+	check("one")
+	if r, err := apply("two", "2"); err != nil || r.Status != "applied" {
+		t.Fatalf("apply epoch 2 = %+v, %v", r, err)
+	}
+	check("two")
+	r, err := apply("replayed", "2")
+	if err == nil || r.Status != "rejected" || r.Step != config.StepEpoch || !strings.Contains(err.Error(), "rejected/") {
+		t.Fatalf("replayed epoch 2 = %+v, %v; want rejected at the rollback guard, naming rejected/", r, err)
+	}
+	check("two")
+	if out, err := runCmd(t, append([]string{"rollback"}, dev[2:]...)...); err != nil {
+		t.Fatalf("rollback: %v\n%s", err, out)
+	}
+	check("one")
+	out, err := runCmd(t, "status", "--tpm", spec, "--dest", dest, "--blob", blobPath, "--json")
+	var s config.Status
+	if err != nil || json.Unmarshal([]byte(out), &s) != nil || s.Epoch != 2 || s.PolicyKey == "" || !s.HasPrevious {
+		t.Errorf("status = %q, %v; want epoch 2, the policy key, a previous configuration", out, err)
+	}
+	if got := tpm2(t, spec, "tpm2_nvread", "0x018A0001", "-C", "o", "-s", "8"); got != "\x00\x00\x00\x00\x00\x00\x00\x02" {
+		t.Errorf("tpm2_nvread of the epoch counter = %x, want 2", got)
+	}
+}
+
+func itoa(n int64) string { return strconv.FormatInt(n, 10) }
+
