@@ -60,7 +60,7 @@ func TestApplyRollback(t *testing.T) {
 	}
 }
 
-func checkRecord(t *testing.T, res *Result, dir string) {
+func checkRecord(t testing.TB, res *Result, dir string) {
 	t.Helper()
 	if filepath.Base(filepath.Dir(res.Record)) != dir {
 		t.Fatalf("blob moved to %q, want it in %s/", res.Record, dir)

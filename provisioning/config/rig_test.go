@@ -35,7 +35,7 @@ var (
 
 // rig is a provisioned swtpm, the host's keys and a device's folders.
 type rig struct {
-	t      *testing.T
+	t      testing.TB
 	tpm    *tpm.TPM
 	dev    TPMDevice
 	signer *ecdsa.PrivateKey
@@ -44,7 +44,7 @@ type rig struct {
 	opts   Options
 }
 
-func newRig(t *testing.T, p profile) *rig {
+func newRig(t testing.TB, p profile) *rig {
 	t.Helper()
 	tp, err := tpm.Open(tpmtest.StartSWTPM(t), t.TempDir())
 	if err != nil {
@@ -212,7 +212,7 @@ func (r *rig) put(b []byte) {
 }
 
 // tree packs files (name → content) as a .tgz.
-func tree(t *testing.T, files map[string]string) []byte {
+func tree(t testing.TB, files map[string]string) []byte {
 	t.Helper()
 	dir := t.TempDir()
 	for name, data := range files {
@@ -230,7 +230,7 @@ func tree(t *testing.T, files map[string]string) []byte {
 }
 
 // checkFiles checks that dir holds exactly files.
-func checkFiles(t *testing.T, dir string, files map[string]string) {
+func checkFiles(t testing.TB, dir string, files map[string]string) {
 	t.Helper()
 	s, err := summary(dir)
 	if err != nil {
