@@ -105,4 +105,3 @@ func TestDevice(t *testing.T) {
 }
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
-
