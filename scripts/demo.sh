@@ -41,5 +41,6 @@ echo 'This is TEP' | pkcs11-tool --module "$module" --hash -m SHA256 | od -An -t
 printf '\nexpected SHA-256: '
 echo 'This is TEP' | sha256sum
 show "$build/tep_test_app" 1234
+BUILD="$build" ./scripts/demo-config.sh
 echo
 echo "demo done: tepd stops and its state directory is removed"

@@ -79,7 +79,7 @@ func runApply(args []string, stdout, stderr io.Writer) error {
 	if d.json {
 		printJSON(stdout, r)
 	} else if err == nil {
-		fmt.Fprintf(stdout, "applied epoch %d (%s mode, signer %s) to %s: %d paths changed, %d hooks run\n",
+		fmt.Fprintf(stdout, "applied epoch %d (%s mode, signer %s) to %s: %d path(s) changed, %d hook(s) run\n",
 			r.Epoch, r.Mode, r.Signer[:16], r.Dest, len(r.Changed), len(r.Hooks))
 	}
 	if err != nil && r.Record != "" {
@@ -97,7 +97,7 @@ func runRollback(args []string, stdout, stderr io.Writer) error {
 	if d.json {
 		printJSON(stdout, r)
 	} else if err == nil {
-		fmt.Fprintf(stdout, "rolled %s back: %d paths changed, %d hooks run (the epoch counter stays)\n", r.Dest, len(r.Changed), len(r.Hooks))
+		fmt.Fprintf(stdout, "rolled %s back: %d path(s) changed, %d hook(s) run (the epoch counter stays)\n", r.Dest, len(r.Changed), len(r.Hooks))
 	}
 	return err
 }
