@@ -163,6 +163,9 @@ func apply(dev Device, o Options, r *Result) error {
 	if v.Epoch <= last {
 		return fail(StepEpoch, fmt.Errorf("%w: blob epoch %d, last applied %d", ErrReplay, v.Epoch, last))
 	}
+	if v.Epoch-last > MaxEpochStep {
+		return fail(StepEpoch, fmt.Errorf("%w: blob epoch %d, last applied %d, at most %d more allowed", ErrEpochJump, v.Epoch, last, MaxEpochStep))
+	}
 	t = time.Now()
 	tgz, err := blob.Decrypt(v, dev, o.progress("decrypting"))
 	if err != nil {

@@ -132,6 +132,7 @@ func TestApplyRejects(t *testing.T) {
 		}, StepDecrypt, blob.ErrDecrypt},
 		{"equal epoch", func() []byte { return r.seal(tree(t, nil), r.epoch(), blob.ModeAES) }, StepEpoch, ErrReplay},
 		{"older epoch", func() []byte { return r.seal(tree(t, nil), r.epoch()-1, blob.ModeAES) }, StepEpoch, ErrReplay},
+		{"epoch jump", func() []byte { return r.seal(tree(t, nil), r.epoch()+MaxEpochStep+1, blob.ModeAES) }, StepEpoch, ErrEpochJump},
 		{"ecdh equal epoch", func() []byte { return r.seal(tree(t, nil), r.epoch(), blob.ModeECDH) }, StepEpoch, ErrReplay},
 		{"dotdot", sealed(r, hostile["dotdot"]), StepExtract, archive.ErrUnsafePath},
 		{"absolute", sealed(r, hostile["absolute"]), StepExtract, archive.ErrUnsafePath},

@@ -24,6 +24,16 @@ const (
 // ErrReplay is a blob whose epoch is not above the last one applied.
 var ErrReplay = errors.New("epoch not above the last applied")
 
+// ErrEpochJump is a blob whose epoch is more than MaxEpochStep above the
+// last applied.
+var ErrEpochJump = errors.New("epoch too far above the last applied")
+
+// MaxEpochStep bounds how far one blob may move the epoch. A TPM counter
+// moves by one per TPM2_NV_Increment, each an NV write that wears the
+// chip: a signed blob with epoch 2^60 must not make the device spin on
+// its TPM for ever. Number blobs 1, 2, 3, ...
+const MaxEpochStep = 1000
+
 // ErrNoPrevious is a rollback with no previous configuration kept.
 var ErrNoPrevious = errors.New("no previous configuration to roll back to")
 
