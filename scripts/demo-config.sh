@@ -1,13 +1,14 @@
 #!/bin/sh
 # make demo's signed-configuration step: a device TPM (an swtpm of its own:
 # the embedded simulator keeps no NV index from one process to the next)
-# gets a policy key and an ECDH device key; the "host" seals a directory
-# to the device key and signs it with the policy key, with no TPM; the
-# "device" applies it, refuses a replay, applies a second epoch and rolls
-# back.
+# is provisioned with tep-provision; the "host" seals a directory with the
+# AES key, signed by the policy key, with no TPM; the "device" applies it,
+# refuses a replay, applies a second epoch sealed to its ECDH key, and
+# rolls back.
 set -eu
 build=${BUILD:-build}
-tc=$(cd "$build" && pwd)/tep-config
+build=$(cd "$build" && pwd)
+tc=$build/tep-config
 dir=$(mktemp -d "${TMPDIR:-/tmp}/tep-config-demo.XXXXXX")
 pid=
 cleanup() {
@@ -45,26 +46,24 @@ done
 cd "$dir"
 echo
 echo "== signed, encrypted configuration (tep-config) on swtpm at $tpm"
-show openssl ecparam -name secp384r1 -genkey -noout -out policy.pem
-openssl pkey -in policy.pem -pubout -outform DER -out policy.der
-say "# the device: the policy key in NV 0x018A0000, an ECDH key at 0x8100A002"
-show tpm2_nvdefine 0x018A0000 -C o -s "$(stat -c %s policy.der)" -a "ownerread|ownerwrite|authread|no_da"
-show tpm2_nvwrite 0x018A0000 -C o -i policy.der
-tpm2_createprimary -Q -C o -G ecc384:ecdh-sha256 -a "fixedtpm|fixedparent|sensitivedataorigin|userwithauth|noda|decrypt" -c dk.ctx
-show tpm2_evictcontrol -C o -c dk.ctx 0x8100A002
-show tpm2_readpublic -Q -c 0x8100A002 -f pem -o device.pub
+openssl ecparam -name secp384r1 -genkey -noout -out policy.pem
+openssl pkey -in policy.pem -pubout -out policy.pub
+(umask 077 && head -c 32 /dev/urandom > config.key)
+say "# the device: the policy key, the AES key and an ECDH key in its TPM"
+show "$build/tep-provision" device --tpm "$tpm" --policy-key policy.pub --aes-key config.key
+show "$build/tep-provision" device-key --tpm "$tpm" --curve p384 -o device.pub
 mkdir -p config/app upload
 echo "greeting = hello" > config/app/app.conf
-say "# the host: no TPM"
-show "$tc" seal --in config --sign-key policy.pem --to device.pub --epoch 1 -o upload/tep_user_config_data.bin
+say "# the host: no TPM. tep-provision started the epoch counter at 1, so the first blob is epoch 2"
+show "$tc" seal --in config --sign-key policy.pem --aes-key config.key --epoch 2 -o upload/tep_user_config_data.bin
 say "# the device"
 show "$tc" apply --tpm "$tpm" --blob upload/tep_user_config_data.bin --dest opt/tep-config --settings none.yaml
 show cat opt/tep-config/app/app.conf
-show "$tc" seal --in config --sign-key policy.pem --to device.pub --epoch 1 -o upload/tep_user_config_data.bin
+show "$tc" seal --in config --sign-key policy.pem --to device.pub --epoch 2 -o upload/tep_user_config_data.bin
 say "$tc" apply --tpm "$tpm" ... "# the same epoch again: refused"
 "$tc" apply --tpm "$tpm" --blob upload/tep_user_config_data.bin --dest opt/tep-config --settings none.yaml && exit 1
 echo "greeting = hello again" > config/app/app.conf
-"$tc" seal --in config --sign-key policy.pem --to device.pub --epoch 2 -o upload/tep_user_config_data.bin
+"$tc" seal --in config --sign-key policy.pem --to device.pub --epoch 3 -o upload/tep_user_config_data.bin
 show "$tc" apply --tpm "$tpm" --blob upload/tep_user_config_data.bin --dest opt/tep-config --settings none.yaml
 show cat opt/tep-config/app/app.conf
 show "$tc" rollback --dest opt/tep-config --settings none.yaml

@@ -1,15 +1,19 @@
 package main
 
 import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
 	"encoding/json"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 
 	"tep.dev/tep/provisioning/config"
+	"tep.dev/tep/provisioning/device"
+	"tep.dev/tep/provisioning/signer"
+	"tep.dev/tep/tpm"
 	"tep.dev/tep/tpm/tpmtest"
 )
 
@@ -27,29 +31,19 @@ func tpm2(t *testing.T, spec string, args ...string) string {
 	return string(out)
 }
 
-// TestDevice: on an swtpm provisioned with tpm2-tools (the policy key in
-// NV, a device ECDH key), the command seals an ecdh blob for the device
+// TestDevice: on an swtpm provisioned as tep-provision does it (the
+// policy key in NV, a device ECDH key), the command seals an ecdh blob for the device
 // key read back with tpm2_readpublic, applies it, a second epoch, rolls
 // back, refuses a replay, and reports status, all with --json.
 func TestDevice(t *testing.T) {
 	spec := tpmtest.StartSWTPM(t)
 	dir := t.TempDir()
-	key, pub, der := filepath.Join(dir, "policy.pem"), filepath.Join(dir, "policy.pub.pem"), filepath.Join(dir, "policy.der")
-	for _, args := range [][]string{
-		{"openssl", "ecparam", "-name", "secp384r1", "-genkey", "-noout", "-out", key},
-		{"openssl", "pkey", "-in", key, "-pubout", "-out", pub},
-		{"openssl", "pkey", "-in", key, "-pubout", "-outform", "DER", "-out", der},
-	} {
-		if out, err := exec.Command(args[0], args[1:]...).CombinedOutput(); err != nil {
-			t.Fatalf("%v: %v\n%s", args, err, out)
-		}
+	key := filepath.Join(dir, "policy.pem")
+	if out, err := exec.Command("openssl", "ecparam", "-name", "secp384r1", "-genkey", "-noout", "-out", key).CombinedOutput(); err != nil {
+		t.Fatalf("openssl: %v\n%s", err, out)
 	}
-	fi, _ := os.Stat(der)
 	devPub := filepath.Join(dir, "device.pub")
-	tpm2(t, spec, "tpm2_nvdefine", "0x018A0000", "-C", "o", "-s", itoa(fi.Size()), "-a", "ownerread|ownerwrite|authread|no_da")
-	tpm2(t, spec, "tpm2_nvwrite", "0x018A0000", "-C", "o", "-i", der)
-	tpm2(t, spec, "tpm2_createprimary", "-C", "o", "-G", "ecc384:ecdh-sha256", "-a", "fixedtpm|fixedparent|sensitivedataorigin|userwithauth|noda|decrypt", "-c", filepath.Join(dir, "dk.ctx"))
-	tpm2(t, spec, "tpm2_evictcontrol", "-C", "o", "-c", filepath.Join(dir, "dk.ctx"), "0x8100A002")
+	provision(t, spec, key)
 	tpm2(t, spec, "tpm2_readpublic", "-c", "0x8100A002", "-f", "pem", "-o", devPub)
 
 	blobPath := filepath.Join(dir, "upload", "tep_user_config_data.bin")
@@ -104,4 +98,24 @@ func TestDevice(t *testing.T) {
 	}
 }
 
-func itoa(n int64) string { return strconv.FormatInt(n, 10) }
+// provision writes the policy key of the PEM file key and makes a P-384
+// device key, through package device as tep-provision does.
+func provision(t *testing.T, spec, key string) {
+	t.Helper()
+	s, closer, err := signer.Load(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	closer.Close()
+	tp, err := tpm.Open(spec, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tp.Close()
+	if _, err := device.WritePolicyKey(tp, s.Public().(*ecdsa.PublicKey), false); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := device.CreateDeviceKey(tp, elliptic.P384(), false); err != nil {
+		t.Fatal(err)
+	}
+}

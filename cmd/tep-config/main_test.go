@@ -15,6 +15,7 @@ import (
 	"testing"
 
 	"tep.dev/tep/provisioning/blob"
+	"tep.dev/tep/provisioning/signer"
 )
 
 func runCmd(t *testing.T, args ...string) (string, error) {
@@ -55,16 +56,17 @@ func TestSeal(t *testing.T) {
 	if out, err := runCmd(t, "seal", "--in", conf, "--sign-key", key, "--to", devPEM, "--epoch", "5", "-o", filepath.Join(dir, "e.bin")); err != nil {
 		t.Fatalf("seal (ecdh): %v\n%s", err, out)
 	}
-	signer, _, err := loadSigner(key)
+	policy, closer, err := signer.Load(key)
 	if err != nil {
 		t.Fatal(err)
 	}
+	defer closer.Close()
 	for name, want := range map[string]struct {
 		mode  blob.Mode
 		epoch uint64
 	}{"a.bin": {blob.ModeAES, 4}, "e.bin": {blob.ModeECDH, 5}} {
 		raw, _ := os.ReadFile(filepath.Join(dir, name))
-		v, err := blob.Verify(raw, signer.Public().(*ecdsa.PublicKey))
+		v, err := blob.Verify(raw, policy.Public().(*ecdsa.PublicKey))
 		if err != nil || v.Mode != want.mode || v.Epoch != want.epoch {
 			t.Errorf("%s: Verify = %v, %v; want %v epoch %d", name, v, err, want.mode, want.epoch)
 		}
@@ -122,5 +124,54 @@ func TestInstall(t *testing.T) {
 	out, err = exec.Command(sa, "verify", filepath.Join(units, "tep-config.path"), filepath.Join(units, "tep-config.service")).CombinedOutput()
 	if err != nil || len(bytes.TrimSpace(out)) > 0 {
 		t.Errorf("systemd-analyze verify: %v\n%s", err, out)
+	}
+}
+
+// TestSealPKCS11: seal signs with a P-384 key held in a SoftHSM token,
+// named by an RFC 7512 URI; the blob verifies with the token key's
+// public half.
+func TestSealPKCS11(t *testing.T) {
+	module := ""
+	for _, p := range []string{"/usr/lib/softhsm/libsofthsm2.so", "/usr/lib/x86_64-linux-gnu/softhsm/libsofthsm2.so"} {
+		if _, err := os.Stat(p); err == nil {
+			module = p
+		}
+	}
+	if module == "" {
+		t.Fatal("libsofthsm2.so not found: scripts/deps.sh installs softhsm2")
+	}
+	dir := t.TempDir()
+	conf := filepath.Join(dir, "softhsm2.conf")
+	os.WriteFile(conf, []byte("directories.tokendir = "+dir+"\nobjectstore.backend = file\n"), 0o600)
+	t.Setenv("SOFTHSM2_CONF", conf)
+	for _, args := range [][]string{
+		{"softhsm2-util", "--init-token", "--free", "--label", "admin", "--so-pin", "5678", "--pin", "1234"},
+		{"pkcs11-tool", "--module", module, "--token-label", "admin", "--login", "--pin", "1234", "--keypairgen", "--key-type", "EC:secp384r1", "--label", "policy"},
+	} {
+		if out, err := exec.Command(args[0], args[1:]...).CombinedOutput(); err != nil {
+			t.Fatalf("%v: %v\n%s", args, err, out)
+		}
+	}
+	uri := "pkcs11:token=admin;object=policy?module-path=" + module + "&pin-value=1234"
+	conf2 := filepath.Join(dir, "conf")
+	os.MkdirAll(conf2, 0o755)
+	os.WriteFile(filepath.Join(conf2, "a"), []byte("x"), 0o644)
+	aes := filepath.Join(dir, "aes.key")
+	os.WriteFile(aes, make([]byte, 32), 0o600)
+	out := filepath.Join(dir, "b.bin")
+	if msg, err := runCmd(t, "seal", "--in", conf2, "--sign-key", uri, "--aes-key", aes, "--epoch", "1", "-o", out); err != nil {
+		t.Fatalf("seal with %s: %v\n%s", uri, err, msg)
+	}
+	if msg, err := runCmd(t, "seal", "--in", conf2, "--sign-key", strings.Replace(uri, "1234", "0000", 1), "--aes-key", aes, "--epoch", "1", "-o", out); err == nil {
+		t.Errorf("seal with a wrong PIN succeeded:\n%s", msg)
+	}
+	s, closer, err := signer.Load(uri)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer closer.Close()
+	raw, _ := os.ReadFile(out)
+	if _, err := blob.Verify(raw, s.Public().(*ecdsa.PublicKey)); err != nil {
+		t.Errorf("Verify(blob signed in SoftHSM) = %v", err)
 	}
 }

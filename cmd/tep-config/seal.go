@@ -1,19 +1,16 @@
 package main
 
 import (
-	"crypto"
 	"crypto/ecdh"
-	"crypto/x509"
-	"encoding/pem"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"os"
-	"strings"
 
 	"tep.dev/tep/provisioning/blob"
 	"tep.dev/tep/provisioning/config"
+	"tep.dev/tep/provisioning/signer"
 )
 
 func runSeal(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
@@ -38,12 +35,12 @@ func runSeal(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	signer, closer, err := loadSigner(*signKey)
+	key, closer, err := signer.Load(*signKey)
 	if err != nil {
 		return fmt.Errorf("loading the signing key: %w", err)
 	}
 	defer closer.Close()
-	o := blob.Options{Signer: signer, Epoch: *epoch}
+	o := blob.Options{Signer: key, Epoch: *epoch}
 	if *aesKey != "" {
 		if o.AESKey, err = readAESKey(*aesKey, stdin, stderr); err != nil {
 			return err
@@ -90,39 +87,4 @@ func readDeviceKey(name string) (*ecdh.PublicKey, error) {
 		return nil, err
 	}
 	return config.ParseDeviceKey(b)
-}
-
-type nopCloser struct{}
-
-func (nopCloser) Close() error { return nil }
-
-// loadSigner loads a PEM private key file. pkcs11: URIs go through
-// provisioning/signer.
-func loadSigner(ref string) (crypto.Signer, io.Closer, error) {
-	if strings.HasPrefix(ref, "pkcs11:") {
-		return nil, nil, errors.New("pkcs11: URIs need provisioning/signer")
-	}
-	b, err := os.ReadFile(ref)
-	if err != nil {
-		return nil, nil, err
-	}
-	p, _ := pem.Decode(b)
-	if p == nil {
-		return nil, nil, fmt.Errorf("%s holds no PEM block", ref)
-	}
-	var k any
-	switch p.Type {
-	case "EC PRIVATE KEY":
-		k, err = x509.ParseECPrivateKey(p.Bytes)
-	default:
-		k, err = x509.ParsePKCS8PrivateKey(p.Bytes)
-	}
-	if err != nil {
-		return nil, nil, fmt.Errorf("%s: %w", ref, err)
-	}
-	s, ok := k.(crypto.Signer)
-	if !ok {
-		return nil, nil, fmt.Errorf("%s: %T is no signer", ref, k)
-	}
-	return s, nopCloser{}, nil
 }

@@ -16,6 +16,7 @@ import (
 	"tep.dev/tep/provisioning/archive"
 	"tep.dev/tep/provisioning/archive/archivetest"
 	"tep.dev/tep/provisioning/blob"
+	"tep.dev/tep/provisioning/device"
 )
 
 // state is what a rejected blob must leave alone.
@@ -220,7 +221,7 @@ func TestApplyNotProvisioned(t *testing.T) {
 	bare := newBareDevice(t)
 	r.seal(tree(t, map[string]string{"a": "b"}), 5, blob.ModeAES)
 	_, err := Apply(bare, r.opts)
-	if !isStep(err, StepVerify) || !errors.Is(err, ErrNotProvisioned) || !strings.Contains(err.Error(), "tep-provision") {
+	if !isStep(err, StepVerify) || !errors.Is(err, device.ErrNotProvisioned) || !strings.Contains(err.Error(), "tep-provision") {
 		t.Errorf("Apply(no policy key) = %v, want a verify failure that says to run tep-provision", err)
 	}
 	// The policy key but no AES key.
@@ -228,7 +229,7 @@ func TestApplyNotProvisioned(t *testing.T) {
 	r.seal(tree(t, map[string]string{"a": "b"}), r.epoch()+1, blob.ModeAES)
 	before := r.state()
 	_, err = Apply(r.dev, r.opts)
-	if !isStep(err, StepDecrypt) || !errors.Is(err, ErrNotProvisioned) || !strings.Contains(err.Error(), "tep-provision") {
+	if !isStep(err, StepDecrypt) || !errors.Is(err, device.ErrNotProvisioned) || !strings.Contains(err.Error(), "tep-provision") {
 		t.Errorf("Apply(no AES key) = %v, want a decrypt failure that says to run tep-provision", err)
 	}
 	if !reflect.DeepEqual(r.state(), before) {

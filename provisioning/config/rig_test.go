@@ -6,7 +6,6 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
-	"crypto/x509"
 	"os"
 	"path/filepath"
 	"testing"
@@ -17,6 +16,7 @@ import (
 	"tep.dev/tep/provisioning"
 	"tep.dev/tep/provisioning/archive"
 	"tep.dev/tep/provisioning/blob"
+	"tep.dev/tep/provisioning/device"
 	"tep.dev/tep/tpm"
 	"tep.dev/tep/tpm/tpmtest"
 )
@@ -67,127 +67,20 @@ func newRig(t testing.TB, p profile) *rig {
 // provision writes what tep-provision device and device-key write.
 func (r *rig) provision(p profile) {
 	r.t.Helper()
-	der, err := x509.MarshalPKIXPublicKey(&r.signer.PublicKey)
+	if _, err := device.WritePolicyKey(r.tpm, &r.signer.PublicKey, false); err != nil {
+		r.t.Fatal(err)
+	}
+	if _, err := device.ImportAESKey(r.tpm, r.aesKey, false); err != nil {
+		r.t.Fatal(err)
+	}
+	pub, _, err := device.CreateDeviceKey(r.tpm, p.curve, false)
 	if err != nil {
 		r.t.Fatal(err)
 	}
-	err = r.tpm.Do(func(tr transport.TPM) error {
-		if err := writeNV(tr, provisioning.PolicyKeyIndex, der); err != nil {
-			return err
-		}
-		if err := persist(tr, aesTemplate(len(r.aesKey)), r.aesKey, provisioning.AESKeyHandle); err != nil {
-			return err
-		}
-		return persist(tr, ecdhTemplate(p.curve), nil, provisioning.DeviceKeyHandle)
-	})
-	if err != nil {
-		r.t.Fatalf("provisioning the swtpm: %v", err)
-	}
-	r.devKey = r.readDeviceKey()
-}
-
-func writeNV(tr transport.TPM, idx tpm2.TPMHandle, data []byte) error {
-	_, err := tpm2.NVDefineSpace{
-		AuthHandle: tpm2.TPMRHOwner,
-		PublicInfo: tpm2.New2B(tpm2.TPMSNVPublic{
-			NVIndex: idx, NameAlg: tpm2.TPMAlgSHA256, DataSize: uint16(len(data)),
-			Attributes: tpm2.TPMANV{OwnerWrite: true, OwnerRead: true, AuthRead: true, NoDA: true, NT: tpm2.TPMNTOrdinary},
-		}),
-	}.Execute(tr)
-	if err != nil {
-		return err
-	}
-	rp, err := tpm2.NVReadPublic{NVIndex: idx}.Execute(tr)
-	if err != nil {
-		return err
-	}
-	_, err = tpm2.NVWrite{
-		AuthHandle: tpm2.AuthHandle{Handle: tpm2.TPMRHOwner, Auth: tpm2.PasswordAuth(nil)},
-		NVIndex:    tpm2.NamedHandle{Handle: idx, Name: rp.NVName},
-		Data:       tpm2.TPM2BMaxNVBuffer{Buffer: data},
-	}.Execute(tr)
-	return err
-}
-
-func aesTemplate(n int) tpm2.TPMTPublic {
-	return tpm2.TPMTPublic{
-		Type: tpm2.TPMAlgSymCipher, NameAlg: tpm2.TPMAlgSHA256,
-		ObjectAttributes: tpm2.TPMAObject{FixedTPM: true, FixedParent: true, UserWithAuth: true, NoDA: true, Decrypt: true, SignEncrypt: true},
-		Parameters: tpm2.NewTPMUPublicParms(tpm2.TPMAlgSymCipher, &tpm2.TPMSSymCipherParms{Sym: tpm2.TPMTSymDefObject{
-			Algorithm: tpm2.TPMAlgAES,
-			KeyBits:   tpm2.NewTPMUSymKeyBits(tpm2.TPMAlgAES, tpm2.TPMKeyBits(8*n)),
-			Mode:      tpm2.NewTPMUSymMode(tpm2.TPMAlgAES, tpm2.TPMAlgNull),
-		}}),
-	}
-}
-
-func ecdhTemplate(c elliptic.Curve) tpm2.TPMTPublic {
-	id := tpm2.TPMECCNistP384
-	if c == elliptic.P256() {
-		id = tpm2.TPMECCNistP256
-	}
-	return tpm2.TPMTPublic{
-		Type: tpm2.TPMAlgECC, NameAlg: tpm2.TPMAlgSHA256,
-		ObjectAttributes: tpm2.TPMAObject{FixedTPM: true, FixedParent: true, SensitiveDataOrigin: true, UserWithAuth: true, NoDA: true, Decrypt: true},
-		Parameters: tpm2.NewTPMUPublicParms(tpm2.TPMAlgECC, &tpm2.TPMSECCParms{
-			Scheme:  tpm2.TPMTECCScheme{Scheme: tpm2.TPMAlgECDH, Details: tpm2.NewTPMUAsymScheme(tpm2.TPMAlgECDH, &tpm2.TPMSKeySchemeECDH{HashAlg: tpm2.TPMAlgSHA256})},
-			CurveID: id, KDF: tpm2.TPMTKDFScheme{Scheme: tpm2.TPMAlgNull},
-		}),
-		Unique: tpm2.NewTPMUPublicID(tpm2.TPMAlgECC, &tpm2.TPMSECCPoint{}),
-	}
-}
-
-// persist makes a primary key from tmpl (with data as its sensitive
-// value, if any) and makes it persistent at h.
-func persist(tr transport.TPM, tmpl tpm2.TPMTPublic, data []byte, h tpm2.TPMHandle) error {
-	cp := tpm2.CreatePrimary{PrimaryHandle: tpm2.TPMRHOwner, InPublic: tpm2.New2B(tmpl)}
-	if data != nil {
-		cp.InSensitive = tpm2.TPM2BSensitiveCreate{Sensitive: &tpm2.TPMSSensitiveCreate{Data: tpm2.NewTPMUSensitiveCreate(&tpm2.TPM2BSensitiveData{Buffer: data})}}
-	}
-	rsp, err := cp.Execute(tr)
-	if err != nil {
-		return err
-	}
-	defer tpm2.FlushContext{FlushHandle: rsp.ObjectHandle}.Execute(tr)
-	_, err = tpm2.EvictControl{
-		Auth:             tpm2.TPMRHOwner,
-		ObjectHandle:     tpm2.NamedHandle{Handle: rsp.ObjectHandle, Name: rsp.Name},
-		PersistentHandle: h,
-	}.Execute(tr)
-	return err
-}
-
-func (r *rig) readDeviceKey() *ecdh.PublicKey {
-	r.t.Helper()
-	var pub *ecdh.PublicKey
-	err := r.tpm.Do(func(tr transport.TPM) error {
-		rp, err := tpm2.ReadPublic{ObjectHandle: provisioning.DeviceKeyHandle}.Execute(tr)
-		if err != nil {
-			return err
-		}
-		area, err := rp.OutPublic.Contents()
-		if err != nil {
-			return err
-		}
-		pt, err := area.Unique.ECC()
-		if err != nil {
-			return err
-		}
-		curve, size := ecdh.P384(), 48
-		if len(pt.X.Buffer) <= 32 {
-			curve, size = ecdh.P256(), 32
-		}
-		b := append([]byte{4}, pad(pt.X.Buffer, size)...)
-		pub, err = curve.NewPublicKey(append(b, pad(pt.Y.Buffer, size)...))
-		return err
-	})
-	if err != nil {
+	if r.devKey, err = pub.ECDH(); err != nil {
 		r.t.Fatal(err)
 	}
-	return pub
 }
-
-func pad(b []byte, n int) []byte { return append(make([]byte, n-len(b)), b...) }
 
 // seal seals tgz for the rig's device and puts it where apply looks.
 func (r *rig) seal(tgz []byte, epoch uint64, mode blob.Mode) []byte {

@@ -3,6 +3,8 @@ package config
 import (
 	"errors"
 	"fmt"
+
+	"tep.dev/tep/provisioning/device"
 )
 
 // Step names a step of apply, for messages, records and --json.
@@ -28,11 +30,12 @@ var ErrReplay = errors.New("epoch not above the last applied")
 // last applied.
 var ErrEpochJump = errors.New("epoch too far above the last applied")
 
-// MaxEpochStep bounds how far one blob may move the epoch. A TPM counter
+// MaxEpochStep bounds how far one blob may move the epoch: a TPM counter
 // moves by one per TPM2_NV_Increment, each an NV write that wears the
-// chip: a signed blob with epoch 2^60 must not make the device spin on
-// its TPM for ever. Number blobs 1, 2, 3, ...
-const MaxEpochStep = 1000
+// chip, and a signed blob with epoch 2^60 must not make the device spin on
+// its TPM for ever. It is device.MaxRaise, checked before anything is
+// decrypted. Number blobs 1, 2, 3, ...
+const MaxEpochStep = device.MaxRaise
 
 // ErrNoPrevious is a rollback with no previous configuration kept.
 var ErrNoPrevious = errors.New("no previous configuration to roll back to")
