@@ -34,7 +34,7 @@ func Typed(name string, typ byte, link string) Entry {
 func Tgz(t testing.TB, entries ...Entry) []byte {
 	t.Helper()
 	var buf bytes.Buffer
-	zw := gzip.NewWriter(&buf)
+	zw, _ := gzip.NewWriterLevel(&buf, gzip.BestSpeed)
 	tw := tar.NewWriter(zw)
 	for _, e := range entries {
 		h := e.Header
@@ -83,6 +83,7 @@ func Bomb(t testing.TB, total int64, files int) []byte {
 	zw.Close()
 	per := total / int64(files) / mib * mib
 	var out bytes.Buffer
+	hz, _ := gzip.NewWriterLevel(&out, gzip.BestSpeed) // reset for each member
 	for i := range files {
 		var hb bytes.Buffer
 		tw := tar.NewWriter(&hb)
@@ -90,17 +91,18 @@ func Bomb(t testing.TB, total int64, files int) []byte {
 			t.Fatal(err)
 		}
 		tw.Flush()
-		member(&out, hb.Bytes())
+		member(hz, &out, hb.Bytes())
 		for range per / mib {
 			out.Write(zeros.Bytes())
 		}
 	}
-	member(&out, make([]byte, 1024)) // tar's end: two zero blocks
+	member(hz, &out, make([]byte, 1024)) // tar's end: two zero blocks
 	return out.Bytes()
 }
 
-func member(out *bytes.Buffer, b []byte) {
-	zw := gzip.NewWriter(out)
+// member appends b to out as one gzip member, reusing zw's state.
+func member(zw *gzip.Writer, out *bytes.Buffer, b []byte) {
+	zw.Reset(out)
 	zw.Write(b)
 	zw.Close()
 }
