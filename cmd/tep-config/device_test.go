@@ -1,14 +1,19 @@
 package main
 
 import (
+	"bytes"
 	"crypto/ecdsa"
 	"crypto/elliptic"
+	"crypto/rand"
 	"encoding/json"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"tep.dev/tep/provisioning/config"
 	"tep.dev/tep/provisioning/device"
@@ -117,5 +122,60 @@ func provision(t *testing.T, spec, key string) {
 	}
 	if _, _, err := device.CreateDeviceKey(tp, elliptic.P384(), false); err != nil {
 		t.Fatal(err)
+	}
+	if _, err := device.ImportAESKey(tp, testAESKey, false); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// testAESKey is the AES key provision imports.
+var testAESKey = bytes.Repeat([]byte{0x5a}, 32)
+
+// TestProgress: apply reports decryption progress on stderr when stderr
+// is a terminal (a pty here), and says nothing there otherwise.
+func TestProgress(t *testing.T) {
+	spec := tpmtest.StartSWTPM(t)
+	dir := t.TempDir()
+	key := filepath.Join(dir, "policy.pem")
+	if out, err := exec.Command("openssl", "ecparam", "-name", "secp384r1", "-genkey", "-noout", "-out", key).CombinedOutput(); err != nil {
+		t.Fatalf("openssl: %v\n%s", err, out)
+	}
+	provision(t, spec, key)
+	aes := filepath.Join(dir, "aes.key")
+	os.WriteFile(aes, testAESKey, 0o600)
+	conf := filepath.Join(dir, "conf")
+	os.MkdirAll(conf, 0o755)
+	big := make([]byte, 3<<20)
+	rand.Read(big)
+	os.WriteFile(filepath.Join(conf, "big"), big, 0o644)
+	blobPath := filepath.Join(dir, "upload", "b.bin")
+	os.MkdirAll(filepath.Dir(blobPath), 0o755)
+	for i, onTTY := range []bool{false, true} {
+		if out, err := runCmd(t, "seal", "--in", conf, "--sign-key", key, "--aes-key", aes, "--epoch", strconv.Itoa(i+2), "-o", blobPath); err != nil {
+			t.Fatalf("seal: %v\n%s", err, out)
+		}
+		master, slave := openPTY(t)
+		stderr := slave
+		if !onTTY {
+			stderr, _ = os.Create(filepath.Join(dir, "stderr"))
+		}
+		err := run([]string{"apply", "--tpm", spec, "--blob", blobPath, "--dest", filepath.Join(dir, "dest"), "--settings", filepath.Join(dir, "none")}, nil, io.Discard, stderr)
+		stderr.Close()
+		if err != nil {
+			t.Fatalf("apply: %v", err)
+		}
+		var got []byte
+		if onTTY {
+			master.SetReadDeadline(time.Now().Add(5 * time.Second))
+			buf := make([]byte, 4096)
+			n, _ := master.Read(buf)
+			got = buf[:n]
+		} else {
+			got, _ = os.ReadFile(filepath.Join(dir, "stderr"))
+		}
+		master.Close()
+		if has := strings.Contains(string(got), "decrypting: 3/3 MiB"); has != onTTY {
+			t.Errorf("stderr a terminal: %v; progress %q, want progress: %v", onTTY, got, onTTY)
+		}
 	}
 }
