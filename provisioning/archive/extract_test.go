@@ -50,6 +50,16 @@ func TestPackExtract(t *testing.T) {
 	}
 }
 
+func TestPackRefusesLinkOut(t *testing.T) {
+	for _, target := range []string{"/etc", "../x", "a/../../x"} {
+		src := t.TempDir()
+		os.Symlink(target, filepath.Join(src, "l"))
+		if err := Pack(src, new(bytes.Buffer)); !errors.Is(err, ErrUnsafeLink) {
+			t.Errorf("Pack(link to %q) = %v, want ErrUnsafeLink", target, err)
+		}
+	}
+}
+
 func TestPackRefusesFIFO(t *testing.T) {
 	src := t.TempDir()
 	if err := syscall.Mkfifo(filepath.Join(src, "fifo"), 0o644); err != nil {

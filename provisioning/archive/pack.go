@@ -50,6 +50,10 @@ func addEntry(tw *tar.Writer, dir, path string, d fs.DirEntry) error {
 		if link, err = os.Readlink(path); err != nil {
 			return err
 		}
+		// Refused here as Extract would refuse it on the device.
+		if err := checkLink(filepath.ToSlash(rel), link); err != nil {
+			return fmt.Errorf("%s: %w", rel, err)
+		}
 	case !info.Mode().IsRegular() && !info.IsDir():
 		return fmt.Errorf("%s: %w (%v)", rel, ErrEntryType, info.Mode().Type())
 	}

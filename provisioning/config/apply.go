@@ -121,11 +121,11 @@ func Apply(dev Device, o Options) (*Result, error) {
 		if se, ok := err.(*StepError); ok {
 			r.Step = se.Step
 		}
-		r.Record = file(o, r, "rejected")
+		r.Record = record(o, r, "rejected")
 		return r, err
 	}
 	r.Status = "applied"
-	r.Record = file(o, r, "applied")
+	r.Record = record(o, r, "applied")
 	return r, nil
 }
 

@@ -41,11 +41,11 @@ func tailOf(b []byte) []byte {
 	return b
 }
 
-// file moves the blob into dir (applied or rejected) beside it and writes
+// record moves the blob into dir (applied or rejected) beside it and writes
 // r as a JSON record next to it. It returns the blob's new path, or ""
 // when it could not be moved (the blob is missing, or its directory is
 // read-only): the result says what happened either way.
-func file(o Options, r *Result, dir string) string {
+func record(o Options, r *Result, dir string) string {
 	b, err := os.ReadFile(o.Blob)
 	if err != nil {
 		return ""
