@@ -104,6 +104,10 @@ fuzz:
 		echo "fuzzing channel $$t, -fuzztime $(FUZZTIME)"; \
 		$(GO) test -run '^$$' -fuzz "^$$t\$$" -fuzztime $(FUZZTIME) -fuzzminimizetime 5s ./channel || exit 1; \
 	done
+	@echo "fuzzing provisioning/blob FuzzParse, -fuzztime $(FUZZTIME)"
+	@$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s ./provisioning/blob
+	@echo "fuzzing provisioning/archive FuzzExtract, -fuzztime 20000x (each input extracts into a directory)"
+	@$(GO) test -run '^$$' -fuzz '^FuzzExtract$$' -fuzztime 20000x -fuzzminimizetime 5s ./provisioning/archive
 
 bench: deps build
 	@echo "== wire codec (go test -bench)"
