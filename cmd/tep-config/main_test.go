@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -124,6 +125,16 @@ func TestInstall(t *testing.T) {
 	out, err = exec.Command(sa, "verify", filepath.Join(units, "tep-config.path"), filepath.Join(units, "tep-config.service")).CombinedOutput()
 	if err != nil || len(bytes.TrimSpace(out)) > 0 {
 		t.Errorf("systemd-analyze verify: %v\n%s", err, out)
+	}
+	// The sandbox: systemd-analyze security rates it 1.6 OK; keep it at
+	// 2.0 or below.
+	out, _ = exec.Command(sa, "security", "--offline=true", filepath.Join(units, "tep-config.service")).CombinedOutput()
+	m := regexp.MustCompile(`Overall exposure level for tep-config.service: (\d+\.\d+)`).FindSubmatch(out)
+	if m == nil {
+		t.Fatalf("systemd-analyze security printed no exposure:\n%s", out)
+	}
+	if level, _ := strconv.ParseFloat(string(m[1]), 64); level > 2.0 {
+		t.Errorf("tep-config.service exposure %v, want 2.0 or below", level)
 	}
 }
 
