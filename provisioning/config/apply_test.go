@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"tep.dev/tep/provisioning/blob"
@@ -82,5 +83,27 @@ func TestRollbackWithoutPrevious(t *testing.T) {
 	o := Options{Dest: filepath.Join(t.TempDir(), "dest")}
 	if _, err := Rollback(o); err == nil {
 		t.Error("Rollback with nothing kept = nil error")
+	}
+}
+
+// TestApplyLocked: while another apply or rollback holds the destination,
+// apply refuses at once and leaves the blob where it is.
+func TestApplyLocked(t *testing.T) {
+	dir := t.TempDir()
+	o := Options{Blob: filepath.Join(dir, "b.bin"), Dest: filepath.Join(dir, "dest")}
+	os.WriteFile(o.Blob, []byte("blob"), 0o600)
+	unlock, err := lockDest(o.Dest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unlock()
+	if _, err := Apply(nil, o); err == nil || !strings.Contains(err.Error(), "another tep-config") {
+		t.Errorf("Apply while locked = %v, want a refusal naming the other tep-config", err)
+	}
+	if _, err := Rollback(o); err == nil || !strings.Contains(err.Error(), "another tep-config") {
+		t.Errorf("Rollback while locked = %v, want a refusal naming the other tep-config", err)
+	}
+	if _, err := os.Stat(o.Blob); err != nil {
+		t.Errorf("the blob moved: %v", err)
 	}
 }
