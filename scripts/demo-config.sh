@@ -23,21 +23,14 @@ trap cleanup EXIT INT TERM
 say() { printf '\n\033[1m$ %s\033[0m\n' "$*"; }
 show() { say "$*"; "$@"; }
 
-# A free port pair for swtpm's data and control channels.
-port=$(python3 -c 'import socket
-for p in range(23000, 24000, 2):
-    try:
-        a, b = socket.socket(), socket.socket()
-        a.bind(("127.0.0.1", p)); b.bind(("127.0.0.1", p + 1)); a.close(); b.close(); print(p); break
-    except OSError: pass')
+# swtpm on unix sockets: no port to pick. Its control socket is PATH.ctrl.
 mkdir -p "$dir/tpm"
 swtpm socket --tpm2 --tpmstate dir="$dir/tpm" --flags not-need-init,startup-clear \
-	--server type=tcp,port="$port",bindaddr=127.0.0.1 --ctrl type=tcp,port=$((port + 1)),bindaddr=127.0.0.1 &
+	--server type=unixio,path="$dir/swtpm.sock" --ctrl type=unixio,path="$dir/swtpm.sock.ctrl" &
 pid=$!
-export TPM2TOOLS_TCTI="swtpm:host=127.0.0.1,port=$port"
-tpm=swtpm:127.0.0.1:$port
+tpm=swtpm:unix:$dir/swtpm.sock
 i=0
-until tpm2_getrandom 1 >/dev/null 2>&1; do
+until [ -S "$dir/swtpm.sock" ] && [ -S "$dir/swtpm.sock.ctrl" ]; do
 	i=$((i + 1))
 	[ $i -le 50 ] || { echo "swtpm did not start" >&2; exit 1; }
 	sleep 0.1
