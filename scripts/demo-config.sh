@@ -26,7 +26,7 @@ show() { say "$*"; "$@"; }
 # swtpm on unix sockets: no port to pick. Its control socket is PATH.ctrl.
 mkdir -p "$dir/tpm"
 swtpm socket --tpm2 --tpmstate dir="$dir/tpm" --flags not-need-init,startup-clear \
-	--server type=unixio,path="$dir/swtpm.sock" --ctrl type=unixio,path="$dir/swtpm.sock.ctrl" &
+	--server type=unixio,path="$dir/swtpm.sock" --ctrl type=unixio,path="$dir/swtpm.sock.ctrl" >"$dir/swtpm.log" 2>&1 &
 pid=$!
 tpm=swtpm:unix:$dir/swtpm.sock
 i=0
