@@ -10,6 +10,7 @@ import (
 
 	"tep.dev/tep/provisioning/blob"
 	"tep.dev/tep/provisioning/config"
+	"tep.dev/tep/provisioning/device"
 	"tep.dev/tep/provisioning/signer"
 )
 
@@ -66,19 +67,14 @@ func runSeal(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	return nil
 }
 
+// readAESKey reads the AES key with the device package's reader, which
+// tep-provision uses too, and passes on its warning.
 func readAESKey(name string, stdin io.Reader, stderr io.Writer) ([]byte, error) {
-	if name == "-" {
-		return config.ReadAESKey(stdin)
+	key, warning, err := device.ReadAESKey(name, stdin)
+	if warning != "" {
+		fmt.Fprintln(stderr, "tep-config: warning:", warning)
 	}
-	f, err := os.Open(name)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	if fi, err := f.Stat(); err == nil && fi.Mode().Perm()&0o077 != 0 {
-		fmt.Fprintf(stderr, "tep-config: warning: %s is readable by others (mode %v)\n", name, fi.Mode().Perm())
-	}
-	return config.ReadAESKey(f)
+	return key, err
 }
 
 func readDeviceKey(name string) (*ecdh.PublicKey, error) {

@@ -7,7 +7,6 @@ import (
 	"crypto/x509"
 	"encoding/pem"
 	"fmt"
-	"io"
 	"os"
 
 	"tep.dev/tep/provisioning/archive"
@@ -28,20 +27,6 @@ func ReadContent(in string) ([]byte, error) {
 		return nil, err
 	}
 	return buf.Bytes(), nil
-}
-
-// ReadAESKey reads a raw AES key (16 or 32 bytes) from r. The caller
-// zeroes it after use.
-func ReadAESKey(r io.Reader) ([]byte, error) {
-	b, err := io.ReadAll(io.LimitReader(r, 33))
-	if err != nil {
-		return nil, fmt.Errorf("reading the AES key: %w", err)
-	}
-	if len(b) != 16 && len(b) != 32 {
-		clear(b)
-		return nil, fmt.Errorf("the AES key file holds %d bytes, want 16 (AES-128) or 32 (AES-256) raw bytes", len(b))
-	}
-	return b, nil
 }
 
 // ParseDeviceKey parses a device's ECDH public key, as tep-provision
