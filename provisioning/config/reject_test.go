@@ -206,6 +206,18 @@ func TestApplySettings(t *testing.T) {
 		r.opts.Systemctl = ok
 		r.good()
 	})
+	t.Run("rollback runs the hooks", func(t *testing.T) {
+		r.t = t
+		os.Remove(log)
+		res, err := Rollback(r.opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, _ := os.ReadFile(log)
+		if string(got) != "restart app.service\n" || len(res.Hooks) != 1 {
+			t.Errorf("systemctl ran %q (hooks %v), want restart app.service", got, res.Hooks)
+		}
+	})
 	r.opts.SettingsFile = ""
 }
 
