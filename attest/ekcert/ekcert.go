@@ -64,6 +64,11 @@ func Verify(der, ekPublic []byte, opts Options) (*TPM, error) {
 	if err := tpm.handleCritical(cert); err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrUntrusted, err)
 	}
+	if tpm.Manufacturer == "" {
+		// A SAN that is not critical is read where it is well formed, but
+		// not required.
+		tpm.readSAN(cert)
+	}
 	if err := checkUsage(cert); err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrUntrusted, err)
 	}
