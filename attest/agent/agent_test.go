@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/google/go-tpm/tpm2"
+
 	"tep.dev/tep/attest"
 	"tep.dev/tep/attest/agent"
 	"tep.dev/tep/attest/credential"
@@ -125,6 +127,19 @@ func enroll(t *testing.T, d *device) *enrolled {
 	return &enrolled{device: d, req: req, ak: ak, tpmInfo: info}
 }
 
+// measure extends PCR pcr in every bank with data's digests, as a
+// kernel measuring a file would (TPM2_PCR_Event).
+func (d *device) measure(t *testing.T, pcr int, data string) {
+	t.Helper()
+	_, err := tpm2.PCREvent{
+		PCRHandle: tpm2.AuthHandle{Handle: tpm2.TPMHandle(pcr), Auth: tpm2.PasswordAuth(nil)},
+		EventData: tpm2.TPM2BEvent{Buffer: []byte(data)},
+	}.Execute(d.tpm)
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
 func nonce(t *testing.T) []byte {
 	n := make([]byte, 32)
 	rand.Read(n)
@@ -139,6 +154,7 @@ func TestEnrollActivateQuote(t *testing.T) {
 			if e.tpmInfo.Manufacturer == "" || e.req.Facts.TPMVendor != "IBM" || e.req.Facts.TPMFirmware == "" {
 				t.Errorf("TPM info %+v, facts %+v", e.tpmInfo, e.req.Facts)
 			}
+			e.measure(t, 10, "/usr/bin/tepd")
 			n := nonce(t)
 			ev, err := e.agent.Quote(attest.QuoteRequest{Nonce: n})
 			if err != nil {
@@ -156,6 +172,9 @@ func TestEnrollActivateQuote(t *testing.T) {
 			}
 			if res.Firmware != e.req.Facts.TPMFirmware || len(res.PCRs["sha384"]) != 11 {
 				t.Errorf("firmware %q, want %q; sha384 PCRs %d", res.Firmware, e.req.Facts.TPMFirmware, len(res.PCRs["sha384"]))
+			}
+			if bytes.Equal(res.PCRs["sha256"][10], make([]byte, 32)) {
+				t.Error("PCR 10 is zero after a measurement")
 			}
 		})
 	}
