@@ -140,6 +140,9 @@ func TestVerifyRejects(t *testing.T) {
 		{"SAN without model", vendor.issue(t, &key.PublicKey, func(c *x509.Certificate) {
 			c.ExtraExtensions = []pkix.Extension{sanExt(t, partialSAN)}
 		}), pub, Options{Roots: vendor.pool()}, ErrUntrusted},
+		{"SAN directoryName not a Name", vendor.issue(t, &key.PublicKey, func(c *x509.Certificate) {
+			c.ExtraExtensions = []pkix.Extension{{Id: oidSAN, Critical: true, Value: []byte{0x30, 0x04, 0xa4, 0x02, 0x05, 0x00}}}
+		}), pub, Options{Roots: vendor.pool()}, ErrUntrusted},
 		{"TLS usage", vendor.issue(t, &key.PublicKey, func(c *x509.Certificate) {
 			c.ExtKeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}
 		}), pub, Options{Roots: vendor.pool()}, ErrUntrusted},
