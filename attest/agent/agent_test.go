@@ -111,18 +111,16 @@ func enroll(t *testing.T, d *device) *enrolled {
 	if err != nil {
 		t.Fatalf("ParseAK: %v", err)
 	}
-	secret := make([]byte, 32)
-	rand.Read(secret)
-	blob, err := credential.Make(req.EKPublic, ak.Name, secret)
+	blob, digest, err := credential.NewChallenge(req.EKPublic, ak.Name)
 	if err != nil {
-		t.Fatalf("credential.Make: %v", err)
+		t.Fatalf("credential.NewChallenge: %v", err)
 	}
 	act, err := d.agent.Activate(attest.Challenge{EnrollmentID: "e1", Credential: blob})
 	if err != nil {
 		t.Fatalf("Activate: %v", err)
 	}
-	if !bytes.Equal(act.Secret, secret) || act.EnrollmentID != "e1" {
-		t.Fatalf("Activate = %x (%s), want %x (e1)", act.Secret, act.EnrollmentID, secret)
+	if !credential.Matches(digest, act.Secret) || act.EnrollmentID != "e1" {
+		t.Fatalf("Activate = %x (%s), not the secret of the challenge e1", act.Secret, act.EnrollmentID)
 	}
 	return &enrolled{device: d, req: req, ak: ak, tpmInfo: info}
 }

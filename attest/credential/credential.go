@@ -138,6 +138,26 @@ func sized(b []byte) (field, rest []byte, err error) {
 	return b[2 : 2+n : 2+n], b[2+n:], nil
 }
 
+// secretSize is the size of the secrets NewChallenge makes: a SHA-256
+// digest's, which every EK's name algorithm holds.
+const secretSize = 32
+
+// NewChallenge makes a fresh random secret and its credential for the EK
+// and AK, and returns the blob to send and the digest to keep: the
+// secret itself is not returned, so a verifier cannot leak it (unlike
+// the flow that hands it out beside the credential, where an agent can
+// skip ActivateCredential).
+func NewChallenge(ekPublic, akName []byte) (blob []byte, digest [sha256.Size]byte, err error) {
+	secret := make([]byte, secretSize)
+	if _, err := rand.Read(secret); err != nil {
+		return nil, digest, fmt.Errorf("making credential: %w", err)
+	}
+	if blob, err = Make(ekPublic, akName, secret); err != nil {
+		return nil, digest, err
+	}
+	return blob, Digest(secret), nil
+}
+
 // Digest is what a verifier keeps of a secret it sent: its SHA-256, never
 // the secret itself.
 func Digest(secret []byte) [sha256.Size]byte { return sha256.Sum256(secret) }

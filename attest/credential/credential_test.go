@@ -76,6 +76,19 @@ func TestMakeRejects(t *testing.T) {
 	}
 }
 
+func TestNewChallenge(t *testing.T) {
+	blob, d, err := NewChallenge(softEK(t), akName())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Parse(blob); err != nil || d == ([32]byte{}) {
+		t.Errorf("NewChallenge = %x, %x, %v", blob, d, err)
+	}
+	if _, _, err := NewChallenge([]byte{1}, akName()); err == nil {
+		t.Error("NewChallenge for no EK succeeded")
+	}
+}
+
 func TestParseRejects(t *testing.T) {
 	good := Blob{IDObject: []byte{1, 2}, EncryptedSecret: []byte{3}}.Bytes()
 	for _, c := range []struct {
