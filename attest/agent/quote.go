@@ -57,22 +57,7 @@ func (a *Agent) Quote(req attest.QuoteRequest) (attest.Evidence, error) {
 	}
 	ev := attest.Evidence{HostID: st.HostID, Nonce: req.Nonce}
 	err = a.t.Do(func(tr transport.TPM) error {
-		sel, err := selection(tr, pcrs, banks)
-		if err != nil {
-			return err
-		}
-		ak, _, err := loadAK(tr, st.AKTemplate, st.AKName)
-		if err != nil {
-			return err
-		}
-		defer flush(tr, ak.Handle)
-		for range quoteTries {
-			done, err := quoteOnce(tr, ak, req.Nonce, sel, &ev)
-			if done || err != nil {
-				return err
-			}
-		}
-		return ErrPCRsMoving
+		return quotePCRs(tr, st, req.Nonce, pcrs, banks, &ev)
 	})
 	if err != nil {
 		return attest.Evidence{}, fmt.Errorf("quoting: %w", err)
@@ -87,6 +72,27 @@ func (a *Agent) Quote(req attest.QuoteRequest) (attest.Evidence, error) {
 		return attest.Evidence{}, fmt.Errorf("quoting: %w", err)
 	}
 	return ev, nil
+}
+
+// quotePCRs quotes pcrs in banks with the enrolled AK into ev, reading
+// the PCRs again while they change under the quote.
+func quotePCRs(tr transport.TPM, st state, nonce []byte, pcrs []int, banks []string, ev *attest.Evidence) error {
+	sel, err := selection(tr, pcrs, banks)
+	if err != nil {
+		return err
+	}
+	ak, _, err := loadAK(tr, st.AKTemplate, st.AKName)
+	if err != nil {
+		return err
+	}
+	defer flush(tr, ak.Handle)
+	for range quoteTries {
+		done, err := quoteOnce(tr, ak, nonce, sel, ev)
+		if done || err != nil {
+			return err
+		}
+	}
+	return ErrPCRsMoving
 }
 
 // checkRequest applies the defaults and bounds to a request.
