@@ -9,7 +9,7 @@
 // # The endorsement key
 //
 // The EK is recreated from the TCG default template of the certificate
-// found in NV (TCG EK Credential Profile 2.0, B.3: RSA 2048 at
+// found in NV (TCG EK Credential Profile for TPM Family 2.0, annex B: RSA 2048 at
 // 0x01C00002, template L-1; ECC P-256 at 0x01C0000A, L-2; ECC P-384 at
 // 0x01C00016, H-3), and Enroll checks that the recreated key is the
 // certified one. For ActivateCredential the low-range EKs are

@@ -36,7 +36,7 @@ func ekKindOf(name string) (ekKind, error) {
 }
 
 // policyBSHA384 is the authPolicy of the H-3 template (TCG EK Credential
-// Profile 2.0, B.6, "PolicyB SHA384").
+// Profile for TPM Family 2.0, annex B, "PolicyB SHA384").
 var policyBSHA384 = []byte{
 	0xB2, 0x6E, 0x7D, 0x28, 0xD1, 0x1A, 0x50, 0xBC, 0x53, 0xD8, 0x82, 0xBC,
 	0xF5, 0xFD, 0x3A, 0x1A, 0x07, 0x41, 0x48, 0xBB, 0x35, 0xD3, 0xB4, 0xE4,
@@ -44,8 +44,8 @@ var policyBSHA384 = []byte{
 	0x69, 0x96, 0x46, 0x15, 0x0F, 0x9F, 0xC0, 0x00, 0xF3, 0xF8, 0x0E, 0x12,
 }
 
-// eccP384EKTemplate is template H-3 (TCG EK Credential Profile 2.0,
-// B.4.5): ECC P-384, SHA-384 names, AES-256-CFB for its children, and,
+// eccP384EKTemplate is template H-3 (TCG EK Credential Profile for TPM
+// Family 2.0, annex B): ECC P-384, SHA-384 names, AES-256-CFB for its children, and,
 // unlike the low range, userWithAuth and an empty unique field.
 var eccP384EKTemplate = tpm2.TPMTPublic{
 	Type:    tpm2.TPMAlgECC,

@@ -8,7 +8,7 @@
 // critical (the subject is empty) and fills it with a directoryName only,
 // which x509 does not read: such a certificate fails with "unhandled
 // critical extension". Verify reads that SAN itself (TPM manufacturer,
-// model and version, TCG EK Credential Profile 2.0, 3.2.9) and, only
+// model and version, as the TCG EK Credential Profile defines them) and, only
 // when it reads, takes it off the unhandled list; any other unhandled
 // critical extension still fails. The EK's extended key usage
 // (tcg-kp-EKCertificate, 2.23.133.8.1) is checked here too, since x509
