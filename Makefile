@@ -52,6 +52,7 @@ install: build install-service
 	install -m 0755 $(BUILD)/libtep_interface.so $(DESTDIR)$(LIBDIR)/
 	ln -sf libtep_interface.so $(DESTDIR)$(LIBDIR)/libpkcs11_client_wrapper.so
 	install -m 0755 $(BUILD)/tepd $(DESTDIR)$(BINDIR)/
+	install -m 0755 $(BUILD)/tep-provision $(DESTDIR)$(BINDIR)/
 	printf 'module: %s\ncritical: no\n' $(LIBDIR)/libtep_interface.so > $(DESTDIR)$(P11KIT_MODULES)/tep.module
 
 # tepd.service (ExecStart= and --config pointed at BINDIR and SYSCONFDIR),
@@ -111,3 +112,12 @@ soak: build
 
 clean:
 	rm -rf $(BUILD)
+
+# tep-luks and its unit (ExecStart= pointed at BINDIR), part of install.
+.PHONY: install-luks
+install: install-luks
+install-luks: build
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(SYSTEMDUNITDIR)
+	install -m 0755 $(BUILD)/tep-luks $(DESTDIR)$(BINDIR)/
+	sed -e 's|/usr/local/bin/tep-luks|$(BINDIR)/tep-luks|' dist/tep-luks.service > $(DESTDIR)$(SYSTEMDUNITDIR)/tep-luks.service
+	chmod 0644 $(DESTDIR)$(SYSTEMDUNITDIR)/tep-luks.service

@@ -2,7 +2,6 @@ package server
 
 import (
 	"context"
-	"crypto/sha256"
 	"errors"
 	"log/slog"
 	"net"
@@ -10,7 +9,6 @@ import (
 	"runtime"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -18,6 +16,7 @@ import (
 	"tep.dev/tep/link"
 	"tep.dev/tep/p11"
 	p11client "tep.dev/tep/provider/client"
+	"tep.dev/tep/provider/client/clienttest"
 	"tep.dev/tep/server/store"
 	"tep.dev/tep/tpm"
 	"tep.dev/tep/wire"
@@ -111,67 +110,11 @@ func (r *abuseRig) session(c *p11client.Client, login bool) uint64 {
 }
 
 // signer signs in a loop on its own client until stopped.
-type signer struct {
-	n     atomic.Int64
-	worst time.Duration
-	err   error
-	stop  chan struct{}
-	done  chan struct{}
-}
-
 // startSigner starts a signer on the rig's pty with a fresh P-256 key.
-func (r *abuseRig) startSigner() *signer {
+func (r *abuseRig) startSigner() *clienttest.Signer {
 	r.t.Helper()
 	c := r.dial(r.port)
-	s := r.session(c, true)
-	_, priv, err := c.GenerateKeyPair(s, p11.Mechanism{Type: p11.CKM_EC_KEY_PAIR_GEN}, []p11.Attribute{attr(p11.CKA_EC_PARAMS, oidP256)}, nil)
-	if err != nil {
-		r.t.Fatal(err)
-	}
-	sg := &signer{stop: make(chan struct{}), done: make(chan struct{})}
-	sum := sha256.Sum256([]byte("signed while the server is abused"))
-	go func() {
-		defer close(sg.done)
-		for {
-			select {
-			case <-sg.stop:
-				return
-			default:
-			}
-			start := time.Now()
-			err := c.SignInit(s, p11.Mechanism{Type: p11.CKM_ECDSA}, priv)
-			if err == nil {
-				_, _, err = c.Sign(s, sum[:], 64)
-			}
-			if err != nil {
-				sg.err = err
-				return
-			}
-			sg.worst = max(sg.worst, time.Since(start))
-			sg.n.Add(1)
-		}
-	}()
-	return sg
-}
-
-// finish stops the signer after at least one more signature, checks that
-// none failed, and logs its count and worst wait.
-func (sg *signer) finish(t *testing.T) {
-	t.Helper()
-	// The signer must still get through after the abuse.
-	for n := sg.n.Load(); sg.n.Load() == n; {
-		select {
-		case <-sg.done:
-			t.Fatalf("the signer stopped: %v", sg.err)
-		case <-time.After(10 * time.Millisecond):
-		}
-	}
-	close(sg.stop)
-	<-sg.done
-	if sg.err != nil {
-		t.Errorf("a signature failed under abuse: %v", sg.err)
-	}
-	t.Logf("signer: %d signatures, worst wait %v", sg.n.Load(), sg.worst)
+	return clienttest.StartSigner(r.t, c, r.session(c, true))
 }
 
 // heapInUse is the heap in use after a collection.
@@ -234,7 +177,7 @@ func TestAbuseObjects(t *testing.T) {
 		}
 	}
 	checkHeap(t, base, 64<<20)
-	sg.finish(t)
+	sg.Finish(t)
 	st := r.srv.ChannelStats()
 	if st.ByteLimit == 0 {
 		t.Errorf("ChannelStats().ByteLimit = 0 after the limit was hit")
@@ -295,7 +238,7 @@ func TestAbuseSearches(t *testing.T) {
 	if err := c.FindObjectsInit(s, big); !isRV(err, p11.CKR_DEVICE_MEMORY) {
 		t.Errorf("FindObjectsInit with a 5 MiB template = %v, want CKR_DEVICE_MEMORY", err)
 	}
-	sg.finish(t)
+	sg.Finish(t)
 }
 
 // TestAbuseSessions: a client opens sessions until CKR_SESSION_COUNT, then
@@ -339,7 +282,7 @@ func TestAbuseSessions(t *testing.T) {
 	if _, err := c.OpenSession(1, p11.CKF_SERIAL_SESSION); err != nil {
 		t.Errorf("OpenSession after C_CloseAllSessions = %v", err)
 	}
-	sg.finish(t)
+	sg.Finish(t)
 	if st := r.srv.ChannelStats(); st.SessionLimit != 2 {
 		t.Errorf("ChannelStats().SessionLimit = %d, want 2", st.SessionLimit)
 	}
@@ -356,11 +299,11 @@ func TestAbuseRandom(t *testing.T) {
 	sg := r.startSigner()
 	c := r.dial("unix:" + r.sock)
 	s := r.session(c, false)
-	before := sg.n.Load()
+	before := sg.Count()
 	if err := c.GenerateRandom(s, make([]byte, 16<<20)); err != nil {
 		t.Fatal(err)
 	}
-	during := sg.n.Load() - before
+	during := sg.Count() - before
 	t.Logf("signatures during 16 MiB of C_GenerateRandom: %d", during)
 	if during == 0 {
 		t.Errorf("no signature went through during 16 MiB of C_GenerateRandom")
@@ -371,7 +314,7 @@ func TestAbuseRandom(t *testing.T) {
 	if _, err := r.srv.generateRandom(cl, &p11.GenerateRandomReq{Session: s, Len: MaxRandom + 1}); !isRV(err, p11.CKR_ARGUMENTS_BAD) {
 		t.Errorf("C_GenerateRandom of MaxRandom+1 bytes in one call = %v, want CKR_ARGUMENTS_BAD", err)
 	}
-	sg.finish(t)
+	sg.Finish(t)
 }
 
 // TestAbusePartialMessages: 8 unix connections each send the first frame
@@ -426,7 +369,7 @@ func TestAbusePartialMessages(t *testing.T) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	sg.finish(t)
+	sg.Finish(t)
 }
 
 // TestAbuseHandshakes: a process on the unix socket floods it with 2,000
@@ -485,7 +428,7 @@ func TestAbuseHandshakes(t *testing.T) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	sg.finish(t)
+	sg.Finish(t)
 }
 
 // TestAbuseConnections: with Limits.Connections at 1, a second connection

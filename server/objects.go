@@ -231,9 +231,16 @@ func (s *Server) copyObject(c *client, req *p11.TemplateReq) (p11.Resp, error) {
 	if err != nil {
 		return nil, err
 	}
-	if o.key != nil && (&object{attrs: attrs}).bool(p11.CKA_PRIVATE) != o.bool(p11.CKA_PRIVATE) {
+	priv, copyPriv := o.bool(p11.CKA_PRIVATE), (&object{attrs: attrs}).bool(p11.CKA_PRIVATE)
+	switch {
+	case o.key != nil && copyPriv != priv:
 		// The copy shares the key's authorisation, wrapped by the token
 		// key of the original's kind (public.go).
+		return nil, p11.CKR_ATTRIBUTE_READ_ONLY
+	case priv && !copyPriv:
+		// A public copy would put a private value in clear on disk, which
+		// C_SetAttributeValue refuses too; PKCS#11 v2.40, C_CopyObject,
+		// lets CKA_PRIVATE change only as the object's policy permits.
 		return nil, p11.CKR_ATTRIBUTE_READ_ONLY
 	}
 	if err := mayHold(c, sess, attrs); err != nil {

@@ -2,8 +2,6 @@ package server
 
 import (
 	"fmt"
-	"log/slog"
-	"path/filepath"
 	"sync"
 	"testing"
 
@@ -203,21 +201,7 @@ func TestPINRefusedWhenOthersSpentTheTPMBudget(t *testing.T) {
 // TestPINCountSurvivesRestart: the tries and the counts are in the store.
 func TestPINCountSurvivesRestart(t *testing.T) {
 	dir := t.TempDir()
-	open := func() (*tpm.TPM, *store.Store, *Server) {
-		tp, err := tpm.Open("sim", dir)
-		if err != nil {
-			t.Fatal(err)
-		}
-		st, err := store.Open(filepath.Join(dir, "tep.db"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		srv, err := New(tp, st, Config{Log: slog.New(slog.DiscardHandler)})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return tp, st, srv
-	}
+	open := func() (*tpm.TPM, *store.Store, *Server) { return openAt(t, dir) }
 	tp, st, srv := open()
 	if err := tp.SetDictionaryAttack(100, 1000, 1000, nil); err != nil {
 		t.Fatal(err)

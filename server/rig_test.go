@@ -39,19 +39,7 @@ type rig struct {
 // and starts a server on them.
 func openRig(t *testing.T, dir, tpmSpec string) *rig {
 	t.Helper()
-	tp, err := tpm.Open(tpmSpec, dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { tp.Close() })
-	if err := tp.SetDictionaryAttack(100, 1, 1, nil); err != nil {
-		t.Fatal(err)
-	}
-	st, err := store.Open(filepath.Join(dir, "tep.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
+	tp, st := openState(t, dir, tpmSpec)
 	r := &rig{t: t, dir: dir, tpm: tp, store: st, log: new(logBuffer)}
 	r.start()
 	t.Cleanup(func() { r.closeClients(); r.stop() })

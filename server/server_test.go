@@ -55,17 +55,16 @@ type fakeClock struct {
 func (c *fakeClock) Now() time.Time          { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
 func (c *fakeClock) Advance(d time.Duration) { c.mu.Lock(); c.t = c.t.Add(d); c.mu.Unlock() }
 
-// newFixture runs a server on a fresh TPM and store with a token, serving
-// a pty. tune, if given, changes the server's configuration.
-func newFixture(t testing.TB, tpmSpec string, tune ...func(*Config)) *fixture {
+// openState opens the TPM (tpmSpec) and the database of state directory
+// dir, closed when the test ends. Tests try wrong PINs on purpose, so the
+// TPM allows more than a real one would.
+func openState(t testing.TB, dir, tpmSpec string) (*tpm.TPM, *store.Store) {
 	t.Helper()
-	dir := t.TempDir()
 	tp, err := tpm.Open(tpmSpec, dir)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { tp.Close() })
-	// Tests try wrong PINs on purpose: allow more than a real TPM would.
 	if err := tp.SetDictionaryAttack(100, 1, 1, nil); err != nil {
 		t.Fatal(err)
 	}
@@ -74,6 +73,15 @@ func newFixture(t testing.TB, tpmSpec string, tune ...func(*Config)) *fixture {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
+	return tp, st
+}
+
+// newFixture runs a server on a fresh TPM and store with a token, serving
+// a pty. tune, if given, changes the server's configuration.
+func newFixture(t testing.TB, tpmSpec string, tune ...func(*Config)) *fixture {
+	t.Helper()
+	dir := t.TempDir()
+	tp, st := openState(t, dir, tpmSpec)
 	clock := &fakeClock{t: time.Unix(1800000000, 0)}
 	cfg := Config{Lease: time.Hour, Now: clock.Now, Log: slog.New(slog.DiscardHandler)}
 	for _, f := range tune {
@@ -369,23 +377,28 @@ func TestDigestsAndRandom(t *testing.T) {
 	}
 }
 
+// openAt opens the simulator, the store and a server on the state in dir,
+// as tepd does at start.
+func openAt(t *testing.T, dir string) (*tpm.TPM, *store.Store, *Server) {
+	t.Helper()
+	tp, err := tpm.Open("sim", dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := store.Open(filepath.Join(dir, "tep.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := New(tp, st, Config{Log: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tp, st, srv
+}
+
 func TestRestartKeepsTokens(t *testing.T) {
 	dir := t.TempDir()
-	open := func() (*tpm.TPM, *store.Store, *Server) {
-		tp, err := tpm.Open("sim", dir)
-		if err != nil {
-			t.Fatal(err)
-		}
-		st, err := store.Open(filepath.Join(dir, "tep.db"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		srv, err := New(tp, st, Config{Log: slog.New(slog.DiscardHandler)})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return tp, st, srv
-	}
+	open := func() (*tpm.TPM, *store.Store, *Server) { return openAt(t, dir) }
 	tp, st, srv := open()
 	slot, err := srv.CreateToken("kept", []byte(soPIN))
 	if err == nil {

@@ -1,7 +1,6 @@
 package tests
 
 import (
-	"crypto/sha256"
 	"net"
 	"os"
 	"strconv"
@@ -13,6 +12,7 @@ import (
 
 	"tep.dev/tep/p11"
 	p11client "tep.dev/tep/provider/client"
+	"tep.dev/tep/provider/client/clienttest"
 	"tep.dev/tep/wire"
 )
 
@@ -49,7 +49,7 @@ func TestAbusePartialMessagesRSS(t *testing.T) {
 		}()
 	}
 	wg.Wait()
-	sg.finish(t)
+	sg.Finish(t)
 	hwm := peakRSS(t, d.srv.Pid())
 	t.Logf("tepd's peak resident memory: %d MiB (bound %d MiB)", hwm>>20, rssBound>>20)
 	if hwm > rssBound {
@@ -96,7 +96,7 @@ func TestAbuseSessionObjectsRSS(t *testing.T) {
 		}()
 	}
 	wg.Wait()
-	sg.finish(t)
+	sg.Finish(t)
 	hwm := peakRSS(t, d.srv.Pid())
 	t.Logf("%d of 16 objects refused; tepd's peak resident memory: %d MiB (bound %d MiB)", refused.Load(), hwm>>20, rssBound>>20)
 	if refused.Load() != 15 {
@@ -127,21 +127,9 @@ func peakRSS(t *testing.T, pid int) int64 {
 	return 0
 }
 
-// signer signs in a loop on its own client until finished.
-type signer struct {
-	n     atomic.Int64
-	worst time.Duration
-	err   error
-	stop  chan struct{}
-	done  chan struct{}
-}
-
-// oidP256 is the DER OID of the NIST P-256 curve, CKA_EC_PARAMS.
-var oidP256 = []byte{0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07}
-
 // startSigner logs in on port, makes a P-256 key and signs with it in a
 // loop.
-func startSigner(t *testing.T, port string) *signer {
+func startSigner(t *testing.T, port string) *clienttest.Signer {
 	t.Helper()
 	c, err := p11client.Dial(p11client.Config{Port: port, StartTimeout: 10 * time.Second})
 	if err != nil {
@@ -155,49 +143,5 @@ func startSigner(t *testing.T, port string) *signer {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, priv, err := c.GenerateKeyPair(s, p11.Mechanism{Type: p11.CKM_EC_KEY_PAIR_GEN},
-		[]p11.Attribute{{Type: p11.CKA_EC_PARAMS, Value: oidP256}}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	sg := &signer{stop: make(chan struct{}), done: make(chan struct{})}
-	sum := sha256.Sum256([]byte("signed while tepd is abused"))
-	go func() {
-		defer close(sg.done)
-		for {
-			select {
-			case <-sg.stop:
-				return
-			default:
-			}
-			start := time.Now()
-			err := c.SignInit(s, p11.Mechanism{Type: p11.CKM_ECDSA}, priv)
-			if err == nil {
-				_, _, err = c.Sign(s, sum[:], 64)
-			}
-			if err != nil {
-				sg.err = err
-				return
-			}
-			sg.worst = max(sg.worst, time.Since(start))
-			sg.n.Add(1)
-		}
-	}()
-	return sg
-}
-
-// finish stops the signer after one more signature at least, checks that
-// none failed, and logs the count and the worst wait.
-func (sg *signer) finish(t *testing.T) {
-	t.Helper()
-	for n := sg.n.Load(); sg.n.Load() == n; {
-		select {
-		case <-sg.done:
-			t.Fatalf("the signer stopped: %v", sg.err)
-		case <-time.After(10 * time.Millisecond):
-		}
-	}
-	close(sg.stop)
-	<-sg.done
-	t.Logf("signer: %d signatures, worst wait %v", sg.n.Load(), sg.worst)
+	return clienttest.StartSigner(t, c, s)
 }

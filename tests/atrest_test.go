@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestNothingPrivateAtRest writes, through the module and pkcs11-tool, a
@@ -103,4 +104,37 @@ func readFiles(t *testing.T, dir string) map[string][]byte {
 		t.Fatal(err)
 	}
 	return files
+}
+
+// TestPrivateStaysPrivate: through the module, a private data object
+// cannot be copied public (C_CopyObject agrees with C_SetAttributeValue),
+// and a key pair generated with CKA_PRIVATE=TRUE in its public half's
+// template is private in both halves: a public session finds neither, and
+// the pair's label and id, like the data object's value, are in no file
+// of the state directory.
+func TestPrivateStaysPrivate(t *testing.T) {
+	d := startTepd(t, "sim")
+	b := make([]byte, 12)
+	rand.Read(b)
+	marker := "tep-marker-" + hex.EncodeToString(b)
+	out, err := withTimeout(d.clientCmd("private", userPIN, marker), time.Minute)
+	if err != nil {
+		t.Fatalf("client: %v\n%s", err, out)
+	}
+	got := results(out)
+	want := map[string]string{
+		"C_CopyObject public": "0x10", "C_CopyObject private": "0x0", "C_SetAttributeValue public": "0x10",
+		"C_GetAttributeValue": "0x0", "public key private": "1", "found public": "0",
+	}
+	for k, v := range want {
+		if got[k] != v {
+			t.Errorf("%s = %q, want %q", k, got[k], v)
+		}
+	}
+	d.stop()
+	for name, b := range readFiles(t, d.state) {
+		if bytes.Contains(b, []byte(marker)) {
+			t.Errorf("the marker is readable in %s", name)
+		}
+	}
 }

@@ -55,7 +55,7 @@ func (t *TPM) sign(k KeyBlob, auth, digest []byte, opts crypto.SignerOpts) ([]by
 	parms = append2B(parms, nil)
 	var sig *tpm2.TPMTSignature
 	err = t.useKey(pk, auth, encNone, func(l locked, key tpm2.AuthHandle) error {
-		rparms, err := l.execAuth(tpm2.TPMCCSign, key, parms)
+		rparms, err := execAuth(l, tpm2.TPMCCSign, key, parms)
 		if err != nil {
 			return err
 		}

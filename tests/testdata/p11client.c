@@ -385,9 +385,52 @@ static int des3(const char *pin) {
 	return 0;
 }
 
+/* private PIN MARKER: as the user, a private token data object holding
+ * MARKER, copied public (refused) and private; C_SetAttributeValue to
+ * public (refused); an EC key pair whose public half's template says
+ * CKA_PRIVATE, its label and id MARKER; then, in a public session, how
+ * many objects labelled MARKER are found. */
+static int private_copies(const char *pin, const char *marker) {
+	CK_BBOOL yes = CK_TRUE, no = CK_FALSE;
+	CK_OBJECT_CLASS data = CKO_DATA;
+	CK_ULONG n = strlen(marker);
+	CK_ATTRIBUTE obj[] = {{CKA_CLASS, &data, sizeof data}, {CKA_TOKEN, &yes, 1}, {CKA_PRIVATE, &yes, 1},
+		{CKA_LABEL, (void *)marker, n}, {CKA_VALUE, (void *)marker, n}};
+	CK_ATTRIBUTE public[] = {{CKA_PRIVATE, &no, 1}};
+	CK_ATTRIBUTE private[] = {{CKA_PRIVATE, &yes, 1}};
+	CK_BYTE p256[] = {0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07};
+	CK_ATTRIBUTE pub[] = {{CKA_TOKEN, &yes, 1}, {CKA_PRIVATE, &yes, 1}, {CKA_VERIFY, &yes, 1},
+		{CKA_EC_PARAMS, p256, sizeof p256}, {CKA_LABEL, (void *)marker, n}, {CKA_ID, (void *)marker, n}};
+	CK_ATTRIBUTE priv[] = {{CKA_TOKEN, &yes, 1}, {CKA_PRIVATE, &yes, 1}, {CKA_SIGN, &yes, 1},
+		{CKA_LABEL, (void *)marker, n}, {CKA_ID, (void *)marker, n}};
+	CK_MECHANISM gen = {CKM_EC_KEY_PAIR_GEN, NULL, 0};
+	CK_OBJECT_HANDLE h, c, pubh, privh, found[8];
+	CK_BBOOL isPrivate = CK_FALSE;
+	CK_ATTRIBUTE get[] = {{CKA_PRIVATE, &isPrivate, 1}};
+	CK_ATTRIBUTE byLabel[] = {{CKA_LABEL, (void *)marker, n}};
+
+	must("C_Initialize", p->C_Initialize(NULL));
+	CK_SESSION_HANDLE s = open_session(1);
+	must("C_Login", p->C_Login(s, CKU_USER, (CK_UTF8CHAR_PTR)pin, strlen(pin)));
+	must("C_CreateObject", p->C_CreateObject(s, obj, 5, &h));
+	say("C_CopyObject public", p->C_CopyObject(s, h, public, 1, &c));
+	say("C_CopyObject private", p->C_CopyObject(s, h, private, 1, &c));
+	say("C_SetAttributeValue public", p->C_SetAttributeValue(s, h, public, 1));
+	must("C_GenerateKeyPair", p->C_GenerateKeyPair(s, &gen, pub, 6, priv, 5, &pubh, &privh));
+	say("C_GetAttributeValue", p->C_GetAttributeValue(s, pubh, get, 1));
+	printf("public key private=%d\n", isPrivate);
+	must("C_Logout", p->C_Logout(s));
+	must("C_FindObjectsInit", p->C_FindObjectsInit(s, byLabel, 1));
+	must("C_FindObjects", p->C_FindObjects(s, found, 8, &n));
+	must("C_FindObjectsFinal", p->C_FindObjectsFinal(s));
+	printf("found public=%lu\n", (unsigned long)n);
+	must("C_Finalize", p->C_Finalize(NULL));
+	return 0;
+}
+
 int main(int argc, char **argv) {
 	if (argc < 3) {
-		fprintf(stderr, "usage: p11client MODULE loop N|edge|hold|use H|restart|victim|once|fork|sign PIN|des3 PIN\n");
+		fprintf(stderr, "usage: p11client MODULE loop N|edge|hold|use H|restart|victim|once|fork|sign PIN|des3 PIN|private PIN MARKER\n");
 		return 2;
 	}
 	load(argv[1]);
@@ -412,6 +455,8 @@ int main(int argc, char **argv) {
 		return sign(argv[3]);
 	if (!strcmp(mode, "des3") && argc > 3)
 		return des3(argv[3]);
+	if (!strcmp(mode, "private") && argc > 4)
+		return private_copies(argv[3], argv[4]);
 	fprintf(stderr, "unknown mode %s\n", mode);
 	return 2;
 }
