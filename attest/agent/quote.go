@@ -10,6 +10,7 @@ import (
 	"github.com/google/go-tpm/tpm2/transport"
 
 	"tep.dev/tep/attest"
+	"tep.dev/tep/attest/ima"
 )
 
 // Quote defaults: the PCRs of firmware, boot chain and IMA, in the
@@ -41,11 +42,13 @@ var ErrPCRsMoving = errors.New("PCRs changed during every quote attempt")
 // requested PCRs in every requested bank the TPM allocates, with the
 // nonce as qualifying data, the PCR values read around it (again, if a
 // PCR changed in between: the TPM's PCR update counter says), the IMA
-// log and the boot event log.
+// log from entry req.IMAFrom on (the whole log with req.FullIMA, or when
+// the log has fewer entries, as after a reboot: Evidence.IMAFrom says
+// which) and the boot event log.
 //
-// TODO(attlogs): the IMA log is sent whole, from entry 0, whatever
-// req.IMAFrom says (Evidence.IMAFrom is 0); slicing it needs package
-// attest/ima's entry parser.
+// The logs are read after the quote: the kernel appends an entry before
+// it extends the PCR, so the log then holds at least what the quote
+// covers, and the verifier replays it up to the quoted value.
 func (a *Agent) Quote(req attest.QuoteRequest) (attest.Evidence, error) {
 	st, err := a.state()
 	if err != nil {
@@ -62,9 +65,11 @@ func (a *Agent) Quote(req attest.QuoteRequest) (attest.Evidence, error) {
 	if err != nil {
 		return attest.Evidence{}, fmt.Errorf("quoting: %w", err)
 	}
-	if ev.IMALog, err = readLog(a.cfg.IMALogPath); err != nil {
+	imaLog, err := readLog(a.cfg.IMALogPath)
+	if err != nil {
 		return attest.Evidence{}, fmt.Errorf("quoting: %w", err)
 	}
+	ev.IMALog, ev.IMAFrom = imaSince(imaLog, req)
 	if ev.BootLog, err = readLog(a.cfg.BootLogPath); err != nil {
 		return attest.Evidence{}, fmt.Errorf("quoting: %w", err)
 	}
@@ -235,6 +240,21 @@ func selected(bits []byte) []int {
 		}
 	}
 	return out
+}
+
+// imaSince returns the part of an IMA log that req asks for, and the
+// number of its first entry. A log that cannot be cut where asked (it
+// is shorter, or its framing is bad) goes whole, from 0: the verifier
+// then replays from scratch, or says what is wrong with it.
+func imaSince(log []byte, req attest.QuoteRequest) ([]byte, int) {
+	if req.FullIMA || req.IMAFrom <= 0 {
+		return log, 0
+	}
+	tail, err := ima.Split(log, req.IMAFrom)
+	if err != nil {
+		return log, 0
+	}
+	return tail, req.IMAFrom
 }
 
 // readLog reads a whole event log; a log that does not exist is nil.
