@@ -28,14 +28,18 @@ type softAK struct {
 
 func ecdsaAK(t *testing.T) softAK {
 	k, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	point, err := k.PublicKey.Bytes() // 0x04 || X || Y
+	if err != nil {
+		t.Fatal(err)
+	}
 	pub := tpm2.TPMTPublic{Type: tpm2.TPMAlgECC, NameAlg: tpm2.TPMAlgSHA256, ObjectAttributes: softAttrs,
 		Parameters: tpm2.NewTPMUPublicParms(tpm2.TPMAlgECC, &tpm2.TPMSECCParms{
 			Scheme: tpm2.TPMTECCScheme{Scheme: tpm2.TPMAlgECDSA,
 				Details: tpm2.NewTPMUAsymScheme(tpm2.TPMAlgECDSA, &tpm2.TPMSSigSchemeECDSA{HashAlg: tpm2.TPMAlgSHA256})},
 			CurveID: tpm2.TPMECCNistP256}),
 		Unique: tpm2.NewTPMUPublicID(tpm2.TPMAlgECC, &tpm2.TPMSECCPoint{
-			X: tpm2.TPM2BECCParameter{Buffer: k.X.FillBytes(make([]byte, 32))},
-			Y: tpm2.TPM2BECCParameter{Buffer: k.Y.FillBytes(make([]byte, 32))}}),
+			X: tpm2.TPM2BECCParameter{Buffer: point[1:33]},
+			Y: tpm2.TPM2BECCParameter{Buffer: point[33:]}}),
 	}
 	return softAK{tpm2.Marshal(pub), func(d []byte) tpm2.TPMTSignature {
 		r, s, err := ecdsa.Sign(rand.Reader, k, d)
