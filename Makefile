@@ -24,7 +24,7 @@ SYSTEMDUNITDIR ?= $(PREFIX)/lib/systemd/system
 SYSUSERSDIR    ?= $(PREFIX)/lib/sysusers.d
 TMPFILESDIR    ?= $(PREFIX)/lib/tmpfiles.d
 
-.PHONY: all build test deps vet unit fuzz headers bench soak demo install install-service clean
+.PHONY: all build test deps vet unit fuzz headers bench soak demo install install-service install-config clean
 
 # The C demo needs cmake: deps installs it (as root) when it is missing.
 all: deps build
@@ -47,7 +47,7 @@ demo: deps build
 
 # The module and a p11-kit module file naming it, so that p11-kit's proxy
 # (and everything that uses it) finds TEP; tepd and its service.
-install: build install-service
+install: build install-service install-config
 	install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(P11KIT_MODULES) $(DESTDIR)$(BINDIR)
 	install -m 0755 $(BUILD)/libtep_interface.so $(DESTDIR)$(LIBDIR)/
 	ln -sf libtep_interface.so $(DESTDIR)$(LIBDIR)/libpkcs11_client_wrapper.so
@@ -71,6 +71,15 @@ install-service:
 	install -m 0644 dist/tep.sysusers $(DESTDIR)$(SYSUSERSDIR)/tep.conf
 	install -m 0644 dist/tep.tmpfiles $(DESTDIR)$(TMPFILESDIR)/tep.conf
 	test -e $(DESTDIR)$(SYSCONFDIR)/tep/tepd.json || install -m 0644 dist/tepd.json $(DESTDIR)$(SYSCONFDIR)/tep/tepd.json
+
+# tep-config and its units: tep-config.path runs tep-config.service when
+# a configuration blob is uploaded (docs/config-blob.md).
+install-config:
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(SYSTEMDUNITDIR)
+	install -m 0755 $(BUILD)/tep-config $(DESTDIR)$(BINDIR)/
+	sed -e 's|/usr/local/bin/tep-config|$(BINDIR)/tep-config|' -e 's|/etc/tep/|$(SYSCONFDIR)/tep/|' dist/tep-config.service > $(DESTDIR)$(SYSTEMDUNITDIR)/tep-config.service
+	chmod 0644 $(DESTDIR)$(SYSTEMDUNITDIR)/tep-config.service
+	install -m 0644 dist/tep-config.path $(DESTDIR)$(SYSTEMDUNITDIR)/
 
 # The order matters: cheap checks first, so a mistake fails fast.
 test: deps vet headers build unit fuzz
@@ -101,6 +110,10 @@ fuzz:
 		echo "fuzzing channel $$t, -fuzztime $(FUZZTIME)"; \
 		$(GO) test -run '^$$' -fuzz "^$$t\$$" -fuzztime $(FUZZTIME) -fuzzminimizetime 5s ./channel || exit 1; \
 	done
+	@echo "fuzzing provisioning/blob FuzzParse, -fuzztime $(FUZZTIME)"
+	@$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s ./provisioning/blob
+	@echo "fuzzing provisioning/archive FuzzExtract, -fuzztime 20000x (each input extracts into a directory)"
+	@$(GO) test -run '^$$' -fuzz '^FuzzExtract$$' -fuzztime 20000x -fuzzminimizetime 5s ./provisioning/archive
 
 bench: deps build
 	@echo "== wire codec (go test -bench)"
@@ -118,3 +131,12 @@ soak: build
 
 clean:
 	rm -rf $(BUILD)
+
+# tep-luks and its unit (ExecStart= pointed at BINDIR), part of install.
+.PHONY: install-luks
+install: install-luks
+install-luks: build
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(SYSTEMDUNITDIR)
+	install -m 0755 $(BUILD)/tep-luks $(DESTDIR)$(BINDIR)/
+	sed -e 's|/usr/local/bin/tep-luks|$(BINDIR)/tep-luks|' dist/tep-luks.service > $(DESTDIR)$(SYSTEMDUNITDIR)/tep-luks.service
+	chmod 0644 $(DESTDIR)$(SYSTEMDUNITDIR)/tep-luks.service
