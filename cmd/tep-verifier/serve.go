@@ -2,11 +2,246 @@ package main
 
 import (
 	"context"
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/pem"
+	"errors"
+	"flag"
+	"fmt"
 	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"tep.dev/tep/attest/api"
+	"tep.dev/tep/attest/appraise"
+	"tep.dev/tep/attest/credential"
+	"tep.dev/tep/attest/ekcert"
+	"tep.dev/tep/attest/verifier"
 )
 
-// runServe is wired to the checks once attest/quote, ima, flavor and
-// report are on main.
+// Files in the state directory besides dbFile.
+const (
+	tlsCertFile    = "tls-cert.pem"
+	tlsKeyFile     = "tls-key.pem"
+	signingKeyFile = "signing-key.pem"
+	signingPubFile = "signing-pub.pem"
+)
+
+type listFlag []string
+
+func (l *listFlag) String() string     { return strings.Join(*l, ",") }
+func (l *listFlag) Set(v string) error { *l = append(*l, v); return nil }
+
+// serveConfig is tep-verifier serve's flags.
+type serveConfig struct {
+	state, listen, clientCA, logLevel string
+	ekCA, san                         listFlag
+	pullInterval, pullTimeout         time.Duration
+	allowSHA1                         bool
+}
+
+func parseServe(args []string, stderr io.Writer) (serveConfig, error) {
+	var c serveConfig
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&c.state, "state", "", "state directory: database, TLS certificate, report-signing key")
+	fs.StringVar(&c.listen, "listen", ":8443", "HTTPS address")
+	fs.Var(&c.ekCA, "ek-ca", "PEM file of EK CA certificates: roots and intermediates (repeatable)")
+	fs.StringVar(&c.clientCA, "client-ca", "", "PEM file of the CA of operators' client certificates (role in the OU)")
+	fs.Var(&c.san, "san", "DNS name or IP address for a new TLS certificate (repeatable; default: hostname, localhost, 127.0.0.1)")
+	fs.DurationVar(&c.pullInterval, "pull-interval", time.Minute, "how often to pull evidence from pull-mode agents; 0: never")
+	fs.DurationVar(&c.pullTimeout, "pull-timeout", 30*time.Second, "bound of one pull")
+	fs.BoolVar(&c.allowSHA1, "allow-sha1", false, "accept quotes whose only bank is SHA-1")
+	fs.StringVar(&c.logLevel, "log-level", "info", "debug, info, warn or error")
+	if err := fs.Parse(args); err != nil {
+		return c, err
+	}
+	if c.state == "" {
+		return c, usageError{"serve: --state is required"}
+	}
+	if len(c.ekCA) == 0 {
+		return c, usageError{"serve: --ek-ca is required: enrolment checks EK certificates against it"}
+	}
+	return c, nil
+}
+
 func runServe(ctx context.Context, args []string, stderr io.Writer) error {
-	return usageError{"serve: not built yet"}
+	c, err := parseServe(args, stderr)
+	if err != nil {
+		return err
+	}
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(c.logLevel)); err != nil {
+		return fmt.Errorf("log level %q: %w", c.logLevel, err)
+	}
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+	if err := os.MkdirAll(c.state, 0o700); err != nil {
+		return err
+	}
+	s, err := openStore(c.state)
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	key, err := signingKey(c.state)
+	if err != nil {
+		return err
+	}
+	ek, err := loadEKCAs(c.ekCA)
+	if err != nil {
+		return err
+	}
+	cert, err := tlsCert(c.state, c.san, log)
+	if err != nil {
+		return err
+	}
+	var clientCA []byte
+	if c.clientCA != "" {
+		if clientCA, err = os.ReadFile(c.clientCA); err != nil {
+			return err
+		}
+	}
+	tlsCfg, err := api.ServerTLS(cert, clientCA)
+	if err != nil {
+		return err
+	}
+	ap := appraise.New(appraise.Config{Store: s, Key: key, AllowSHA1Only: c.allowSHA1})
+	v := verifier.New(verifier.Config{
+		Store: s, EK: ek, Credential: credential.Make, Appraiser: ap, Policies: ap,
+		Fetcher: &api.Fetcher{Cert: cert}, Log: log,
+	})
+	ln, err := net.Listen("tcp", c.listen)
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{
+		Handler: api.New(api.Config{Verifier: v, Log: log}), TLSConfig: tlsCfg,
+		ReadHeaderTimeout: 5 * time.Second, ReadTimeout: time.Minute, WriteTimeout: time.Minute,
+		IdleTimeout: 2 * time.Minute, MaxHeaderBytes: 16 << 10,
+		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelDebug),
+	}
+	if c.pullInterval > 0 {
+		go v.PullLoop(ctx, c.pullInterval, c.pullTimeout, 0)
+	}
+	go func() {
+		<-ctx.Done()
+		sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		srv.Shutdown(sctx)
+	}()
+	log.Info("serving", "addr", ln.Addr().String(), "state", c.state)
+	if err := srv.ServeTLS(ln, "", ""); !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	log.Info("shut down")
+	return nil
+}
+
+// ekCAs checks EK certificates against the configured CAs.
+type ekCAs struct{ roots, inter *x509.CertPool }
+
+func (e *ekCAs) Check(cert, ekPublic []byte) error {
+	_, err := ekcert.Verify(cert, ekPublic, ekcert.Options{Roots: e.roots, Intermediates: e.inter})
+	return err
+}
+
+// loadEKCAs reads PEM files of EK CAs: self-signed ones are roots, the
+// others intermediates.
+func loadEKCAs(files []string) (*ekCAs, error) {
+	e := &ekCAs{roots: x509.NewCertPool(), inter: x509.NewCertPool()}
+	n := 0
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			return nil, err
+		}
+		for rest := b; ; {
+			var blk *pem.Block
+			if blk, rest = pem.Decode(rest); blk == nil {
+				break
+			}
+			c, err := x509.ParseCertificate(blk.Bytes)
+			if err != nil {
+				return nil, fmt.Errorf("EK CA %s: %w", f, err)
+			}
+			if c.CheckSignatureFrom(c) == nil {
+				e.roots.AddCert(c)
+			} else {
+				e.inter.AddCert(c)
+			}
+			n++
+		}
+	}
+	if n == 0 {
+		return nil, errors.New("--ek-ca: no certificate in the files")
+	}
+	return e, nil
+}
+
+// signingKey loads the report- and policy-signing key, making a P-256
+// key on first start; its public key goes beside it for relying parties.
+func signingKey(state string) (crypto.Signer, error) {
+	path := filepath.Join(state, signingKeyFile)
+	b, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		if err != nil {
+			return nil, err
+		}
+		der, _ := x509.MarshalPKCS8PrivateKey(k)
+		pub, _ := x509.MarshalPKIXPublicKey(&k.PublicKey)
+		if err := os.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), 0o600); err != nil {
+			return nil, err
+		}
+		return k, os.WriteFile(filepath.Join(state, signingPubFile), pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: pub}), 0o644)
+	}
+	if err != nil {
+		return nil, err
+	}
+	blk, _ := pem.Decode(b)
+	if blk == nil {
+		return nil, fmt.Errorf("%s: no PEM block", path)
+	}
+	k, err := x509.ParsePKCS8PrivateKey(blk.Bytes)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	s, ok := k.(crypto.Signer)
+	if !ok {
+		return nil, fmt.Errorf("%s: not a signing key", path)
+	}
+	return s, nil
+}
+
+// tlsCert loads the verifier's TLS certificate, making a self-signed one
+// on first start for sans (or the hostname, localhost and 127.0.0.1).
+func tlsCert(state string, sans []string, log *slog.Logger) (tls.Certificate, error) {
+	certPath, keyPath := filepath.Join(state, tlsCertFile), filepath.Join(state, tlsKeyFile)
+	if _, err := os.Stat(certPath); errors.Is(err, os.ErrNotExist) {
+		if len(sans) == 0 {
+			h, _ := os.Hostname()
+			sans = []string{h, "localhost", "127.0.0.1", "::1"}
+		}
+		certPEM, keyPEM, err := api.SelfSigned("tep-verifier", sans, time.Now())
+		if err != nil {
+			return tls.Certificate{}, err
+		}
+		if err := os.WriteFile(keyPath, keyPEM, 0o600); err != nil {
+			return tls.Certificate{}, err
+		}
+		if err := os.WriteFile(certPath, certPEM, 0o644); err != nil {
+			return tls.Certificate{}, err
+		}
+		log.Info("made a TLS certificate: agents and operators pin it", "file", certPath, "names", strings.Join(sans, ","))
+	}
+	return tls.LoadX509KeyPair(certPath, keyPath)
 }
