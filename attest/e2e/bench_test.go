@@ -1,0 +1,296 @@
+package e2e
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"tep.dev/tep/attest"
+	"tep.dev/tep/attest/agentsvc"
+	"tep.dev/tep/attest/api"
+	"tep.dev/tep/attest/appraise"
+	"tep.dev/tep/attest/credential"
+	"tep.dev/tep/attest/ima"
+	"tep.dev/tep/attest/store"
+	"tep.dev/tep/attest/verifier"
+	"tep.dev/tep/internal/swtpm"
+)
+
+// benchFirst and benchMore are the sizes: a first report of
+// 5,000 IMA entries, then reports of 50 new ones.
+const (
+	benchFirst = 5000
+	benchMore  = 50
+)
+
+// BenchmarkAppraise measures the verifier's CPU per attestation, one
+// core: decoding the evidence's JSON and every check (quote, IMA replay,
+// runtime policy of every new entry, flavors), then signing the report.
+// "first" replays 5,000 entries from nothing; "incremental" 50 new
+// entries on the state the first left, as an agent that sends only the
+// entries from QuoteRequest.IMAFrom does.
+func BenchmarkAppraise(b *testing.B) {
+	ctx := context.Background()
+	ca := filepath.Join(b.TempDir(), "ca")
+	d := newDevice(b, "bench", ca, 7, benchFirst+benchMore)
+	d.advance(b, benchFirst)
+	s, err := store.OpenSQLite(filepath.Join(b.TempDir(), "v.db"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	ap := appraise.New(appraise.Config{Store: s, Key: key})
+	v := verifier.New(verifier.Config{Store: s, EK: ekChecker{certPool(b, swtpm.RootCert(ca)), certPool(b, swtpm.IssuerCert(ca))},
+		Credential: credential.Make, Appraiser: ap, Policies: ap})
+	tok, _, _ := v.CreateToken(ctx, store.RoleEnroll, 0)
+	req, err := d.agent.Enroll(d.id, tok)
+	if err != nil {
+		b.Fatal(err)
+	}
+	ch, err := v.Enroll(ctx, req, verifier.Pull{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	act, _ := d.agent.Activate(ch)
+	h, err := v.Activate(ctx, act)
+	if err != nil {
+		b.Fatal(err)
+	}
+	flav, _ := json.Marshal(imaFlavor(d))
+	if _, err := v.PutPolicy(ctx, store.KindFlavor, flav); err != nil {
+		b.Fatal(err)
+	}
+	quote := func(from int) ([]byte, []byte) {
+		nonce := []byte(fmt.Sprintf("bench nonce %d", from))
+		ev, err := d.agent.Quote(attest.QuoteRequest{Nonce: nonce, PCRs: verifier.DefaultPCRs, Banks: banks})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if ev.IMALog, err = ima.Split(ev.IMALog, from); err != nil {
+			b.Fatal(err)
+		}
+		ev.IMAFrom = from
+		body, _ := json.Marshal(ev)
+		return body, nonce
+	}
+	appraiseBody := func(body, nonce []byte, st verifier.State) verifier.Outcome {
+		var ev attest.Evidence
+		if err := json.Unmarshal(body, &ev); err != nil {
+			b.Fatal(err)
+		}
+		out, err := ap.Appraise(ctx, verifier.Appraisal{Host: h, Evidence: ev, Nonce: nonce, PCRs: verifier.DefaultPCRs, Banks: banks, State: st})
+		if err != nil || out.Reject != nil {
+			b.Fatalf("Appraise: %v %+v", err, out.Reject)
+		}
+		return out
+	}
+	first, n1 := quote(0)
+	out := appraiseBody(first, n1, verifier.State{})
+	if out.State.IMAEntries != benchFirst {
+		b.Fatalf("first report accepted %d IMA entries, want %d", out.State.IMAEntries, benchFirst)
+	}
+	d.advance(b, benchFirst+benchMore)
+	more, n2 := quote(benchFirst)
+	b.Run("first-5000", func(b *testing.B) {
+		b.SetBytes(int64(len(first)))
+		for b.Loop() {
+			appraiseBody(first, n1, verifier.State{})
+		}
+	})
+	b.Run("incremental-50", func(b *testing.B) {
+		b.SetBytes(int64(len(more)))
+		for b.Loop() {
+			if o := appraiseBody(more, n2, out.State); o.State.IMAEntries != benchFirst+benchMore {
+				b.Fatalf("incremental report: %d IMA entries", o.State.IMAEntries)
+			}
+		}
+	})
+}
+
+// BenchmarkAttestHTTP measures attestations per second with simulated
+// agents pushing to tep-verifier serve, a separate process, over HTTPS:
+// each agent is an swtpm with an agent on it whose IMA log starts at
+// 5,000 entries and grows by 50 before each attestation (up to 6,500),
+// sending only the new entries. TEP_BENCH_AGENTS sets their number
+// (default 4). It reports the rate and the verifier process's CPU
+// per attestation (from /proc); the agents' swtpm and this process use
+// the same two cores.
+func BenchmarkAttestHTTP(b *testing.B) {
+	agents, _ := strconv.Atoi(os.Getenv("TEP_BENCH_AGENTS"))
+	if agents <= 0 {
+		agents = 4
+	}
+	ctx := context.Background()
+	dir := b.TempDir()
+	ca := filepath.Join(dir, "ca")
+	devs := make([]*device, agents)
+	for i := range devs {
+		// One seed: a fleet of identical devices, whose runtime policy
+		// (one flavor, under the API's 1 MiB bound) allows every file.
+		devs[i] = newDevice(b, fmt.Sprintf("sim-%02d", i), ca, 100, benchFirst+benchMore*30)
+		devs[i].advance(b, benchFirst)
+	}
+	vp := startVerifier(b, dir, ca)
+	client := vp.client(b, "")
+	admin := vp.client(b, vp.admin)
+	flav, _ := json.Marshal(imaFlavor(devs[0]))
+	if err := admin.Do(ctx, "POST", "/v1/flavors", flav, nil); err != nil {
+		b.Fatal(err)
+	}
+	for _, d := range devs {
+		if _, err := agentsvc.Enroll(ctx, d.agent, client, d.id, vp.enrolToken(b), "", nil); err != nil {
+			b.Fatal(err)
+		}
+	}
+	// The first report of each agent (5,000 entries) is not timed.
+	for _, d := range devs {
+		if err := simulatedPush(ctx, b, d, client); err != nil {
+			b.Fatal(err)
+		}
+	}
+	// One worker per agent: an agent attests once at a time (two
+	// appraisals of one host at once are refused, the second with 409).
+	jobs := make([]chan struct{}, agents)
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var fails int
+	for i, d := range devs {
+		jobs[i] = make(chan struct{})
+		wg.Go(func() {
+			for range jobs[i] {
+				if err := simulatedPush(ctx, b, d, client); err != nil {
+					mu.Lock()
+					fails++
+					mu.Unlock()
+					b.Log(err)
+				}
+			}
+		})
+	}
+	cpu0, start, n := vp.cpu(b), time.Now(), 0
+	for b.Loop() {
+		jobs[n%agents] <- struct{}{}
+		n++
+	}
+	for i := range jobs {
+		close(jobs[i])
+	}
+	wg.Wait()
+	elapsed, cpu := time.Since(start), vp.cpu(b)-cpu0
+	b.ReportMetric(float64(n)/elapsed.Seconds(), "attest/s")
+	b.ReportMetric(cpu.Seconds()*1000/float64(n), "verifier-cpu-ms/attest")
+	if fails > 0 {
+		b.Errorf("%d attestations failed", fails)
+	}
+}
+
+// simulatedPush grows d's IMA log by 50 entries and attests once,
+// sending only the entries the verifier asks for.
+func simulatedPush(ctx context.Context, b *testing.B, d *device, c *api.Client) error {
+	if d.entries >= benchFirst && d.entries+benchMore <= d.gen.Len() {
+		d.advance(b, d.entries+benchMore)
+	}
+	req, err := c.Challenge(ctx, d.id)
+	if err != nil {
+		return err
+	}
+	ev, err := d.agent.Quote(req)
+	if err != nil {
+		return err
+	}
+	if ev.IMALog, err = ima.Split(ev.IMALog, req.IMAFrom); err != nil {
+		return err
+	}
+	ev.IMAFrom = req.IMAFrom
+	_, err = c.Evidence(ctx, ev)
+	return err
+}
+
+// verifierProc is tep-verifier serve running as a child process.
+type verifierProc struct {
+	cmd            *exec.Cmd
+	bin, state     string
+	url            string
+	certPEM        []byte
+	admin          string
+	enrolTokenFunc func(testing.TB) string
+}
+
+func (v *verifierProc) enrolToken(tb testing.TB) string { return v.enrolTokenFunc(tb) }
+
+// startVerifier builds tep-verifier and starts serve on a free port.
+func startVerifier(tb testing.TB, dir, ca string) *verifierProc {
+	tb.Helper()
+	v := &verifierProc{bin: filepath.Join(dir, "tep-verifier"), state: filepath.Join(dir, "verifier")}
+	if out, err := exec.Command("go", "build", "-o", v.bin, "tep.dev/tep/cmd/tep-verifier").CombinedOutput(); err != nil {
+		tb.Fatalf("building tep-verifier: %v\n%s", err, out)
+	}
+	token := func(role string) string {
+		out, err := exec.Command(v.bin, "token", "create", "--state", v.state, "--role", role, "--json").Output()
+		if err != nil {
+			tb.Fatalf("token create: %v", err)
+		}
+		var t struct{ Token string }
+		json.Unmarshal(out, &t)
+		return t.Token
+	}
+	os.MkdirAll(v.state, 0o700)
+	v.admin = token(store.RoleAdmin)
+	v.enrolTokenFunc = func(testing.TB) string { return token(store.RoleEnroll) }
+	port := freePort(tb)
+	v.cmd = exec.Command(v.bin, "serve", "--state", v.state, "--listen", "127.0.0.1:"+port,
+		"--ek-ca", swtpm.RootCert(ca), "--ek-ca", swtpm.IssuerCert(ca), "--pull-interval", "0", "--log-level", "warn", "--san", "127.0.0.1")
+	v.cmd.Stderr = os.Stderr
+	if err := v.cmd.Start(); err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { v.cmd.Process.Kill(); v.cmd.Wait() })
+	v.url = "https://127.0.0.1:" + port
+	for range 100 {
+		if b, err := os.ReadFile(filepath.Join(v.state, "tls-cert.pem")); err == nil {
+			v.certPEM = b
+			c := v.client(tb, "")
+			if c.Do(context.Background(), "GET", "/v1/health", nil, nil) == nil {
+				return v
+			}
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	tb.Fatal("tep-verifier serve did not come up")
+	return nil
+}
+
+func (v *verifierProc) client(tb testing.TB, token string) *api.Client {
+	c, err := api.NewClient(v.url, v.certPEM, nil)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	c.Token = token
+	return c
+}
+
+// cpu is the verifier process's user and system time so far.
+func (v *verifierProc) cpu(tb testing.TB) time.Duration {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", v.cmd.Process.Pid))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	// Fields after the command's closing parenthesis; utime and stime
+	// are fields 14 and 15 of stat(5), in clock ticks (USER_HZ, 100).
+	f := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+2:]))
+	ut, _ := strconv.ParseInt(f[11], 10, 64)
+	st, _ := strconv.ParseInt(f[12], 10, 64)
+	return time.Duration(ut+st) * 10 * time.Millisecond
+}
