@@ -6,30 +6,19 @@ import (
 	"fmt"
 	"regexp"
 
-	"github.com/google/go-tpm/tpm2"
+	"tep.dev/tep/attest/quote"
 )
 
-// akName checks that a TPMT_PUBLIC is an attestation key as the issue
-// asks (a restricted signing key that cannot decrypt, fixedTPM,
-// fixedParent, sensitiveDataOrigin: TPM 2.0 Part 1, 25.2 and 27.2) and
-// returns its name.
+// akName checks that a TPMT_PUBLIC is an attestation key
+// (quote.ParseAK: a restricted signing key, fixedTPM, fixedParent,
+// sensitiveDataOrigin, with a signing scheme) and returns its name,
+// which the credential is made for.
 func akName(pub []byte) ([]byte, error) {
-	p, err := tpm2.Unmarshal[tpm2.TPMTPublic](pub)
+	ak, err := quote.ParseAK(pub)
 	if err != nil {
-		return nil, fmt.Errorf("%w: AK public area: %v", ErrInvalid, err)
+		return nil, fmt.Errorf("%w: %v", ErrInvalid, err)
 	}
-	a := p.ObjectAttributes
-	switch {
-	case !a.Restricted || !a.SignEncrypt || a.Decrypt:
-		return nil, fmt.Errorf("%w: the AK is not a restricted signing key", ErrInvalid)
-	case !a.FixedTPM || !a.FixedParent || !a.SensitiveDataOrigin:
-		return nil, fmt.Errorf("%w: the AK is not fixedTPM, fixedParent and sensitiveDataOrigin", ErrInvalid)
-	}
-	name, err := tpm2.ObjectName(p)
-	if err != nil {
-		return nil, fmt.Errorf("%w: AK name: %v", ErrInvalid, err)
-	}
-	return name.Buffer, nil
+	return ak.Name, nil
 }
 
 // ekHash names an EK by the SHA-256 of its TPMT_PUBLIC, in hex: the
