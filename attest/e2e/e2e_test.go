@@ -294,6 +294,7 @@ func TestEndToEnd(t *testing.T) {
 		if n, _ := res.RowsAffected(); err != nil || n == 0 {
 			t.Fatalf("tampering: %d rows, %v", n, err)
 		}
+		rec.step("A stored flavor row changed behind the verifier's back")
 		var r api.Report
 		if err := f.admin.Do(ctx, "POST", "/v1/hosts/"+a.id+"/attest", nil, &r); err != nil {
 			t.Fatal(err)

@@ -82,8 +82,8 @@ func shorten(b []byte) string {
 }
 
 const (
-	maxItems = 2
-	maxKeys  = 6
+	maxItems = 3
+	maxKeys  = 8
 )
 
 func pretty(w *strings.Builder, v any, indent string) {
