@@ -3,6 +3,8 @@ package e2e
 import (
 	"context"
 	"encoding/json"
+	"flag"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -14,6 +16,8 @@ import (
 	"tep.dev/tep/attest/store"
 	"tep.dev/tep/internal/swtpm"
 )
+
+var cliTranscript = flag.String("cli-transcript", "", "write TestCommands' command lines and their output to this file")
 
 // TestCommands runs the built commands as an operator would: tep-verifier
 // serve, token create, hosts and reports; tep-attest enroll, run --once
@@ -38,8 +42,19 @@ func TestCommands(t *testing.T) {
 		t.Fatalf("building tep-attest: %v\n%s", err, out)
 	}
 	caFile := filepath.Join(v.state, "tls-cert.pem")
+	var session strings.Builder
+	defer func() {
+		if *cliTranscript != "" {
+			s := strings.NewReplacer(dir, "DIR", v.url, "https://verifier:8443", p.Spec, "/dev/tpmrm0").Replace(session.String())
+			if err := os.WriteFile(*cliTranscript, []byte(s), 0o644); err != nil {
+				t.Error(err)
+			}
+		}
+	}()
 	run := func(bin string, args ...string) string {
 		t.Helper()
+		defer func() { session.WriteString("\n") }()
+		fmt.Fprintf(&session, "$ %s %s\n", filepath.Base(bin), strings.Join(args, " "))
 		cmd := exec.Command(bin, args...)
 		cmd.Env = append(os.Environ(), "TEP_VERIFIER_URL="+v.url, "TEP_VERIFIER_CA="+caFile, "TEP_VERIFIER_TOKEN="+v.admin)
 		out, err := cmd.Output()
@@ -50,6 +65,7 @@ func TestCommands(t *testing.T) {
 			}
 			t.Fatalf("%s %s: %v\n%s", filepath.Base(bin), strings.Join(args, " "), err, stderr)
 		}
+		session.Write(out)
 		return string(out)
 	}
 	agentState := filepath.Join(dir, "agent")
