@@ -4,13 +4,16 @@ import (
 	"context"
 	"encoding/pem"
 	"net/http"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"tep.dev/tep/attest"
 	"tep.dev/tep/attest/agentsvc"
 	"tep.dev/tep/attest/api"
+	"tep.dev/tep/attest/ima"
 	"tep.dev/tep/attest/store"
 )
 
@@ -21,7 +24,7 @@ func TestPullAndLimits(t *testing.T) {
 	ctx := context.Background()
 	ca := filepath.Join(t.TempDir(), "ca")
 	a := newDevice(t, "pull-1", ca, 5, 20)
-	b := newDevice(t, "push-1", ca, 6, 20)
+	b := newDevice(t, "push-1", ca, 6, 30)
 	a.advance(t, 20)
 	b.advance(t, 20)
 	f := newFleet(t, ca, nil)
@@ -86,6 +89,47 @@ func TestPullAndLimits(t *testing.T) {
 		// requests, not the client.
 		if err := verifierSide.Do(ctx, "POST", api.QuotePath, []byte(`{"nonce":"AAAA"}`), nil); err != nil {
 			t.Errorf("a good quote request: %v", err)
+		}
+	})
+
+	t.Run("IMA log changed", func(t *testing.T) {
+		if r, err := agentsvc.Push(ctx, b.agent, agentClient, b.id); err != nil || r.Trusted {
+			// No flavors are stored here: trusted would be wrong.
+			t.Fatalf("first push: trusted %v, %v", r.Trusted, err)
+		}
+		b.advance(t, 30)
+		good := append([]byte(nil), b.log...)
+		last, err := ima.Split(good, 29)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, tc := range []struct {
+			name, fault string
+			log         []byte
+		}{
+			{"last entry removed", attest.FaultIMAReplayMismatch, good[:len(good)-len(last)]},
+			{"last entry changed", attest.FaultIMALogInvalid, append(good[:len(good)-1:len(good)-1], good[len(good)-1]^1)},
+		} {
+			if err := os.WriteFile(b.logPath, tc.log, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			r, err := agentsvc.Push(ctx, b.agent, agentClient, b.id)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if rep := mustReport(t, f, r); rep.Trusted || !hasFault(rep, tc.fault, "") {
+				t.Errorf("%s: faults %v, want %s", tc.name, faultNames(rep), tc.fault)
+			}
+		}
+		if err := os.WriteFile(b.logPath, good, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		r, err := agentsvc.Push(ctx, b.agent, agentClient, b.id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rep := mustReport(t, f, r); rep.IMAEntries != 30 || hasFault(rep, attest.FaultIMAReplayMismatch, "") || hasFault(rep, attest.FaultIMALogInvalid, "") {
+			t.Errorf("the log restored: %d entries, faults %v", rep.IMAEntries, faultNames(rep))
 		}
 	})
 
