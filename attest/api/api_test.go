@@ -16,6 +16,7 @@ import (
 	"net/http/httptest"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -214,6 +215,8 @@ func TestBadRequests(t *testing.T) {
 		{"evidence of an unknown host", "/v1/agent/evidence", []byte(`{"host_id":"h1"}`), http.StatusNotFound},
 		{"unknown enrolment", "/v1/agent/activate", []byte(`{"enrollment_id":"x","secret":"AA=="}`), http.StatusNotFound},
 		{"no host id", "/v1/agent/enroll", []byte(`{}`), http.StatusBadRequest},
+		{"host facts too long", "/v1/agent/enroll", []byte(`{"host_id":"h1","ek_cert":"AA==","ek_public":"AA==","ak_public":"AA==","facts":{"os":"` + strings.Repeat("x", 300) + `"}}`), http.StatusBadRequest},
+		{"pull URL without a certificate", "/v1/agent/enroll", []byte(`{"host_id":"h1","ek_cert":"AA==","ek_public":"AA==","ak_public":"AA==","pull_url":"https://h1:9443"}`), http.StatusBadRequest},
 		{"AK not a TPMT_PUBLIC", "/v1/agent/enroll", []byte(`{"host_id":"h1","ek_cert":"AA==","ek_public":"AA==","ak_public":"AAAA"}`), http.StatusBadRequest},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -225,5 +228,23 @@ func TestBadRequests(t *testing.T) {
 	}
 	if got, _ := call(t, r.srv.Client(), "GET", r.srv.URL+"/v1/health", "", nil); got != http.StatusOK {
 		t.Errorf("health after the bad requests = %d", got)
+	}
+}
+
+// TestTokenExpiry: an operator token stops working when it expires.
+func TestTokenExpiry(t *testing.T) {
+	var now atomic.Int64 // the clock, read by the server's goroutines
+	now.Store(time.Date(2026, 12, 6, 3, 0, 0, 0, time.UTC).UnixNano())
+	r := newRig(t, verifier.Config{Now: func() time.Time { return time.Unix(0, now.Load()) }}, api.Config{}, nil)
+	tok, _, err := r.v.CreateToken(context.Background(), store.RoleAuditor, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, msg := call(t, r.srv.Client(), "GET", r.srv.URL+"/v1/hosts", tok, nil); got != http.StatusOK {
+		t.Fatalf("GET /v1/hosts with a fresh token = %d %s", got, msg)
+	}
+	now.Add(int64(time.Hour))
+	if got, _ := call(t, r.srv.Client(), "GET", r.srv.URL+"/v1/hosts", tok, nil); got != http.StatusUnauthorized {
+		t.Errorf("GET /v1/hosts with an expired token = %d, want 401", got)
 	}
 }

@@ -34,6 +34,7 @@ func (s *Server) routes() {
 	s.handle("DELETE /v1/hosts/{id}", admin, s.deleteHost)
 	s.handle("PUT /v1/hosts/{id}/flavor-group", admin, s.setFlavorGroup)
 	s.handle("POST /v1/hosts/{id}/attest", admin, s.pull)
+	s.handle("GET /v1/enrollments/{id}", auditor, s.enrollment)
 	s.handle("POST /v1/ek-allow", admin, s.allowEK)
 
 	for seg, kind := range policyKinds {
@@ -133,6 +134,11 @@ func (s *Server) setFlavorGroup(w http.ResponseWriter, r *http.Request) (int, an
 func (s *Server) pull(_ http.ResponseWriter, r *http.Request) (int, any, error) {
 	rep, err := s.v.Pull(r.Context(), r.PathValue("id"))
 	return http.StatusCreated, reportView(rep), err
+}
+
+func (s *Server) enrollment(_ http.ResponseWriter, r *http.Request) (int, any, error) {
+	e, err := s.v.Store().Enrollment(r.Context(), r.PathValue("id"))
+	return http.StatusOK, enrollmentView(e), notFound(err, "enrolment")
 }
 
 func (s *Server) allowEK(w http.ResponseWriter, r *http.Request) (int, any, error) {

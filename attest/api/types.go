@@ -102,3 +102,24 @@ type Health struct {
 type ImportBody struct {
 	HostID string `json:"host_id"`
 }
+
+// Enrollment is an enrolment as the API shows it (never its secret's
+// hash).
+type Enrollment struct {
+	ID      string           `json:"id"`
+	HostID  string           `json:"host_id"`
+	EKHash  string           `json:"ek_sha256"`
+	AKName  string           `json:"ak_name"`
+	Facts   attest.HostFacts `json:"facts"`
+	PullURL string           `json:"pull_url,omitempty"`
+	Status  string           `json:"status"`
+	Created time.Time        `json:"created"`
+	Expires time.Time        `json:"expires"`
+}
+
+func enrollmentView(e store.Enrollment) Enrollment {
+	return Enrollment{
+		ID: e.ID, HostID: e.HostID, EKHash: e.EKHash, AKName: hex.EncodeToString(e.AKName), Facts: e.Facts,
+		PullURL: e.PullURL, Status: e.Status, Created: e.Created, Expires: e.Expires,
+	}
+}

@@ -173,6 +173,33 @@ func TestEndToEnd(t *testing.T) {
 		}
 	})
 
+	t.Run("flavor group", func(t *testing.T) {
+		err := f.admin.Do(ctx, "PUT", "/v1/hosts/"+b.id+"/flavor-group", api.FlavorGroupBody{FlavorGroup: "unique"}, nil)
+		if code, _ := statusOf(err); code != http.StatusNotFound {
+			t.Errorf("a group that does not exist: %v, want 404", err)
+		}
+		g := flavor.Group{Name: "unique", Policies: []flavor.MatchPolicy{{Part: flavor.HostUnique, Match: flavor.AnyOf, Required: flavor.Require}}}
+		if err := f.admin.Do(ctx, "POST", "/v1/flavor-groups", g, nil); err != nil {
+			t.Fatal(err)
+		}
+		if err := f.admin.Do(ctx, "PUT", "/v1/hosts/"+b.id+"/flavor-group", api.FlavorGroupBody{FlavorGroup: "unique"}, nil); err != nil {
+			t.Fatal(err)
+		}
+		r, err := agentsvc.Push(ctx, b.agent, agentClient, b.id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rep := mustReport(t, f, r); rep.Trusted || !hasFault(rep, attest.FaultFlavorMissing, "") {
+			t.Errorf("with a group that requires a HOST_UNIQUE flavor: trusted %v, faults %v", rep.Trusted, faultNames(rep))
+		}
+		if err := f.admin.Do(ctx, "PUT", "/v1/hosts/"+b.id+"/flavor-group", api.FlavorGroupBody{}, nil); err != nil {
+			t.Fatal(err)
+		}
+		if r, err := agentsvc.Push(ctx, b.agent, agentClient, b.id); err != nil || !r.Trusted {
+			t.Errorf("back on the default group: trusted %v, %v", r.Trusted, err)
+		}
+	})
+
 	t.Run("replayed nonce", func(t *testing.T) {
 		req, err := agentClient.Challenge(ctx, b.id)
 		if err != nil {
@@ -253,8 +280,31 @@ func TestEndToEnd(t *testing.T) {
 		if code, fault := statusOf(err); code != http.StatusUnprocessableEntity || fault != attest.FaultQuoteSignature {
 			t.Errorf("AK swapped without activation: %v, want 422 %s", err, attest.FaultQuoteSignature)
 		}
-		if _, err := agentsvc.Enroll(ctx, b.agent, agentClient, b.id, enrolToken(), "", nil); err != nil {
-			t.Fatalf("enrolling B again: %v", err)
+		rec.step("An admin puts B's EK on the allow list; B enrols with no token")
+		if err := f.admin.Do(ctx, "POST", "/v1/ek-allow", api.EKAllowBody{EKPublic: req.EKPublic}, nil); err != nil {
+			t.Fatal(err)
+		}
+		again, err := b.agent.Enroll(b.id, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		ch, err := agentClient.Enroll(ctx, api.EnrollBody{EnrollRequest: again})
+		if err != nil {
+			t.Fatalf("enrolling B from the allow list: %v", err)
+		}
+		var e api.Enrollment
+		if err := f.auditor.Do(ctx, "GET", "/v1/enrollments/"+ch.EnrollmentID, nil, &e); err != nil || e.Status != store.EnrollPending || e.HostID != b.id {
+			t.Errorf("enrolment before activation: %+v, %v", e, err)
+		}
+		act, err := b.agent.Activate(ch)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := agentClient.Activate(ctx, act); err != nil {
+			t.Fatal(err)
+		}
+		if err := f.auditor.Do(ctx, "GET", "/v1/enrollments/"+ch.EnrollmentID, nil, &e); err != nil || e.Status != store.EnrollActivated {
+			t.Errorf("enrolment after activation: %+v, %v", e, err)
 		}
 		if r, err := agentsvc.Push(ctx, b.agent, agentClient, b.id); err != nil || !r.Trusted {
 			t.Errorf("after activating the new AK: trusted %v, %v", r.Trusted, err)
@@ -301,6 +351,14 @@ func TestEndToEnd(t *testing.T) {
 		}
 		if rep := mustReport(t, f, r); rep.Trusted || !hasFault(rep, attest.FaultFlavorSignatureNotTrusted, "") {
 			t.Errorf("after a flavor row changed: trusted %v, faults %v", rep.Trusted, faultNames(rep))
+		}
+		var listed []api.Policy
+		if err := f.auditor.Do(ctx, "GET", "/v1/flavors", nil, &listed); err != nil || len(listed) != 1 || listed[0].Name != "edge runtime" {
+			t.Errorf("GET /v1/flavors after the change: %d flavors, %v; want only the untouched IMA flavor", len(listed), err)
+		}
+		err = f.auditor.Do(ctx, "GET", "/v1/flavors/"+imported[0].ID, nil, nil)
+		if code, _ := statusOf(err); code != http.StatusInternalServerError {
+			t.Errorf("GET of a changed flavor: %v, want 500", err)
 		}
 	})
 }
