@@ -174,6 +174,7 @@ func TestEndToEnd(t *testing.T) {
 	})
 
 	t.Run("flavor group", func(t *testing.T) {
+		rec.step("A flavor group that requires a HOST_UNIQUE flavor, for host B only")
 		err := f.admin.Do(ctx, "PUT", "/v1/hosts/"+b.id+"/flavor-group", api.FlavorGroupBody{FlavorGroup: "unique"}, nil)
 		if code, _ := statusOf(err); code != http.StatusNotFound {
 			t.Errorf("a group that does not exist: %v, want 404", err)
@@ -220,6 +221,7 @@ func TestEndToEnd(t *testing.T) {
 	})
 
 	t.Run("quote by another TPM's AK", func(t *testing.T) {
+		rec.step("Host B's TPM quotes a nonce issued to host A")
 		req, err := agentClient.Challenge(ctx, a.id)
 		if err != nil {
 			t.Fatal(err)
@@ -241,6 +243,7 @@ func TestEndToEnd(t *testing.T) {
 		if code, _ := statusOf(err); code != http.StatusBadRequest {
 			t.Errorf("malformed JSON: %v, want 400", err)
 		}
+		rec.step("Evidence over the 16 MiB bound")
 		big := attest.Evidence{HostID: b.id, IMALog: make([]byte, api.DefaultMaxEvidence)}
 		err = agentClient.Do(ctx, "POST", "/v1/agent/evidence", big, nil)
 		if code, _ := statusOf(err); code != http.StatusRequestEntityTooLarge {
