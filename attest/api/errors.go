@@ -46,8 +46,6 @@ func status(err error) int {
 		return http.StatusConflict
 	case errors.Is(err, verifier.ErrExpired):
 		return http.StatusGone
-	case errors.Is(err, verifier.ErrBusy):
-		return http.StatusTooManyRequests
 	case errors.Is(err, errOverloaded):
 		return http.StatusServiceUnavailable
 	}

@@ -134,18 +134,34 @@ func TestPullAndLimits(t *testing.T) {
 	})
 
 	t.Run("challenges are bounded", func(t *testing.T) {
-		var err error
-		for range 64 {
-			if _, err = agentClient.Challenge(ctx, b.id); err != nil {
-				break
+		first, err := agentClient.Challenge(ctx, b.id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// A flood of challenges for the host: the store keeps its newest
+		// 64 unspent nonces, and the host still gets one.
+		var last attest.QuoteRequest
+		for range 100 {
+			if last, err = agentClient.Challenge(ctx, b.id); err != nil {
+				t.Fatalf("challenge: %v", err)
 			}
 		}
-		if err != nil {
-			t.Fatalf("challenge within the bound: %v", err)
+		if n, _ := f.s.PendingNonces(ctx, b.id, time.Now()); n != 64 {
+			t.Errorf("%d unspent nonces after the flood, want 64", n)
 		}
-		_, err = agentClient.Challenge(ctx, b.id)
-		if code, _ := statusOf(err); code != http.StatusTooManyRequests {
-			t.Errorf("challenge past the bound: %v, want 429", err)
+		ev, err := b.agent.Quote(first)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = agentClient.Evidence(ctx, ev)
+		if code, fault := statusOf(err); code != http.StatusUnprocessableEntity || fault != attest.FaultQuoteNonce {
+			t.Errorf("evidence for a dropped nonce: %v, want 422 %s", err, attest.FaultQuoteNonce)
+		}
+		if ev, err = b.agent.Quote(last); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := agentClient.Evidence(ctx, ev); err != nil {
+			t.Errorf("evidence for the newest nonce: %v", err)
 		}
 	})
 

@@ -155,8 +155,10 @@ type Store interface {
 	// DeleteHost removes a host and its reports (ErrNotFound).
 	DeleteHost(ctx context.Context, id string) error
 
-	// AddNonce records a nonce issued to a host.
-	AddNonce(ctx context.Context, hostID string, nonce []byte, expires time.Time) error
+	// AddNonce records a nonce issued to a host at now, and drops the
+	// host's oldest unspent nonces beyond keep, so that no one fills
+	// the store (or a host's share of it) by asking for challenges.
+	AddNonce(ctx context.Context, hostID string, nonce []byte, now, expires time.Time, keep int) error
 	// UseNonce spends a nonce: ErrUsed unless it was issued to hostID,
 	// is unspent and expires after now. It also drops expired nonces.
 	UseNonce(ctx context.Context, hostID string, nonce []byte, now time.Time) error

@@ -93,7 +93,7 @@ func TestNonce(t *testing.T) {
 	s, _ := openTest(t)
 	ctx := context.Background()
 	n := []byte("nonce-1")
-	if err := s.AddNonce(ctx, "h1", n, t0.Add(time.Minute)); err != nil {
+	if err := s.AddNonce(ctx, "h1", n, t0, t0.Add(time.Minute), 4); err != nil {
 		t.Fatal(err)
 	}
 	if c, _ := s.PendingNonces(ctx, "h1", t0); c != 1 {
@@ -108,9 +108,33 @@ func TestNonce(t *testing.T) {
 	if err := s.UseNonce(ctx, "h1", n, t0); !errors.Is(err, ErrUsed) {
 		t.Errorf("UseNonce(replay) = %v, want ErrUsed", err)
 	}
-	s.AddNonce(ctx, "h1", []byte("nonce-2"), t0.Add(time.Minute))
+	s.AddNonce(ctx, "h1", []byte("nonce-2"), t0, t0.Add(time.Minute), 4)
 	if err := s.UseNonce(ctx, "h1", []byte("nonce-2"), t0.Add(time.Minute)); !errors.Is(err, ErrUsed) {
 		t.Errorf("UseNonce(expired) = %v, want ErrUsed", err)
+	}
+}
+
+// TestNonceBound: a host keeps its newest unspent nonces; the oldest go.
+func TestNonceBound(t *testing.T) {
+	s, _ := openTest(t)
+	ctx := context.Background()
+	for i := range 6 {
+		if err := s.AddNonce(ctx, "h1", []byte{byte(i)}, t0, t0.Add(time.Duration(i+1)*time.Second), 4); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s.AddNonce(ctx, "h2", []byte{9}, t0, t0.Add(time.Second), 4)
+	if n, _ := s.PendingNonces(ctx, "h1", t0); n != 4 {
+		t.Errorf("PendingNonces(h1) = %d, want 4", n)
+	}
+	for i, want := range []bool{false, false, true, true, true, true} {
+		err := s.UseNonce(ctx, "h1", []byte{byte(i)}, t0)
+		if (err == nil) != want {
+			t.Errorf("UseNonce(nonce %d) = %v, want usable %v", i, err, want)
+		}
+	}
+	if err := s.UseNonce(ctx, "h2", []byte{9}, t0); err != nil {
+		t.Errorf("another host's nonce: %v", err)
 	}
 }
 

@@ -9,14 +9,24 @@ import (
 	"time"
 )
 
-// AddNonce records a nonce issued to a host.
-func (s *SQLite) AddNonce(ctx context.Context, hostID string, nonce []byte, expires time.Time) error {
-	_, err := s.db.ExecContext(ctx, `INSERT INTO nonces (nonce, host_id, expires, used) VALUES (?, ?, ?, 0)`,
-		hex.EncodeToString(nonce), hostID, nanos(expires))
-	if err != nil {
-		return fmt.Errorf("adding nonce: %w", err)
-	}
-	return nil
+// AddNonce records a nonce and keeps the host's newest keep unspent
+// ones (Store.AddNonce).
+func (s *SQLite) AddNonce(ctx context.Context, hostID string, nonce []byte, now, expires time.Time, keep int) error {
+	return inTx(ctx, s.db, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `INSERT INTO nonces (nonce, host_id, expires, used) VALUES (?, ?, ?, 0)`,
+			hex.EncodeToString(nonce), hostID, nanos(expires))
+		if err != nil {
+			return fmt.Errorf("adding nonce: %w", err)
+		}
+		var n int
+		err = tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM nonces WHERE host_id = ? AND used = 0 AND expires > ?`, hostID, nanos(now)).Scan(&n)
+		if err != nil || n <= keep {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, `DELETE FROM nonces WHERE nonce IN (
+			SELECT nonce FROM nonces WHERE host_id = ? AND used = 0 ORDER BY expires, nonce LIMIT ?)`, hostID, n-keep)
+		return err
+	})
 }
 
 // UseNonce spends a nonce once (Store.UseNonce). A spent nonce stays

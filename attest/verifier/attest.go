@@ -62,18 +62,11 @@ func (v *Verifier) Challenge(ctx context.Context, hostID string) (attest.QuoteRe
 		return attest.QuoteRequest{}, err
 	}
 	now := v.cfg.Now()
-	n, err := v.cfg.Store.PendingNonces(ctx, h.ID, now)
-	if err != nil {
-		return attest.QuoteRequest{}, err
-	}
-	if n >= v.cfg.PendingNonces {
-		return attest.QuoteRequest{}, ErrBusy
-	}
 	nonce, err := v.random(nonceSize)
 	if err != nil {
 		return attest.QuoteRequest{}, err
 	}
-	if err := v.cfg.Store.AddNonce(ctx, h.ID, nonce, now.Add(v.cfg.NonceTTL)); err != nil {
+	if err := v.cfg.Store.AddNonce(ctx, h.ID, nonce, now, now.Add(v.cfg.NonceTTL), v.cfg.PendingNonces); err != nil {
 		return attest.QuoteRequest{}, err
 	}
 	return attest.QuoteRequest{

@@ -20,8 +20,6 @@ var (
 	ErrConflict = errors.New("conflict")
 	// ErrExpired: the enrolment is no longer pending or has expired.
 	ErrExpired = errors.New("enrolment expired or already used")
-	// ErrBusy: the host holds as many unspent nonces as it may.
-	ErrBusy = errors.New("too many outstanding challenges")
 	// ErrNotActivated: the host has no activated AK.
 	ErrNotActivated = errors.New("host has no activated attestation key")
 )

@@ -55,8 +55,9 @@ type Config struct {
 
 	EnrollTTL time.Duration
 	NonceTTL  time.Duration
-	// PendingNonces bounds a host's unspent nonces, so that no one
-	// fills the store by asking for challenges.
+	// PendingNonces bounds a host's unspent nonces: a new challenge
+	// drops the oldest beyond it, so that no one fills the store by
+	// asking for challenges, nor keeps a host from getting one.
 	PendingNonces int
 	PCRs          []int
 	Banks         []string
