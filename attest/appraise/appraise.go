@@ -3,6 +3,7 @@ package appraise
 import (
 	"context"
 	"crypto"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"slices"
@@ -107,6 +108,11 @@ func (a *Appraiser) Appraise(ctx context.Context, in verifier.Appraisal) (verifi
 	}
 	for _, f := range qr.Faults {
 		if slices.Contains(rejecting, f.Name) {
+			if f.Name == attest.FaultQuoteSignature {
+				if nf := a.unactivated(ctx, in); nf != nil {
+					f = *nf
+				}
+			}
 			return verifier.Outcome{Reject: &f}, nil
 		}
 	}
@@ -183,4 +189,30 @@ func appendRuntimeFaults(seen []attest.Fault, rules []report.Rule) []attest.Faul
 		}
 	}
 	return seen
+}
+
+// maxPending bounds the pending enrolments whose AK unactivated tries.
+const maxPending = 4
+
+// unactivated names the fault when a quote that the host's AK did not
+// sign was signed by an AK the host enrolled and never activated: the
+// AK was replaced without proving it lives beside the EK.
+func (a *Appraiser) unactivated(ctx context.Context, in verifier.Appraisal) *attest.Fault {
+	es, err := a.cfg.Store.PendingEnrollments(ctx, in.Host.ID, a.cfg.Now())
+	if err != nil {
+		return nil
+	}
+	for _, e := range es[:min(len(es), maxPending)] {
+		r, err := quote.Verify(in.Evidence, quote.Input{AKPublic: e.AKPublic, ActivatedName: e.AKName, Nonce: in.Nonce,
+			Policy: quote.Policy{Banks: in.Banks, PCRs: in.PCRs, AllowSHA1Only: a.cfg.AllowSHA1Only}})
+		if err != nil || r.Attest == nil {
+			continue
+		}
+		return &attest.Fault{
+			Name:        attest.FaultAKNotActivated,
+			Description: fmt.Sprintf("the quote is signed by the AK of enrolment %s, which was never activated", e.ID),
+			Expected:    hex.EncodeToString(in.Host.AKName), Actual: hex.EncodeToString(e.AKName),
+		}
+	}
+	return nil
 }

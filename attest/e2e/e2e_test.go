@@ -277,11 +277,24 @@ func TestEndToEnd(t *testing.T) {
 		if code, fault := statusOf(err); code != http.StatusUnprocessableEntity || fault != attest.FaultEKCertUntrusted {
 			t.Errorf("unknown EK CA: %v, want 422 %s", err, attest.FaultEKCertUntrusted)
 		}
-		// B enrolled a new AK above and never activated it.
-		rec.step("Evidence signed by an AK that was never activated")
+		// B made a new AK above, and its enrolment was refused.
+		rec.step("Evidence signed by an AK the verifier never saw")
 		_, err = agentsvc.Push(ctx, b.agent, agentClient, b.id)
 		if code, fault := statusOf(err); code != http.StatusUnprocessableEntity || fault != attest.FaultQuoteSignature {
 			t.Errorf("AK swapped without activation: %v, want 422 %s", err, attest.FaultQuoteSignature)
+		}
+		// B enrols a new AK and is challenged, but never activates it.
+		pending, err := b.agent.Enroll(b.id, enrolToken())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := agentClient.Enroll(ctx, api.EnrollBody{EnrollRequest: pending}); err != nil {
+			t.Fatal(err)
+		}
+		rec.step("Evidence signed by an AK that was enrolled and challenged, but not activated")
+		_, err = agentsvc.Push(ctx, b.agent, agentClient, b.id)
+		if code, fault := statusOf(err); code != http.StatusUnprocessableEntity || fault != attest.FaultAKNotActivated {
+			t.Errorf("AK enrolled, not activated: %v, want 422 %s", err, attest.FaultAKNotActivated)
 		}
 		rec.step("An admin puts B's EK on the allow list; B enrols with no token")
 		if err := f.admin.Do(ctx, "POST", "/v1/ek-allow", api.EKAllowBody{EKPublic: req.EKPublic}, nil); err != nil {

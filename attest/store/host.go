@@ -32,7 +32,26 @@ func (s *SQLite) Enrollment(ctx context.Context, id string) (Enrollment, error) 
 	return scanEnrollment(s.db.QueryRowContext(ctx, `SELECT `+enrollmentCols+` FROM enrollments WHERE id = ?`, id))
 }
 
-func scanEnrollment(row *sql.Row) (Enrollment, error) {
+// PendingEnrollments returns a host's pending, unexpired enrolments.
+func (s *SQLite) PendingEnrollments(ctx context.Context, hostID string, now time.Time) ([]Enrollment, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT `+enrollmentCols+` FROM enrollments WHERE host_id = ? AND status = ? AND expires > ? ORDER BY created DESC, id`,
+		hostID, EnrollPending, nanos(now))
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var es []Enrollment
+	for rows.Next() {
+		e, err := scanEnrollment(rows)
+		if err != nil {
+			return nil, err
+		}
+		es = append(es, e)
+	}
+	return es, rows.Err()
+}
+
+func scanEnrollment(row rowScanner) (Enrollment, error) {
 	var e Enrollment
 	var ekPub, ekCert, akPub, akName, secret, facts, pullCert string
 	var created, expires int64

@@ -141,6 +141,9 @@ type Store interface {
 	CreateEnrollment(ctx context.Context, e Enrollment) error
 	// Enrollment returns an enrolment, or ErrNotFound.
 	Enrollment(ctx context.Context, id string) (Enrollment, error)
+	// PendingEnrollments returns a host's enrolments that are pending
+	// and unexpired at now, newest first.
+	PendingEnrollments(ctx context.Context, hostID string, now time.Time) ([]Enrollment, error)
 	// Activate marks a pending, unexpired enrolment activated and binds
 	// its AK to its host, creating the host at its first activation. It
 	// returns ErrUsed for an enrolment that is not pending or has

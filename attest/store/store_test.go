@@ -68,6 +68,9 @@ func TestActivate(t *testing.T) {
 		t.Errorf("Activate(unknown) = %v, want ErrNotFound", err)
 	}
 	enrol(t, s, "e2", "h1", "ekA", t0.Add(time.Minute))
+	if es, err := s.PendingEnrollments(ctx, "h1", t0); err != nil || len(es) != 1 || es[0].ID != "e2" {
+		t.Errorf("PendingEnrollments = %+v, %v; want e2", es, err)
+	}
 	if _, err := s.Activate(ctx, "e2", t0.Add(time.Minute)); !errors.Is(err, ErrUsed) {
 		t.Errorf("Activate(expired) = %v, want ErrUsed", err)
 	}
