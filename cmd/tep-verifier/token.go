@@ -25,7 +25,7 @@ func openStore(state string) (*store.SQLite, error) {
 }
 
 func runToken(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	if len(args) == 0 {
+	if len(args) == 0 || (args[0] != "create" && args[0] != "revoke" && args[0] != "list") {
 		return usageError{"token: create, revoke or list"}
 	}
 	fs := flag.NewFlagSet("token "+args[0], flag.ContinueOnError)
@@ -66,7 +66,7 @@ func runToken(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		}
 		fmt.Fprintf(stdout, "revoked %s\n", fs.Arg(0))
 		return nil
-	case "list":
+	default: // list
 		ts, err := s.Tokens(ctx)
 		if err != nil {
 			return err
@@ -93,7 +93,6 @@ func runToken(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		}
 		return tw.Flush()
 	}
-	return usageError{fmt.Sprintf("token %q: create, revoke or list", args[0])}
 }
 
 func printJSON(w io.Writer, v any) error {
