@@ -42,19 +42,19 @@ func newSharedLog(src LogSource, banks []bank) *sharedLog {
 	return l
 }
 
-// grow makes the log at least n entries long.
+// grow makes the log at least n entries long, with PCR 10 of every
+// prefix in every bank.
 func (l *sharedLog) grow(n int) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	have := len(l.offs) - 1
-	if n <= have {
-		return nil
-	}
-	for range n - have {
+	for len(l.offs)-1 < n {
 		l.buf = append(l.buf, l.src.Append(1)...)
 		l.offs = append(l.offs, len(l.buf))
 	}
 	for name, vals := range l.pcr {
+		if len(vals)-1 >= n {
+			continue
+		}
 		ext := l.src.Extended(name)
 		if len(ext) < n {
 			return fmt.Errorf("IMA log source extends %d of %d entries in bank %s", len(ext), n, name)
