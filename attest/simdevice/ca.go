@@ -47,13 +47,15 @@ type CA struct {
 	key  crypto.Signer
 }
 
-// NewCA makes a self-signed ECDSA P-384 EK CA with randomness from r
+// NewCA makes a self-signed ECDSA P-256 EK CA (P-256 rather than a
+// vendor's usual P-384 or RSA: thousands of EK certificates are signed at
+// a load generator's start) with randomness from r
 // (crypto/rand when nil).
 func NewCA(r io.Reader) (*CA, error) {
 	if r == nil {
 		r = rand.Reader
 	}
-	key, err := ecdsa.GenerateKey(elliptic.P384(), r)
+	key, err := ecdsa.GenerateKey(elliptic.P256(), r)
 	if err != nil {
 		return nil, fmt.Errorf("making EK CA key: %w", err)
 	}
