@@ -52,6 +52,7 @@ install: build install-service
 	install -m 0755 $(BUILD)/libtep_interface.so $(DESTDIR)$(LIBDIR)/
 	ln -sf libtep_interface.so $(DESTDIR)$(LIBDIR)/libpkcs11_client_wrapper.so
 	install -m 0755 $(BUILD)/tepd $(DESTDIR)$(BINDIR)/
+	install -m 0755 $(BUILD)/tep-provision $(DESTDIR)$(BINDIR)/
 	printf 'module: %s\ncritical: no\n' $(LIBDIR)/libtep_interface.so > $(DESTDIR)$(P11KIT_MODULES)/tep.module
 
 # tepd.service (ExecStart= and --config pointed at BINDIR and SYSCONFDIR),

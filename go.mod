@@ -4,6 +4,9 @@ go 1.26.8
 
 require (
 	github.com/flynn/noise v1.1.0
+	github.com/go-jose/go-jose/v4 v4.1.9
+	github.com/google/go-attestation v0.6.4
+	github.com/google/go-cmp v0.7.0
 	github.com/google/go-tpm v0.9.8
 	github.com/google/go-tpm-tools v0.4.11
 	github.com/jackc/pgx/v5 v5.13.0

@@ -41,5 +41,14 @@ echo 'This is TEP' | pkcs11-tool --module "$module" --hash -m SHA256 | od -An -t
 printf '\nexpected SHA-256: '
 echo 'This is TEP' | sha256sum
 show "$build/tep_test_app" 1234
+
+# Provisioning, on a simulator of its own (tepd's is in tepd's process).
+# The simulator keeps nothing after a run, so the one run shows it all:
+# what it wrote at each handle, and the key file shredded.
+say "openssl ecparam -genkey -name secp384r1 | openssl ec -pubout > policy.pub; head -c 32 /dev/urandom > config.key"
+openssl ecparam -genkey -name secp384r1 2>/dev/null | openssl ec -pubout -out "$state/policy.pub" 2>/dev/null
+(umask 077 && head -c 32 /dev/urandom >"$state/config.key")
+show "$build/tep-provision" device --tpm sim --policy-key "$state/policy.pub" --aes-key "$state/config.key" --shred
+show "$build/tep-provision" device-key --tpm sim --curve p384
 echo
 echo "demo done: tepd stops and its state directory is removed"

@@ -1,0 +1,58 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+
+	"tep.dev/tep/tpm"
+)
+
+// flagSet is a subcommand's flags, with the --tpm every one takes.
+type flagSet struct {
+	*flag.FlagSet
+	tpm    *string
+	stdout io.Writer
+	line   string // the subcommand's usage line
+}
+
+func newFlagSet(name, line string, stdout, stderr io.Writer) *flagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	f := &flagSet{FlagSet: fs, stdout: stdout, line: line}
+	f.tpm = fs.String("tpm", defaultTPM, "TPM: /dev/tpmrm0, swtpm:HOST:PORT, swtpm:unix:PATH or sim")
+	fs.Usage = func() {}
+	return f
+}
+
+// parse parses args; --help prints the subcommand's usage and flags on
+// stdout and returns errHelp, which run turns into success.
+func (f *flagSet) parse(args []string) error {
+	err := f.Parse(args)
+	switch {
+	case errors.Is(err, flag.ErrHelp):
+		fmt.Fprintf(f.stdout, "usage: %s\n", f.line)
+		f.SetOutput(f.stdout)
+		f.PrintDefaults()
+		return errHelp
+	case err != nil:
+		return usagef("%v", err)
+	case f.NArg() > 0:
+		return usagef("%s: unexpected argument %q", f.Name(), f.Arg(0))
+	}
+	return nil
+}
+
+// errHelp ends a subcommand that printed its help.
+var errHelp = errors.New("help printed")
+
+// open opens the TPM --tpm names. The simulator gets a fresh seed each
+// time: it keeps nothing between runs anyway.
+func (f *flagSet) open() (*tpm.TPM, error) {
+	t, err := tpm.Open(*f.tpm, "")
+	if err != nil {
+		return nil, err
+	}
+	return t, nil
+}
