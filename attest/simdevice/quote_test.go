@@ -285,6 +285,3 @@ func (l *testLog) replay(b bank, n int) []byte {
 	}
 	return pcr
 }
-
-// newBenchLog is the benchmarks' log source.
-func newBenchLog(testing.TB) LogSource { return newTestLog() }
