@@ -6,9 +6,9 @@ import (
 	"crypto/ecdsa"
 	"crypto/rsa"
 	"crypto/sha256"
+	"encoding/binary"
 	"errors"
 	"fmt"
-	"math/big"
 	"slices"
 
 	"github.com/google/go-tpm/tpm2"
@@ -65,7 +65,7 @@ func (d *Device) Evidence(req attest.QuoteRequest) (attest.Evidence, error) {
 		}
 		ev.PCRs = append(ev.PCRs, attest.PCRBank{Bank: s.bank.name, Values: vals})
 	}
-	ev.Quote = tpm2.Marshal(d.attest(req.Nonce, sel, h.Sum(nil)))
+	ev.Quote = d.attest(req.Nonce, sel, h.Sum(nil))
 	if ev.Signature, err = d.sign(ev.Quote); err != nil {
 		return attest.Evidence{}, fmt.Errorf("quoting: %w", err)
 	}
@@ -123,40 +123,47 @@ func (d *Device) pcr(b bank, i int) []byte {
 	return d.sh.boot[b.name][i]
 }
 
-// attest builds the TPMS_ATTEST of a quote (TPM 2.0 Part 2, 10.12.12):
+// attest encodes the TPMS_ATTEST of a quote (TPM 2.0 Part 2, 10.12.12):
 // the AK's name as signer, the nonce, a clock that only goes forward
 // with safe set, the firmware version, the selection and the digest of
-// the selected values. d.mu is held.
-func (d *Device) attest(nonce []byte, sel []bankSelection, digest []byte) tpm2.TPMSAttest {
+// the selected values. It appends the wire encoding directly: go-tpm's
+// reflective tpm2.Marshal cost more than the signature (the tests check
+// that tpm2.Unmarshal and tpm2.Marshal give back the same bytes).
+// d.mu is held.
+func (d *Device) attest(nonce []byte, sel []bankSelection, digest []byte) []byte {
 	clock := uint64(d.sh.cfg.Now().Sub(d.born).Milliseconds())
 	if clock <= d.clock {
 		clock = d.clock + 1
 	}
 	d.clock = clock
-	var pcrSel tpm2.TPMLPCRSelection
+	b := make([]byte, 0, 128+len(nonce))
+	b = binary.BigEndian.AppendUint32(b, uint32(tpm2.TPMGeneratedValue))
+	b = binary.BigEndian.AppendUint16(b, uint16(tpm2.TPMSTAttestQuote))
+	b = append2B(b, d.ak.name)
+	b = append2B(b, nonce)
+	// TPMS_CLOCK_INFO: clock, resetCount, restartCount, safe.
+	b = binary.BigEndian.AppendUint64(b, clock)
+	b = binary.BigEndian.AppendUint32(b, 0)
+	b = binary.BigEndian.AppendUint32(b, 0)
+	b = append(b, 1)
+	b = binary.BigEndian.AppendUint64(b, d.sh.cfg.Firmware)
+	// TPMS_QUOTE_INFO: TPML_PCR_SELECTION, then the digest.
+	b = binary.BigEndian.AppendUint32(b, uint32(len(sel)))
 	for _, s := range sel {
-		bitmap := make([]byte, (maxPCR+1)/8)
+		var bitmap [(maxPCR + 1) / 8]byte
 		for _, i := range s.pcrs {
 			bitmap[i/8] |= 1 << (i % 8)
 		}
-		pcrSel.PCRSelections = append(pcrSel.PCRSelections, tpm2.TPMSPCRSelection{Hash: s.bank.alg, PCRSelect: bitmap})
+		b = binary.BigEndian.AppendUint16(b, uint16(s.bank.alg))
+		b = append(b, byte(len(bitmap)))
+		b = append(b, bitmap[:]...)
 	}
-	return tpm2.TPMSAttest{
-		Magic:           tpm2.TPMGeneratedValue,
-		Type:            tpm2.TPMSTAttestQuote,
-		QualifiedSigner: tpm2.TPM2BName{Buffer: d.ak.name},
-		ExtraData:       tpm2.TPM2BData{Buffer: nonce},
-		ClockInfo:       tpm2.TPMSClockInfo{Clock: clock, Safe: true},
-		FirmwareVersion: d.sh.cfg.Firmware,
-		Attested: tpm2.NewTPMUAttest(tpm2.TPMSTAttestQuote, &tpm2.TPMSQuoteInfo{
-			PCRSelect: pcrSel,
-			PCRDigest: tpm2.TPM2BDigest{Buffer: digest},
-		}),
-	}
+	return append2B(b, digest)
 }
 
 // sign signs the quote with the AK as a TPM does with its scheme (ECDSA
-// or RSASSA, SHA-256) and encodes the TPMT_SIGNATURE.
+// or RSASSA, SHA-256) and encodes the TPMT_SIGNATURE: algorithm, hash,
+// then R and S or the RSA signature, each a TPM2B.
 func (d *Device) sign(quote []byte) ([]byte, error) {
 	digest := sha256.Sum256(quote)
 	switch k := d.ak.signer.(type) {
@@ -166,28 +173,24 @@ func (d *Device) sign(quote []byte) ([]byte, error) {
 			return nil, err
 		}
 		size := (k.Curve.Params().BitSize + 7) / 8
-		return tpm2.Marshal(tpm2.TPMTSignature{
-			SigAlg: tpm2.TPMAlgECDSA,
-			Signature: tpm2.NewTPMUSignature(tpm2.TPMAlgECDSA, &tpm2.TPMSSignatureECC{
-				Hash:       tpm2.TPMAlgSHA256,
-				SignatureR: tpm2.TPM2BECCParameter{Buffer: fill(r, size)},
-				SignatureS: tpm2.TPM2BECCParameter{Buffer: fill(s, size)},
-			}),
-		}), nil
+		b := binary.BigEndian.AppendUint16(nil, uint16(tpm2.TPMAlgECDSA))
+		b = binary.BigEndian.AppendUint16(b, uint16(tpm2.TPMAlgSHA256))
+		b = append2B(b, r.FillBytes(make([]byte, size)))
+		return append2B(b, s.FillBytes(make([]byte, size))), nil
 	case *rsa.PrivateKey:
 		sig, err := rsa.SignPKCS1v15(nil, k, crypto.SHA256, digest[:])
 		if err != nil {
 			return nil, err
 		}
-		return tpm2.Marshal(tpm2.TPMTSignature{
-			SigAlg: tpm2.TPMAlgRSASSA,
-			Signature: tpm2.NewTPMUSignature(tpm2.TPMAlgRSASSA, &tpm2.TPMSSignatureRSA{
-				Hash: tpm2.TPMAlgSHA256,
-				Sig:  tpm2.TPM2BPublicKeyRSA{Buffer: sig},
-			}),
-		}), nil
+		b := binary.BigEndian.AppendUint16(nil, uint16(tpm2.TPMAlgRSASSA))
+		b = binary.BigEndian.AppendUint16(b, uint16(tpm2.TPMAlgSHA256))
+		return append2B(b, sig), nil
 	}
 	return nil, fmt.Errorf("AK of type %T", d.ak.signer)
 }
 
-func fill(n *big.Int, size int) []byte { return n.FillBytes(make([]byte, size)) }
+// append2B appends v as a TPM2B: a 16-bit size, then the bytes.
+func append2B(b, v []byte) []byte {
+	b = binary.BigEndian.AppendUint16(b, uint16(len(v)))
+	return append(b, v...)
+}

@@ -28,6 +28,15 @@ func checkQuote(t *testing.T, req attest.EnrollRequest, nonce []byte, ev attest.
 	if err != nil {
 		t.Fatalf("quote: %v", err)
 	}
+	sig, err := tpm2.Unmarshal[tpm2.TPMTSignature](ev.Signature)
+	if err != nil {
+		t.Fatalf("signature: %v", err)
+	}
+	// The hand-made encodings are go-tpm's, byte for byte.
+	if !bytes.Equal(tpm2.Marshal(q), ev.Quote) || !bytes.Equal(tpm2.Marshal(sig), ev.Signature) {
+		t.Errorf("go-tpm encodes the parsed quote and signature as %x and %x, the device sent %x and %x",
+			tpm2.Marshal(q), tpm2.Marshal(sig), ev.Quote, ev.Signature)
+	}
 	ak, _ := tpm2.Unmarshal[tpm2.TPMTPublic](req.AKPublic)
 	name, _ := tpm2.ObjectName(ak)
 	if q.Type != tpm2.TPMSTAttestQuote || !bytes.Equal(q.QualifiedSigner.Buffer, name.Buffer) ||
