@@ -18,7 +18,7 @@ import (
 
 // makeCredential is go-tpm's software TPM2_MakeCredential, in
 // tpm2-tools' file format.
-func makeCredential(t *testing.T, ekPublic, name, secret []byte) []byte {
+func makeCredential(t testing.TB, ekPublic, name, secret []byte) []byte {
 	t.Helper()
 	pub, err := tpm2.Unmarshal[tpm2.TPMTPublic](ekPublic)
 	if err != nil {
