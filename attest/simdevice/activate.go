@@ -142,7 +142,7 @@ func (k *ekKey) openIdentity(seed, idObject, name []byte) ([]byte, error) {
 	//lint:ignore SA1019 the TPM's credential protection is AES-CFB (TPM 2.0 Part 1, 24.4)
 	cipher.NewCFBDecrypter(block, make([]byte, aes.BlockSize)).XORKeyStream(plain, encIdentity)
 	secret, rest, err := sized(plain)
-	if err != nil || len(rest) != 0 || len(secret) > maxNonce {
+	if err != nil || len(rest) != 0 || len(secret) > maxDigest {
 		return nil, fmt.Errorf("%w: decrypted identity is not a TPM2B_DIGEST", ErrIntegrity)
 	}
 	return secret, nil

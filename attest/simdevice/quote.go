@@ -19,9 +19,9 @@ import (
 const (
 	// maxPCR is the highest PCR index of a PC Client TPM.
 	maxPCR = 23
-	// maxNonce is the size of TPMU_HA, the most a TPM2B_DATA holds (TPM
-	// 2.0 Part 2, 10.4.3).
-	maxNonce = 64
+	// maxDigest is the size of TPMU_HA, the most a TPM2B_DATA or a
+	// TPM2B_DIGEST holds (TPM 2.0 Part 2, 10.4.3).
+	maxDigest = 64
 )
 
 // ErrQuoteRequest is returned by Evidence for a request a TPM would
@@ -91,7 +91,7 @@ func (d *Device) selection(req attest.QuoteRequest) ([]bankSelection, error) {
 	if len(req.PCRs) == 0 || len(req.Banks) == 0 {
 		return nil, fmt.Errorf("%w: no PCRs or no banks", ErrQuoteRequest)
 	}
-	if len(req.Nonce) > maxNonce {
+	if len(req.Nonce) > maxDigest {
 		return nil, fmt.Errorf("%w: nonce of %d bytes", ErrQuoteRequest, len(req.Nonce))
 	}
 	pcrs := slices.Clone(req.PCRs)
