@@ -100,6 +100,11 @@ type akKey struct {
 	public tpm2.TPMTPublic
 	signer crypto.Signer
 	name   []byte // TPM2B_NAME contents
+	// qualifiedName is the AK's qualified name as a primary key of the
+	// endorsement hierarchy, where the agent makes it: nameAlg ||
+	// H(TPM_RH_ENDORSEMENT || name) (TPM 2.0 Part 1, 16). A quote names
+	// its signer by it.
+	qualifiedName []byte
 }
 
 // akAttributes are an AK's: a restricted signing key that never leaves
@@ -157,7 +162,11 @@ func newAK(kind string, r io.Reader) (*akKey, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &akKey{public: pub, signer: signer, name: name.Buffer}, nil
+	d := crypto.SHA256.New()
+	d.Write(binary.BigEndian.AppendUint32(nil, tpmRHEndorsement))
+	d.Write(name.Buffer)
+	qn := d.Sum(binary.BigEndian.AppendUint16(nil, uint16(tpm2.TPMAlgSHA256)))
+	return &akKey{public: pub, signer: signer, name: name.Buffer, qualifiedName: qn}, nil
 }
 
 // eccPoint is the TPMU_PUBLIC_ID of an ECC key: its coordinates at the

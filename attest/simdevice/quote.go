@@ -124,7 +124,7 @@ func (d *Device) pcr(b bank, i int) []byte {
 }
 
 // attest encodes the TPMS_ATTEST of a quote (TPM 2.0 Part 2, 10.12.12):
-// the AK's name as signer, the nonce, a clock that only goes forward
+// the AK's qualified name as signer, the nonce, a clock that only goes forward
 // with safe set, the firmware version, the selection and the digest of
 // the selected values. It appends the wire encoding directly: go-tpm's
 // reflective tpm2.Marshal cost more than the signature (the tests check
@@ -139,7 +139,7 @@ func (d *Device) attest(nonce []byte, sel []bankSelection, digest []byte) []byte
 	b := make([]byte, 0, 128+len(nonce))
 	b = binary.BigEndian.AppendUint32(b, uint32(tpm2.TPMGeneratedValue))
 	b = binary.BigEndian.AppendUint16(b, uint16(tpm2.TPMSTAttestQuote))
-	b = append2B(b, d.ak.name)
+	b = append2B(b, d.ak.qualifiedName)
 	b = append2B(b, nonce)
 	// TPMS_CLOCK_INFO: clock, resetCount, restartCount, safe.
 	b = binary.BigEndian.AppendUint64(b, clock)

@@ -39,7 +39,10 @@ func checkQuote(t *testing.T, req attest.EnrollRequest, nonce []byte, ev attest.
 	}
 	ak, _ := tpm2.Unmarshal[tpm2.TPMTPublic](req.AKPublic)
 	name, _ := tpm2.ObjectName(ak)
-	if q.Type != tpm2.TPMSTAttestQuote || !bytes.Equal(q.QualifiedSigner.Buffer, name.Buffer) ||
+	// The AK is a primary key of the endorsement hierarchy: its qualified
+	// name is nameAlg || SHA-256(TPM_RH_ENDORSEMENT || name).
+	qn := sha256.Sum256(append([]byte{0x40, 0, 0, 0x0b}, name.Buffer...))
+	if q.Type != tpm2.TPMSTAttestQuote || !bytes.Equal(q.QualifiedSigner.Buffer, append([]byte{0, 0x0b}, qn[:]...)) ||
 		!bytes.Equal(q.ExtraData.Buffer, nonce) || !q.ClockInfo.Safe || q.FirmwareVersion != defaultFirmware {
 		t.Errorf("quote type %#x signer %x nonce %x clock %+v firmware %#x", q.Type, q.QualifiedSigner.Buffer, q.ExtraData.Buffer, q.ClockInfo, q.FirmwareVersion)
 	}
