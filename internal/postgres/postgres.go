@@ -89,6 +89,7 @@ func Start(cfg Config) (*Server, error) {
 	}
 	s := &Server{cfg: cfg, Dir: cfg.Dir}
 	if err := s.prepare(); err != nil {
+		s.removeTemp()
 		return nil, fmt.Errorf("starting postgres: %w", err)
 	}
 	if err := s.start(); err != nil {

@@ -222,6 +222,14 @@ func TestKeepDir(t *testing.T) {
 
 // TestStartFails checks that failures carry what the tools said.
 func TestStartFails(t *testing.T) {
+	before, _ := filepath.Glob(filepath.Join(os.TempDir(), "tep-pg*"))
+	defer func() {
+		// A failed Start leaves no temporary folder behind.
+		after, _ := filepath.Glob(filepath.Join(os.TempDir(), "tep-pg*"))
+		if len(after) != len(before) {
+			t.Errorf("temporary folders %v after failed starts, %v before", after, before)
+		}
+	}()
 	if _, err := Start(Config{Bin: t.TempDir()}); err == nil || !strings.Contains(err.Error(), "initdb") {
 		t.Errorf("Start with no binaries = %v, want an initdb error", err)
 	}
