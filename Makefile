@@ -112,3 +112,12 @@ soak: build
 
 clean:
 	rm -rf $(BUILD)
+
+# tep-luks and its unit (ExecStart= pointed at BINDIR), part of install.
+.PHONY: install-luks
+install: install-luks
+install-luks: build
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(SYSTEMDUNITDIR)
+	install -m 0755 $(BUILD)/tep-luks $(DESTDIR)$(BINDIR)/
+	sed -e 's|/usr/local/bin/tep-luks|$(BINDIR)/tep-luks|' dist/tep-luks.service > $(DESTDIR)$(SYSTEMDUNITDIR)/tep-luks.service
+	chmod 0644 $(DESTDIR)$(SYSTEMDUNITDIR)/tep-luks.service

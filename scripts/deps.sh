@@ -28,6 +28,9 @@
 #                               which check dist/; systemd-cryptenroll
 #   cryptsetup-bin e2fsprogs    tep-luks: cryptsetup, mkfs.ext4
 #   ima-evm-utils               evmctl, which cross-checks the IMA replay
+#   libtss2-esys-3.0.2-0 libtss2-rc0 libtss2-mu0   the TSS2 libraries that
+#                               systemd-cryptenroll loads at run time (the
+#                               tep-luks systemd interop test)
 #   postgresql                  initdb and postgres (internal/postgres: the
 #                               verifier's PostgreSQL store, the fleet bench)
 #   nats-server                 nats-server (internal/natsd: outbound agents
@@ -38,7 +41,8 @@ packages="gcc libc6-dev make cmake opensc p11-kit p11-kit-modules
 libp11-kit-dev softhsm2 swtpm swtpm-tools tpm2-tools libtpm2-pkcs11-1
 libtpm2-pkcs11-tools tpm2-abrmd libtss2-tcti-tabrmd0 dbus-daemon
 libtss2-tcti-swtpm0 openssl libengine-pkcs11-openssl gnutls-bin socat
-systemd cryptsetup-bin e2fsprogs ima-evm-utils postgresql nats-server"
+systemd cryptsetup-bin e2fsprogs ima-evm-utils
+libtss2-esys-3.0.2-0 libtss2-rc0 libtss2-mu0 postgresql nats-server"
 
 missing=""
 for p in $packages; do

@@ -49,3 +49,22 @@ func TestForeignObjects(t *testing.T) {
 		t.Fatalf("CreateDeviceKey --replace = %v, %v", changed, err)
 	}
 }
+
+// An AES key without the encrypt attribute cannot make the ECB keystream:
+// refused before the TPM is asked.
+func TestCTRNeedsEncryptForECB(t *testing.T) {
+	f := newFixture(t)
+	k, _, err := f.t.CreateKey(tpm.KeySpec{Kind: tpm.KindAES, Bits: 256, Decrypt: true}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := persist(f.t, k, provisioning.AESKeyHandle); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := newCTR(f.t, make([]byte, 16), true); !errors.Is(err, tpm.ErrUsage) {
+		t.Fatalf("newCTR(ECB) with a decrypt-only key = %v, want tpm.ErrUsage", err)
+	}
+	if _, err := newCTR(f.t, make([]byte, 16), false); err != nil {
+		t.Fatalf("newCTR(CTR) with a decrypt-only key = %v", err)
+	}
+}
