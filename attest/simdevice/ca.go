@@ -135,9 +135,9 @@ func readPEM(path, typ string) ([]byte, error) {
 	return blk.Bytes, nil
 }
 
-// TPMInfo is what an EK certificate says of its TPM, in the profile's
+// tpmInfo is what an EK certificate says of its TPM, in the profile's
 // form: Manufacturer and Version as "id:" and eight hex digits.
-type TPMInfo struct {
+type tpmInfo struct {
 	Manufacturer, Model, Version string
 }
 
@@ -146,7 +146,7 @@ type TPMInfo struct {
 // is critical and holds the TPM's manufacturer, model and version as a
 // directoryName; tcg-kp-EKCertificate as the only extended key usage;
 // the TPM specification as a subject directory attribute.
-func (ca *CA) issueEK(r io.Reader, pub crypto.PublicKey, tpm TPMInfo) ([]byte, error) {
+func (ca *CA) issueEK(r io.Reader, pub crypto.PublicKey, tpm tpmInfo) ([]byte, error) {
 	san, err := sanExtension(tpm)
 	if err != nil {
 		return nil, err
@@ -182,7 +182,7 @@ func (ca *CA) issueEK(r io.Reader, pub crypto.PublicKey, tpm TPMInfo) ([]byte, e
 // sanExtension is the critical SAN: GeneralNames holding one
 // directoryName ([4] EXPLICIT Name) of three single-attribute RDNs,
 // each value a UTF8String.
-func sanExtension(tpm TPMInfo) (pkix.Extension, error) {
+func sanExtension(tpm tpmInfo) (pkix.Extension, error) {
 	var rdns pkix.RDNSequence
 	for _, a := range []struct {
 		oid asn1.ObjectIdentifier

@@ -51,7 +51,7 @@ func newDevice(hostID string, ca *CA, sh *fleetShared) (*Device, error) {
 		return nil, err
 	}
 	fw := firmwareVersion(cfg.Firmware)
-	info := TPMInfo{Manufacturer: tpmManufacturer, Model: tpmModel, Version: fmt.Sprintf("id:%08X", cfg.Firmware>>32)}
+	info := tpmInfo{Manufacturer: tpmManufacturer, Model: tpmModel, Version: fmt.Sprintf("id:%08X", cfg.Firmware>>32)}
 	cert, err := ca.issueEK(cfg.Rand, ek.pub, info)
 	if err != nil {
 		return nil, err

@@ -106,7 +106,7 @@ func TestEKCertificate(t *testing.T) {
 	if !errors.As(err, new(x509.UnhandledCriticalExtension)) {
 		t.Fatalf("Verify with the SAN unhandled = %v, want x509.UnhandledCriticalExtension", err)
 	}
-	if got := readSAN(t, cert); got != (TPMInfo{tpmManufacturer, tpmModel, "id:00020000"}) {
+	if got := readSAN(t, cert); got != (tpmInfo{tpmManufacturer, tpmModel, "id:00020000"}) {
 		t.Errorf("SAN = %+v", got)
 	}
 	cert.UnhandledCriticalExtensions = slices.DeleteFunc(cert.UnhandledCriticalExtensions, oidSAN.Equal)
@@ -129,9 +129,9 @@ func TestEKCertificate(t *testing.T) {
 }
 
 // readSAN decodes the directoryName of the SAN as a verifier must.
-func readSAN(t *testing.T, cert *x509.Certificate) TPMInfo {
+func readSAN(t *testing.T, cert *x509.Certificate) tpmInfo {
 	t.Helper()
-	var info TPMInfo
+	var info tpmInfo
 	for _, e := range cert.Extensions {
 		if !e.Id.Equal(oidSAN) {
 			continue
