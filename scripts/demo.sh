@@ -50,5 +50,6 @@ openssl ecparam -genkey -name secp384r1 2>/dev/null | openssl ec -pubout -out "$
 (umask 077 && head -c 32 /dev/urandom >"$state/config.key")
 show "$build/tep-provision" device --tpm sim --policy-key "$state/policy.pub" --aes-key "$state/config.key" --shred
 show "$build/tep-provision" device-key --tpm sim --curve p384
+BUILD="$build" ./scripts/demo-config.sh
 echo
 echo "demo done: tepd stops and its state directory is removed"

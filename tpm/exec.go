@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"github.com/google/go-tpm/tpm2"
+	"github.com/google/go-tpm/tpm2/transport"
 )
 
 // The package's hottest commands, TPM2_Sign and TPM2_EncryptDecrypt2, are
@@ -21,14 +22,14 @@ const (
 	stSessions = uint16(tpm2.TPMSTSessions)
 )
 
-// execAuth runs command cc on the one handle key, authorized by key.Auth
+// execAuth runs command cc on tr, on the one handle key, authorized by key.Auth
 // (a started HMAC session), with the marshalled parameters parms, whose
 // first must be a TPM2B when the session encrypts. It returns the
 // response's parameters, the first decrypted if the session encrypts
 // responses. A TPM error comes back as its tpm2.TPMRC.
-func (l locked) execAuth(cc tpm2.TPMCC, key tpm2.AuthHandle, parms []byte) ([]byte, error) {
+func execAuth(tr transport.TPM, cc tpm2.TPMCC, key tpm2.AuthHandle, parms []byte) ([]byte, error) {
 	s := key.Auth
-	if err := s.Init(l); err != nil {
+	if err := s.Init(tr); err != nil {
 		return nil, err
 	}
 	if err := s.NewNonceCaller(); err != nil {
@@ -58,7 +59,7 @@ func (l locked) execAuth(cc tpm2.TPMCC, key tpm2.AuthHandle, parms []byte) ([]by
 	cmd = append(cmd, parms...)
 	binary.BigEndian.PutUint32(cmd[2:], uint32(len(cmd)))
 
-	rsp, err := l.Send(cmd)
+	rsp, err := tr.Send(cmd)
 	if err != nil {
 		return nil, err
 	}

@@ -8,6 +8,7 @@ import (
 	"fmt"
 
 	"github.com/google/go-tpm/tpm2"
+	"github.com/google/go-tpm/tpm2/transport"
 )
 
 // Sign signs digest, a hash already computed by the caller, with key k
@@ -45,27 +46,32 @@ func (t *TPM) sign(k KeyBlob, auth, digest []byte, opts crypto.SignerOpts) ([]by
 	if err := pk.check("signing", pk.area.Type, false); err != nil {
 		return nil, err
 	}
-	// TPM2_Sign (Part 3, 20.2), marshalled by hand (see execAuth): the
-	// digest, the scheme, and a null ticket (the digest is not of a
-	// message the TPM hashed).
-	parms := append2B(nil, digest)
-	parms = append(parms, tpm2.Marshal(scheme)...)
-	parms = binary.BigEndian.AppendUint16(parms, uint16(tpm2.TPMSTHashCheck))
-	parms = binary.BigEndian.AppendUint32(parms, uint32(tpm2.TPMRHNull))
-	parms = append2B(parms, nil)
 	var sig *tpm2.TPMTSignature
 	err = t.useKey(pk, auth, encNone, func(l locked, key tpm2.AuthHandle) error {
-		rparms, err := l.execAuth(tpm2.TPMCCSign, key, parms)
-		if err != nil {
-			return err
-		}
-		sig, err = parseSignature(rparms)
+		sig, err = SignDigest(l, key, scheme, digest)
 		return err
 	})
 	if err != nil {
 		return nil, err
 	}
 	return encodeSignature(pk.area, sig)
+}
+
+// SignDigest runs TPM2_Sign (TPM 2.0 Part 3, 20.2) on tr with the loaded
+// key, marshalled by hand (see execAuth): the digest, the scheme, and a
+// null ticket (the digest is not of a message the TPM hashed). For code
+// that sends its own commands within [TPM.Do].
+func SignDigest(tr transport.TPM, key tpm2.AuthHandle, scheme tpm2.TPMTSigScheme, digest []byte) (*tpm2.TPMTSignature, error) {
+	parms := append2B(nil, digest)
+	parms = append(parms, tpm2.Marshal(scheme)...)
+	parms = binary.BigEndian.AppendUint16(parms, uint16(tpm2.TPMSTHashCheck))
+	parms = binary.BigEndian.AppendUint32(parms, uint32(tpm2.TPMRHNull))
+	parms = append2B(parms, nil)
+	rparms, err := execAuth(tr, tpm2.TPMCCSign, key, parms)
+	if err != nil {
+		return nil, err
+	}
+	return parseSignature(rparms)
 }
 
 // sigScheme returns the TPM signature scheme for a key of type typ and

@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"github.com/google/go-tpm/tpm2"
+	"github.com/google/go-tpm/tpm2/transport"
 )
 
 // SymMode is a block cipher mode of TPM2_EncryptDecrypt2.
@@ -119,7 +120,7 @@ func (t *TPM) symCrypt(k KeyBlob, auth []byte, decrypt bool, mode SymMode, iv, d
 	err = t.useKey(pk, auth, encInOut, func(l locked, key tpm2.AuthHandle) error {
 		for rest := data; len(rest) > 0; {
 			n := min(len(rest), piece)
-			outData, ivOut, err := l.encryptDecrypt2(key, rest[:n], decrypt, alg, iv)
+			outData, ivOut, err := EncryptDecrypt2(l, key, decrypt, alg, iv, rest[:n])
 			if err != nil {
 				return err
 			}
@@ -168,9 +169,12 @@ func checkSymArgs(mode SymMode, block int, iv, data []byte) error {
 	return nil
 }
 
-// encryptDecrypt2 is TPM2_EncryptDecrypt2 (Part 3, 15.3), marshalled by
-// hand (see execAuth).
-func (l locked) encryptDecrypt2(key tpm2.AuthHandle, in []byte, decrypt bool, mode tpm2.TPMAlgID, iv []byte) (out, ivOut []byte, err error) {
+// EncryptDecrypt2 runs one TPM2_EncryptDecrypt2 (TPM 2.0 Part 3, 15.3) on
+// tr with the loaded key, marshalled by hand (see execAuth): for code that
+// sends its own commands within [TPM.Do]. mode is a TPM algorithm
+// (TPM_ALG_CBC, ...); in must fit the TPM's input buffer (MaxBuffer). A
+// TPM error comes back as its tpm2.TPMRC.
+func EncryptDecrypt2(tr transport.TPM, key tpm2.AuthHandle, decrypt bool, mode tpm2.TPMAlgID, iv, in []byte) (out, ivOut []byte, err error) {
 	parms := make([]byte, 0, 2+len(in)+1+2+2+len(iv))
 	parms = append2B(parms, in)
 	parms = append(parms, 0)
@@ -179,7 +183,7 @@ func (l locked) encryptDecrypt2(key tpm2.AuthHandle, in []byte, decrypt bool, mo
 	}
 	parms = binary.BigEndian.AppendUint16(parms, uint16(mode))
 	parms = append2B(parms, iv)
-	rparms, err := l.execAuth(tpm2.TPMCCEncryptDecrypt2, key, parms)
+	rparms, err := execAuth(tr, tpm2.TPMCCEncryptDecrypt2, key, parms)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -189,4 +193,20 @@ func (l locked) encryptDecrypt2(key tpm2.AuthHandle, in []byte, decrypt bool, mo
 		return nil, nil, errors.New("malformed TPM2_EncryptDecrypt2 response")
 	}
 	return out, ivOut, nil
+}
+
+// EncryptDecryptPersistent runs one TPM2_EncryptDecrypt2 with the
+// persistent symmetric key at handle h, authorized by its empty
+// password and with no parameter encryption: for a key whose use needs
+// no secret, such as tep-provision's configuration key, whose data is
+// ciphertext on the way in. mode is a TPM algorithm (TPM_ALG_CTR, ...);
+// in must fit the TPM's input buffer (MaxBuffer). A TPM error comes back
+// as its tpm2.TPMRC.
+func (t *TPM) EncryptDecryptPersistent(h tpm2.TPMHandle, decrypt bool, mode tpm2.TPMAlgID, iv, in []byte) (out, ivOut []byte, err error) {
+	err = t.do(func(l locked) error {
+		key := tpm2.AuthHandle{Handle: h, Auth: tpm2.PasswordAuth(nil)}
+		out, ivOut, err = EncryptDecrypt2(l, key, decrypt, mode, iv, in)
+		return err
+	})
+	return out, ivOut, err
 }

@@ -2,7 +2,6 @@ package device
 
 import (
 	"crypto/cipher"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"slices"
@@ -33,7 +32,6 @@ type CTR struct {
 	ctr    [block]byte
 	ks     [block]byte // keystream of a block begun but not used up
 	ksUsed int         // bytes of ks used; block when none is left
-	cmd    []byte      // the command, reused
 	ctrs   []byte      // ECB: the counter blocks of one piece
 	err    error
 }
@@ -167,13 +165,13 @@ func (c *CTR) fail(err error) {
 // length, at most one piece) and moves the counter on.
 func (c *CTR) crypt(dst, src []byte) {
 	if !c.ecb {
-		out, next, err := c.encryptDecrypt2(src, true, tpm2.TPMAlgCTR, c.ctr[:])
+		out, next, err := c.t.EncryptDecryptPersistent(c.handle, true, tpm2.TPMAlgCTR, c.ctr[:], src)
 		if err != nil {
 			c.fail(fmt.Errorf("AES-CTR with the key at 0x%08x: %w", uint32(c.handle), err))
 			return
 		}
-		if len(next) != block {
-			c.fail(fmt.Errorf("AES-CTR: the TPM returned a counter of %d bytes", len(next)))
+		if len(out) != len(src) || len(next) != block {
+			c.fail(fmt.Errorf("AES-CTR: the TPM returned %d bytes and a counter of %d for %d bytes", len(out), len(next), len(src)))
 			return
 		}
 		copy(dst, out)
@@ -185,9 +183,13 @@ func (c *CTR) crypt(dst, src []byte) {
 		c.ctrs = append(c.ctrs, c.ctr[:]...)
 		incr(&c.ctr)
 	}
-	out, _, err := c.encryptDecrypt2(c.ctrs, false, tpm2.TPMAlgECB, nil)
+	out, _, err := c.t.EncryptDecryptPersistent(c.handle, false, tpm2.TPMAlgECB, nil, c.ctrs)
 	if err != nil {
 		c.fail(fmt.Errorf("AES-ECB with the key at 0x%08x: %w", uint32(c.handle), err))
+		return
+	}
+	if len(out) != len(src) {
+		c.fail(fmt.Errorf("AES-ECB: the TPM returned %d bytes for %d", len(out), len(src)))
 		return
 	}
 	for i := range src {
@@ -203,74 +205,4 @@ func incr(ctr *[block]byte) {
 			return
 		}
 	}
-}
-
-// Password session for TPM_RS_PW (TPM 2.0 Part 1, 19.6.3): handle, empty
-// nonce, continueSession, empty password.
-var pwSession = []byte{0x40, 0x00, 0x00, 0x09, 0, 0, 0x01, 0, 0}
-
-// encryptDecrypt2 is TPM2_EncryptDecrypt2 on the persistent key, marshalled
-// here by hand: go-tpm's reflection walks a TPM2B_MAX_BUFFER byte by byte,
-// which costs more than the command on swtpm. The returned out is valid
-// until the next call. A TPM error comes back as its tpm2.TPMRC.
-func (c *CTR) encryptDecrypt2(in []byte, decrypt bool, mode tpm2.TPMAlgID, iv []byte) (out, ivOut []byte, err error) {
-	cmd := c.cmd[:0]
-	cmd = binary.BigEndian.AppendUint16(cmd, uint16(tpm2.TPMSTSessions))
-	cmd = binary.BigEndian.AppendUint32(cmd, 0) // the size, set below
-	cmd = binary.BigEndian.AppendUint32(cmd, uint32(tpm2.TPMCCEncryptDecrypt2))
-	cmd = binary.BigEndian.AppendUint32(cmd, uint32(c.handle))
-	cmd = binary.BigEndian.AppendUint32(cmd, uint32(len(pwSession)))
-	cmd = append(cmd, pwSession...)
-	cmd = binary.BigEndian.AppendUint16(cmd, uint16(len(in)))
-	cmd = append(cmd, in...)
-	if decrypt {
-		cmd = append(cmd, 1)
-	} else {
-		cmd = append(cmd, 0)
-	}
-	cmd = binary.BigEndian.AppendUint16(cmd, uint16(mode))
-	cmd = binary.BigEndian.AppendUint16(cmd, uint16(len(iv)))
-	cmd = append(cmd, iv...)
-	binary.BigEndian.PutUint32(cmd[2:], uint32(len(cmd)))
-	c.cmd = cmd
-
-	rsp, err := c.t.Send(cmd)
-	if err != nil {
-		return nil, nil, err
-	}
-	if len(rsp) < 10 || int(binary.BigEndian.Uint32(rsp[2:])) != len(rsp) {
-		return nil, nil, fmt.Errorf("TPM response of %d bytes is malformed", len(rsp))
-	}
-	if rc := tpm2.TPMRC(binary.BigEndian.Uint32(rsp[6:])); rc != tpm2.TPMRCSuccess {
-		return nil, nil, rc
-	}
-	// parameterSize, outData, ivOut, then the password session's
-	// response: empty nonce, attributes, empty HMAC.
-	r := rsp[10:]
-	if len(r) < 4 {
-		return nil, nil, errors.New("TPM2_EncryptDecrypt2 response too short")
-	}
-	parms := r[4:]
-	if int(binary.BigEndian.Uint32(r)) > len(parms) {
-		return nil, nil, errors.New("TPM2_EncryptDecrypt2 response too short")
-	}
-	parms = parms[:binary.BigEndian.Uint32(r)]
-	out, parms, ok1 := take2B(parms)
-	ivOut, parms, ok2 := take2B(parms)
-	if !ok1 || !ok2 || len(parms) != 0 || len(out) != len(in) {
-		return nil, nil, errors.New("malformed TPM2_EncryptDecrypt2 response")
-	}
-	return out, ivOut, nil
-}
-
-// take2B splits a TPM2B's contents off the front of b.
-func take2B(b []byte) (v, rest []byte, ok bool) {
-	if len(b) < 2 {
-		return nil, nil, false
-	}
-	n := int(binary.BigEndian.Uint16(b))
-	if len(b) < 2+n {
-		return nil, nil, false
-	}
-	return b[2 : 2+n], b[2+n:], true
 }

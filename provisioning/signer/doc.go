@@ -9,5 +9,7 @@
 // the module and PIN by its query attributes: module-path (required: this
 // package loads no default module), pin-value, or pin-source (a file
 // whose first line is the PIN). Without a PIN the key must be usable
-// without login.
+// without login. PKCS#11 logs in a process, not a session: while one
+// signer of a token is open, a second Load of that token in the same
+// process is logged in already, whatever PIN its URI gives.
 package signer

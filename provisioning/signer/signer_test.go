@@ -199,3 +199,33 @@ func TestLoadPKCS11(t *testing.T) {
 		})
 	}
 }
+
+// TestTwoSignersOneModule: closing one signer leaves another of the same
+// module working (C_Finalize is per process).
+func TestTwoSignersOneModule(t *testing.T) {
+	module := softHSM(t)
+	ref := func(object string) string {
+		return "pkcs11:token=admin;object=" + object + "?module-path=" + module + "&pin-value=1234"
+	}
+	a, ca, err := Load(ref("p384"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, cb, err := Load(ref("p256"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ca.Close()
+	checkSigns(t, b, crypto.SHA256)
+	cb.Close()
+	if _, err := a.Sign(rand.Reader, make([]byte, 48), crypto.SHA384); err == nil {
+		t.Error("a closed signer signed")
+	}
+	// The module was unloaded with the last signer: it loads again.
+	c, cc, err := Load(ref("p384"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cc.Close()
+	checkSigns(t, c, crypto.SHA384)
+}

@@ -25,21 +25,70 @@ type tokenSigner struct {
 	sess   pkcs11.SessionHandle
 	key    pkcs11.ObjectHandle
 	pub    crypto.PublicKey
+	module string
 	closed bool
 }
 
-// openToken loads u's module, finds its one matching token and key, and
-// logs in when u carries a PIN.
-func openToken(u URI) (_ *tokenSigner, err error) {
-	ctx := pkcs11.New(u.ModulePath)
+// modules holds each loaded module once per process: C_Initialize and
+// C_Finalize are per process, so a signer's Close must not finalize the
+// module under another signer still open on it.
+var modules = moduleSet{m: map[string]*module{}}
+
+type moduleSet struct {
+	mu sync.Mutex
+	m  map[string]*module
+}
+
+type module struct {
+	ctx  *pkcs11.Ctx
+	refs int
+}
+
+// open loads and initializes the module at path, or takes another
+// reference to it.
+func (ms *moduleSet) open(path string) (*pkcs11.Ctx, error) {
+	ms.mu.Lock()
+	defer ms.mu.Unlock()
+	if m := ms.m[path]; m != nil {
+		m.refs++
+		return m.ctx, nil
+	}
+	ctx := pkcs11.New(path)
 	if ctx == nil {
-		return nil, fmt.Errorf("pkcs11: cannot load module %s", u.ModulePath)
+		return nil, fmt.Errorf("pkcs11: cannot load module %s", path)
 	}
 	if err := ctx.Initialize(); err != nil && !isRV(err, pkcs11.CKR_CRYPTOKI_ALREADY_INITIALIZED) {
 		ctx.Destroy()
 		return nil, fmt.Errorf("pkcs11: C_Initialize: %w", err)
 	}
-	s := &tokenSigner{ctx: ctx}
+	ms.m[path] = &module{ctx: ctx, refs: 1}
+	return ctx, nil
+}
+
+// release drops a reference and finalizes and unloads the module with
+// the last one.
+func (ms *moduleSet) release(path string) {
+	ms.mu.Lock()
+	defer ms.mu.Unlock()
+	m := ms.m[path]
+	if m == nil {
+		return
+	}
+	if m.refs--; m.refs == 0 {
+		delete(ms.m, path)
+		m.ctx.Finalize()
+		m.ctx.Destroy()
+	}
+}
+
+// openToken loads u's module, finds its one matching token and key, and
+// logs in when u carries a PIN.
+func openToken(u URI) (_ *tokenSigner, err error) {
+	ctx, err := modules.open(u.ModulePath)
+	if err != nil {
+		return nil, err
+	}
+	s := &tokenSigner{ctx: ctx, module: u.ModulePath}
 	defer func() {
 		if err != nil {
 			s.Close()
@@ -320,7 +369,10 @@ func ecdsaASN1(sig []byte) ([]byte, error) {
 	return asn1.Marshal(struct{ R, S *big.Int }{new(big.Int).SetBytes(sig[:n]), new(big.Int).SetBytes(sig[n:])})
 }
 
-// Close logs out, closes the session and unloads the module.
+// Close closes the session, and finalizes and unloads the module when no
+// other signer of this process uses it. (The login is the token's, shared
+// by every session of the process, as PKCS#11 has it: closing the last
+// session logs out.)
 func (s *tokenSigner) Close() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -329,10 +381,8 @@ func (s *tokenSigner) Close() error {
 	}
 	s.closed = true
 	if s.sess != 0 {
-		s.ctx.Logout(s.sess)
 		s.ctx.CloseSession(s.sess)
 	}
-	s.ctx.Finalize()
-	s.ctx.Destroy()
+	modules.release(s.module)
 	return nil
 }
