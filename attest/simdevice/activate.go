@@ -12,62 +12,33 @@ import (
 	"github.com/google/go-tpm/tpm2"
 
 	"tep.dev/tep/attest"
+	"tep.dev/tep/attest/credential"
 )
 
-// Errors of Activate that callers branch on.
-var (
-	// ErrCredentialFormat: the challenge's credential is not a tpm2-tools
-	// credential blob.
-	ErrCredentialFormat = errors.New("not a tpm2-tools credential blob")
-	// ErrIntegrity: the credential was not made for this EK and AK, or was
-	// changed (a TPM answers TPM_RC_INTEGRITY).
-	ErrIntegrity = errors.New("credential integrity check failed")
-)
-
-// credentialMagic and credentialVersion open tpm2-tools' credential file
-// (tpm2_makecredential): magic, version, TPM2B_ID_OBJECT,
-// TPM2B_ENCRYPTED_SECRET, all big-endian.
-const (
-	credentialMagic   = 0xBADCC0DE
-	credentialVersion = 1
-)
+// ErrIntegrity is returned by Activate for a credential that was not
+// made for this EK and AK, or was changed (a TPM answers
+// TPM_RC_INTEGRITY). A credential that is not a tpm2-tools blob at all
+// is credential.ErrFormat.
+var ErrIntegrity = errors.New("credential integrity check failed")
 
 // Activate answers a credential challenge as TPM2_ActivateCredential
 // would (TPM 2.0 Part 3, 12.5; Part 1, 24): it recovers the seed with
 // the EK, checks the HMAC over the encrypted identity and the AK's name,
 // and decrypts the secret.
 func (d *Device) Activate(c attest.Challenge) (attest.Activation, error) {
-	idObject, encSecret, err := parseCredential(c.Credential)
+	blob, err := credential.Parse(c.Credential)
 	if err != nil {
 		return attest.Activation{}, fmt.Errorf("activating credential: %w", err)
 	}
-	seed, err := d.ek.seed(encSecret)
+	seed, err := d.ek.seed(blob.EncryptedSecret)
 	if err != nil {
 		return attest.Activation{}, fmt.Errorf("activating credential: %w: %v", ErrIntegrity, err)
 	}
-	secret, err := d.ek.openIdentity(seed, idObject, d.ak.name)
+	secret, err := d.ek.openIdentity(seed, blob.IDObject, d.ak.name)
 	if err != nil {
 		return attest.Activation{}, fmt.Errorf("activating credential: %w", err)
 	}
 	return attest.Activation{EnrollmentID: c.EnrollmentID, Secret: secret}, nil
-}
-
-// parseCredential splits a tpm2-tools credential blob.
-func parseCredential(b []byte) (idObject, encSecret []byte, err error) {
-	if len(b) < 8 || binary.BigEndian.Uint32(b) != credentialMagic || binary.BigEndian.Uint32(b[4:]) != credentialVersion {
-		return nil, nil, fmt.Errorf("%w: bad header", ErrCredentialFormat)
-	}
-	rest := b[8:]
-	if idObject, rest, err = sized(rest); err != nil {
-		return nil, nil, fmt.Errorf("%w: TPM2B_ID_OBJECT: %v", ErrCredentialFormat, err)
-	}
-	if encSecret, rest, err = sized(rest); err != nil {
-		return nil, nil, fmt.Errorf("%w: TPM2B_ENCRYPTED_SECRET: %v", ErrCredentialFormat, err)
-	}
-	if len(rest) != 0 {
-		return nil, nil, fmt.Errorf("%w: %d trailing bytes", ErrCredentialFormat, len(rest))
-	}
-	return idObject, encSecret, nil
 }
 
 // sized splits a 16-bit size-prefixed field (a TPM2B) off b.
@@ -122,7 +93,7 @@ func (k *ekKey) seed(encSecret []byte) ([]byte, error) {
 func (k *ekKey) openIdentity(seed, idObject, name []byte) ([]byte, error) {
 	mac, encIdentity, err := sized(idObject)
 	if err != nil {
-		return nil, fmt.Errorf("%w: ID object: %v", ErrCredentialFormat, err)
+		return nil, fmt.Errorf("%w: ID object: %v", credential.ErrFormat, err)
 	}
 	m := hmac.New(k.hash.New, tpm2.KDFa(k.hash, seed, "INTEGRITY", nil, nil, k.hash.Size()*8))
 	m.Write(encIdentity)

@@ -14,10 +14,12 @@ import (
 	"github.com/google/go-tpm/tpm2"
 
 	"tep.dev/tep/attest"
+	"tep.dev/tep/attest/credential"
 )
 
 // makeCredential is go-tpm's software TPM2_MakeCredential, in
-// tpm2-tools' file format.
+// tpm2-tools' file format (written here, not with package credential,
+// so that the two check each other).
 func makeCredential(t testing.TB, ekPublic, name, secret []byte) []byte {
 	t.Helper()
 	pub, err := tpm2.Unmarshal[tpm2.TPMTPublic](ekPublic)
@@ -32,8 +34,8 @@ func makeCredential(t testing.TB, ekPublic, name, secret []byte) []byte {
 	if err != nil {
 		t.Fatal(err)
 	}
-	b := binary.BigEndian.AppendUint32(nil, credentialMagic)
-	b = binary.BigEndian.AppendUint32(b, credentialVersion)
+	b := binary.BigEndian.AppendUint32(nil, 0xBADCC0DE)
+	b = binary.BigEndian.AppendUint32(b, 1)
 	b = binary.BigEndian.AppendUint16(b, uint16(len(idObject)))
 	b = append(b, idObject...)
 	b = binary.BigEndian.AppendUint16(b, uint16(len(encSecret)))
@@ -88,8 +90,8 @@ func TestActivateFormat(t *testing.T) {
 		"truncated":      good[:len(good)-1],
 		"no secret":      good[:8+2+int(binary.BigEndian.Uint16(good[8:]))],
 	} {
-		if _, err := d.Activate(attest.Challenge{Credential: b}); !errors.Is(err, ErrCredentialFormat) {
-			t.Errorf("Activate(%s) = %v, want ErrCredentialFormat", name, err)
+		if _, err := d.Activate(attest.Challenge{Credential: b}); !errors.Is(err, credential.ErrFormat) {
+			t.Errorf("Activate(%s) = %v, want credential.ErrFormat", name, err)
 		}
 	}
 }

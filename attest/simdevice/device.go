@@ -50,7 +50,7 @@ func newDevice(hostID string, ca *CA, sh *fleetShared) (*Device, error) {
 	if err != nil {
 		return nil, err
 	}
-	fw := firmwareVersion(cfg.Firmware)
+	fw := attest.FirmwareVersion(cfg.Firmware)
 	info := tpmInfo{Manufacturer: tpmManufacturer, Model: tpmModel, Version: fmt.Sprintf("id:%08X", cfg.Firmware>>32)}
 	cert, err := ca.issueEK(cfg.Rand, ek.pub, info)
 	if err != nil {
@@ -71,12 +71,6 @@ func newDevice(hostID string, ca *CA, sh *fleetShared) (*Device, error) {
 		born:   cfg.Now(),
 		imaLen: cfg.IMAEntries,
 	}, nil
-}
-
-// firmwareVersion formats v as HostFacts.TPMFirmware holds it: four
-// 16-bit parts, "major.minor.build.patch".
-func firmwareVersion(v uint64) string {
-	return fmt.Sprintf("%d.%d.%d.%d", v>>48, v>>32&0xffff, v>>16&0xffff, v&0xffff)
 }
 
 // Enroll returns the device's enrolment, as the agent's Enroll does:

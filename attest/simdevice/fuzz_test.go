@@ -7,27 +7,20 @@ import (
 )
 
 // FuzzActivate feeds Activate any bytes as a credential: it must refuse
-// them with an error, never panic, and accept only a credential made for
-// the device (the seed corpus starts from one for each EK type).
+// them with an error, never panic, and never return more than a
+// TPM2B_DIGEST holds. The device's EK is P-256: the RSA path adds only
+// crypto/rsa's OAEP decryption, at a hundred times the cost an input.
 func FuzzActivate(f *testing.F) {
-	fleets := map[string]*Fleet{}
-	for _, kind := range []string{KeyP256, KeyRSA2048} {
-		fl, err := New(Config{Devices: 1, EK: kind})
-		if err != nil {
-			f.Fatal(err)
-		}
-		fleets[kind] = fl
+	fl, err := New(Config{Devices: 1})
+	if err != nil {
+		f.Fatal(err)
 	}
-	for _, fl := range fleets {
-		d := fl.Devices[0]
-		f.Add(makeCredential(f, d.Enroll("").EKPublic, d.AKName(), []byte("fuzz secret")))
-	}
+	d := fl.Devices[0]
+	f.Add(makeCredential(f, d.Enroll("").EKPublic, d.AKName(), []byte("fuzz secret")))
 	f.Fuzz(func(t *testing.T, cred []byte) {
-		for _, fl := range fleets {
-			act, err := fl.Devices[0].Activate(attest.Challenge{Credential: cred})
-			if err == nil && len(act.Secret) > 64 {
-				t.Errorf("Activate recovered a %d-byte secret, more than a TPM2B_DIGEST holds", len(act.Secret))
-			}
+		act, err := d.Activate(attest.Challenge{Credential: cred})
+		if err == nil && len(act.Secret) > maxDigest {
+			t.Errorf("Activate recovered a %d-byte secret, more than a TPM2B_DIGEST holds", len(act.Secret))
 		}
 	})
 }
