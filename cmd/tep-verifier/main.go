@@ -3,8 +3,8 @@
 // runtime policy, and keeps signed trust reports; and the operator's
 // commands that talk to it.
 //
-//	tep-verifier serve  --state DIR [--listen ADDR] [--ek-ca FILE]... [--client-ca FILE] [--san NAME]... [--pull-interval D]
-//	tep-verifier token create --state DIR --role admin|auditor|enroll [--ttl D] [--json]
+//	tep-verifier serve  --state DIR [--db sqlite:PATH|postgres://...] [--replica NAME] [--listen ADDR] [--ek-ca FILE]... [--client-ca FILE] [--san NAME]... [--pull-interval D]
+//	tep-verifier token create --state DIR [--db ...] --role admin|auditor|enroll [--ttl D] [--json]
 //	tep-verifier token revoke --state DIR ID
 //	tep-verifier token list   --state DIR [--json]
 //	tep-verifier hosts   [--verifier URL --ca FILE --token T] [--json]
@@ -13,7 +13,9 @@
 //
 // serve keeps its database (SQLite), TLS certificate and report-signing
 // key in DIR, making the certificate and key on first start; agents pin
-// DIR/tls-cert.pem. token works on DIR's database directly (run it as
+// DIR/tls-cert.pem. With --db postgres://... (or TEP_VERIFIER_DB) the
+// database is PostgreSQL instead, and any number of serve processes
+// with copies of one DIR share it and its scheduled pulls (replicas). token works on DIR's database directly (run it as
 // the service's user, beside the service). The operator commands take
 // --verifier, --ca and --token or TEP_VERIFIER_URL, TEP_VERIFIER_CA and
 // TEP_VERIFIER_TOKEN.
@@ -51,8 +53,8 @@ func main() {
 }
 
 const usage = `usage:
-  tep-verifier serve  --state DIR [--listen ADDR] [--ek-ca FILE]... [--client-ca FILE] [--san NAME]... [--pull-interval D]
-  tep-verifier token create --state DIR --role admin|auditor|enroll [--ttl D] [--json]
+  tep-verifier serve  --state DIR [--db sqlite:PATH|postgres://...] [--replica NAME] [--listen ADDR] [--ek-ca FILE]... [--client-ca FILE] [--san NAME]... [--pull-interval D]
+  tep-verifier token create --state DIR [--db ...] --role admin|auditor|enroll [--ttl D] [--json]
   tep-verifier token revoke --state DIR ID
   tep-verifier token list   --state DIR [--json]
   tep-verifier hosts   [--verifier URL --ca FILE --token T] [--json]

@@ -43,7 +43,7 @@ func (l *listFlag) Set(v string) error { *l = append(*l, v); return nil }
 
 // serveConfig is tep-verifier serve's flags.
 type serveConfig struct {
-	state, listen, clientCA, logLevel string
+	state, db, replica, listen, clientCA, logLevel string
 	ekCA, san                         listFlag
 	pullInterval, pullTimeout         time.Duration
 	allowSHA1                         bool
@@ -54,6 +54,8 @@ func parseServe(args []string, stderr io.Writer) (serveConfig, error) {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.StringVar(&c.state, "state", "", "state directory: database, TLS certificate, report-signing key")
+	fs.StringVar(&c.db, "db", os.Getenv(dbEnv), "database: sqlite:PATH, or postgres://... for replicas sharing one ("+dbEnv+"; default: sqlite:STATE/"+dbFile+")")
+	fs.StringVar(&c.replica, "replica", "", "this replica's name in the database's claims on scheduled pulls (default: host-pid-random)")
 	fs.StringVar(&c.listen, "listen", ":8443", "HTTPS address")
 	fs.Var(&c.ekCA, "ek-ca", "PEM file of EK CA certificates: roots and intermediates (repeatable)")
 	fs.StringVar(&c.clientCA, "client-ca", "", "PEM file of the CA of operators' client certificates (role in the OU)")
@@ -87,7 +89,10 @@ func runServe(ctx context.Context, args []string, stderr io.Writer) error {
 	if err := os.MkdirAll(c.state, 0o700); err != nil {
 		return err
 	}
-	s, err := openStore(c.state)
+	if c.replica == "" {
+		c.replica = verifier.DefaultReplica()
+	}
+	s, err := openStore(ctx, c.db, c.state)
 	if err != nil {
 		return err
 	}
@@ -117,7 +122,7 @@ func runServe(ctx context.Context, args []string, stderr io.Writer) error {
 	ap := appraise.New(appraise.Config{Store: s, Key: key, AllowSHA1Only: c.allowSHA1})
 	v := verifier.New(verifier.Config{
 		Store: s, EK: ek, Credential: credential.Make, Appraiser: ap, Policies: ap,
-		Fetcher: &api.Fetcher{Cert: cert}, Log: log,
+		Fetcher: &api.Fetcher{Cert: cert}, Replica: c.replica, Log: log,
 	})
 	ln, err := net.Listen("tcp", c.listen)
 	if err != nil {
@@ -138,7 +143,7 @@ func runServe(ctx context.Context, args []string, stderr io.Writer) error {
 		defer cancel()
 		srv.Shutdown(sctx)
 	}()
-	log.Info("serving", "addr", ln.Addr().String(), "state", c.state)
+	log.Info("serving", "addr", ln.Addr().String(), "state", c.state, "db", fmt.Sprintf("%T", s), "replica", c.replica)
 	if err := srv.ServeTLS(ln, "", ""); !errors.Is(err, http.ErrServerClosed) {
 		return err
 	}
