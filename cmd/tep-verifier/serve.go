@@ -44,9 +44,9 @@ func (l *listFlag) Set(v string) error { *l = append(*l, v); return nil }
 // serveConfig is tep-verifier serve's flags.
 type serveConfig struct {
 	state, db, replica, listen, clientCA, logLevel string
-	ekCA, san                         listFlag
-	pullInterval, pullTimeout         time.Duration
-	allowSHA1                         bool
+	ekCA, san                                      listFlag
+	pullInterval, pullTimeout                      time.Duration
+	allowSHA1                                      bool
 }
 
 func parseServe(args []string, stderr io.Writer) (serveConfig, error) {
