@@ -46,6 +46,7 @@ type serveConfig struct {
 	state, db, replica, listen, clientCA, logLevel string
 	ekCA, san                                      listFlag
 	pullInterval, pullTimeout                      time.Duration
+	pullParallel                                   int
 	allowSHA1                                      bool
 }
 
@@ -61,7 +62,8 @@ func parseServe(args []string, stderr io.Writer) (serveConfig, error) {
 	fs.StringVar(&c.clientCA, "client-ca", "", "PEM file of the CA of operators' client certificates (role in the OU)")
 	fs.Var(&c.san, "san", "DNS name or IP address for a new TLS certificate (repeatable; default: hostname, localhost, 127.0.0.1)")
 	fs.DurationVar(&c.pullInterval, "pull-interval", time.Minute, "how often to pull evidence from pull-mode agents; 0: never")
-	fs.DurationVar(&c.pullTimeout, "pull-timeout", 30*time.Second, "bound of one pull")
+	fs.DurationVar(&c.pullTimeout, "pull-timeout", 30*time.Second, "bound of one pull; a replica's claim on a host lasts 1.5 times it")
+	fs.IntVar(&c.pullParallel, "pull-parallel", 8, "pulls at a time")
 	fs.BoolVar(&c.allowSHA1, "allow-sha1", false, "accept quotes whose only bank is SHA-1")
 	fs.StringVar(&c.logLevel, "log-level", "info", "debug, info, warn or error")
 	if err := parseFlags(fs, args); err != nil {
@@ -135,7 +137,7 @@ func runServe(ctx context.Context, args []string, stderr io.Writer) error {
 		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelDebug),
 	}
 	if c.pullInterval > 0 {
-		go v.PullLoop(ctx, c.pullInterval, c.pullTimeout, 0)
+		go v.PullLoop(ctx, c.pullInterval, c.pullTimeout, c.pullParallel)
 	}
 	go func() {
 		<-ctx.Done()
