@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"encoding/pem"
 	"fmt"
@@ -23,6 +24,7 @@ import (
 	"tep.dev/tep/attest"
 	"tep.dev/tep/attest/agentsvc"
 	"tep.dev/tep/attest/api"
+	"tep.dev/tep/attest/report"
 	"tep.dev/tep/attest/simdevice"
 	"tep.dev/tep/attest/verifier"
 	"tep.dev/tep/internal/postgres"
@@ -101,11 +103,18 @@ func TestReplicas(t *testing.T) {
 		t.Fatalf("building tep-verifier: %v\n%s", err, out)
 	}
 	state := filepath.Join(dir, "state")
+	if err := os.Mkdir(state, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	// The replicas start at once on one empty state directory: one of
+	// them makes the TLS certificate and signing key, the others use
+	// them (each replica's health check pins the certificate on disk).
 	var reps []*replica
 	for i := range 3 {
-		// The first makes the TLS certificate and signing key that the
-		// replicas share; the others start once it has.
 		reps = append(reps, startReplica(t, bin, state, pg.ConnString, fmt.Sprint("r", i), filepath.Join(dir, fmt.Sprint("r", i, ".log"))))
+	}
+	for _, r := range reps {
+		waitReplica(t, r, state)
 	}
 	certPEM, err := os.ReadFile(filepath.Join(state, "tls-cert.pem"))
 	if err != nil {
@@ -171,6 +180,21 @@ func TestReplicas(t *testing.T) {
 	end := time.Now()
 
 	reports := dbReports(t, pg.ConnString)
+	// Every replica signed with the one key the state directory holds.
+	pubPEM, err := os.ReadFile(filepath.Join(state, "signing-pub.pem"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	blk, _ := pem.Decode(pubPEM)
+	pub, err := x509.ParsePKIXPublicKey(blk.Bytes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range reports {
+		if _, err := report.Verify(r.jws, pub); err != nil {
+			t.Errorf("report %s: %v", r.id, err)
+		}
+	}
 	checkReplicaReports(t, reps, reports, offsets)
 	perHost := map[string][]time.Time{}
 	for _, r := range reports {
@@ -291,17 +315,23 @@ func startReplica(t *testing.T, bin, state, db, name, logPath string) *replica {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { r.cmd.Process.Kill(); r.cmd.Wait() })
+	return r
+}
+
+// waitReplica waits until r answers its health check over TLS pinned to
+// the state directory's certificate.
+func waitReplica(t *testing.T, r *replica, state string) {
+	t.Helper()
 	for range 200 {
 		if certPEM, err := os.ReadFile(filepath.Join(state, "tls-cert.pem")); err == nil {
 			if c, err := api.NewClient(r.url, certPEM, nil); err == nil && c.Do(context.Background(), "GET", "/v1/health", nil, nil) == nil {
-				return r
+				return
 			}
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	b, _ := os.ReadFile(logPath)
-	t.Fatalf("replica %s did not come up: %s", name, b)
-	return nil
+	b, _ := os.ReadFile(r.logPath)
+	t.Fatalf("replica %s did not come up: %s", r.name, b)
 }
 
 // tokenCmd makes a one-time enrolment token in the shared database.
@@ -360,8 +390,8 @@ func claimsOf(t *testing.T, db, owner string) []string {
 }
 
 type dbReport struct {
-	id, host string
-	created  time.Time
+	id, host, jws string
+	created       time.Time
 }
 
 func dbReports(t *testing.T, db string) []dbReport {
@@ -372,12 +402,12 @@ func dbReports(t *testing.T, db string) []dbReport {
 		t.Fatal(err)
 	}
 	defer c.Close(ctx)
-	rows, _ := c.Query(ctx, `SELECT id, host_id, created FROM reports ORDER BY created`)
+	rows, _ := c.Query(ctx, `SELECT id, host_id, created, jws FROM reports ORDER BY created`)
 	var rs []dbReport
 	for rows.Next() {
 		var r dbReport
 		var n int64
-		if err := rows.Scan(&r.id, &r.host, &n); err != nil {
+		if err := rows.Scan(&r.id, &r.host, &n, &r.jws); err != nil {
 			t.Fatal(err)
 		}
 		r.created = time.Unix(0, n)

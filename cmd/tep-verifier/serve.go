@@ -19,6 +19,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"time"
 
 	"tep.dev/tep/attest/api"
@@ -99,15 +100,19 @@ func runServe(ctx context.Context, args []string, stderr io.Writer) error {
 		return err
 	}
 	defer s.Close()
-	key, err := signingKey(c.state)
+	var key crypto.Signer
+	var cert tls.Certificate
+	err = withStateLock(c.state, func() (err error) {
+		if key, err = signingKey(c.state); err != nil {
+			return err
+		}
+		cert, err = tlsCert(c.state, c.san, log)
+		return err
+	})
 	if err != nil {
 		return err
 	}
 	ek, err := loadEKCAs(c.ekCA)
-	if err != nil {
-		return err
-	}
-	cert, err := tlsCert(c.state, c.san, log)
 	if err != nil {
 		return err
 	}
@@ -151,6 +156,22 @@ func runServe(ctx context.Context, args []string, stderr io.Writer) error {
 	}
 	log.Info("shut down")
 	return nil
+}
+
+// withStateLock runs fn holding an exclusive flock(2) on the state
+// directory: replicas that share a copy of it and start at once make
+// one signing key and one TLS certificate, not one each.
+func withStateLock(state string, fn func() error) error {
+	d, err := os.Open(state)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	if err := syscall.Flock(int(d.Fd()), syscall.LOCK_EX); err != nil {
+		return fmt.Errorf("locking %s: %w", state, err)
+	}
+	defer syscall.Flock(int(d.Fd()), syscall.LOCK_UN)
+	return fn()
 }
 
 // ekCAs checks EK certificates against the configured CAs.
