@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -10,7 +9,6 @@ import (
 	"testing"
 
 	"github.com/jackc/pgx/v5"
-	_ "github.com/jackc/pgx/v5/stdlib" // registers the pgx driver for raw statements
 
 	"tep.dev/tep/internal/postgres"
 )
@@ -98,15 +96,4 @@ func freshPostgres(t *testing.T) string {
 		t.Fatal(err)
 	}
 	return pg.ConnStringDB(name)
-}
-
-// rawPostgres opens a plain connection pool on dsn.
-func rawPostgres(t *testing.T, dsn string) *sql.DB {
-	t.Helper()
-	db, err := sql.Open("pgx", dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	return db
 }
