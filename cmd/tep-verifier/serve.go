@@ -141,9 +141,15 @@ func runServe(ctx context.Context, args []string, stderr io.Writer) error {
 		IdleTimeout: 2 * time.Minute, MaxHeaderBytes: 16 << 10,
 		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelDebug),
 	}
+	// At shutdown the pull loop releases its claims for other replicas
+	// before the store closes.
+	pulling := make(chan struct{})
 	if c.pullInterval > 0 {
-		go v.PullLoop(ctx, c.pullInterval, c.pullTimeout, c.pullParallel)
+		go func() { v.PullLoop(ctx, c.pullInterval, c.pullTimeout, c.pullParallel); close(pulling) }()
+	} else {
+		close(pulling)
 	}
+	defer func() { <-pulling }()
 	go func() {
 		<-ctx.Done()
 		sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
