@@ -14,7 +14,9 @@ const enrollmentCols = `id, host_id, ek_hash, ek_public, ek_cert, ak_public, ak_
 // that expired, so abandoned ones do not pile up.
 func (s *sqlStore) CreateEnrollment(ctx context.Context, e Enrollment) error {
 	return s.inTx(ctx, func(tx conn) error {
-		if _, err := tx.ExecContext(ctx, `DELETE FROM enrollments WHERE status = ? AND expires < ?`, EnrollPending, nanos(e.Created)); err != nil {
+		// SKIP LOCKED on PostgreSQL, as in UseNonce.
+		if _, err := tx.ExecContext(ctx, `DELETE FROM enrollments WHERE id IN (
+			SELECT id FROM enrollments WHERE status = ? AND expires < ?`+s.d.lockRows+`)`, EnrollPending, nanos(e.Created)); err != nil {
 			return err
 		}
 		_, err := tx.ExecContext(ctx, `INSERT INTO enrollments (`+enrollmentCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,

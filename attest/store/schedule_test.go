@@ -209,3 +209,50 @@ func TestConcurrentWrites(t *testing.T) {
 		race("UseNonce", func(_ int, s Store) error { return s.UseNonce(ctx, "h1", nonce, t0) }, ErrUsed)
 	})
 }
+
+// TestConcurrentCleanup: replicas spending nonces, adding a host's
+// nonces and adding enrolments at once, each call also dropping the
+// expired (or surplus) rows that the others drop, never fail (no
+// deadlock between their deletes).
+func TestConcurrentCleanup(t *testing.T) {
+	backends(t, func(t *testing.T, db *testDB) {
+		const replicas, calls = 4, 40
+		ctx := context.Background()
+		stores := []Store{db.s}
+		for range replicas - 1 {
+			s, err := db.reopen()
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { s.Close() })
+			stores = append(stores, s)
+		}
+		for i := range replicas * calls {
+			// Each spend at step i finds the nonces of earlier steps expired.
+			at := t0.Add(time.Duration(i) * time.Second)
+			if err := db.s.AddNonce(ctx, fmt.Sprint("h", i%replicas), []byte(fmt.Sprint("n", i)), at, at.Add(time.Second/2+time.Duration(i%replicas)*time.Second), 1000); err != nil {
+				t.Fatal(err)
+			}
+		}
+		var wg sync.WaitGroup
+		for r, s := range stores {
+			wg.Go(func() {
+				for c := range calls {
+					i := c*replicas + r
+					at := t0.Add(time.Duration(i) * time.Second)
+					if err := s.UseNonce(ctx, fmt.Sprint("h", i%replicas), []byte(fmt.Sprint("n", i)), at); err != nil && !errors.Is(err, ErrUsed) {
+						t.Errorf("replica %d: UseNonce: %v", r, err)
+					}
+					if err := s.AddNonce(ctx, "shared", []byte(fmt.Sprint("s", i)), at, at.Add(time.Hour), 2); err != nil {
+						t.Errorf("replica %d: AddNonce: %v", r, err)
+					}
+					e := Enrollment{ID: fmt.Sprint("e", i), HostID: "h", EKHash: "ek", SecretHash: []byte{1}, Created: at, Expires: at.Add(time.Duration(r) * time.Second)}
+					if err := s.CreateEnrollment(ctx, e); err != nil {
+						t.Errorf("replica %d: CreateEnrollment: %v", r, err)
+					}
+				}
+			})
+		}
+		wg.Wait()
+	})
+}

@@ -33,7 +33,11 @@ func (s *sqlStore) AddNonce(ctx context.Context, hostID string, nonce []byte, no
 // until it expires, so that a replay finds it spent rather than unknown.
 func (s *sqlStore) UseNonce(ctx context.Context, hostID string, nonce []byte, now time.Time) error {
 	return s.inTx(ctx, func(tx conn) error {
-		if _, err := tx.ExecContext(ctx, `DELETE FROM nonces WHERE expires <= ?`, nanos(now)); err != nil {
+		// Expired rows that another transaction is deleting are left to
+		// it (SKIP LOCKED on PostgreSQL): two replicas deleting one set
+		// in different orders would deadlock.
+		if _, err := tx.ExecContext(ctx, `DELETE FROM nonces WHERE nonce IN (
+			SELECT nonce FROM nonces WHERE expires <= ?`+s.d.lockRows+`)`, nanos(now)); err != nil {
 			return err
 		}
 		err := execOne(ctx, tx, `UPDATE nonces SET used = 1 WHERE nonce = ? AND host_id = ? AND used = 0 AND expires > ?`,
