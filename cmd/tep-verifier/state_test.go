@@ -2,10 +2,15 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"crypto"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/json"
+	"errors"
 	"log/slog"
+	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 )
@@ -77,4 +82,40 @@ func leaf(c tls.Certificate) []byte {
 		return nil
 	}
 	return c.Certificate[0]
+}
+
+// TestDBFlag: --db names the database for serve and token; one that is
+// neither sqlite:PATH nor a postgres:// URL is a usage error.
+func TestDBFlag(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	var out, errOut bytes.Buffer
+	for _, args := range [][]string{
+		{"serve", "--state", dir, "--ek-ca", "x", "--db", "mysql://db/tep"},
+		{"token", "list", "--state", dir, "--db", "/var/lib/v.db"},
+		{"token", "list", "--db", "sqlite:"},
+	} {
+		var ue usageError
+		if err := run(ctx, args, &out, &errOut); !errors.As(err, &ue) {
+			t.Errorf("run(%q) = %v, want a usage error", args, err)
+		}
+	}
+	// A token made in a named SQLite database is listed from it, and
+	// not from the state directory's default one.
+	db := "sqlite:" + filepath.Join(dir, "other.db")
+	if err := run(ctx, []string{"token", "create", "--db", db, "--role", "admin", "--json"}, &out, &errOut); err != nil {
+		t.Fatal(err)
+	}
+	var created struct{ ID string }
+	if err := json.Unmarshal(out.Bytes(), &created); err != nil || created.ID == "" {
+		t.Fatalf("token create printed %q", out.String())
+	}
+	out.Reset()
+	if err := run(ctx, []string{"token", "list", "--db", db}, &out, &errOut); err != nil || !strings.Contains(out.String(), created.ID) {
+		t.Errorf("token list --db %s = %v, %q; want %s", db, err, out.String(), created.ID)
+	}
+	out.Reset()
+	if err := run(ctx, []string{"token", "list", "--state", dir}, &out, &errOut); err != nil || strings.Contains(out.String(), created.ID) {
+		t.Errorf("token list --state = %v, %q; want no %s", err, out.String(), created.ID)
+	}
 }
