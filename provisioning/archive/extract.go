@@ -138,6 +138,11 @@ func (x *extractor) readErr(err error) error {
 }
 
 func (x *extractor) entry(tr *tar.Reader, h *tar.Header) (Entry, error) {
+	if h.Typeflag == tar.TypeDir && h.Name != "" && path.Clean(h.Name) == "." {
+		// "./", which `tar -C dir -czf x.tgz .` writes first: the
+		// directory extracted into, which exists.
+		return Entry{Name: ".", Type: tar.TypeDir}, nil
+	}
 	name, err := cleanName(h.Name)
 	if err != nil {
 		return Entry{}, err

@@ -88,3 +88,30 @@ func createEmpty(t *testing.T, name string) string {
 	}
 	return name
 }
+
+// `tar -C dir -czf x.tgz .`, the usual way to pack a folder, begins with
+// the entry "./": the folder itself, not a path out of it.
+func TestExtractDotEntryOfRealTar(t *testing.T) {
+	src := t.TempDir()
+	os.MkdirAll(filepath.Join(src, "app"), 0o755)
+	os.WriteFile(filepath.Join(src, "app", "app.conf"), []byte("k = v\n"), 0o644)
+	out := filepath.Join(t.TempDir(), "x.tgz")
+	if b, err := exec.Command("tar", "-C", src, "-czf", out, ".").CombinedOutput(); err != nil {
+		t.Fatalf("tar: %v: %s", err, b)
+	}
+	b, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dst := t.TempDir()
+	if _, err := Extract(b, dst, Limits{}); err != nil {
+		t.Fatalf("Extract(tar -C dir -czf x.tgz .) = %v", err)
+	}
+	if got, err := os.ReadFile(filepath.Join(dst, "app", "app.conf")); err != nil || string(got) != "k = v\n" {
+		t.Errorf("app/app.conf = %q, %v", got, err)
+	}
+	// "." as anything but a directory is still refused.
+	if _, err := Extract(tgz(t, file(".", "x")), t.TempDir(), Limits{}); !errors.Is(err, ErrUnsafePath) {
+		t.Errorf("Extract(file named .) = %v, want ErrUnsafePath", err)
+	}
+}
