@@ -150,6 +150,9 @@ func apply(dev Device, o Options, r *Result) error {
 	if err != nil {
 		return fail(StepVerify, err)
 	}
+	if err := o.Settings.checkPin(pub); err != nil {
+		return fail(StepVerify, err)
+	}
 	v, err := blob.Verify(raw, pub)
 	if err != nil {
 		return fail(StepVerify, err)
