@@ -156,7 +156,10 @@ func (s *Server) allowEK(w http.ResponseWriter, r *http.Request) (int, any, erro
 	if len(b.EKPublic) == 0 {
 		return 0, nil, fmt.Errorf("%w: no ek_public", verifier.ErrInvalid)
 	}
-	h := verifier.EKHash(b.EKPublic)
+	h, err := verifier.EKHash(b.EKPublic)
+	if err != nil {
+		return 0, nil, err
+	}
 	return http.StatusOK, map[string]string{"ek_sha256": h}, s.v.Store().AllowEK(r.Context(), h)
 }
 

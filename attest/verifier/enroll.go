@@ -39,10 +39,13 @@ func (v *Verifier) Enroll(ctx context.Context, req attest.EnrollRequest, pull Pu
 	if err != nil {
 		return attest.Challenge{}, err
 	}
-	ek := ekHash(req.EKPublic)
 	if err := v.cfg.EK.Check(req.EKCert, req.EKPublic); err != nil {
 		v.cfg.Log.Warn("enrolment refused: EK certificate", "host", req.HostID, "err", err)
 		return attest.Challenge{}, fault(attest.FaultEKCertUntrusted, err.Error())
+	}
+	ek, err := ekHash(req.EKPublic)
+	if err != nil {
+		return attest.Challenge{}, err
 	}
 	if h, err := v.cfg.Store.Host(ctx, req.HostID); err == nil && h.EKHash != ek {
 		return attest.Challenge{}, fmt.Errorf("%w: host %q is enrolled with another EK", ErrConflict, req.HostID)
