@@ -229,23 +229,25 @@ func (b *budget) give(n int64) {
 	b.mu.Unlock()
 }
 
-// readEvidence reads an evidence body of at most MaxEvidence bytes,
-// taking its memory from the budget as it arrives; release gives it
-// back.
+// readEvidence reads an evidence body of at most MaxEvidence bytes into
+// a buffer that grows as bytes arrive, taking each growth from the
+// memory budget; release gives it back. A client that sends nothing
+// holds 512 bytes.
 func (s *Server) readEvidence(w http.ResponseWriter, r *http.Request) (body []byte, release func(), err error) {
 	var held int64
 	release = func() { s.memory.give(held) }
 	in := http.MaxBytesReader(w, r.Body, s.cfg.MaxEvidence)
-	buf := make([]byte, 32<<10)
 	for {
-		n, err := in.Read(buf)
-		if n > 0 {
-			if !s.memory.take(int64(n)) {
+		if len(body) == cap(body) {
+			more := min(max(512, int64(cap(body))), s.cfg.MaxEvidence+1-int64(cap(body)))
+			if !s.memory.take(more) {
 				return nil, release, errOverloaded
 			}
-			held += int64(n)
-			body = append(body, buf[:n]...)
+			held += more
+			body = slices.Grow(body, int(more))
 		}
+		n, err := in.Read(body[len(body):cap(body)])
+		body = body[:len(body)+n]
 		if err == io.EOF {
 			return body, release, nil
 		}
