@@ -23,7 +23,8 @@ import (
 	"tep.dev/tep/attest/verifier"
 )
 
-// simFetcher reaches simulated devices in process; a host in fail
+// simFetcher reaches simulated devices in process, whatever their pull
+// URL says; a host in fail
 // answers with an error, as an unreachable agent.
 type simFetcher struct {
 	fleet *simdevice.Fleet
@@ -97,7 +98,7 @@ func setup(t *testing.T, n int) (*rig, *simdevice.Fleet) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		ch, err := r.v.Enroll(ctx, d.Enroll(tok), verifier.Pull{URL: "sim://" + d.HostID, Cert: []byte{1}})
+		ch, err := r.v.Enroll(ctx, d.Enroll(tok), verifier.Pull{URL: "https://" + d.HostID + ".sim", Cert: []byte{1}})
 		if err != nil {
 			t.Fatal(err)
 		}
