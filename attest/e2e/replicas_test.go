@@ -79,6 +79,137 @@ func TestReplicas(t *testing.T) {
 	if lease := verifier.Lease(replicaTimeout); lease+agentDelay >= replicaInterval {
 		t.Fatalf("lease %v: no host could be attested within two intervals of %v", lease, replicaInterval)
 	}
+	rg := newReplicaRig(t, 3)
+	pg, reps := rg.pg, rg.reps
+	start := time.Now()
+	time.Sleep(2 * replicaInterval)
+
+	// Kill r1 while it holds claims: mid-attestation.
+	held := waitClaims(t, pg.ConnString, "r1")
+	reps[1].cmd.Process.Signal(syscall.SIGKILL)
+	reps[1].cmd.Wait()
+	killed := time.Now()
+	t.Logf("killed r1 holding %v", held)
+	time.Sleep(3 * replicaInterval)
+	steady := time.Now()
+
+	// PostgreSQL restarted, then crashed and restarted.
+	offsets := map[string]int{}
+	for _, r := range []*replica{reps[0], reps[2]} {
+		offsets[r.name] = len(reportLines(t, r.logPath))
+	}
+	if err := pg.Restart(); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(replicaInterval)
+	if err := pg.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(replicaTimeout)
+	if err := pg.Restart(); err != nil {
+		t.Fatal(err)
+	}
+	restarted := time.Now()
+	time.Sleep(3 * replicaInterval)
+	// Each live replica is stopped gracefully while it holds claims.
+	for _, r := range []*replica{reps[0], reps[2]} {
+		waitClaims(t, pg.ConnString, r.name)
+		r.cmd.Process.Signal(syscall.SIGTERM)
+		if err := r.cmd.Wait(); err != nil {
+			t.Errorf("%s after SIGTERM: %v", r.name, err)
+		}
+		// A replica stopped gracefully leaves no claim to wait out.
+		if held := claimsOf(t, pg.ConnString, r.name); len(held) != 0 {
+			t.Errorf("%s holds %v after SIGTERM, want its claims released", r.name, held)
+		}
+	}
+	end := time.Now()
+
+	reports := checkReports(t, rg, offsets, 2, start, steady, end)
+	for host, ts := range byHost(reports) {
+		if slices.Contains(held, host) && !ts[len(ts)-1].After(killed) {
+			t.Errorf("%s: r1 was killed holding it and no replica attested it since", host)
+		}
+		if !ts[len(ts)-1].After(restarted) {
+			t.Errorf("%s: not attested after PostgreSQL came back", host)
+		}
+	}
+}
+
+// checkReports reads the database's reports and checks them: each
+// verifies with the state directory's one signing key; the replicas'
+// logs and the database agree (checkReplicaReports, at most maxUnlogged
+// stored by no replica's log line); every host has reports, none two
+// within an interval, none more than two intervals after the last
+// before steadyUntil, the last within two intervals of end.
+func checkReports(t *testing.T, rg *replicaRig, offsets map[string]int, maxUnlogged int, start, steadyUntil, end time.Time) []dbReport {
+	t.Helper()
+	reports := dbReports(t, rg.pg.ConnString)
+	pubPEM, err := os.ReadFile(filepath.Join(rg.state, "signing-pub.pem"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	blk, _ := pem.Decode(pubPEM)
+	pub, err := x509.ParsePKIXPublicKey(blk.Bytes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range reports {
+		if _, err := report.Verify(r.jws, pub); err != nil {
+			t.Errorf("report %s: %v", r.id, err)
+		}
+	}
+	checkReplicaReports(t, rg.reps, reports, offsets, maxUnlogged)
+	perHost := byHost(reports)
+	if len(perHost) != replicaHosts {
+		t.Errorf("%d hosts have reports, want %d", len(perHost), replicaHosts)
+	}
+	maxGap := time.Duration(0)
+	for host, ts := range perHost {
+		prev := start
+		for _, at := range ts {
+			gap := at.Sub(prev)
+			// No host is attested twice in an interval: a replica claims
+			// a host only an interval after its last report.
+			if prev != start && gap < replicaInterval-10*time.Millisecond {
+				t.Errorf("%s: reports %v apart (at %v), less than the interval", host, gap, at.Format(time.StampMilli))
+			}
+			if at.Before(steadyUntil) && gap > 2*replicaInterval {
+				t.Errorf("%s: a report %v after the last (at %v), more than two intervals", host, gap, at.Format(time.StampMilli))
+			}
+			maxGap = max(maxGap, gap)
+			prev = at
+		}
+		if last := ts[len(ts)-1]; end.Sub(last) > 2*replicaInterval {
+			t.Errorf("%s: last report %v before the end", host, end.Sub(last))
+		}
+	}
+	t.Logf("%d reports of %d hosts in %v; longest gap between a host's reports %v", len(reports), len(perHost), end.Sub(start).Round(time.Second), maxGap.Round(time.Millisecond))
+	return reports
+}
+
+// byHost returns each host's report times, oldest first.
+func byHost(reports []dbReport) map[string][]time.Time {
+	m := map[string][]time.Time{}
+	for _, r := range reports {
+		m[r.host] = append(m[r.host], r.created)
+	}
+	for _, ts := range m {
+		slices.SortFunc(ts, func(a, b time.Time) int { return a.Compare(b) })
+	}
+	return m
+}
+
+// replicaRig is PostgreSQL, replicas of tep-verifier serve sharing it
+// and one state directory, and simulated pull-mode agents enrolled.
+type replicaRig struct {
+	pg              *postgres.Server
+	dir, bin, state string
+	reps            []*replica
+}
+
+func newReplicaRig(t *testing.T, n int) *replicaRig {
+	t.Helper()
 	dir, err := os.MkdirTemp("", "tep-replicas")
 	if err != nil {
 		t.Fatal(err)
@@ -112,7 +243,7 @@ func TestReplicas(t *testing.T) {
 	// them makes the TLS certificate and signing key, the others use
 	// them (each replica's health check pins the certificate on disk).
 	var reps []*replica
-	for i := range 3 {
+	for i := range n {
 		reps = append(reps, startReplica(t, bin, state, pg.ConnString, fmt.Sprint("r", i), filepath.Join(dir, fmt.Sprint("r", i, ".log"))))
 	}
 	for _, r := range reps {
@@ -134,111 +265,15 @@ func TestReplicas(t *testing.T) {
 			t.Fatalf("enrolling %s: %v", d.HostID, err)
 		}
 	}
-	start := time.Now()
-	time.Sleep(2 * replicaInterval)
-
-	// Kill r1 while it holds claims: mid-attestation.
-	held := waitClaims(t, pg.ConnString, "r1")
-	reps[1].cmd.Process.Signal(syscall.SIGKILL)
-	reps[1].cmd.Wait()
-	killed := time.Now()
-	t.Logf("killed r1 holding %v", held)
-	time.Sleep(3 * replicaInterval)
-	steady := time.Now()
-
-	// PostgreSQL restarted, then crashed and restarted.
-	offsets := map[string]int{}
-	for _, r := range reps {
-		offsets[r.name] = len(reportLines(t, r.logPath))
-	}
-	if err := pg.Restart(); err != nil {
-		t.Fatal(err)
-	}
-	time.Sleep(replicaInterval)
-	if err := pg.Kill(); err != nil {
-		t.Fatal(err)
-	}
-	time.Sleep(replicaTimeout)
-	if err := pg.Restart(); err != nil {
-		t.Fatal(err)
-	}
-	restarted := time.Now()
-	time.Sleep(3 * replicaInterval)
-	// Each live replica is stopped gracefully while it holds claims.
-	for _, r := range []*replica{reps[0], reps[2]} {
-		waitClaims(t, pg.ConnString, r.name)
-		r.cmd.Process.Signal(syscall.SIGTERM)
-		if err := r.cmd.Wait(); err != nil {
-			t.Errorf("%s after SIGTERM: %v", r.name, err)
-		}
-		// A replica stopped gracefully leaves no claim to wait out.
-		if held := claimsOf(t, pg.ConnString, r.name); len(held) != 0 {
-			t.Errorf("%s holds %v after SIGTERM, want its claims released", r.name, held)
-		}
-	}
-	end := time.Now()
-
-	reports := dbReports(t, pg.ConnString)
-	// Every replica signed with the one key the state directory holds.
-	pubPEM, err := os.ReadFile(filepath.Join(state, "signing-pub.pem"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	blk, _ := pem.Decode(pubPEM)
-	pub, err := x509.ParsePKIXPublicKey(blk.Bytes)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, r := range reports {
-		if _, err := report.Verify(r.jws, pub); err != nil {
-			t.Errorf("report %s: %v", r.id, err)
-		}
-	}
-	checkReplicaReports(t, reps, reports, offsets)
-	perHost := map[string][]time.Time{}
-	for _, r := range reports {
-		perHost[r.host] = append(perHost[r.host], r.created)
-	}
-	if len(perHost) != replicaHosts {
-		t.Errorf("%d hosts have reports, want %d", len(perHost), replicaHosts)
-	}
-	maxGap := time.Duration(0)
-	for host, ts := range perHost {
-		slices.SortFunc(ts, func(a, b time.Time) int { return a.Compare(b) })
-		prev := start
-		for _, at := range ts {
-			gap := at.Sub(prev)
-			// No host is attested twice in an interval: a replica claims
-			// a host only an interval after its last report.
-			if prev != start && gap < replicaInterval-10*time.Millisecond {
-				t.Errorf("%s: reports %v apart (at %v), less than the interval", host, gap, at.Format(time.StampMilli))
-			}
-			// Within two intervals while PostgreSQL runs.
-			if at.Before(steady) && gap > 2*replicaInterval {
-				t.Errorf("%s: a report %v after the last (at %v), more than two intervals", host, gap, at.Format(time.StampMilli))
-			}
-			maxGap = max(maxGap, gap)
-			prev = at
-		}
-		if slices.Contains(held, host) && !ts[len(ts)-1].After(killed) {
-			t.Errorf("%s: r1 was killed holding it and no replica attested it since", host)
-		}
-		if !ts[len(ts)-1].After(restarted) {
-			t.Errorf("%s: not attested after PostgreSQL came back", host)
-		}
-		if last := ts[len(ts)-1]; end.Sub(last) > 2*replicaInterval {
-			t.Errorf("%s: last report %v before the end", host, end.Sub(last))
-		}
-	}
-	t.Logf("%d reports of %d hosts in %v; longest gap between a host's reports %v", len(reports), len(perHost), end.Sub(start).Round(time.Second), maxGap.Round(time.Millisecond))
+	return &replicaRig{pg: pg, dir: dir, bin: bin, state: state, reps: reps}
 }
 
 // checkReplicaReports: every report a replica logged as stored is in
 // the database once; the database holds no report no replica logged,
-// but for the few whose commit a kill cut before the log line; every
-// replica stored reports, and the two live ones after PostgreSQL's
-// restarts as well.
-func checkReplicaReports(t *testing.T, reps []*replica, reports []dbReport, offsets map[string]int) {
+// but for the few (maxUnlogged: one a kill) whose commit a kill cut
+// before the log line; every replica stored reports, and those in
+// offsets more than offsets says (after PostgreSQL's restarts).
+func checkReplicaReports(t *testing.T, reps []*replica, reports []dbReport, offsets map[string]int, maxUnlogged int) {
 	t.Helper()
 	inDB := map[string]int{}
 	for _, r := range reports {
@@ -250,10 +285,14 @@ func checkReplicaReports(t *testing.T, reps []*replica, reports []dbReport, offs
 		if len(lines) == 0 {
 			t.Errorf("%s stored no report", r.name)
 		}
-		if r.name != "r1" && len(lines) <= offsets[r.name] {
+		if off, ok := offsets[r.name]; ok && len(lines) <= off {
 			t.Errorf("%s stored no report after PostgreSQL restarted", r.name)
 		}
-		t.Logf("%s stored %d reports (%d after PostgreSQL restarted)", r.name, len(lines), len(lines)-offsets[r.name])
+		if off, ok := offsets[r.name]; ok {
+			t.Logf("%s stored %d reports (%d after PostgreSQL restarted)", r.name, len(lines), len(lines)-off)
+		} else {
+			t.Logf("%s stored %d reports", r.name, len(lines))
+		}
 		for _, id := range lines {
 			if logged[id] {
 				t.Errorf("report %s logged twice", id)
@@ -271,8 +310,7 @@ func checkReplicaReports(t *testing.T, reps []*replica, reports []dbReport, offs
 		}
 	}
 	t.Logf("%d reports in the database, %d of them logged by no replica", len(reports), unlogged)
-	// One kill of a replica and one of PostgreSQL.
-	if unlogged > 2 {
+	if unlogged > maxUnlogged {
 		t.Errorf("%d reports in the database that no replica logged", unlogged)
 	}
 }
