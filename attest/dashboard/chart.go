@@ -90,4 +90,3 @@ func stepPath(ps []Point) string {
 	}
 	return string(b)
 }
-
