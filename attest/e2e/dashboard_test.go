@@ -41,7 +41,7 @@ func seedHost(t *testing.T, s store.Store, id string, at time.Time) {
 	e := store.Enrollment{
 		ID: "seed-" + hex.EncodeToString(ek[:8]), HostID: id, EKHash: hex.EncodeToString(ek[:]), EKPublic: ek[:],
 		AKPublic: []byte("ak"), AKName: append([]byte{0, 11}, ek[:]...), SecretHash: ek[:],
-		Facts: attest.HostFacts{Hostname: "edge-" + hex.EncodeToString(ek[:2]), OS: "Debian GNU/Linux 12", Kernel: "6.1.0-28-amd64", TPMVendor: "IBM", TPMFirmware: "0.7.1"},
+		Facts:   attest.HostFacts{Hostname: "edge-" + hex.EncodeToString(ek[:2]), OS: "Debian GNU/Linux 12", Kernel: "6.1.0-28-amd64", TPMVendor: "IBM", TPMFirmware: "0.7.1"},
 		Created: at, Expires: at.Add(time.Hour),
 	}
 	if err := s.CreateEnrollment(context.Background(), e); err != nil {
