@@ -8,7 +8,6 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
-	"log/slog"
 	"net/http"
 	"time"
 
@@ -47,7 +46,7 @@ func readiness(s store.Store, key crypto.Signer, cert tls.Certificate) []ops.Che
 // handler is everything serve answers: the API, the dashboard and
 // /metrics for operators, and the probes for anyone; each request
 // counted by route and status.
-func handler(a *api.Server, d *dashboard.Dashboard, m *ops.Metrics, h *ops.Health, log *slog.Logger) http.Handler {
+func handler(a *api.Server, d *dashboard.Dashboard, m *ops.Metrics, h *ops.Health) http.Handler {
 	top := http.NewServeMux()
 	top.HandleFunc("GET /healthz", h.Live)
 	top.HandleFunc("GET /readyz", h.Ready)
