@@ -133,6 +133,38 @@ func screenshot(t *testing.T, dir, name, pageURL string) {
 
 var domRow = regexp.MustCompile(`<td class="id"><a href="([^"]*)">([^<]*)</a>`)
 
+// domHosts returns the host list's ids, as text, and their links.
+func domHosts(dom string) (ids, links []string) {
+	for _, r := range domRow.FindAllStringSubmatch(dom, -1) {
+		links = append(links, html.UnescapeString(r[1]))
+		ids = append(ids, html.UnescapeString(r[2]))
+	}
+	return ids, links
+}
+
+// seedFleet writes a fleet into the verifier's store: edge-01 trusted
+// after a run of untrusted reports, edge-02 untrusted, edge-03 stale,
+// edge-04 never attested, and evilHost untrusted.
+func seedFleet(t *testing.T, v *verifierProc) {
+	t.Helper()
+	s, err := store.OpenSQLite(filepath.Join(v.state, "verifier.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	now := time.Now()
+	for _, id := range []string{"edge-01", "edge-02", "edge-03", "edge-04", evilHost} {
+		seedHost(t, s, id, now.Add(-48*time.Hour))
+	}
+	for i := 20; i > 0; i-- {
+		seedReport(t, s, "edge-01", now.Add(-time.Duration(i+1)*time.Minute/2), i < 8 || i > 14)
+	}
+	seedReport(t, s, "edge-02", now.Add(-5*time.Minute), true)
+	seedReport(t, s, "edge-02", now.Add(-90*time.Second), false)
+	seedReport(t, s, "edge-03", now.Add(-2*time.Hour), true)
+	seedReport(t, s, evilHost, now.Add(-30*time.Second), false)
+}
+
 // TestDashboardBrowser runs tep-verifier serve with a fleet in its
 // store (trusted, untrusted, stale, never attested, and a host whose id
 // is markup), and loads the dashboard in headless Chromium: the DOM has
@@ -151,25 +183,7 @@ func TestDashboardBrowser(t *testing.T) {
 	caFile := filepath.Join(dir, "ek-ca.pem")
 	os.WriteFile(caFile, caPEM, 0o644)
 	v := launchVerifier(t, dir, []string{caFile}, nil, "--interval", "1m", "--stale-after", "3")
-
-	s, err := store.OpenSQLite(filepath.Join(v.state, "verifier.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	now := time.Now()
-	for _, id := range []string{"edge-01", "edge-02", "edge-03", "edge-04", evilHost} {
-		seedHost(t, s, id, now.Add(-48*time.Hour))
-	}
-	for i := 20; i > 0; i-- { // edge-01: a history, untrusted for a while, trusted now
-		seedReport(t, s, "edge-01", now.Add(-time.Duration(i+1)*time.Minute/2), i < 8 || i > 14)
-	}
-	seedReport(t, s, "edge-02", now.Add(-5*time.Minute), true)
-	seedReport(t, s, "edge-02", now.Add(-90*time.Second), false)
-	seedReport(t, s, "edge-03", now.Add(-2*time.Hour), true) // stale
-	seedReport(t, s, evilHost, now.Add(-30*time.Second), false)
-	// edge-04 has never been attested.
-
+	seedFleet(t, v)
 	out, err := exec.Command(v.bin, "token", "create", "--state", v.state, "--role", store.RoleAuditor, "--json").Output()
 	if err != nil {
 		t.Fatal(err)
@@ -178,6 +192,22 @@ func TestDashboardBrowser(t *testing.T) {
 	json.Unmarshal(out, &tok)
 	base := authProxy(t, v, tok.Token)
 
+	browseOverview(t, base)
+	browseHosts(t, base)
+	shots := t.TempDir()
+	if *screenshots != "" {
+		shots = *screenshots
+		os.MkdirAll(shots, 0o755)
+	}
+	screenshot(t, shots, "dashboard-fleet.png", base+"/dashboard/?sort=state")
+	screenshot(t, shots, "dashboard-host.png", base+"/dashboard/hosts/edge-01")
+	screenshot(t, shots, "dashboard-host-untrusted.png", base+"/dashboard/hosts/edge-02")
+}
+
+// browseOverview checks the counts, two sort orders, and the markup
+// host's id as text, in the list and on its own page.
+func browseOverview(t *testing.T, base string) {
+	t.Helper()
 	dom := chromium(t, "--dump-dom", base+"/dashboard/?sort=state&order=asc")
 	for _, want := range []string{
 		`<title>Fleet · TEP verifier</title>`,
@@ -189,34 +219,30 @@ func TestDashboardBrowser(t *testing.T) {
 			t.Errorf("the overview's DOM lacks %s", want)
 		}
 	}
-	rows := domRow.FindAllStringSubmatch(dom, -1)
-	var ids []string
-	for _, r := range rows {
-		ids = append(ids, html.UnescapeString(r[2]))
-	}
+	ids, links := domHosts(dom)
 	if want := []string{evilHost, "edge-02", "edge-03", "edge-04", "edge-01"}; strings.Join(ids, "|") != strings.Join(want, "|") {
 		t.Errorf("hosts by state = %q, want %q", ids, want)
 	}
 	if strings.Contains(dom, "<img") || !strings.Contains(dom, `&lt;img src=x onerror="alert(1)"&gt;`) {
 		t.Errorf("the host id with markup is not text in the DOM:\n%s", dom)
 	}
-	if len(rows) == 5 {
+	if len(links) == 5 {
 		// The markup host's own page, by the link the overview gives.
-		page := chromium(t, "--dump-dom", base+html.UnescapeString(rows[0][1]))
+		page := chromium(t, "--dump-dom", base+links[0])
 		if strings.Contains(page, "<img") || !strings.Contains(page, `<span id="host-id">&lt;img src=x onerror="alert(1)"&gt;</span>`) {
 			t.Errorf("the markup host's page:\n%s", page)
 		}
 	}
-
-	dom = chromium(t, "--dump-dom", base+"/dashboard/?sort=last&order=desc")
-	ids = ids[:0]
-	for _, r := range domRow.FindAllStringSubmatch(dom, -1) {
-		ids = append(ids, html.UnescapeString(r[2]))
-	}
+	ids, _ = domHosts(chromium(t, "--dump-dom", base+"/dashboard/?sort=last&order=desc"))
 	if want := []string{evilHost, "edge-01", "edge-02", "edge-03", "edge-04"}; strings.Join(ids, "|") != strings.Join(want, "|") {
 		t.Errorf("hosts by last report, newest first = %q, want %q", ids, want)
 	}
+}
 
+// browseHosts checks an untrusted host's faults and chart, and a long
+// history's chart.
+func browseHosts(t *testing.T, base string) {
+	t.Helper()
 	host := chromium(t, "--dump-dom", base+"/dashboard/hosts/edge-02")
 	for _, want := range []string{
 		`id="host-state">untrusted<`, "PcrValueMismatchSHA256",
@@ -233,13 +259,4 @@ func TestDashboardBrowser(t *testing.T) {
 	if h := chromium(t, "--dump-dom", base+"/dashboard/hosts/edge-01"); strings.Count(h, "<circle ") != 20 || !strings.Contains(h, "13 of the last 20 reports trusted") {
 		t.Errorf("edge-01's history is not 20 reports, 13 trusted:\n%s", h)
 	}
-
-	shots := t.TempDir()
-	if *screenshots != "" {
-		shots = *screenshots
-		os.MkdirAll(shots, 0o755)
-	}
-	screenshot(t, shots, "dashboard-fleet.png", base+"/dashboard/?sort=state")
-	screenshot(t, shots, "dashboard-host.png", base+"/dashboard/hosts/edge-01")
-	screenshot(t, shots, "dashboard-host-untrusted.png", base+"/dashboard/hosts/edge-02")
 }

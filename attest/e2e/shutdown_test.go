@@ -40,6 +40,79 @@ func scrapeMetrics(t *testing.T, v *verifierProc) string {
 	return string(b)
 }
 
+// checkMetrics: after one attestation without flavors (stored,
+// untrusted, with FlavorMissing faults), /metrics counts it, each of its
+// faults by name, its latency, and the requests by route.
+func checkMetrics(t *testing.T, v *verifierProc, first api.Report) {
+	t.Helper()
+	var rep report.Report
+	if err := json.Unmarshal(first.Report, &rep); err != nil || rep.Trusted || len(rep.Faults) == 0 {
+		t.Fatalf("first report: %s (%v)", first.Report, err)
+	}
+	want := []string{
+		`tep_attestations_total{result="untrusted"} 1`, `tep_attestations_total{result="trusted"} 0`,
+		`tep_verification_seconds_count 1`, `tep_http_requests_total{code="201",route="POST /v1/agent/evidence"} 1`,
+		`tep_http_requests_total{code="200",route="POST /v1/agent/challenge"} 1`,
+	}
+	names := map[string]int{}
+	for _, f := range rep.Faults {
+		names[f.Name]++
+	}
+	for n, c := range names {
+		want = append(want, fmt.Sprintf("tep_faults_total{name=%q} %d", n, c))
+	}
+	m := scrapeMetrics(t, v)
+	for _, l := range want {
+		if !strings.Contains(m, "\n"+l+"\n") {
+			t.Errorf("/metrics lacks %s:\n%s", l, m)
+		}
+	}
+}
+
+// evidenceReply is the reply to evidence sent slowly.
+type evidenceReply struct {
+	code int
+	rep  api.Report
+	err  error
+}
+
+// slowEvidence posts evidence whose body the test writes to the
+// returned pipe, and returns once the verifier's handler has begun to
+// read it: over HTTP/1.1 with Expect: 100-continue the server sends 100
+// Continue on the handler's first read of the body.
+func slowEvidence(t *testing.T, v *verifierProc) (*io.PipeWriter, <-chan evidenceReply) {
+	t.Helper()
+	pool, err := api.PinnedPool(v.certPEM)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hc := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}, ExpectContinueTimeout: time.Minute}}
+	pr, pw := io.Pipe()
+	inFlight := make(chan struct{})
+	trace := &httptrace.ClientTrace{Got100Continue: func() { close(inFlight) }}
+	req, _ := http.NewRequestWithContext(httptrace.WithClientTrace(context.Background(), trace), http.MethodPost, v.url+"/v1/agent/evidence", pr)
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Expect", "100-continue")
+	done := make(chan evidenceReply, 1)
+	go func() {
+		resp, err := hc.Do(req)
+		if err != nil {
+			done <- evidenceReply{err: err}
+			return
+		}
+		defer resp.Body.Close()
+		r := evidenceReply{code: resp.StatusCode}
+		r.err = json.NewDecoder(resp.Body).Decode(&r.rep)
+		done <- r
+	}()
+	select {
+	case <-inFlight:
+	case r := <-done:
+		t.Fatalf("the evidence was answered before its body: %+v", r)
+	}
+	return pw, done
+}
+
 // TestGracefulShutdown runs tep-verifier serve as a process and a
 // device on swtpm. One attestation counts in /metrics; then evidence is
 // in flight (the verifier has begun reading its body) when SIGTERM
@@ -63,30 +136,7 @@ func TestGracefulShutdown(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// No flavors: the report is stored, untrusted, with FlavorMissing
-	// faults; /metrics counts each of the report's faults by name.
-	var rep report.Report
-	if err := json.Unmarshal(first.Report, &rep); err != nil || rep.Trusted || len(rep.Faults) == 0 {
-		t.Fatalf("first report: %s (%v)", first.Report, err)
-	}
-	want := []string{
-		`tep_attestations_total{result="untrusted"} 1`, `tep_attestations_total{result="trusted"} 0`,
-		`tep_verification_seconds_count 1`, `tep_http_requests_total{code="201",route="POST /v1/agent/evidence"} 1`,
-		`tep_http_requests_total{code="200",route="POST /v1/agent/challenge"} 1`,
-	}
-	names := map[string]int{}
-	for _, f := range rep.Faults {
-		names[f.Name]++
-	}
-	for n, c := range names {
-		want = append(want, fmt.Sprintf("tep_faults_total{name=%q} %d", n, c))
-	}
-	m := scrapeMetrics(t, v)
-	for _, l := range want {
-		if !strings.Contains(m, "\n"+l+"\n") {
-			t.Errorf("/metrics lacks %s:\n%s", l, m)
-		}
-	}
+	checkMetrics(t, v, first)
 
 	req, err := agentClient.Challenge(ctx, d.id)
 	if err != nil {
@@ -97,44 +147,11 @@ func TestGracefulShutdown(t *testing.T) {
 		t.Fatal(err)
 	}
 	body, _ := json.Marshal(ev)
-	pool, err := api.PinnedPool(v.certPEM)
-	if err != nil {
-		t.Fatal(err)
-	}
-	// HTTP/1.1 with Expect: 100-continue: the server sends 100 Continue
-	// when the handler first reads the body, so the test knows that the
-	// request is in the verifier's hands before it sends SIGTERM.
-	hc := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}, ExpectContinueTimeout: time.Minute}}
-	pr, pw := io.Pipe()
-	inFlight := make(chan struct{})
-	trace := &httptrace.ClientTrace{Got100Continue: func() { close(inFlight) }}
-	hreq, _ := http.NewRequestWithContext(httptrace.WithClientTrace(ctx, trace), http.MethodPost, v.url+"/v1/agent/evidence", pr)
-	hreq.Header.Set("Content-Type", "application/json")
-	hreq.Header.Set("Expect", "100-continue")
-	type result struct {
-		code int
-		rep  api.Report
-		err  error
-	}
-	done := make(chan result, 1)
-	go func() {
-		resp, err := hc.Do(hreq)
-		if err != nil {
-			done <- result{err: err}
-			return
-		}
-		defer resp.Body.Close()
-		var r result
-		r.code = resp.StatusCode
-		r.err = json.NewDecoder(resp.Body).Decode(&r.rep)
-		done <- r
-	}()
-	<-inFlight
+	pw, done := slowEvidence(t, v)
 	half := len(body) / 2
 	if _, err := pw.Write(body[:half]); err != nil {
 		t.Fatal(err)
 	}
-
 	if err := v.cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
@@ -146,7 +163,6 @@ func TestGracefulShutdown(t *testing.T) {
 	} else if !errors.Is(err, syscall.ECONNREFUSED) {
 		t.Errorf("a new connection after SIGTERM: %v, want connection refused", err)
 	}
-
 	if _, err := pw.Write(body[half:]); err != nil {
 		t.Fatal(err)
 	}
