@@ -140,3 +140,10 @@ func sortRows(rows []Row, key, order string) {
 		return c
 	})
 }
+
+// Counts returns the fleet's hosts by state now, as the overview shows
+// them (for a metrics gauge).
+func (d *Dashboard) Counts(ctx context.Context) (Counts, error) {
+	_, c, err := d.fleet(ctx)
+	return c, err
+}

@@ -10,6 +10,7 @@ import (
 	"flag"
 	"fmt"
 	"html"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
@@ -194,6 +195,18 @@ func TestDashboardBrowser(t *testing.T) {
 
 	browseOverview(t, base)
 	browseHosts(t, base)
+	// /metrics counts the fleet as the dashboard does.
+	resp, err := http.Get(base + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	metrics, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, l := range []string{`tep_hosts{state="trusted"} 1`, `tep_hosts{state="untrusted"} 2`, `tep_hosts{state="stale"} 1`, `tep_hosts{state="never attested"} 1`} {
+		if !strings.Contains(string(metrics), "\n"+l+"\n") {
+			t.Errorf("/metrics lacks %s", l)
+		}
+	}
 	shots := t.TempDir()
 	if *screenshots != "" {
 		shots = *screenshots

@@ -235,3 +235,34 @@ func DueHosts(s store.Store, interval time.Duration, now func() time.Time) Queue
 		return n, nil
 	}
 }
+
+// HostsFunc counts the fleet's hosts by state.
+type HostsFunc func(ctx context.Context) (map[string]int, error)
+
+// Hosts exports tep_hosts{state}, read from hosts at each scrape; a
+// scrape where the store cannot be read has no tep_hosts series.
+func (m *Metrics) Hosts(hosts HostsFunc) {
+	m.reg.MustRegister(&hostsCollector{fn: hosts, log: m.log, desc: prometheus.NewDesc("tep_hosts",
+		"Hosts by state: trusted, untrusted, stale (no report within the stale limit) or never attested.", []string{"state"}, nil)})
+}
+
+type hostsCollector struct {
+	fn   HostsFunc
+	log  *slog.Logger
+	desc *prometheus.Desc
+}
+
+func (c *hostsCollector) Describe(ch chan<- *prometheus.Desc) { ch <- c.desc }
+
+func (c *hostsCollector) Collect(ch chan<- prometheus.Metric) {
+	ctx, cancel := context.WithTimeout(context.Background(), queueTimeout)
+	defer cancel()
+	counts, err := c.fn(ctx)
+	if err != nil {
+		c.log.Warn("metrics: hosts by state", "err", err)
+		return
+	}
+	for state, n := range counts {
+		ch <- prometheus.MustNewConstMetric(c.desc, prometheus.GaugeValue, float64(n), state)
+	}
+}

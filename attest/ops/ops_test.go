@@ -209,3 +209,19 @@ func TestHealth(t *testing.T) {
 		t.Errorf("healthz = %d", rec.Code)
 	}
 }
+
+func TestHosts(t *testing.T) {
+	m := NewMetrics(nil, nil)
+	var fail bool
+	m.Hosts(func(context.Context) (map[string]int, error) {
+		if fail {
+			return nil, errors.New("store down")
+		}
+		return map[string]int{"trusted": 3, "stale": 1}, nil
+	})
+	wantLines(t, scrape(t, m), `tep_hosts{state="trusted"} 3`, `tep_hosts{state="stale"} 1`)
+	fail = true
+	if text := scrape(t, m); strings.Contains(text, "tep_hosts{") {
+		t.Errorf("tep_hosts with the store down:\n%s", text)
+	}
+}

@@ -65,3 +65,15 @@ func handler(a *api.Server, d *dashboard.Dashboard, m *ops.Metrics, h *ops.Healt
 	}
 	return m.Middleware(route, top)
 }
+
+// hostStates counts the fleet by state as the dashboard does, for
+// tep_hosts.
+func hostStates(d *dashboard.Dashboard) ops.HostsFunc {
+	return func(ctx context.Context) (map[string]int, error) {
+		c, err := d.Counts(ctx)
+		return map[string]int{
+			dashboard.StateTrusted: c.Trusted, dashboard.StateUntrusted: c.Untrusted,
+			dashboard.StateStale: c.Stale, dashboard.StateNever: c.Never,
+		}, err
+	}
+}

@@ -44,6 +44,7 @@ func TestHandler(t *testing.T) {
 		t.Fatal(err)
 	}
 	m := ops.NewMetrics(ops.DueHosts(s, time.Minute, time.Now), nil)
+	m.Hosts(hostStates(d))
 	h := handler(api.New(api.Config{Verifier: v}), d, m, ops.NewHealth(nil, readiness(s, key, cert)...))
 	get := func(path, token string) (int, string) {
 		req := httptest.NewRequest(http.MethodGet, path, nil)
@@ -87,6 +88,7 @@ func TestHandler(t *testing.T) {
 		`tep_http_requests_total{code="200",route="GET /v1/health"} 1`,
 		`tep_http_requests_total{code="404",route="unmatched"} 1`,
 		`tep_queue_depth 0`,
+		`tep_hosts{state="trusted"} 0`, `tep_hosts{state="never attested"} 0`,
 	} {
 		if !strings.Contains(text, "\n"+l+"\n") {
 			t.Errorf("/metrics lacks %s", l)

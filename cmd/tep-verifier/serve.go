@@ -139,6 +139,7 @@ func runServe(ctx context.Context, args []string, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	metrics.Hosts(hostStates(dash))
 	ln, err := net.Listen("tcp", c.listen)
 	if err != nil {
 		return err
