@@ -287,3 +287,19 @@ func TestStoreDown(t *testing.T) {
 		}
 	}
 }
+
+// TestGetOnly: the dashboard changes nothing and takes no other method,
+// so a forged cross-site form can do nothing with it.
+func TestGetOnly(t *testing.T) {
+	d, _ := testFleet(t)
+	for _, m := range []string{http.MethodPost, http.MethodPut, http.MethodDelete} {
+		rec := httptest.NewRecorder()
+		d.ServeHTTP(rec, httptest.NewRequest(m, "/dashboard/hosts/bad-2", strings.NewReader("x=1")))
+		if rec.Code != http.StatusMethodNotAllowed {
+			t.Errorf("%s /dashboard/hosts/bad-2 = %d, want 405", m, rec.Code)
+		}
+	}
+	if code, _, hdr := get(t, d, "/dashboard/style.css"); code != http.StatusOK || !strings.HasPrefix(hdr.Get("Content-Type"), "text/css") {
+		t.Errorf("style.css = %d %q", code, hdr.Get("Content-Type"))
+	}
+}
