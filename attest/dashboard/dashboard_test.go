@@ -28,7 +28,7 @@ var now = time.Date(2026, 12, 6, 12, 0, 0, 0, time.UTC)
 const evilID = `<img src=x onerror="alert(1)">`
 
 // addHost enrols and activates a host directly in the store.
-func addHost(t *testing.T, s store.Store, id string, at time.Time) {
+func addHost(t testing.TB, s store.Store, id string, at time.Time) {
 	t.Helper()
 	ek := sha256.Sum256([]byte(id))
 	ctx := context.Background()
@@ -47,7 +47,7 @@ func addHost(t *testing.T, s store.Store, id string, at time.Time) {
 
 // addReport stores a report for id at at: trusted, or with a PCR fault
 // and an IMA fault whose file name carries markup.
-func addReport(t *testing.T, s store.Store, id string, at time.Time, trusted bool) store.Report {
+func addReport(t testing.TB, s store.Store, id string, at time.Time, trusted bool) store.Report {
 	t.Helper()
 	ctx := context.Background()
 	h, err := s.Host(ctx, id)
