@@ -145,7 +145,7 @@ func runServe(ctx context.Context, args []string, stderr io.Writer) error {
 		return err
 	}
 	srv := &http.Server{
-		Handler: handler(api.New(api.Config{Verifier: v, Log: log}), dash, metrics, health), TLSConfig: tlsCfg,
+		Handler: handler(api.New(api.Config{Verifier: v, Log: log, ReportKey: key.Public()}), dash, metrics, health), TLSConfig: tlsCfg,
 		ReadHeaderTimeout: 5 * time.Second, ReadTimeout: time.Minute, WriteTimeout: time.Minute,
 		IdleTimeout: 2 * time.Minute, MaxHeaderBytes: 16 << 10,
 		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelDebug),
