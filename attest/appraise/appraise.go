@@ -51,11 +51,12 @@ const DefaultPolicyTTL = 5 * time.Second
 
 // Appraiser implements verifier.Appraiser and verifier.PolicyBook.
 type Appraiser struct {
-	cfg Config
-	pub crypto.PublicKey
+	cfg   Config
+	pub   crypto.PublicKey
+	cache *flavor.Cache
 
 	mu      sync.Mutex // guards the two below
-	flavors []flavor.Signed
+	flavors []*flavor.Checked
 	readAt  time.Time
 }
 
@@ -72,7 +73,8 @@ func New(cfg Config) *Appraiser {
 	if cfg.PolicyTTL == 0 {
 		cfg.PolicyTTL = DefaultPolicyTTL
 	}
-	return &Appraiser{cfg: cfg, pub: cfg.Key.Public()}
+	pub := cfg.Key.Public()
+	return &Appraiser{cfg: cfg, pub: pub, cache: flavor.NewCache(pub)}
 }
 
 // imaState is the IMA part of verifier.State.
