@@ -54,6 +54,7 @@ type Appraiser struct {
 	cfg   Config
 	pub   crypto.PublicKey
 	cache *flavor.Cache
+	aks   akCache
 
 	mu      sync.Mutex // guards the two below
 	flavors []*flavor.Checked
@@ -101,8 +102,12 @@ func (a *Appraiser) Appraise(ctx context.Context, in verifier.Appraisal) (verifi
 			return verifier.Outcome{}, fmt.Errorf("stored quote state: %w", err)
 		}
 	}
+	ak, err := a.aks.parse(in.Host.AKPublic)
+	if err != nil {
+		return verifier.Outcome{}, fmt.Errorf("%w: enrolled AK: %v", quote.ErrInput, err)
+	}
 	qr, err := quote.Verify(ev, quote.Input{
-		AKPublic: in.Host.AKPublic, ActivatedName: in.Host.AKName, Nonce: in.Nonce, Prev: prev,
+		AK: ak, ActivatedName: in.Host.AKName, Nonce: in.Nonce, Prev: prev,
 		Policy: quote.Policy{Banks: in.Banks, PCRs: in.PCRs, AllowSHA1Only: a.cfg.AllowSHA1Only},
 	})
 	if err != nil {
