@@ -4,6 +4,7 @@
 // commands that talk to it.
 //
 //	tep-verifier serve  --state DIR [--db sqlite:PATH|postgres://...] [--replica NAME] [--listen ADDR] [--ek-ca FILE]... [--client-ca FILE] [--san NAME]... [--pull-interval D]
+//	                    [--pull-timeout D] [--pull-parallel N] [--interval D] [--stale-after N] [--shutdown-timeout D]
 //	tep-verifier token create --state DIR [--db ...] --role admin|auditor|enroll [--ttl D] [--json]
 //	tep-verifier token revoke --state DIR ID
 //	tep-verifier token list   --state DIR [--json]
@@ -11,12 +12,17 @@
 //	tep-verifier reports [--verifier URL --ca FILE --token T] [--host ID] [--latest] [--since T] [--until T] [--json]
 //	tep-verifier flavors list|add FILE|import --from-host ID [--verifier URL --ca FILE --token T] [--json]
 //
+// serve also answers /healthz and /readyz to anyone, and /metrics
+// (Prometheus) and the dashboard at /dashboard/ to operators; on SIGTERM
+// it takes no new connection and finishes the requests in flight.
+//
 // serve keeps its database (SQLite), TLS certificate and report-signing
 // key in DIR, making the certificate and key on first start; agents pin
 // DIR/tls-cert.pem. With --db postgres://... (or TEP_VERIFIER_DB) the
 // database is PostgreSQL instead, and any number of serve processes
-// with copies of one DIR share it and its scheduled pulls (replicas). token works on DIR's database directly (run it as
-// the service's user, beside the service). The operator commands take
+// with copies of one DIR share it and its scheduled pulls (replicas).
+// token works on DIR's database (or --db) directly (run it as the
+// service's user, beside the service). The operator commands take
 // --verifier, --ca and --token or TEP_VERIFIER_URL, TEP_VERIFIER_CA and
 // TEP_VERIFIER_TOKEN.
 //
@@ -54,6 +60,7 @@ func main() {
 
 const usage = `usage:
   tep-verifier serve  --state DIR [--db sqlite:PATH|postgres://...] [--replica NAME] [--listen ADDR] [--ek-ca FILE]... [--client-ca FILE] [--san NAME]... [--pull-interval D]
+                      [--pull-timeout D] [--pull-parallel N] [--interval D] [--stale-after N] [--shutdown-timeout D]
   tep-verifier token create --state DIR [--db ...] --role admin|auditor|enroll [--ttl D] [--json]
   tep-verifier token revoke --state DIR ID
   tep-verifier token list   --state DIR [--json]
