@@ -11,6 +11,13 @@
 //	tep-verifier hosts   [--verifier URL --ca FILE --token T] [--json]
 //	tep-verifier reports [--verifier URL --ca FILE --token T] [--host ID] [--latest] [--since T] [--until T] [--json]
 //	tep-verifier flavors list|add FILE|import --from-host ID [--verifier URL --ca FILE --token T] [--json]
+//	tep-verifier loadgen --init-ca DIR
+//	tep-verifier loadgen --devices N --verifier URL --ca FILE --ek-ca-dir DIR --token ADMIN [--interval D] [--duration D] [--json]
+//
+// loadgen simulates devices (software EK and AK, EK certificates from a
+// test CA that --init-ca makes and serve must trust) that enrol and push
+// evidence, and reports the latency of their attestations; it is a
+// benchmark tool, never the real agent.
 //
 // serve also answers /healthz and /readyz to anyone, and /metrics
 // (Prometheus) and the dashboard at /dashboard/ to operators; on SIGTERM
@@ -68,7 +75,10 @@ const usage = `usage:
   tep-verifier reports [--verifier URL --ca FILE --token T] [--host ID] [--latest] [--since T] [--until T] [--json]
   tep-verifier flavors list | add FILE | import --from-host ID  [--verifier URL --ca FILE --token T] [--json]
   tep-verifier templates list | add FILE  [--verifier URL --ca FILE --token T] [--json]
-  tep-verifier groups list | add FILE  [--verifier URL --ca FILE --token T] [--json]`
+  tep-verifier groups list | add FILE  [--verifier URL --ca FILE --token T] [--json]
+  tep-verifier loadgen --init-ca DIR
+  tep-verifier loadgen --devices N --verifier URL --ca FILE --ek-ca-dir DIR --token ADMIN|--enroll-tokens FILE [--interval D] [--duration D]
+                       [--ima-entries N] [--ima-step N] [--host-prefix P] [--parallel N] [--json]`
 
 // usageError is a command line that cannot be run: exit status 2.
 type usageError struct{ msg string }
@@ -104,6 +114,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return runPolicies(ctx, templatesKind, args[1:], stdout, stderr)
 	case "groups":
 		return runPolicies(ctx, groupsKind, args[1:], stdout, stderr)
+	case "loadgen":
+		return runLoadgen(ctx, args[1:], stdout, stderr)
 	case "-h", "--help", "help":
 		fmt.Fprintln(stdout, usage)
 		return nil

@@ -1,0 +1,108 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+
+	"tep.dev/tep/attest/loadgen"
+	"tep.dev/tep/attest/simdevice"
+)
+
+// runLoadgen simulates devices pushing to a verifier (package
+// attest/loadgen), or with --init-ca makes the EK CA they need.
+func runLoadgen(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	var o opFlags
+	var cfg loadgen.Config
+	fs := flag.NewFlagSet("loadgen", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	o.register(fs)
+	initCA := fs.String("init-ca", "", "make a new EK CA in this directory (for serve's --ek-ca DIR/"+simdevice.CACertFile+") and exit")
+	caDir := fs.String("ek-ca-dir", "", "the EK CA's directory, made by --init-ca")
+	tokens := fs.String("enroll-tokens", "", "file of one-time enrolment tokens, one a line, one a device (instead of an admin --token, which allows the devices' EKs)")
+	fs.IntVar(&cfg.Devices, "devices", 0, "how many devices to simulate")
+	fs.StringVar(&cfg.HostPrefix, "host-prefix", "sim-", "start of every host id; each run on one verifier needs its own")
+	fs.DurationVar(&cfg.Interval, "interval", time.Minute, "how often each device attests")
+	fs.IntVar(&cfg.IMAEntries, "ima-entries", 5000, "IMA log entries at a device's first report")
+	fs.IntVar(&cfg.IMAStep, "ima-step", 50, "IMA log entries added before each later report")
+	fs.DurationVar(&cfg.Duration, "duration", 0, "how long to push after enrolling; 0: until interrupted")
+	fs.IntVar(&cfg.EnrollParallel, "parallel", 8, "enrolments (and first reports) at a time")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if *initCA != "" {
+		return writeCA(*initCA, stdout)
+	}
+	if cfg.Devices <= 0 || o.url == "" || o.ca == "" || *caDir == "" || (o.token == "" && *tokens == "") {
+		return usageError{"loadgen: --devices, --verifier, --ca, --ek-ca-dir and --token or --enroll-tokens are required"}
+	}
+	var err error
+	if cfg.VerifierCert, err = os.ReadFile(o.ca); err != nil {
+		return err
+	}
+	if cfg.CA, err = simdevice.LoadCA(*caDir); err != nil {
+		return err
+	}
+	if *tokens != "" {
+		if cfg.EnrollTokens, err = readLines(*tokens); err != nil {
+			return err
+		}
+	}
+	cfg.Verifier, cfg.AdminToken = o.url, o.token
+	res, err := loadgen.Run(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	if o.json {
+		return printJSON(stdout, res)
+	}
+	printResult(stdout, res)
+	return nil
+}
+
+func writeCA(dir string, stdout io.Writer) error {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return err
+	}
+	ca, err := simdevice.NewCA(nil)
+	if err != nil {
+		return err
+	}
+	if err := ca.Write(dir); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "EK CA written; give the verifier --ek-ca %s/%s\n", strings.TrimRight(dir, "/"), simdevice.CACertFile)
+	return nil
+}
+
+func readLines(path string) ([]string, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var lines []string
+	sc := bufio.NewScanner(bytes.NewReader(b))
+	for sc.Scan() {
+		if l := strings.TrimSpace(sc.Text()); l != "" {
+			lines = append(lines, l)
+		}
+	}
+	return lines, sc.Err()
+}
+
+func printResult(w io.Writer, r loadgen.Result) {
+	ms := func(d time.Duration) string { return fmt.Sprintf("%.1f ms", float64(d)/float64(time.Millisecond)) }
+	fmt.Fprintf(w, "devices:      %d (%d enrolled, %d with a report)\n", r.Devices, r.Enrolled, r.Reported)
+	fmt.Fprintf(w, "attestations: %d (%d trusted), %d failed, %d missed, %.1f/s over %s\n", r.Attested, r.Trusted, r.Failed, r.Missed, r.Rate, r.Elapsed.Round(time.Second))
+	fmt.Fprintf(w, "latency:      p50 %s  p95 %s  p99 %s  max %s\n", ms(r.P50), ms(r.P95), ms(r.P99), ms(r.Max))
+	fmt.Fprintf(w, "generator:    %s CPU (%s while pushing)\n", r.CPU.Round(time.Millisecond), r.PushCPU.Round(time.Millisecond))
+	for _, e := range r.Errors {
+		fmt.Fprintf(w, "error:        %s\n", e)
+	}
+}
