@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"slices"
 	"sync"
 	"syscall"
 	"time"
@@ -15,7 +16,7 @@ import (
 	"tep.dev/tep/attest/simdevice"
 )
 
-// Config says what load to make. Verifier, VerifierCert, CA and one of
+// Config says what load to make. Verifiers, VerifierCert, CA and one of
 // AdminToken or EnrollTokens are required; the rest have defaults.
 type Config struct {
 	// Devices is how many devices to simulate.
@@ -24,9 +25,10 @@ type Config struct {
 	// run on one verifier its own, or the hosts of the last run are
 	// enrolled with other EKs already.
 	HostPrefix string
-	// Verifier is the verifier's base URL; VerifierCert its pinned
-	// certificate (PEM).
-	Verifier     string
+	// Verifiers are the base URLs of the verifier's replicas (one
+	// certificate, VerifierCert, PEM, pinned for all): device i pushes
+	// to Verifiers[i % len(Verifiers)].
+	Verifiers    []string
 	VerifierCert []byte
 	// AdminToken puts every device's EK on the verifier's allow list
 	// (POST /v1/ek-allow), so that the devices enrol without a token.
@@ -114,7 +116,7 @@ func (cfg Config) withDefaults() (Config, error) {
 		return cfg, fmt.Errorf("loadgen: %d devices", cfg.Devices)
 	case cfg.Interval < 0 || cfg.Duration < 0 || cfg.IMAEntries < 0:
 		return cfg, errors.New("loadgen: negative interval, duration or IMA log")
-	case cfg.Verifier == "" || len(cfg.VerifierCert) == 0:
+	case len(cfg.Verifiers) == 0 || slices.Contains(cfg.Verifiers, "") || len(cfg.VerifierCert) == 0:
 		return cfg, errors.New("loadgen: the verifier's URL and certificate are required")
 	case cfg.CA == nil:
 		return cfg, errors.New("loadgen: the EK CA is required")
@@ -159,8 +161,8 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 
 // newClient returns a client of its own for one device, as each device
 // runs its own agent (its own connection and TLS session).
-func newClient(cfg Config) (*api.Client, error) {
-	c, err := api.NewClient(cfg.Verifier, cfg.VerifierCert, nil)
+func newClient(cfg Config, url string) (*api.Client, error) {
+	c, err := api.NewClient(url, cfg.VerifierCert, nil)
 	if err != nil {
 		return nil, fmt.Errorf("verifier certificate: %w", err)
 	}
@@ -171,7 +173,7 @@ func newClient(cfg Config) (*api.Client, error) {
 // enrollAll enrols every device, cfg.EnrollParallel at a time, and
 // returns their clients; it stops at the first refusal.
 func enrollAll(ctx context.Context, cfg Config, fleet *simdevice.Fleet) ([]*api.Client, error) {
-	admin, err := newClient(cfg)
+	admin, err := newClient(cfg, cfg.Verifiers[0])
 	if err != nil {
 		return nil, err
 	}
@@ -191,7 +193,7 @@ func enrollAll(ctx context.Context, cfg Config, fleet *simdevice.Fleet) ([]*api.
 			if len(cfg.EnrollTokens) >= len(fleet.Devices) {
 				token = cfg.EnrollTokens[i]
 			}
-			c, err := enroll(ctx, cfg, admin, d, token)
+			c, err := enroll(ctx, cfg, cfg.Verifiers[i%len(cfg.Verifiers)], admin, d, token)
 			if err != nil {
 				once.Do(func() { first = fmt.Errorf("enrolling %s: %w", d.HostID, err); cancel() })
 				return
@@ -213,14 +215,15 @@ func enrollAll(ctx context.Context, cfg Config, fleet *simdevice.Fleet) ([]*api.
 }
 
 // enroll allows d's EK (without a token) and enrols and activates d.
-func enroll(ctx context.Context, cfg Config, admin *api.Client, d *simdevice.Device, token string) (*api.Client, error) {
+// The device's client reaches url.
+func enroll(ctx context.Context, cfg Config, url string, admin *api.Client, d *simdevice.Device, token string) (*api.Client, error) {
 	req := d.Enroll(token)
 	if token == "" {
 		if err := admin.Do(ctx, http.MethodPost, "/v1/ek-allow", api.EKAllowBody{EKPublic: req.EKPublic}, nil); err != nil {
 			return nil, fmt.Errorf("allowing its EK: %w", err)
 		}
 	}
-	c, err := newClient(cfg)
+	c, err := newClient(cfg, url)
 	if err != nil {
 		return nil, err
 	}

@@ -16,7 +16,7 @@ func TestConfigErrors(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	good := Config{Devices: 2, Verifier: "https://127.0.0.1:1", VerifierCert: []byte("x"), CA: ca, AdminToken: "t"}
+	good := Config{Devices: 2, Verifiers: []string{"https://127.0.0.1:1"}, VerifierCert: []byte("x"), CA: ca, AdminToken: "t"}
 	for _, tc := range []struct {
 		name   string
 		change func(*Config)
@@ -24,7 +24,7 @@ func TestConfigErrors(t *testing.T) {
 	}{
 		{"no devices", func(c *Config) { c.Devices = 0 }, "0 devices"},
 		{"negative interval", func(c *Config) { c.Interval = -time.Second }, "negative"},
-		{"no verifier", func(c *Config) { c.Verifier = "" }, "URL and certificate"},
+		{"no verifier", func(c *Config) { c.Verifiers = nil }, "URL and certificate"},
 		{"no CA", func(c *Config) { c.CA = nil }, "EK CA"},
 		{"too few tokens", func(c *Config) { c.AdminToken, c.EnrollTokens = "", []string{"a"} }, "2 enrolment tokens (have 1)"},
 		{"bad certificate", func(c *Config) {}, "verifier certificate"},

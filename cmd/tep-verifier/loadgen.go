@@ -23,6 +23,7 @@ func runLoadgen(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	fs := flag.NewFlagSet("loadgen", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	o.register(fs)
+	fs.Lookup("verifier").Usage = "the verifier's URL, or its replicas' URLs separated by commas, the devices split between them (TEP_VERIFIER_URL)"
 	initCA := fs.String("init-ca", "", "make a new EK CA in this directory (for serve's --ek-ca DIR/"+simdevice.CACertFile+") and exit")
 	caDir := fs.String("ek-ca-dir", "", "the EK CA's directory, made by --init-ca")
 	tokens := fs.String("enroll-tokens", "", "file of one-time enrolment tokens, one a line, one a device (instead of an admin --token, which allows the devices' EKs)")
@@ -54,7 +55,7 @@ func runLoadgen(ctx context.Context, args []string, stdout, stderr io.Writer) er
 			return err
 		}
 	}
-	cfg.Verifier, cfg.AdminToken = o.url, o.token
+	cfg.Verifiers, cfg.AdminToken = strings.Split(o.url, ","), o.token
 	res, err := loadgen.Run(ctx, cfg)
 	if err != nil {
 		return err
