@@ -35,7 +35,7 @@ SYSTEMDUNITDIR ?= $(PREFIX)/lib/systemd/system
 SYSUSERSDIR    ?= $(PREFIX)/lib/sysusers.d
 TMPFILESDIR    ?= $(PREFIX)/lib/tmpfiles.d
 
-.PHONY: all build test deps vet unit fuzz headers bench soak demo install install-service install-config clean
+.PHONY: all build test deps vet unit fuzz headers bench soak demo install install-service install-config clean bench-fleet
 
 # The C demo needs cmake: deps installs it (as root) when it is missing.
 all: deps build
@@ -128,6 +128,16 @@ bench: deps build
 	@echo
 	@echo "== TEP beside the raw pty and TPM, SoftHSMv2, tpm2-pkcs11 and p11-kit's RPC, with the targets ($(BUILD)/tep-bench all)"
 	@$(BUILD)/tep-bench all -build $(BUILD)
+
+# Not part of test: the fleet benchmark (issue 19's targets): tep-verifier
+# on SQLite, on PostgreSQL and as two replicas on one PostgreSQL, under the
+# load generator, fleets stepping up until p99 reaches 1 s. FLEET_ARGS
+# passes e.g. -steps, -scale, -duration, -json.
+FLEET_ARGS ?=
+bench-fleet:
+	@mkdir -p $(BUILD)
+	$(GO) build -o $(BUILD)/ ./cmd/tep-verifier ./cmd/tep-bench
+	$(BUILD)/tep-bench fleet -build $(BUILD) $(FLEET_ARGS)
 
 # Not part of test: the 20 s soak test, whose checks fail the target, then
 # SOAK_DURATION of signing from 24 processes on 6 ports while workers are

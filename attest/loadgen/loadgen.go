@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"net/http"
 	"slices"
 	"sync"
@@ -49,8 +48,10 @@ type Config struct {
 	Duration time.Duration
 	// EnrollParallel bounds enrolments at a time (default 8).
 	EnrollParallel int
-	// Log gets a line per failure; nil discards them.
-	Log *slog.Logger
+	// Pushing, if set, is called once when the devices start pushing on
+	// their schedule (after their enrolments and first reports): a
+	// benchmark reads the verifier's CPU time there.
+	Pushing func()
 }
 
 // Result is what a run measured. Latencies are client-side round trips
@@ -107,9 +108,6 @@ func (cfg Config) withDefaults() (Config, error) {
 	}
 	if cfg.EnrollParallel <= 0 {
 		cfg.EnrollParallel = 8
-	}
-	if cfg.Log == nil {
-		cfg.Log = slog.New(slog.DiscardHandler)
 	}
 	switch {
 	case cfg.Devices <= 0:

@@ -70,6 +70,9 @@ func push(ctx context.Context, cfg Config, fleet *simdevice.Fleet, clients []*ap
 		ctx, cancel = context.WithTimeout(ctx, cfg.Duration)
 		defer cancel()
 	}
+	if cfg.Pushing != nil {
+		cfg.Pushing()
+	}
 	cpu0, start := cpuTime(), time.Now()
 	n := len(fleet.Devices)
 	for i, d := range fleet.Devices {

@@ -6,6 +6,7 @@
 //	tep-bench crypto [-scale F] [-build DIR] [-json]
 //	tep-bench w7 [-build DIR] [-ports N] [-procs N] [-duration D] [-mech ecdsa|rsa] [-json]
 //	tep-bench soak [-build DIR] [-duration D] [-json]
+//	tep-bench fleet [-build DIR] [-steps N,...] [-scale S] [-duration D] [-setups ...] [-json]
 //
 // all: link (32 B and 1 MiB), p11 (2000 calls, times F), crypto and w7
 // (ecdsa, 6 ports × 4 processes, for D, default 10s), one after the
@@ -53,6 +54,18 @@
 // 5 s and replaced; then checks that the survivors still sign, that the
 // token's objects are all there, tepd's memory growth, and, after tepd is
 // killed in turn, the handles it left on the TPM. Needs swtpm.
+//
+// fleet: tep-verifier serve (from DIR) on SQLite, on PostgreSQL
+// (internal/postgres) and as two replicas on one PostgreSQL, each
+// driven by the load generator (attest/loadgen, in this process) with
+// fleets of N devices attesting once a minute, 5,000-entry IMA logs
+// growing by 50 a report; run as N/S devices every minute/S (the same
+// rate, default S 20), for D each (default 30 s), N stepping up until a
+// step is not sustained (a failure, a skipped push, under 90% of the
+// rate, or p99 of the evidence round trip at 1 s or more). It reports
+// each step's latencies and the CPU share of the verifier and of the
+// generator, the largest fleet sustained per set-up, and two replicas'
+// ratio to one.
 package main
 
 import (
@@ -92,6 +105,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 		return runW7(args[1:], stdout, stderr)
 	case "soak":
 		return runSoak(args[1:], stdout, stderr)
+	case "fleet":
+		return runFleet(args[1:], stdout, stderr)
 	case bench.HostCommand:
 		// Hidden: p11 and crypto run each module in a process of its own.
 		if len(args) != 2 {
@@ -99,7 +114,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 		}
 		return bench.P11Host(args[1], stdin, stdout)
 	}
-	return fmt.Errorf("unknown workload %q (want: all, link, p11, crypto, w7 or soak)", args[0])
+	return fmt.Errorf("unknown workload %q (want: all, link, p11, crypto, w7, soak or fleet)", args[0])
 }
 
 const usage = `usage:
@@ -108,7 +123,8 @@ const usage = `usage:
   tep-bench p11 [-n N] [-build DIR] [-json]
   tep-bench crypto [-scale F] [-build DIR] [-json]
   tep-bench w7 [-build DIR] [-ports N] [-procs N] [-duration D] [-mech ecdsa|rsa] [-json]
-  tep-bench soak [-build DIR] [-duration D] [-json]`
+  tep-bench soak [-build DIR] [-duration D] [-json]
+  tep-bench fleet [-build DIR] [-steps N,...] [-scale S] [-duration D] [-setups sqlite,postgres,postgres-2] [-json]`
 
 func runLink(args []string, stdout, stderr io.Writer) error {
 	fs, asJSON := newFlags("link", stderr)

@@ -1,0 +1,314 @@
+package bench
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"time"
+
+	"tep.dev/tep/attest/api"
+	"tep.dev/tep/attest/loadgen"
+	"tep.dev/tep/attest/simdevice"
+	"tep.dev/tep/internal/postgres"
+)
+
+// FleetConfig is the fleet benchmark's (issue 19's targets): fleets of
+// devices attesting once a minute against tep-verifier serve on SQLite,
+// on PostgreSQL, and as two replicas on one PostgreSQL.
+type FleetConfig struct {
+	// Build is the directory holding tep-verifier.
+	Build string
+	// Steps are the fleet sizes tried, ascending, in devices attesting
+	// once a minute (default 1,000, 2,000, 4,000, 8,000 and 16,000); a
+	// set-up stops at its first step not sustained.
+	Steps []int
+	// Scale shortens the interval: a step of N devices runs N/Scale
+	// simulated devices each attesting every minute/Scale, the same
+	// rate (default 20).
+	Scale int
+	// Duration is how long each step pushes (default 30 s).
+	Duration time.Duration
+	// IMAEntries and IMAStep are the devices' logs (default 5,000
+	// growing by 50 a report).
+	IMAEntries, IMAStep int
+	// Setups are the set-ups to run, of "sqlite", "postgres" and
+	// "postgres-2" (default all three).
+	Setups []string
+	// Progress, if set, gets a line per step.
+	Progress func(string)
+}
+
+// FleetStep is one fleet size on one set-up.
+type FleetStep struct {
+	Fleet    int           `json:"fleet"`
+	Devices  int           `json:"devices"`
+	Interval time.Duration `json:"interval_ns"`
+	loadgen.Result
+	// VerifierCPU is the replicas' CPU time while the devices pushed;
+	// VerifierShare and GeneratorShare are the verifier's and the load
+	// generator's CPU over that time as a fraction of the machine's
+	// cores.
+	VerifierCPU    time.Duration `json:"verifier_cpu_ns"`
+	VerifierShare  float64       `json:"verifier_share"`
+	GeneratorShare float64       `json:"generator_share"`
+	Sustained      bool          `json:"sustained"`
+	Err            string        `json:"error,omitempty"`
+}
+
+// FleetSetup is one set-up's steps and the largest fleet it sustained.
+type FleetSetup struct {
+	Name     string      `json:"name"`
+	Replicas int         `json:"replicas"`
+	Steps    []FleetStep `json:"steps"`
+	Largest  int         `json:"largest_sustained"`
+	Err      string      `json:"error,omitempty"`
+}
+
+// FleetResult is the benchmark's result. Ratio is the two replicas'
+// largest sustained fleet over one replica's, both on PostgreSQL.
+type FleetResult struct {
+	Scale    int           `json:"scale"`
+	Duration time.Duration `json:"duration_ns"`
+	Cores    int           `json:"cores"`
+	Setups   []FleetSetup  `json:"setups"`
+	Ratio    float64       `json:"replica_ratio,omitempty"`
+}
+
+// p99Target is the fleet target's latency bound.
+const p99Target = time.Second
+
+func (c FleetConfig) withDefaults() FleetConfig {
+	if len(c.Steps) == 0 {
+		c.Steps = []int{1000, 2000, 4000, 8000, 16000}
+	}
+	if c.Scale <= 0 {
+		c.Scale = 20
+	}
+	if c.Duration <= 0 {
+		c.Duration = 30 * time.Second
+	}
+	if c.IMAEntries <= 0 {
+		c.IMAEntries = 5000
+	}
+	if c.IMAStep == 0 {
+		c.IMAStep = 50
+	}
+	if len(c.Setups) == 0 {
+		c.Setups = []string{"sqlite", "postgres", "postgres-2"}
+	}
+	if c.Progress == nil {
+		c.Progress = func(string) {}
+	}
+	return c
+}
+
+// Fleet runs the fleet benchmark in dir.
+func Fleet(dir string, cfg FleetConfig) (*FleetResult, error) {
+	cfg = cfg.withDefaults()
+	res := &FleetResult{Scale: cfg.Scale, Duration: cfg.Duration, Cores: runtime.NumCPU()}
+	largest := map[string]int{}
+	for _, name := range cfg.Setups {
+		s := fleetSetup(filepath.Join(dir, name), name, cfg)
+		res.Setups = append(res.Setups, s)
+		largest[name] = s.Largest
+	}
+	if largest["postgres"] > 0 && largest["postgres-2"] > 0 {
+		res.Ratio = float64(largest["postgres-2"]) / float64(largest["postgres"])
+	}
+	for _, s := range res.Setups {
+		if s.Err != "" {
+			return res, fmt.Errorf("fleet %s: %s", s.Name, s.Err)
+		}
+	}
+	return res, nil
+}
+
+// fleetSetup starts one set-up's verifier and steps its fleet up.
+func fleetSetup(dir, name string, cfg FleetConfig) FleetSetup {
+	s := FleetSetup{Name: name, Replicas: 1}
+	if name == "postgres-2" {
+		s.Replicas = 2
+	}
+	v, err := startFleetVerifier(dir, name, cfg.Build, s.Replicas)
+	if err != nil {
+		s.Err = err.Error()
+		return s
+	}
+	defer v.stop()
+	for _, n := range cfg.Steps {
+		st := v.step(n, cfg)
+		s.Steps = append(s.Steps, st)
+		cfg.Progress(fmt.Sprintf("%s: %d devices/min (%d at %v): %d attested, %d failed, %d missed, p99 %v, verifier %.0f%%, generator %.0f%% of the CPU, sustained %v %s",
+			name, n, st.Devices, st.Interval, st.Attested, st.Failed, st.Missed, st.P99.Round(time.Millisecond),
+			100*st.VerifierShare, 100*st.GeneratorShare, st.Sustained, st.Err))
+		if !st.Sustained {
+			break
+		}
+		s.Largest = n
+	}
+	return s
+}
+
+// fleetVerifier is tep-verifier serve, one or more replicas, with the
+// EK CA its devices use, and PostgreSQL when it runs on it.
+type fleetVerifier struct {
+	pg    *postgres.Server
+	reps  []*proc
+	urls  []string
+	cert  []byte
+	admin string
+	ca    *simdevice.CA
+}
+
+func (v *fleetVerifier) stop() {
+	for _, r := range v.reps {
+		r.stop()
+	}
+	if v.pg != nil {
+		v.pg.Stop()
+	}
+}
+
+func startFleetVerifier(dir, name, build string, replicas int) (v *fleetVerifier, err error) {
+	v = &fleetVerifier{}
+	defer func() {
+		if err != nil {
+			v.stop()
+		}
+	}()
+	state := filepath.Join(dir, "state")
+	if err := os.MkdirAll(state, 0o700); err != nil {
+		return nil, err
+	}
+	if v.ca, err = simdevice.NewCA(nil); err != nil {
+		return nil, err
+	}
+	if err := v.ca.Write(dir); err != nil {
+		return nil, err
+	}
+	db := "sqlite:" + filepath.Join(state, "verifier.db")
+	if strings.HasPrefix(name, "postgres") {
+		if v.pg, err = postgres.Start(postgres.Config{Log: filepath.Join(dir, "pg.log")}); err != nil {
+			return nil, err
+		}
+		db = v.pg.ConnString
+	}
+	bin := filepath.Join(build, "tep-verifier")
+	out, err := exec.Command(bin, "token", "create", "--db", db, "--role", "admin", "--json").Output()
+	if err != nil {
+		return nil, fmt.Errorf("tep-verifier token create: %w", err)
+	}
+	var tok struct{ Token string }
+	if err := json.Unmarshal(out, &tok); err != nil || tok.Token == "" {
+		return nil, fmt.Errorf("tep-verifier token create printed %q", out)
+	}
+	v.admin = tok.Token
+	for i := range replicas {
+		port, err := freePort()
+		if err != nil {
+			return nil, err
+		}
+		p, err := startProc(filepath.Join(dir, fmt.Sprintf("verifier-%d.log", i)), nil, bin, "serve",
+			"--state", state, "--db", db, "--replica", fmt.Sprint("r", i), "--listen", "127.0.0.1:"+port,
+			"--ek-ca", filepath.Join(dir, simdevice.CACertFile), "--pull-interval", "0", "--log-level", "warn", "--san", "127.0.0.1")
+		if err != nil {
+			return nil, err
+		}
+		v.reps = append(v.reps, p)
+		v.urls = append(v.urls, "https://127.0.0.1:"+port)
+		if err := v.waitUp(p, state, v.urls[i]); err != nil {
+			return nil, err
+		}
+	}
+	return v, nil
+}
+
+// waitUp waits until replica p at url answers its health check.
+func (v *fleetVerifier) waitUp(p *proc, state, url string) error {
+	for end := time.Now().Add(30 * time.Second); time.Now().Before(end); time.Sleep(100 * time.Millisecond) {
+		if p.exited() {
+			return p.failure("tep-verifier serve")
+		}
+		cert, err := os.ReadFile(filepath.Join(state, "tls-cert.pem"))
+		if err != nil {
+			continue
+		}
+		c, err := api.NewClient(url, cert, nil)
+		if err == nil && c.Do(context.Background(), "GET", "/v1/health", nil, nil) == nil {
+			v.cert = cert
+			return nil
+		}
+	}
+	return errors.New("tep-verifier serve did not answer within 30 s")
+}
+
+// step runs a fleet of n devices a minute, scaled, for cfg.Duration.
+func (v *fleetVerifier) step(n int, cfg FleetConfig) FleetStep {
+	st := FleetStep{Fleet: n, Devices: max(n/cfg.Scale, 1), Interval: time.Minute / time.Duration(cfg.Scale)}
+	var cpu0 time.Duration
+	lc := loadgen.Config{
+		Devices: st.Devices, HostPrefix: fmt.Sprintf("n%d-", n), Verifiers: v.urls, VerifierCert: v.cert,
+		AdminToken: v.admin, CA: v.ca, Interval: st.Interval, IMAEntries: cfg.IMAEntries, IMAStep: cfg.IMAStep,
+		Duration: cfg.Duration, Pushing: func() { cpu0 = v.cpu() },
+	}
+	res, err := loadgen.Run(context.Background(), lc)
+	st.Result = res
+	if err != nil {
+		st.Err = err.Error()
+		return st
+	}
+	st.VerifierCPU = v.cpu() - cpu0
+	if wall := res.Elapsed.Seconds() * float64(runtime.NumCPU()); wall > 0 {
+		st.VerifierShare = st.VerifierCPU.Seconds() / wall
+		st.GeneratorShare = res.PushCPU.Seconds() / wall
+	}
+	// Sustained: every device reported, nothing failed or was skipped,
+	// at least 90% of the scheduled rate, and p99 under the target.
+	want := float64(st.Devices) * res.Elapsed.Seconds() / st.Interval.Seconds()
+	st.Sustained = res.Reported == st.Devices && res.Failed == 0 && res.Missed == 0 &&
+		float64(res.Attested) >= 0.9*want && res.P99 < p99Target
+	return st
+}
+
+// cpu is the replicas' user and system time so far.
+func (v *fleetVerifier) cpu() time.Duration {
+	var total time.Duration
+	for _, r := range v.reps {
+		total += procCPU(r.pid())
+	}
+	return total
+}
+
+// procCPU is process pid's user and system time (stat(5) fields 14 and
+// 15, in clock ticks of USER_HZ, 100 on Linux).
+func procCPU(pid int) time.Duration {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	s := string(b)
+	f := strings.Fields(s[strings.LastIndexByte(s, ')')+2:])
+	if len(f) < 13 {
+		return 0
+	}
+	ut, _ := strconv.ParseInt(f[11], 10, 64)
+	st, _ := strconv.ParseInt(f[12], 10, 64)
+	return time.Duration(ut+st) * 10 * time.Millisecond
+}
+
+func freePort() (string, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	defer l.Close()
+	return strconv.Itoa(l.Addr().(*net.TCPAddr).Port), nil
+}
