@@ -177,58 +177,63 @@ func (v *fleetVerifier) stop() {
 	}
 }
 
-func startFleetVerifier(dir, name, build string, replicas int) (v *fleetVerifier, err error) {
-	v = &fleetVerifier{}
-	defer func() {
-		if err != nil {
-			v.stop()
-		}
-	}()
+// startFleetVerifier starts replicas of tep-verifier serve from build
+// on a database of its own, with an EK CA of its own in dir.
+func startFleetVerifier(dir, name, build string, replicas int) (*fleetVerifier, error) {
+	v := &fleetVerifier{}
+	if err := v.start(dir, name, build, replicas); err != nil {
+		v.stop()
+		return nil, err
+	}
+	return v, nil
+}
+
+func (v *fleetVerifier) start(dir, name, build string, replicas int) (err error) {
 	state := filepath.Join(dir, "state")
 	if err := os.MkdirAll(state, 0o700); err != nil {
-		return nil, err
+		return err
 	}
 	if v.ca, err = simdevice.NewCA(nil); err != nil {
-		return nil, err
+		return err
 	}
 	if err := v.ca.Write(dir); err != nil {
-		return nil, err
+		return err
 	}
 	db := "sqlite:" + filepath.Join(state, "verifier.db")
 	if strings.HasPrefix(name, "postgres") {
 		if v.pg, err = postgres.Start(postgres.Config{Log: filepath.Join(dir, "pg.log")}); err != nil {
-			return nil, err
+			return err
 		}
 		db = v.pg.ConnString
 	}
 	bin := filepath.Join(build, "tep-verifier")
 	out, err := exec.Command(bin, "token", "create", "--db", db, "--role", "admin", "--json").Output()
 	if err != nil {
-		return nil, fmt.Errorf("tep-verifier token create: %w", err)
+		return fmt.Errorf("tep-verifier token create: %w", err)
 	}
 	var tok struct{ Token string }
 	if err := json.Unmarshal(out, &tok); err != nil || tok.Token == "" {
-		return nil, fmt.Errorf("tep-verifier token create printed %q", out)
+		return fmt.Errorf("tep-verifier token create printed %q", out)
 	}
 	v.admin = tok.Token
 	for i := range replicas {
 		port, err := freePort()
 		if err != nil {
-			return nil, err
+			return err
 		}
 		p, err := startProc(filepath.Join(dir, fmt.Sprintf("verifier-%d.log", i)), nil, bin, "serve",
 			"--state", state, "--db", db, "--replica", fmt.Sprint("r", i), "--listen", "127.0.0.1:"+port,
 			"--ek-ca", filepath.Join(dir, simdevice.CACertFile), "--pull-interval", "0", "--log-level", "warn", "--san", "127.0.0.1")
 		if err != nil {
-			return nil, err
+			return err
 		}
 		v.reps = append(v.reps, p)
 		v.urls = append(v.urls, "https://127.0.0.1:"+port)
 		if err := v.waitUp(p, state, v.urls[i]); err != nil {
-			return nil, err
+			return err
 		}
 	}
-	return v, nil
+	return nil
 }
 
 // waitUp waits until replica p at url answers its health check.
