@@ -27,14 +27,14 @@ type FleetConfig struct {
 	// Build is the directory holding tep-verifier.
 	Build string
 	// Steps are the fleet sizes tried, ascending, in devices attesting
-	// once a minute (default 1,000, 2,000, 4,000, 8,000 and 16,000); a
+	// once a minute (default 2,000, 4,000, then by 2,000 to 12,000, and 16,000); a
 	// set-up stops at its first step not sustained.
 	Steps []int
 	// Scale shortens the interval: a step of N devices runs N/Scale
 	// simulated devices each attesting every minute/Scale, the same
-	// rate (default 20).
+	// rate (default 30).
 	Scale int
-	// Duration is how long each step pushes (default 30 s).
+	// Duration is how long each step pushes (default 20 s).
 	Duration time.Duration
 	// IMAEntries and IMAStep are the devices' logs (default 5,000
 	// growing by 50 a report).
@@ -87,13 +87,13 @@ const p99Target = time.Second
 
 func (c FleetConfig) withDefaults() FleetConfig {
 	if len(c.Steps) == 0 {
-		c.Steps = []int{1000, 2000, 4000, 8000, 16000}
+		c.Steps = []int{2000, 4000, 6000, 8000, 10000, 12000, 16000}
 	}
 	if c.Scale <= 0 {
-		c.Scale = 20
+		c.Scale = 30
 	}
 	if c.Duration <= 0 {
-		c.Duration = 30 * time.Second
+		c.Duration = 20 * time.Second
 	}
 	if c.IMAEntries <= 0 {
 		c.IMAEntries = 5000

@@ -55,8 +55,10 @@ type Config struct {
 }
 
 // Result is what a run measured. Latencies are client-side round trips
-// of the evidence POST (the verifier's appraisal, storage and signing,
-// and the network), not of the challenge before it.
+// of the evidence POSTs that were answered (the verifier's appraisal,
+// storage and signing, and the network), not of the challenge before
+// them; an attestation is bounded by the interval, and one that runs out
+// of it is Failed and has no latency.
 type Result struct {
 	Devices  int `json:"devices"`
 	Enrolled int `json:"enrolled"`

@@ -14,9 +14,9 @@ import (
 func runFleet(args []string, stdout, stderr io.Writer) error {
 	fs, asJSON := newFlags("fleet", stderr)
 	build := buildFlag(fs)
-	steps := fs.String("steps", "1000,2000,4000,8000,16000", "fleet sizes tried, in devices attesting once a minute, comma-separated")
-	scale := fs.Int("scale", 20, "run N/scale devices attesting every minute/scale (the same rate)")
-	duration := fs.Duration("duration", 30*time.Second, "how long each step pushes")
+	steps := fs.String("steps", "2000,4000,6000,8000,10000,12000,16000", "fleet sizes tried, in devices attesting once a minute, comma-separated")
+	scale := fs.Int("scale", 30, "run N/scale devices attesting every minute/scale (the same rate)")
+	duration := fs.Duration("duration", 20*time.Second, "how long each step pushes")
 	setups := fs.String("setups", "sqlite,postgres,postgres-2", "set-ups to run: sqlite, postgres, postgres-2 (two replicas)")
 	if err := fs.Parse(args); err != nil {
 		return err

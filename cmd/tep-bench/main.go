@@ -60,7 +60,7 @@
 // driven by the load generator (attest/loadgen, in this process) with
 // fleets of N devices attesting once a minute, 5,000-entry IMA logs
 // growing by 50 a report; run as N/S devices every minute/S (the same
-// rate, default S 20), for D each (default 30 s), N stepping up until a
+// rate, default S 30), for D each (default 20 s), N stepping up until a
 // step is not sustained (a failure, a skipped push, under 90% of the
 // rate, or p99 of the evidence round trip at 1 s or more). It reports
 // each step's latencies and the CPU share of the verifier and of the
