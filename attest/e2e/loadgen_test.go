@@ -3,6 +3,7 @@ package e2e
 import (
 	"bytes"
 	"encoding/json"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -62,5 +63,31 @@ func TestLoadgen(t *testing.T) {
 	}
 	if res.Max < res.P99 || res.P99 < res.P50 || res.P50 <= 0 {
 		t.Errorf("latencies p50 %v p99 %v max %v out of order", res.P50, res.P99, res.Max)
+	}
+
+	// One-time enrolment tokens instead of the admin token: they work
+	// once, and a second run with the same ones is refused.
+	tokens := filepath.Join(dir, "tokens")
+	if err := os.WriteFile(tokens, []byte(v2.enrolToken(t)+"\n"+v2.enrolToken(t)+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	tokenArgs := []string{"loadgen", "--devices", "2", "--host-prefix", "tok-", "--verifier", v2.url, "--ca", certFile,
+		"--enroll-tokens", tokens, "--ek-ca-dir", ca, "--interval", "1s", "--duration", "1500ms", "--ima-entries", "100", "--json"}
+	out, err = exec.Command(v2.bin, tokenArgs...).Output()
+	res = loadgen.Result{}
+	if err != nil || json.Unmarshal(out, &res) != nil || res.Enrolled != 2 || res.Reported != 2 || res.Failed != 0 {
+		t.Errorf("loadgen --enroll-tokens = %v, %s; want 2 devices enrolled and reported", err, out)
+	}
+	stderr.Reset()
+	cmd = exec.Command(v2.bin, append(tokenArgs[:len(tokenArgs)-1], "--host-prefix", "again-")...)
+	cmd.Stderr = &stderr
+	if err := cmd.Run(); err == nil || !strings.Contains(stderr.String(), "used") {
+		t.Errorf("loadgen with spent enrolment tokens: %v, stderr %q; want a refusal", err, stderr.String())
+	}
+
+	// A command line missing what loadgen needs is a usage error.
+	cmd = exec.Command(v2.bin, "loadgen", "--devices", "2", "--verifier", v2.url)
+	if err := cmd.Run(); err == nil || cmd.ProcessState.ExitCode() != 2 {
+		t.Errorf("loadgen without --ca and tokens: %v, want exit status 2", err)
 	}
 }
