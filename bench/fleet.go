@@ -56,11 +56,14 @@ type FleetStep struct {
 	// VerifierShare and GeneratorShare are the verifier's and the load
 	// generator's CPU over that time as a fraction of the machine's
 	// cores.
-	VerifierCPU    time.Duration `json:"verifier_cpu_ns"`
-	VerifierShare  float64       `json:"verifier_share"`
-	GeneratorShare float64       `json:"generator_share"`
-	Sustained      bool          `json:"sustained"`
-	Err            string        `json:"error,omitempty"`
+	VerifierCPU   time.Duration `json:"verifier_cpu_ns"`
+	VerifierShare float64       `json:"verifier_share"`
+	// DatabaseShare is PostgreSQL's (the postmaster, its processes and
+	// those that ended) over the same time; zero on SQLite.
+	DatabaseShare  float64 `json:"database_share,omitempty"`
+	GeneratorShare float64 `json:"generator_share"`
+	Sustained      bool    `json:"sustained"`
+	Err            string  `json:"error,omitempty"`
 }
 
 // FleetSetup is one set-up's steps and the largest fleet it sustained.
@@ -146,9 +149,9 @@ func fleetSetup(dir, name string, cfg FleetConfig) FleetSetup {
 	for _, n := range cfg.Steps {
 		st := v.step(n, cfg)
 		s.Steps = append(s.Steps, st)
-		cfg.Progress(fmt.Sprintf("%s: %d devices/min (%d at %v): %d attested, %d failed, %d missed, p99 %v, verifier %.0f%%, generator %.0f%% of the CPU, sustained %v %s",
+		cfg.Progress(fmt.Sprintf("%s: %d devices/min (%d at %v): %d attested, %d failed, %d missed, p99 %v, verifier %.0f%%, database %.0f%%, generator %.0f%% of the CPU, sustained %v %s",
 			name, n, st.Devices, st.Interval, st.Attested, st.Failed, st.Missed, st.P99.Round(time.Millisecond),
-			100*st.VerifierShare, 100*st.GeneratorShare, st.Sustained, st.Err))
+			100*st.VerifierShare, 100*st.DatabaseShare, 100*st.GeneratorShare, st.Sustained, st.Err))
 		if !st.Sustained {
 			break
 		}
@@ -258,11 +261,11 @@ func (v *fleetVerifier) waitUp(p *proc, state, url string) error {
 // step runs a fleet of n devices a minute, scaled, for cfg.Duration.
 func (v *fleetVerifier) step(n int, cfg FleetConfig) FleetStep {
 	st := FleetStep{Fleet: n, Devices: max(n/cfg.Scale, 1), Interval: time.Minute / time.Duration(cfg.Scale)}
-	var cpu0 time.Duration
+	var cpu0, db0 time.Duration
 	lc := loadgen.Config{
 		Devices: st.Devices, HostPrefix: fmt.Sprintf("n%d-", n), Verifiers: v.urls, VerifierCert: v.cert,
 		AdminToken: v.admin, CA: v.ca, Interval: st.Interval, IMAEntries: cfg.IMAEntries, IMAStep: cfg.IMAStep,
-		Duration: cfg.Duration, Pushing: func() { cpu0 = v.cpu() },
+		Duration: cfg.Duration, Pushing: func() { cpu0, db0 = v.cpu(), v.dbCPU() },
 	}
 	res, err := loadgen.Run(context.Background(), lc)
 	st.Result = res
@@ -271,8 +274,10 @@ func (v *fleetVerifier) step(n int, cfg FleetConfig) FleetStep {
 		return st
 	}
 	st.VerifierCPU = v.cpu() - cpu0
+	db := v.dbCPU() - db0
 	if wall := res.Elapsed.Seconds() * float64(runtime.NumCPU()); wall > 0 {
 		st.VerifierShare = st.VerifierCPU.Seconds() / wall
+		st.DatabaseShare = db.Seconds() / wall
 		st.GeneratorShare = res.PushCPU.Seconds() / wall
 	}
 	// Sustained: every device reported, nothing failed or was skipped,
@@ -287,26 +292,49 @@ func (v *fleetVerifier) step(n int, cfg FleetConfig) FleetStep {
 func (v *fleetVerifier) cpu() time.Duration {
 	var total time.Duration
 	for _, r := range v.reps {
-		total += procCPU(r.pid())
+		total += procCPU(r.pid(), false)
+	}
+	return total
+}
+
+// dbCPU is PostgreSQL's user and system time so far: the postmaster's,
+// its processes' that ended, and its running processes'.
+func (v *fleetVerifier) dbCPU() time.Duration {
+	if v.pg == nil {
+		return 0
+	}
+	pid := v.pg.Pid()
+	total := procCPU(pid, true)
+	kids, _ := children(pid)
+	for _, k := range kids {
+		total += procCPU(k, true)
 	}
 	return total
 }
 
 // procCPU is process pid's user and system time (stat(5) fields 14 and
-// 15, in clock ticks of USER_HZ, 100 on Linux).
-func procCPU(pid int) time.Duration {
+// 15, in clock ticks of USER_HZ, 100 on Linux), with its waited-for
+// children's (fields 16 and 17) when reaped is true.
+func procCPU(pid int, reaped bool) time.Duration {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
 	if err != nil {
 		return 0
 	}
 	s := string(b)
 	f := strings.Fields(s[strings.LastIndexByte(s, ')')+2:])
-	if len(f) < 13 {
+	if len(f) < 15 {
 		return 0
 	}
-	ut, _ := strconv.ParseInt(f[11], 10, 64)
-	st, _ := strconv.ParseInt(f[12], 10, 64)
-	return time.Duration(ut+st) * 10 * time.Millisecond
+	n := 2
+	if reaped {
+		n = 4
+	}
+	var ticks int64
+	for _, x := range f[11 : 11+n] {
+		t, _ := strconv.ParseInt(x, 10, 64)
+		ticks += t
+	}
+	return time.Duration(ticks) * 10 * time.Millisecond
 }
 
 func freePort() (string, error) {

@@ -39,12 +39,12 @@ func fleetTable(w io.Writer, r *bench.FleetResult) error {
 	fmt.Fprintf(w, "fleet: N devices attesting once a minute, run as N/%d devices every %v, %v a step, on %d cores\n",
 		r.Scale, time.Minute/time.Duration(r.Scale), r.Duration, r.Cores)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "set-up\tN/min\tdevices\tattested/s\tfailed\tmissed\tp50\tp95\tp99\tmax\tverifier CPU\tgenerator CPU\tsustained\t")
+	fmt.Fprintln(tw, "set-up\tN/min\tdevices\tattested/s\tfailed\tmissed\tp50\tp95\tp99\tmax\tverifier CPU\tPostgreSQL CPU\tgenerator CPU\tsustained\t")
 	for _, s := range r.Setups {
 		for _, st := range s.Steps {
-			fmt.Fprintf(tw, "%s\t%d\t%d\t%.1f\t%d\t%d\t%v\t%v\t%v\t%v\t%.0f%%\t%.0f%%\t%v\t\n", s.Name, st.Fleet, st.Devices, st.Rate,
+			fmt.Fprintf(tw, "%s\t%d\t%d\t%.1f\t%d\t%d\t%v\t%v\t%v\t%v\t%.0f%%\t%.0f%%\t%.0f%%\t%v\t\n", s.Name, st.Fleet, st.Devices, st.Rate,
 				st.Failed, st.Missed, round(st.P50), round(st.P95), round(st.P99), round(st.Max),
-				100*st.VerifierShare, 100*st.GeneratorShare, st.Sustained)
+				100*st.VerifierShare, 100*st.DatabaseShare, 100*st.GeneratorShare, st.Sustained)
 		}
 	}
 	if err := tw.Flush(); err != nil {
