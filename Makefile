@@ -20,7 +20,8 @@ FUZZ_SHORT := provisioning/archive:FuzzExtract provisioning/luks:FuzzDecode \
 	provisioning/pcrpolicy:FuzzParsePCRFile \
 	attest/ima:FuzzParse attest/bootlog:FuzzVerify attest/credential:FuzzParse \
 	attest/ekcert:FuzzVerify attest/quote:FuzzParseAttest attest/quote:FuzzVerify \
-	tpm:FuzzParseSealed tpm:FuzzParseKey tpm:FuzzParseSignature tpm:FuzzParseTDESPublic
+	tpm:FuzzParseSealed tpm:FuzzParseKey tpm:FuzzParseSignature tpm:FuzzParseTDESPublic \
+	attest/simdevice:FuzzActivate
 SOAK_DURATION ?= 10m
 
 PREFIX      ?= /usr/local

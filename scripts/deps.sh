@@ -31,6 +31,10 @@
 #   libtss2-esys-3.0.2-0 libtss2-rc0 libtss2-mu0   the TSS2 libraries that
 #                               systemd-cryptenroll loads at run time (the
 #                               tep-luks systemd interop test)
+#   postgresql                  initdb and postgres (internal/postgres: the
+#                               verifier's PostgreSQL store, the fleet bench)
+#   nats-server                 nats-server (internal/natsd: outbound agents
+#                               over NATS, the fleet bench)
 set -eu
 
 packages="gcc libc6-dev make cmake opensc p11-kit p11-kit-modules
@@ -38,7 +42,7 @@ libp11-kit-dev softhsm2 swtpm swtpm-tools tpm2-tools libtpm2-pkcs11-1
 libtpm2-pkcs11-tools tpm2-abrmd libtss2-tcti-tabrmd0 dbus-daemon
 libtss2-tcti-swtpm0 openssl libengine-pkcs11-openssl gnutls-bin socat
 systemd cryptsetup-bin e2fsprogs ima-evm-utils
-libtss2-esys-3.0.2-0 libtss2-rc0 libtss2-mu0"
+libtss2-esys-3.0.2-0 libtss2-rc0 libtss2-mu0 postgresql nats-server"
 
 missing=""
 for p in $packages; do
