@@ -177,6 +177,9 @@ func (s *SQLite) DeleteHost(ctx context.Context, id string) error {
 		if _, err := tx.ExecContext(ctx, `DELETE FROM reports WHERE host_id = ?`, id); err != nil {
 			return err
 		}
+		if _, err := tx.ExecContext(ctx, `DELETE FROM contacts WHERE host_id = ?`, id); err != nil {
+			return err
+		}
 		_, err := tx.ExecContext(ctx, `DELETE FROM nonces WHERE host_id = ?`, id)
 		return err
 	})

@@ -73,4 +73,16 @@ var migrations = [][]string{{
 	)`,
 	`CREATE INDEX reports_host ON reports (host_id, created)`,
 	`CREATE INDEX reports_created ON reports (created)`,
+}, {
+	// Version 2: the outcome of the verifier's attempts to attest pulled
+	// hosts (contact.go), so that an unreachable one is stale, not
+	// untrusted.
+	`CREATE TABLE contacts (
+		host_id       TEXT PRIMARY KEY,
+		last_report   BIGINT NOT NULL,
+		failing_since BIGINT NOT NULL,
+		failures      INTEGER NOT NULL,
+		last_error    TEXT NOT NULL,
+		updated       BIGINT NOT NULL
+	)`,
 }}

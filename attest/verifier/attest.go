@@ -154,16 +154,25 @@ func (v *Verifier) Pull(ctx context.Context, hostID string) (store.Report, error
 	if h.PullURL == "" {
 		return store.Report{}, fmt.Errorf("%w: host %q pushes its evidence", ErrInvalid, hostID)
 	}
-	req, err := v.Challenge(ctx, hostID)
+	r, err := v.pull(ctx, h)
+	v.contact(hostID, err)
+	return r, err
+}
+
+// pull challenges a host, fetches its evidence and appraises it.
+func (v *Verifier) pull(ctx context.Context, h store.Host) (store.Report, error) {
+	req, err := v.Challenge(ctx, h.ID)
 	if err != nil {
 		return store.Report{}, err
 	}
 	ev, err := v.cfg.Fetcher.Fetch(ctx, h, req)
 	if err != nil {
-		return store.Report{}, fmt.Errorf("fetching evidence from host %q: %w", hostID, err)
+		return store.Report{}, fmt.Errorf("fetching evidence from host %q: %w", h.ID, err)
 	}
-	if ev.HostID != hostID {
-		return store.Report{}, fmt.Errorf("%w: host %q answered as %q", ErrInvalid, hostID, ev.HostID)
+	if ev.HostID != h.ID {
+		// Another host's evidence: appraised as neither, nothing stored.
+		v.cfg.Log.Warn("evidence refused: another host's", "host", h.ID, "evidence_of", ev.HostID)
+		return store.Report{}, fault(attest.FaultEvidenceHost, fmt.Sprintf("host %q answered with evidence of host %q", h.ID, ev.HostID))
 	}
 	return v.Attest(ctx, ev)
 }

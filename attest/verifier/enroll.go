@@ -87,10 +87,8 @@ func checkEnroll(req attest.EnrollRequest, pull Pull) error {
 		return fmt.Errorf("%w: EK or AK public area missing or too large", ErrInvalid)
 	case len(f.Hostname) > maxFactsLen || len(f.OS) > maxFactsLen || len(f.Kernel) > maxFactsLen || len(f.TPMVendor) > maxFactsLen || len(f.TPMFirmware) > maxFactsLen:
 		return fmt.Errorf("%w: host facts longer than %d bytes", ErrInvalid, maxFactsLen)
-	case len(pull.URL) > maxURLLen || len(pull.Cert) > maxEKCert || (pull.URL == "") != (len(pull.Cert) == 0):
-		return fmt.Errorf("%w: a pull URL needs the agent's certificate, both bounded", ErrInvalid)
 	}
-	return nil
+	return checkPull(req.HostID, pull)
 }
 
 // authorise spends the enrolment's one-time token, or finds its EK on
