@@ -3,7 +3,7 @@
 // runtime policy, and keeps signed trust reports; and the operator's
 // commands that talk to it.
 //
-//	tep-verifier serve  --state DIR [--listen ADDR] [--ek-ca FILE]... [--client-ca FILE] [--san NAME]... [--pull-interval D]
+//	tep-verifier serve  --state DIR [--listen ADDR] [--ek-ca FILE]... [--client-ca FILE] [--san NAME]... [--pull-interval D] [--nats URL [--nats-ca FILE] [--nats-creds FILE | --nats-nkey FILE | --nats-user U [--nats-password-file F]]]
 //	tep-verifier token create --state DIR --role admin|auditor|enroll [--ttl D] [--json]
 //	tep-verifier token revoke --state DIR ID
 //	tep-verifier token list   --state DIR [--json]
@@ -16,7 +16,9 @@
 // DIR/tls-cert.pem. token works on DIR's database directly (run it as
 // the service's user, beside the service). The operator commands take
 // --verifier, --ca and --token or TEP_VERIFIER_URL, TEP_VERIFIER_CA and
-// TEP_VERIFIER_TOKEN.
+// TEP_VERIFIER_TOKEN. With --nats, serve also reaches hosts that
+// enrolled in NATS mode, by request/reply on their trust-agent.ID.quote
+// subjects, on the same schedule as pull-mode hosts.
 //
 // Exit status: 0 on success, 1 on any error (printed once, on stderr), 2
 // for a usage error.
@@ -51,7 +53,7 @@ func main() {
 }
 
 const usage = `usage:
-  tep-verifier serve  --state DIR [--listen ADDR] [--ek-ca FILE]... [--client-ca FILE] [--san NAME]... [--pull-interval D]
+  tep-verifier serve  --state DIR [--listen ADDR] [--ek-ca FILE]... [--client-ca FILE] [--san NAME]... [--pull-interval D] [--nats URL [--nats-ca FILE] [--nats-creds FILE | --nats-nkey FILE | --nats-user U [--nats-password-file F]]]
   tep-verifier token create --state DIR --role admin|auditor|enroll [--ttl D] [--json]
   tep-verifier token revoke --state DIR ID
   tep-verifier token list   --state DIR [--json]

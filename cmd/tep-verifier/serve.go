@@ -25,6 +25,7 @@ import (
 	"tep.dev/tep/attest/appraise"
 	"tep.dev/tep/attest/credential"
 	"tep.dev/tep/attest/ekcert"
+	"tep.dev/tep/attest/natsquote"
 	"tep.dev/tep/attest/verifier"
 )
 
@@ -47,6 +48,7 @@ type serveConfig struct {
 	ekCA, san                         listFlag
 	pullInterval, pullTimeout         time.Duration
 	allowSHA1                         bool
+	nats                              natsquote.ConnConfig
 }
 
 func parseServe(args []string, stderr io.Writer) (serveConfig, error) {
@@ -62,6 +64,7 @@ func parseServe(args []string, stderr io.Writer) (serveConfig, error) {
 	fs.DurationVar(&c.pullTimeout, "pull-timeout", 30*time.Second, "bound of one pull")
 	fs.BoolVar(&c.allowSHA1, "allow-sha1", false, "accept quotes whose only bank is SHA-1")
 	fs.StringVar(&c.logLevel, "log-level", "info", "debug, info, warn or error")
+	c.nats.Flags(fs)
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}
@@ -115,9 +118,18 @@ func runServe(ctx context.Context, args []string, stderr io.Writer) error {
 		return err
 	}
 	ap := appraise.New(appraise.Config{Store: s, Key: key, AllowSHA1Only: c.allowSHA1})
+	fetch := verifier.Transports{"https": &api.Fetcher{Cert: cert}}
+	if c.nats.URL != "" {
+		nc, err := connectNATS(c.nats, log)
+		if err != nil {
+			return err
+		}
+		defer nc.Close()
+		fetch[natsquote.Scheme] = &natsquote.Fetcher{Conn: nc}
+	}
 	v := verifier.New(verifier.Config{
 		Store: s, EK: ek, Credential: credential.Make, Appraiser: ap, Policies: ap,
-		Fetcher: &api.Fetcher{Cert: cert}, Log: log,
+		Fetcher: fetch, Log: log,
 	})
 	ln, err := net.Listen("tcp", c.listen)
 	if err != nil {
