@@ -140,6 +140,9 @@ func Connect(c ConnConfig, log *slog.Logger) (*nats.Conn, error) {
 		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
 			log.Warn("NATS disconnected", "err", err)
 		}),
+		nats.ReconnectErrHandler(func(_ *nats.Conn, err error) {
+			log.Warn("NATS connection attempt failed", "err", err)
+		}),
 		nats.ReconnectHandler(func(nc *nats.Conn) {
 			log.Info("NATS reconnected", "server", nc.ConnectedUrlRedacted(), "reconnects", nc.Stats().Reconnects)
 		}),
