@@ -41,8 +41,8 @@ func (q quoter) Quote(req attest.QuoteRequest) (attest.Evidence, error) {
 // rig is a nats-server with TLS, a verifier user with a password and an
 // agent NKey, and the files a client needs.
 type rig struct {
-	srv                        *natsd.Server
-	dir, caFile                string
+	srv                       *natsd.Server
+	dir, caFile               string
 	agentSeed, verifierPWFile string
 }
 
