@@ -10,31 +10,8 @@ build=${BUILD:-build}
 build=$(cd "$build" && pwd)
 tc=$build/tep-config
 dir=$(mktemp -d "${TMPDIR:-/tmp}/tep-config-demo.XXXXXX")
-pid=
-cleanup() {
-	if [ -n "$pid" ]; then
-		kill "$pid" 2>/dev/null || true
-		wait "$pid" 2>/dev/null || true
-	fi
-	rm -rf "$dir"
-}
-trap cleanup EXIT INT TERM
-
-say() { printf '\n\033[1m$ %s\033[0m\n' "$*"; }
-show() { say "$*"; "$@"; }
-
-# swtpm on unix sockets: no port to pick. Its control socket is PATH.ctrl.
-mkdir -p "$dir/tpm"
-swtpm socket --tpm2 --tpmstate dir="$dir/tpm" --flags not-need-init,startup-clear \
-	--server type=unixio,path="$dir/swtpm.sock" --ctrl type=unixio,path="$dir/swtpm.sock.ctrl" >"$dir/swtpm.log" 2>&1 &
-pid=$!
-tpm=swtpm:unix:$dir/swtpm.sock
-i=0
-until [ -S "$dir/swtpm.sock" ] && [ -S "$dir/swtpm.sock.ctrl" ]; do
-	i=$((i + 1))
-	[ $i -le 50 ] || { echo "swtpm did not start" >&2; exit 1; }
-	sleep 0.1
-done
+. "$(dirname "$0")/demo-lib.sh"
+start_swtpm
 
 cd "$dir"
 echo

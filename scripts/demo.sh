@@ -51,5 +51,7 @@ openssl ecparam -genkey -name secp384r1 2>/dev/null | openssl ec -pubout -out "$
 show "$build/tep-provision" device --tpm sim --policy-key "$state/policy.pub" --aes-key "$state/config.key" --shred
 show "$build/tep-provision" device-key --tpm sim --curve p384
 BUILD="$build" ./scripts/demo-config.sh
+BUILD="$build" ./scripts/demo-luks.sh
+BUILD="$build" ./scripts/demo-attest.sh
 echo
 echo "demo done: tepd stops and its state directory is removed"

@@ -74,7 +74,7 @@ func runEnroll(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	fs.StringVar(&cfg.IMALog, "ima-log", "", "IMA measurement list (default: the kernel's)")
 	fs.StringVar(&cfg.BootLog, "boot-log", "", "TCG boot event log (default: the kernel's)")
 	asJSON := fs.Bool("json", false, "print JSON")
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if cfg.Verifier == "" || *caFile == "" {
@@ -157,7 +157,7 @@ func runServe(ctx context.Context, args []string, stderr io.Writer) error {
 	fs.SetOutput(stderr)
 	c.register(fs)
 	listen := fs.String("listen", ":9443", "address to serve the verifier's quote requests on")
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	cfg, err := agentsvc.LoadConfig(c.state)
@@ -214,7 +214,7 @@ func runPush(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	var nc natsquote.ConnConfig
 	nc.Flags(fs)
 	hostID := fs.String("host-id", "", "NATS mode: the host id this agent enrolled as (default: the enrolled one)")
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if *interval < time.Second {

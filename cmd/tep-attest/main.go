@@ -62,6 +62,16 @@ const usage = `usage:
 // usageError is a command line that cannot be run: exit status 2.
 type usageError struct{ msg string }
 
+// parseFlags parses args into fs; a flag it does not know, or a bad value,
+// is a usage error (exit status 2), --help is flag.ErrHelp.
+func parseFlags(fs *flag.FlagSet, args []string) error {
+	err := fs.Parse(args)
+	if err == nil || errors.Is(err, flag.ErrHelp) {
+		return err
+	}
+	return usageError{err.Error()}
+}
+
 func (e usageError) Error() string { return e.msg + "\n" + usage }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {

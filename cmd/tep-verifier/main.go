@@ -59,10 +59,22 @@ const usage = `usage:
   tep-verifier token list   --state DIR [--json]
   tep-verifier hosts   [--verifier URL --ca FILE --token T] [--json]
   tep-verifier reports [--verifier URL --ca FILE --token T] [--host ID] [--latest] [--since T] [--until T] [--json]
-  tep-verifier flavors list | add FILE | import --from-host ID  [--verifier URL --ca FILE --token T] [--json]`
+  tep-verifier flavors list | add FILE | import --from-host ID  [--verifier URL --ca FILE --token T] [--json]
+  tep-verifier templates list | add FILE  [--verifier URL --ca FILE --token T] [--json]
+  tep-verifier groups list | add FILE  [--verifier URL --ca FILE --token T] [--json]`
 
 // usageError is a command line that cannot be run: exit status 2.
 type usageError struct{ msg string }
+
+// parseFlags parses args into fs; a flag it does not know, or a bad value,
+// is a usage error (exit status 2), --help is flag.ErrHelp.
+func parseFlags(fs *flag.FlagSet, args []string) error {
+	err := fs.Parse(args)
+	if err == nil || errors.Is(err, flag.ErrHelp) {
+		return err
+	}
+	return usageError{err.Error()}
+}
 
 func (e usageError) Error() string { return e.msg + "\n" + usage }
 
@@ -80,7 +92,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	case "reports":
 		return runReports(ctx, args[1:], stdout, stderr)
 	case "flavors":
-		return runFlavors(ctx, args[1:], stdout, stderr)
+		return runPolicies(ctx, flavorsKind, args[1:], stdout, stderr)
+	case "templates":
+		return runPolicies(ctx, templatesKind, args[1:], stdout, stderr)
+	case "groups":
+		return runPolicies(ctx, groupsKind, args[1:], stdout, stderr)
 	case "-h", "--help", "help":
 		fmt.Fprintln(stdout, usage)
 		return nil

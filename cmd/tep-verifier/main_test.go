@@ -10,7 +10,7 @@ import (
 )
 
 func TestUsage(t *testing.T) {
-	for _, args := range [][]string{nil, {"frobnicate"}, {"token"}, {"token", "mint", "--state", "x"}, {"serve"}, {"flavors"}} {
+	for _, args := range [][]string{nil, {"frobnicate"}, {"token"}, {"token", "mint", "--state", "x"}, {"serve"}, {"flavors"}, {"templates"}, {"templates", "import", "--from-host", "h"}, {"groups", "frob"}} {
 		var out, errOut bytes.Buffer
 		err := run(context.Background(), args, &out, &errOut)
 		var ue usageError

@@ -49,7 +49,7 @@ func runHosts(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs := flag.NewFlagSet("hosts", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	o.register(fs)
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	c, err := o.client()
@@ -85,7 +85,7 @@ func runReports(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	since := fs.String("since", "", "reports from this RFC 3339 time")
 	until := fs.String("until", "", "reports before this RFC 3339 time")
 	limit := fs.Int("limit", 50, "at most this many")
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	c, err := o.client()
@@ -135,16 +135,37 @@ func faultNames(body json.RawMessage) string {
 	return s
 }
 
-func runFlavors(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+// A policyKind is one of the signed policies the verifier keeps:
+// flavors, flavor templates, flavor groups.
+type policyKind struct {
+	name, path string
+	importable bool // flavors can be imported from a golden host
+}
+
+var (
+	flavorsKind   = policyKind{"flavors", "/v1/flavors", true}
+	templatesKind = policyKind{"templates", "/v1/flavor-templates", false}
+	groupsKind    = policyKind{"groups", "/v1/flavor-groups", false}
+)
+
+// runPolicies lists, adds or (flavors only) imports policies of kind k.
+func runPolicies(ctx context.Context, k policyKind, args []string, stdout, stderr io.Writer) error {
+	verbs := "list or add FILE"
+	if k.importable {
+		verbs = "list, add FILE or import --from-host ID"
+	}
 	if len(args) == 0 {
-		return usageError{"flavors: list, add FILE or import --from-host ID"}
+		return usageError{k.name + ": " + verbs}
 	}
 	var o opFlags
-	fs := flag.NewFlagSet("flavors "+args[0], flag.ContinueOnError)
+	fs := flag.NewFlagSet(k.name+" "+args[0], flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	o.register(fs)
-	from := fs.String("from-host", "", "import: the golden host whose last verified evidence makes the flavors")
-	if err := fs.Parse(args[1:]); err != nil {
+	var from *string
+	if k.importable {
+		from = fs.String("from-host", "", "import: the golden host whose last verified evidence makes the flavors")
+	}
+	if err := parseFlags(fs, args[1:]); err != nil {
 		return err
 	}
 	c, err := o.client()
@@ -154,25 +175,28 @@ func runFlavors(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	var out []api.Policy
 	switch args[0] {
 	case "list":
-		err = c.Do(ctx, http.MethodGet, "/v1/flavors", nil, &out)
+		err = c.Do(ctx, http.MethodGet, k.path, nil, &out)
 	case "add":
 		if fs.NArg() != 1 {
-			return usageError{"flavors add: one FILE"}
+			return usageError{k.name + " add: one FILE"}
 		}
 		b, rerr := os.ReadFile(fs.Arg(0))
 		if rerr != nil {
 			return rerr
 		}
 		var p api.Policy
-		err = c.Do(ctx, http.MethodPost, "/v1/flavors", b, &p)
+		err = c.Do(ctx, http.MethodPost, k.path, b, &p)
 		out = []api.Policy{p}
 	case "import":
+		if !k.importable {
+			return usageError{k.name + ": " + verbs}
+		}
 		if *from == "" {
 			return usageError{"flavors import: --from-host is required"}
 		}
 		err = c.Do(ctx, http.MethodPost, "/v1/flavors/import", api.ImportBody{HostID: *from}, &out)
 	default:
-		return usageError{fmt.Sprintf("flavors %q: list, add or import", args[0])}
+		return usageError{fmt.Sprintf("%s %q: %s", k.name, args[0], verbs)}
 	}
 	if err != nil {
 		return err
@@ -181,7 +205,7 @@ func runFlavors(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		return printJSON(stdout, out)
 	}
 	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "FLAVOR\tNAME\tCREATED")
+	fmt.Fprintln(tw, "ID\tNAME\tCREATED")
 	for _, p := range out {
 		fmt.Fprintf(tw, "%s\t%s\t%s\n", p.ID, p.Name, when(p.Created))
 	}

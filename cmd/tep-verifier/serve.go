@@ -65,7 +65,7 @@ func parseServe(args []string, stderr io.Writer) (serveConfig, error) {
 	fs.BoolVar(&c.allowSHA1, "allow-sha1", false, "accept quotes whose only bank is SHA-1")
 	fs.StringVar(&c.logLevel, "log-level", "info", "debug, info, warn or error")
 	c.nats.Flags(fs)
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return c, err
 	}
 	if c.state == "" {

@@ -34,7 +34,7 @@ func runToken(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	role := fs.String("role", "", "admin, auditor, or enroll (a one-time enrolment token)")
 	ttl := fs.Duration("ttl", 0, "lifetime; 0: none (enrolment tokens default to 24h)")
 	asJSON := fs.Bool("json", false, "print JSON")
-	if err := fs.Parse(args[1:]); err != nil {
+	if err := parseFlags(fs, args[1:]); err != nil {
 		return err
 	}
 	s, err := openStore(*state)
