@@ -168,6 +168,10 @@ func natsRestart(t *testing.T, f *fleet, bus *natsBus, v *verifier.Verifier, dev
 	down := make([]int, len(devs))
 	for i, d := range devs {
 		down[i] = reportsOf(t, f.s, d.id)
+		var h api.Host
+		if err := f.auditor.Do(context.Background(), "GET", "/v1/hosts/"+d.id, nil, &h); err != nil || h.Contact == nil || !h.Contact.Stale {
+			t.Errorf("GET /v1/hosts/%s while NATS is down: contact %+v, %v; want stale", d.id, h.Contact, err)
+		}
 		if c := contact(d.id); c.LastError == "" || c.LastReport.IsZero() {
 			t.Errorf("%s while NATS is down: contact %+v, want a failure after a report", d.id, c)
 		}
@@ -184,6 +188,10 @@ func natsRestart(t *testing.T, f *fleet, bus *natsBus, v *verifier.Verifier, dev
 		waitUntil(t, d.id+" attested again after the restart", func() bool {
 			return !contact(d.id).Stale() && reportsOf(t, f.s, d.id) > down[i]
 		})
+		var h api.Host
+		if err := f.auditor.Do(context.Background(), "GET", "/v1/hosts/"+d.id, nil, &h); err != nil || h.Contact == nil || h.Contact.Stale {
+			t.Errorf("GET /v1/hosts/%s after the restart: contact %+v, %v; want not stale", d.id, h.Contact, err)
+		}
 		if n := agents[i].nc.Stats().Reconnects; n < 1 {
 			t.Errorf("agent of %s: %d reconnections, want at least 1", d.id, n)
 		}

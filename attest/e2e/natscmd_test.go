@@ -110,6 +110,9 @@ func TestNATSCommands(t *testing.T) {
 	if rs[0].Trusted || !strings.Contains(string(rs[0].Report), "FlavorMissing") {
 		t.Errorf("report without flavors: trusted %v, %s", rs[0].Trusted, rs[0].Report)
 	}
+	if out, err := exec.Command(verifierBin, "hosts", "--verifier", url, "--ca", caFile, "--token", adminToken).Output(); err != nil || !strings.Contains(string(out), "nats") {
+		t.Errorf("tep-verifier hosts: %v\n%s; want box-n in NATS mode", err, out)
+	}
 	if err := run.Process.Signal(os.Interrupt); err != nil {
 		t.Fatal(err)
 	}
