@@ -155,7 +155,11 @@ func (v *Verifier) Pull(ctx context.Context, hostID string) (store.Report, error
 		return store.Report{}, fmt.Errorf("%w: host %q pushes its evidence", ErrInvalid, hostID)
 	}
 	r, err := v.pull(ctx, h)
-	v.contact(hostID, err)
+	// A conflict means another replica stored a report from the same
+	// state meanwhile: the host was attested, so it is not stale.
+	if !errors.Is(err, ErrConflict) {
+		v.contact(hostID, err)
+	}
 	return r, err
 }
 
