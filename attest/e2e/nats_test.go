@@ -79,6 +79,33 @@ func TestNATS(t *testing.T) {
 		}
 	})
 
+	t.Run("replicas at once", func(t *testing.T) {
+		// Both replicas pull one host at the same moment: one report is
+		// stored from each state, the other pull gets ErrConflict, and
+		// the host is not stale (it was just attested).
+		conflicts := 0
+		for range 10 {
+			errs := make([]error, 2)
+			var wg sync.WaitGroup
+			for i, v := range []*verifier.Verifier{v1, v2} {
+				wg.Go(func() { _, errs[i] = v.Pull(ctx, a.id) })
+			}
+			wg.Wait()
+			for _, err := range errs {
+				switch {
+				case errors.Is(err, verifier.ErrConflict):
+					conflicts++
+				case err != nil:
+					t.Fatalf("concurrent pull: %v", err)
+				}
+			}
+			if c, err := v1.Contact(ctx, a.id); err != nil || c.Stale() {
+				t.Fatalf("after concurrent pulls (%v): contact %+v, %v; want not stale", errs, c, err)
+			}
+		}
+		t.Logf("%d of 20 concurrent pulls lost to the other replica's report", conflicts)
+	})
+
 	t.Run("another host's evidence", func(t *testing.T) {
 		agentA.stop()
 		before := snapshot(t, f.s, a.id, b.id)
