@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
+
 	"tep.dev/tep/attest"
 	"tep.dev/tep/attest/agentsvc"
 	"tep.dev/tep/attest/api"
@@ -22,8 +24,10 @@ import (
 // TestNATS enrols two swtpm devices in NATS mode and attests them over
 // a nats-server with TLS and credentials (agents with an NKey, verifiers
 // with a password), from two verifier replicas on one store: trusted;
-// then a device that answers with another host's evidence, refused with
-// nothing stored; then the server killed and restarted mid-run, the
+// two replicas pulling one host at once; a device that answers with
+// another host's evidence, refused with nothing stored; an agent that
+// comes online, attested at once by one replica of the queue group;
+// then the server killed and restarted mid-run, the
 // hosts stale while it is down and trusted again once the agents have
 // reconnected. The steps share the fleet and run in order.
 func TestNATS(t *testing.T) {
@@ -35,7 +39,8 @@ func TestNATS(t *testing.T) {
 	b.advance(t, 50)
 	f := newFleet(t, ca, nil)
 	bus := newNATSBus(t)
-	v1, v2 := bus.replica(t, f, ca), bus.replica(t, f, ca)
+	v1, nc1 := bus.replica(t, f, ca)
+	v2, nc2 := bus.replica(t, f, ca)
 
 	agentClient := f.client(t, "", nil)
 	for _, d := range []*device{a, b} {
@@ -137,6 +142,32 @@ func TestNATS(t *testing.T) {
 		agentA = bus.serveNATS(top, a.id, a.agent)
 		if r, err := v1.Pull(ctx, a.id); err != nil || !r.Trusted {
 			t.Fatalf("%s's own agent back: trusted %v, %v", a.id, r.Trusted, err)
+		}
+	})
+
+	t.Run("announced", func(t *testing.T) {
+		// The replicas in the queue group attest an agent that comes
+		// online at once, with no schedule running.
+		lctx, stopListen := context.WithCancel(ctx)
+		var wg sync.WaitGroup
+		for _, r := range []struct {
+			v  *verifier.Verifier
+			nc *nats.Conn
+		}{{v1, nc1}, {v2, nc2}} {
+			subs := r.nc.NumSubscriptions()
+			wg.Go(func() {
+				natsquote.Listen(lctx, r.nc, 0, 0, func(ctx context.Context, id string) { r.v.Pull(ctx, id) }, nil)
+			})
+			waitUntil(t, "a replica in the queue group", func() bool { return r.nc.NumSubscriptions() > subs && r.nc.Flush() == nil })
+		}
+		defer func() { stopListen(); wg.Wait() }()
+		before := reportsOf(t, f.s, b.id)
+		agentB.stop()
+		agentB.nc.Close()
+		agentB = bus.serveNATS(top, b.id, b.agent)
+		waitUntil(t, b.id+" attested on its announcement", func() bool { return reportsOf(t, f.s, b.id) > before })
+		if c, err := v1.Contact(ctx, b.id); err != nil || c.Stale() {
+			t.Errorf("contact of %s after its announcement = %+v, %v; want not stale", b.id, c, err)
 		}
 	})
 

@@ -122,7 +122,7 @@ func (b *natsBus) serveNATS(t testing.TB, hostID string, d natsquote.Device) *na
 // replica is a verifier on f's store that reaches NATS-mode hosts
 // through its own NATS connection, as a tep-verifier serve --nats on
 // the same database would.
-func (b *natsBus) replica(t testing.TB, f *fleet, caDir string) *verifier.Verifier {
+func (b *natsBus) replica(t testing.TB, f *fleet, caDir string) (*verifier.Verifier, *nats.Conn) {
 	t.Helper()
 	nc := b.conn(t, natsquote.ConnConfig{User: "verifier", PasswordFile: b.pwFile, Name: "verifier"})
 	ap := appraise.New(appraise.Config{Store: f.s, Key: f.key, PolicyTTL: -1})
@@ -130,7 +130,7 @@ func (b *natsBus) replica(t testing.TB, f *fleet, caDir string) *verifier.Verifi
 		Store: f.s, EK: ekChecker{certPool(t, swtpm.RootCert(caDir)), certPool(t, swtpm.IssuerCert(caDir))},
 		Credential: credential.Make, Appraiser: ap, Policies: ap, PendingNonces: 64,
 		Fetcher: verifier.Transports{"https": &api.Fetcher{Cert: f.cert}, natsquote.Scheme: &natsquote.Fetcher{Conn: nc}},
-	})
+	}), nc
 }
 
 // waitUntil polls ok until it holds, failing the test after a generous

@@ -49,7 +49,21 @@ func Serve(ctx context.Context, nc *nats.Conn, hostID string, d Device, log *slo
 		return fmt.Errorf("subscribing to %s: %w", QuoteSubject(hostID), err)
 	}
 	log.Info("answering quote requests over NATS", "subject", sub.Subject)
-	<-ctx.Done()
+	// Announce now and after every reconnection, so that a verifier
+	// attests at once. nats.go holds the connection's lock from a
+	// reconnection until the subscriptions are sent again, so the
+	// announcement reaches the server after the subscription.
+	status := nc.StatusChanged(nats.CONNECTED)
+	defer nc.RemoveStatusListener(status)
+	announce(nc, hostID, log)
+	for done := false; !done; {
+		select {
+		case <-ctx.Done():
+			done = true
+		case <-status:
+			announce(nc, hostID, log)
+		}
+	}
 	if err := sub.Drain(); err != nil {
 		log.Warn("draining the quote subscription", "err", err)
 	}

@@ -291,3 +291,95 @@ func TestURL(t *testing.T) {
 		t.Error("IsURL does not tell NATS URLs from others")
 	}
 }
+
+// TestListen runs two verifier replicas in the queue group: the agent's
+// announcement at start, after a server restart, and announcements that
+// anyone sends each reach one replica; a host announced again within the
+// quiet time is not attested again by the same replica.
+func TestListen(t *testing.T) {
+	r := newRig(t)
+	var mu sync.Mutex
+	got := map[string][]string{} // replica -> hosts
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	var replicas []*nats.Conn
+	for _, name := range []string{"r1", "r2"} {
+		nc := connect(t, ConnConfig{URL: r.srv.URL, User: "verifier", PasswordFile: r.verifierPWFile, CAFile: r.caFile, BackoffMin: 50 * time.Millisecond}, nil)
+		wg.Go(func() {
+			err := Listen(ctx, nc, time.Hour, 0, func(_ context.Context, id string) {
+				mu.Lock()
+				got[name] = append(got[name], id)
+				mu.Unlock()
+			}, nil)
+			if err != nil {
+				t.Error(err)
+			}
+		})
+		waitFor(t, "the replica in the queue group", func() bool { return nc.NumSubscriptions() == 1 && nc.Flush() == nil })
+		replicas = append(replicas, nc)
+	}
+	defer func() { cancel(); wg.Wait() }()
+	calls := func() (n int, hosts map[string]int) {
+		mu.Lock()
+		defer mu.Unlock()
+		hosts = map[string]int{}
+		for _, ids := range got {
+			n += len(ids)
+			for _, id := range ids {
+				hosts[id]++
+			}
+		}
+		return n, hosts
+	}
+
+	agent := connect(t, r.agentConf(), nil)
+	serve(t, agent, "h1", quoter{hostID: "h1"})
+	waitFor(t, "h1's announcement", func() bool { n, _ := calls(); return n == 1 })
+	// Announced again, h1 is within the quiet time of the replica that
+	// took it; the other may take it once.
+	if err := r.srv.Restart(); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the agent back", func() bool { return agent.Stats().Reconnects >= 1 && agent.IsConnected() })
+	for _, nc := range replicas {
+		waitFor(t, "the replicas back", func() bool { return nc.IsConnected() && nc.Flush() == nil })
+	}
+	pub := connect(t, r.agentConf(), nil)
+	const n = 40
+	for i := range n {
+		if err := pub.Publish(OnlineSubject(fmt.Sprintf("x%d.site", i)), nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	pub.Publish(Prefix+"x0.quote", nil) // not an announcement
+	waitFor(t, "the announcements", func() bool { n2, _ := calls(); return n2 >= n+1 })
+	pub.Flush()
+	total, hosts := calls()
+	if hosts["h1"] < 1 || hosts["h1"] > 2 {
+		t.Errorf("h1 attested %d times, want 1 or 2 (once per replica at most)", hosts["h1"])
+	}
+	for i := range n {
+		if id := fmt.Sprintf("x%d.site", i); hosts[id] != 1 {
+			t.Errorf("%s attested %d times, want once", id, hosts[id])
+		}
+	}
+	if total != n+hosts["h1"] {
+		t.Errorf("%d calls, want %d: %v", total, n+hosts["h1"], hosts)
+	}
+	mu.Lock()
+	if len(got["r1"]) == 0 || len(got["r2"]) == 0 {
+		t.Errorf("replicas took %d and %d announcements, want both some", len(got["r1"]), len(got["r2"]))
+	}
+	mu.Unlock()
+}
+
+func TestHostOf(t *testing.T) {
+	for subj, want := range map[string]string{
+		OnlineSubject("web-1"): "web-1", OnlineSubject("a.b"): "a.b",
+		QuoteSubject("web-1"): "", OnlinePrefix: "", "other": "",
+	} {
+		if got := hostOf(subj); got != want {
+			t.Errorf("hostOf(%q) = %q, want %q", subj, got, want)
+		}
+	}
+}

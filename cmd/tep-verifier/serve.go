@@ -118,7 +118,7 @@ func runServe(ctx context.Context, args []string, stderr io.Writer) error {
 		return err
 	}
 	ap := appraise.New(appraise.Config{Store: s, Key: key, AllowSHA1Only: c.allowSHA1})
-	fetch := verifier.Transports{"https": &api.Fetcher{Cert: cert}}
+	fetch := transports{"https": &api.Fetcher{Cert: cert}}
 	if c.nats.URL != "" {
 		nc, err := connectNATS(c.nats, log)
 		if err != nil {
@@ -129,7 +129,7 @@ func runServe(ctx context.Context, args []string, stderr io.Writer) error {
 	}
 	v := verifier.New(verifier.Config{
 		Store: s, EK: ek, Credential: credential.Make, Appraiser: ap, Policies: ap,
-		Fetcher: fetch, Log: log,
+		Fetcher: verifier.Transports(fetch), Log: log,
 	})
 	ln, err := net.Listen("tcp", c.listen)
 	if err != nil {
@@ -143,6 +143,9 @@ func runServe(ctx context.Context, args []string, stderr io.Writer) error {
 	}
 	if c.pullInterval > 0 {
 		go v.PullLoop(ctx, c.pullInterval, c.pullTimeout, 0)
+	}
+	if nc := fetch.natsConn(); nc != nil {
+		go listenNATS(ctx, nc, v, c.pullTimeout, log)
 	}
 	go func() {
 		<-ctx.Done()
