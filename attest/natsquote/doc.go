@@ -11,6 +11,11 @@
 // schedule (and whatever shares it among replicas) covers NATS hosts as
 // it covers HTTPS ones.
 //
+// Announcements: the agent publishes on [OnlineSubject]
+// "trust-agent-online.ID" at start and after every reconnection; the
+// verifier replicas [Listen] in the queue group [Queue], so that one of
+// them attests the host at once rather than at its next scheduled pull.
+//
 // Nothing in a NATS message is trusted for its transport: the evidence
 // is signed by the host's activated AK over a nonce the verifier issued
 // once, so a stranger that answers on a host's subject can only fail the
@@ -20,6 +25,6 @@
 //
 // Concurrency: [Serve] answers one quote at a time (nats.go delivers a
 // subscription's messages in order); a [Fetcher] is safe for concurrent
-// use. [Connect] returns a connection that reconnects forever with
+// use; [Listen] runs at most its parallel attestations at once. [Connect] returns a connection that reconnects forever with
 // capped exponential backoff; nats.go resubscribes after a reconnect.
 package natsquote
