@@ -1,6 +1,7 @@
 package api
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -10,6 +11,7 @@ import (
 	"time"
 
 	"tep.dev/tep/attest"
+	"tep.dev/tep/attest/report"
 	"tep.dev/tep/attest/store"
 	"tep.dev/tep/attest/verifier"
 )
@@ -87,17 +89,22 @@ func (s *Server) challenge(w http.ResponseWriter, r *http.Request) (int, any, er
 }
 
 func (s *Server) evidence(w http.ResponseWriter, r *http.Request) (int, any, error) {
+	body, giveBack, err := s.readEvidence(w, r)
+	defer giveBack()
+	if err != nil {
+		return 0, nil, err
+	}
 	release, err := s.admitEvidence(r.Context())
 	if err != nil {
 		return 0, nil, err
 	}
 	defer release()
 	var ev attest.Evidence
-	if err := decode(w, r, s.cfg.MaxEvidence, &ev); err != nil {
+	if err := decodeJSON(body, &ev); err != nil {
 		return 0, nil, err
 	}
 	rep, err := s.v.Attest(r.Context(), ev)
-	return http.StatusCreated, reportView(rep), err
+	return http.StatusCreated, s.reportView(rep), err
 }
 
 func (s *Server) hosts(_ http.ResponseWriter, r *http.Request) (int, any, error) {
@@ -136,7 +143,7 @@ func (s *Server) setFlavorGroup(w http.ResponseWriter, r *http.Request) (int, an
 
 func (s *Server) pull(_ http.ResponseWriter, r *http.Request) (int, any, error) {
 	rep, err := s.v.Pull(r.Context(), r.PathValue("id"))
-	return http.StatusCreated, reportView(rep), err
+	return http.StatusCreated, s.reportView(rep), err
 }
 
 func (s *Server) enrollment(_ http.ResponseWriter, r *http.Request) (int, any, error) {
@@ -152,7 +159,10 @@ func (s *Server) allowEK(w http.ResponseWriter, r *http.Request) (int, any, erro
 	if len(b.EKPublic) == 0 {
 		return 0, nil, fmt.Errorf("%w: no ek_public", verifier.ErrInvalid)
 	}
-	h := verifier.EKHash(b.EKPublic)
+	h, err := verifier.EKHash(b.EKPublic)
+	if err != nil {
+		return 0, nil, err
+	}
 	return http.StatusOK, map[string]string{"ek_sha256": h}, s.v.Store().AllowEK(r.Context(), h)
 }
 
@@ -209,25 +219,46 @@ func (s *Server) reports(_ http.ResponseWriter, r *http.Request) (int, any, erro
 		}
 	}
 	rs, err := s.v.Store().Reports(r.Context(), q)
-	return http.StatusOK, reportViews(rs), err
+	return http.StatusOK, s.reportViews(rs), err
 }
 
 func (s *Server) latest(_ http.ResponseWriter, r *http.Request) (int, any, error) {
 	rs, err := s.v.Store().Latest(r.Context())
-	return http.StatusOK, reportViews(rs), err
+	return http.StatusOK, s.reportViews(rs), err
 }
 
 func (s *Server) report(_ http.ResponseWriter, r *http.Request) (int, any, error) {
 	rep, err := s.v.Store().Report(r.Context(), r.PathValue("id"))
-	return http.StatusOK, reportView(rep), notFound(err, "report")
+	return http.StatusOK, s.reportView(rep), notFound(err, "report")
 }
 
-func reportViews(rs []store.Report) []Report {
+func (s *Server) reportViews(rs []store.Report) []Report {
 	out := make([]Report, 0, len(rs))
 	for _, r := range rs {
-		out = append(out, reportView(r))
+		out = append(out, s.reportView(r))
 	}
 	return out
+}
+
+// reportView shows a stored report as its JWS says, when the server
+// has the report key (Config.ReportKey).
+func (s *Server) reportView(r store.Report) Report {
+	if s.cfg.ReportKey == nil || r.ID == "" {
+		return reportView(r)
+	}
+	rep, err := report.Verify(r.JWS, s.cfg.ReportKey)
+	if err != nil {
+		s.log.Error("stored report tampered with", "report", r.ID, "host", r.HostID, "err", err)
+		return Report{ID: r.ID, HostID: r.HostID, Created: r.Created, JWS: r.JWS}
+	}
+	body, err := json.Marshal(rep)
+	if err != nil {
+		return Report{ID: r.ID, HostID: r.HostID, Created: r.Created, JWS: r.JWS}
+	}
+	if rep.HostID != r.HostID || rep.Trusted != r.Trusted || !bytes.Equal(body, r.Body) {
+		s.log.Error("stored report differs from its JWS", "report", r.ID, "host", r.HostID)
+	}
+	return Report{ID: r.ID, HostID: rep.HostID, Created: rep.Time, Trusted: rep.Trusted, Report: body, JWS: r.JWS}
 }
 
 // queryTime reads an RFC 3339 time from the query string.

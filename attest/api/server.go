@@ -3,6 +3,7 @@ package api
 import (
 	"bytes"
 	"context"
+	"crypto"
 	"crypto/subtle"
 	"encoding/json"
 	"errors"
@@ -13,6 +14,7 @@ import (
 	"runtime"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"tep.dev/tep/attest/store"
@@ -44,19 +46,31 @@ type Config struct {
 	// policies (MaxPolicy).
 	MaxBody, MaxEvidence, MaxPolicy int64
 	RequestTimeout                  time.Duration
-	// Appraisals bounds the evidence requests read and appraised at
-	// once (default: twice the CPUs), so that a flood of large bodies
-	// cannot take all memory and CPU from the other hosts.
+	// Appraisals bounds the evidence requests appraised at once
+	// (default: twice the CPUs), so that a flood cannot take all CPU
+	// from the other hosts. A request takes its slot only once its body
+	// has arrived: a client that sends slowly holds no slot.
 	Appraisals int
+	// EvidenceMemory bounds the bytes of evidence bodies being read at
+	// once (default Appraisals times MaxEvidence); a body that finds it
+	// spent is refused as busy. A slow client holds only what it sent.
+	EvidenceMemory int64
+	// ReportKey is the public key of the report-signing key. With it a
+	// report is shown as its JWS says (host, time, trusted, body), not
+	// as the store's columns say, so that an edited row cannot show a
+	// host trusted; a report whose JWS does not verify is shown
+	// untrusted, without a body. Without it the columns are shown.
+	ReportKey crypto.PublicKey
 }
 
 // Server serves the verifier's API.
 type Server struct {
-	cfg   Config
-	v     *verifier.Verifier
-	log   *slog.Logger
-	admit chan struct{}
-	mux   *http.ServeMux
+	cfg    Config
+	v      *verifier.Verifier
+	log    *slog.Logger
+	admit  chan struct{}
+	memory budget
+	mux    *http.ServeMux
 }
 
 // New returns a Server; cfg is copied.
@@ -79,7 +93,11 @@ func New(cfg Config) *Server {
 	if cfg.Appraisals <= 0 {
 		cfg.Appraisals = 2 * runtime.GOMAXPROCS(0)
 	}
+	if cfg.EvidenceMemory <= 0 {
+		cfg.EvidenceMemory = int64(cfg.Appraisals) * cfg.MaxEvidence
+	}
 	s := &Server{cfg: cfg, v: cfg.Verifier, log: cfg.Log, admit: make(chan struct{}, cfg.Appraisals), mux: http.NewServeMux()}
+	s.memory.left = cfg.EvidenceMemory
 	s.routes()
 	return s
 }
@@ -174,6 +192,10 @@ func decode(w http.ResponseWriter, r *http.Request, limit int64, v any) error {
 	if err != nil {
 		return err
 	}
+	return decodeJSON(body, v)
+}
+
+func decodeJSON(body []byte, v any) error {
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
@@ -183,6 +205,56 @@ func decode(w http.ResponseWriter, r *http.Request, limit int64, v any) error {
 		return fmt.Errorf("%w: data after the JSON value", errBadJSON)
 	}
 	return nil
+}
+
+// budget is a count of bytes that readers take as their data arrives.
+type budget struct {
+	mu   sync.Mutex
+	left int64
+}
+
+func (b *budget) take(n int64) bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if n > b.left {
+		return false
+	}
+	b.left -= n
+	return true
+}
+
+func (b *budget) give(n int64) {
+	b.mu.Lock()
+	b.left += n
+	b.mu.Unlock()
+}
+
+// readEvidence reads an evidence body of at most MaxEvidence bytes into
+// a buffer that grows as bytes arrive, taking each growth from the
+// memory budget; release gives it back. A client that sends nothing
+// holds 512 bytes.
+func (s *Server) readEvidence(w http.ResponseWriter, r *http.Request) (body []byte, release func(), err error) {
+	var held int64
+	release = func() { s.memory.give(held) }
+	in := http.MaxBytesReader(w, r.Body, s.cfg.MaxEvidence)
+	for {
+		if len(body) == cap(body) {
+			more := min(max(512, int64(cap(body))), s.cfg.MaxEvidence+1-int64(cap(body)))
+			if !s.memory.take(more) {
+				return nil, release, errOverloaded
+			}
+			held += more
+			body = slices.Grow(body, int(more))
+		}
+		n, err := in.Read(body[len(body):cap(body)])
+		body = body[:len(body)+n]
+		if err == io.EOF {
+			return body, release, nil
+		}
+		if err != nil {
+			return nil, release, err
+		}
+	}
 }
 
 // admitEvidence takes an appraisal slot, waiting at most admitWait.

@@ -137,7 +137,7 @@ func verifyBank(el *gattest.EventLog, alg gattest.HashAlg, q attest.PCRBank, pcr
 	for seq, e := range verified {
 		v.Events = append(v.Events, Event{
 			Seq: seq, PCR: e.Index, Type: uint32(e.Type), TypeName: e.Type.String(),
-			Digest: e.Digest, Data: e.Data, Tags: Tags(uint32(e.Type), e.Data),
+			Digest: e.Digest, Data: e.Data, Tags: verifiedTags(e, h),
 		})
 	}
 	return v, nil
@@ -182,6 +182,22 @@ func replay(events []gattest.Event, h crypto.Hash) map[int][]byte {
 		out[e.Index] = hh.Sum(nil)
 	}
 	return out
+}
+
+// verifiedTags are an event's tags, with the name read from its data
+// only where its digest is the hash of that data: the log's event data
+// and type are not what the PCR holds, and a name that a flavor
+// excludes must not be put on another measurement. (Firmware that
+// measures only a variable's value, not its UEFI_VARIABLE_DATA, loses
+// the variable's name here.)
+func verifiedTags(e gattest.Event, h crypto.Hash) []string {
+	tags := Tags(uint32(e.Type), e.Data)
+	d := h.New()
+	d.Write(e.Data)
+	if !bytes.Equal(d.Sum(nil), e.Digest) {
+		return tags[:1]
+	}
+	return tags
 }
 
 // Event types whose data names what was measured.

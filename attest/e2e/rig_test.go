@@ -108,7 +108,7 @@ func newFleet(t testing.TB, caDir string, rec *recorder) *fleet {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := &http.Server{Handler: api.New(api.Config{Verifier: f.v}), TLSConfig: tlsCfg, ReadHeaderTimeout: 5 * time.Second}
+	srv := &http.Server{Handler: api.New(api.Config{Verifier: f.v, ReportKey: f.key.Public()}), TLSConfig: tlsCfg, ReadHeaderTimeout: 5 * time.Second}
 	go srv.ServeTLS(ln, "", "")
 	t.Cleanup(func() { srv.Close() })
 	f.url = "https://" + ln.Addr().String()

@@ -152,7 +152,7 @@ func (c *Checker) entry(e *ima.Entry) (attest.Fault, bool) {
 	if e.Violation() {
 		return attest.Fault{}, false
 	}
-	if e.Template == ima.TemplateIMABuf {
+	if e.Template == ima.TemplateIMABuf && bufferDigest(e) {
 		return c.keyring(e)
 	}
 	allowed, known := c.digests[string(e.Name)]
@@ -172,6 +172,20 @@ func (c *Checker) entry(e *ima.Entry) (attest.Fault, bool) {
 	return attest.Fault{Name: attest.FaultIMAFileDigest, File: string(e.Name), Actual: actual,
 		Expected:    c.allowedHex[string(e.Name)],
 		Description: "file measured by IMA with a digest the runtime policy does not allow: " + string(e.Name)}, true
+}
+
+// bufferDigest reports whether an ima-buf entry's digest is its
+// buffer's hash, as the kernel makes it. The template name is not in the
+// template hash, so an agent can rename an ima-sig entry (three fields
+// too) "ima-buf"; such an entry is checked as the file it names.
+func bufferDigest(e *ima.Entry) bool {
+	h, err := ima.BankHash(e.HashAlgo)
+	if err != nil {
+		return false
+	}
+	d := h.New()
+	d.Write(e.Buf)
+	return bytes.Equal(d.Sum(nil), e.FileDigest)
 }
 
 // keyring checks an ima-buf entry: a key measured into a keyring.

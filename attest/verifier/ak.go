@@ -2,9 +2,12 @@ package verifier
 
 import (
 	"crypto/sha256"
+	"crypto/x509"
 	"encoding/hex"
 	"fmt"
 	"regexp"
+
+	"github.com/google/go-tpm/tpm2"
 
 	"tep.dev/tep/attest/quote"
 )
@@ -21,16 +24,31 @@ func akName(pub []byte) ([]byte, error) {
 	return ak.Name, nil
 }
 
-// ekHash names an EK by the SHA-256 of its TPMT_PUBLIC, in hex: the
-// allow list's and the host table's key.
-func ekHash(ekPublic []byte) string {
-	h := sha256.Sum256(ekPublic)
-	return hex.EncodeToString(h[:])
+// ekHash names an EK by the SHA-256 of its public key (PKIX DER), in
+// hex: the allow list's and the host table's key. Not by its
+// TPMT_PUBLIC: an agent can send the area with another authPolicy (or
+// other fields that no check reads) while the key, and so the
+// credential's activation, stays the same, and one EK is one host.
+func ekHash(ekPublic []byte) (string, error) {
+	pub, err := tpm2.Unmarshal[tpm2.TPMTPublic](ekPublic)
+	if err != nil {
+		return "", fmt.Errorf("%w: EK public area: %v", ErrInvalid, err)
+	}
+	key, err := tpm2.Pub(*pub)
+	if err != nil {
+		return "", fmt.Errorf("%w: EK public area: %v", ErrInvalid, err)
+	}
+	der, err := x509.MarshalPKIXPublicKey(key)
+	if err != nil {
+		return "", fmt.Errorf("%w: EK public key: %v", ErrInvalid, err)
+	}
+	h := sha256.Sum256(der)
+	return hex.EncodeToString(h[:]), nil
 }
 
 // EKHash is the name of an EK on the allow list (tep-verifier prints it
 // for an EK file).
-func EKHash(ekPublic []byte) string { return ekHash(ekPublic) }
+func EKHash(ekPublic []byte) (string, error) { return ekHash(ekPublic) }
 
 // hostIDPattern bounds host ids: they appear in URLs, logs and (in the
 // fleet issue) NATS subjects.

@@ -6,6 +6,7 @@ import (
 	"crypto/subtle"
 	"errors"
 	"fmt"
+	"net/url"
 
 	"tep.dev/tep/attest"
 	"tep.dev/tep/attest/store"
@@ -38,10 +39,13 @@ func (v *Verifier) Enroll(ctx context.Context, req attest.EnrollRequest, pull Pu
 	if err != nil {
 		return attest.Challenge{}, err
 	}
-	ek := ekHash(req.EKPublic)
 	if err := v.cfg.EK.Check(req.EKCert, req.EKPublic); err != nil {
 		v.cfg.Log.Warn("enrolment refused: EK certificate", "host", req.HostID, "err", err)
 		return attest.Challenge{}, fault(attest.FaultEKCertUntrusted, err.Error())
+	}
+	ek, err := ekHash(req.EKPublic)
+	if err != nil {
+		return attest.Challenge{}, err
 	}
 	if h, err := v.cfg.Store.Host(ctx, req.HostID); err == nil && h.EKHash != ek {
 		return attest.Challenge{}, fmt.Errorf("%w: host %q is enrolled with another EK", ErrConflict, req.HostID)
@@ -89,6 +93,15 @@ func checkEnroll(req attest.EnrollRequest, pull Pull) error {
 		return fmt.Errorf("%w: host facts longer than %d bytes", ErrInvalid, maxFactsLen)
 	}
 	return checkPull(req.HostID, pull)
+}
+
+// httpsURL says whether a pull URL is one the verifier may call: https,
+// so that the pinned certificate is checked at all (an http URL would
+// send quote requests in the clear, and let an enrolled agent make the
+// verifier post to any plain-HTTP service it can reach).
+func httpsURL(s string) bool {
+	u, err := url.Parse(s)
+	return err == nil && u.Scheme == "https" && u.Host != "" && u.User == nil && u.RawQuery == "" && u.Fragment == "" && !u.ForceQuery
 }
 
 // authorise spends the enrolment's one-time token, or finds its EK on

@@ -30,9 +30,8 @@ func checkPull(hostID string, pull Pull) error {
 	case pull.URL == natsPullURL(hostID) && len(pull.Cert) == 0:
 		return nil
 	}
-	u, err := url.Parse(pull.URL)
-	if err != nil || u.Scheme != "https" || u.Host == "" || len(pull.Cert) == 0 {
-		return fmt.Errorf("%w: a pull URL is https://HOST:PORT with the agent's certificate, or %q with none", ErrInvalid, natsPullURL(hostID))
+	if !httpsURL(pull.URL) || len(pull.Cert) == 0 {
+		return fmt.Errorf("%w: pull URL %q: an https URL with a host and no user, query or fragment, with the agent's certificate; or %q with none", ErrInvalid, pull.URL, natsPullURL(hostID))
 	}
 	return nil
 }

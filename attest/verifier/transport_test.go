@@ -22,6 +22,7 @@ func TestCheckPull(t *testing.T) {
 		{"https without certificate", Pull{URL: "https://10.0.0.1:9443"}, false},
 		{"certificate without URL", Pull{Cert: cert}, false},
 		{"http", Pull{URL: "http://10.0.0.1:9443", Cert: cert}, false},
+		{"https with a query", Pull{URL: "https://10.0.0.1:9443?x=1", Cert: cert}, false},
 		{"own NATS URL", Pull{URL: "nats:trust-agent.h1"}, true},
 		{"own NATS URL with a certificate", Pull{URL: "nats:trust-agent.h1", Cert: cert}, false},
 		{"another host's NATS URL", Pull{URL: "nats:trust-agent.h2"}, false},

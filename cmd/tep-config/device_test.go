@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"tep.dev/tep/provisioning"
 	"tep.dev/tep/provisioning/config"
 	"tep.dev/tep/provisioning/device"
 	"tep.dev/tep/provisioning/signer"
@@ -76,17 +77,18 @@ func TestDevice(t *testing.T) {
 			t.Errorf("app.conf = %q, want %q", got, want)
 		}
 	}
-	if r, err := apply("one", "1"); err != nil || r.Status != "applied" || r.Epoch != 1 || r.Mode != "ecdh" {
-		t.Fatalf("apply epoch 1 = %+v, %v", r, err)
-	}
-	check("one")
-	if r, err := apply("two", "2"); err != nil || r.Status != "applied" {
+	// provision started the counter at 1, as tep-provision device does.
+	if r, err := apply("one", "2"); err != nil || r.Status != "applied" || r.Epoch != 2 || r.Mode != "ecdh" {
 		t.Fatalf("apply epoch 2 = %+v, %v", r, err)
 	}
+	check("one")
+	if r, err := apply("two", "3"); err != nil || r.Status != "applied" {
+		t.Fatalf("apply epoch 3 = %+v, %v", r, err)
+	}
 	check("two")
-	r, err := apply("replayed", "2")
+	r, err := apply("replayed", "3")
 	if err == nil || r.Status != "rejected" || r.Step != config.StepEpoch || !strings.Contains(err.Error(), "rejected/") {
-		t.Fatalf("replayed epoch 2 = %+v, %v; want rejected at the rollback guard, naming rejected/", r, err)
+		t.Fatalf("replayed epoch 3 = %+v, %v; want rejected at the rollback guard, naming rejected/", r, err)
 	}
 	check("two")
 	if out, err := runCmd(t, append([]string{"rollback"}, dev[2:]...)...); err != nil {
@@ -95,11 +97,11 @@ func TestDevice(t *testing.T) {
 	check("one")
 	out, err := runCmd(t, "status", "--tpm", spec, "--dest", dest, "--blob", blobPath, "--json")
 	var s config.Status
-	if err != nil || json.Unmarshal([]byte(out), &s) != nil || s.Epoch != 2 || s.PolicyKey == "" || !s.HasPrevious {
-		t.Errorf("status = %q, %v; want epoch 2, the policy key, a previous configuration", out, err)
+	if err != nil || json.Unmarshal([]byte(out), &s) != nil || s.Epoch != 3 || s.PolicyKey == "" || !s.HasPrevious {
+		t.Errorf("status = %q, %v; want epoch 3, the policy key, a previous configuration", out, err)
 	}
-	if got := tpm2(t, spec, "tpm2_nvread", "0x018A0001", "-C", "o", "-s", "8"); got != "\x00\x00\x00\x00\x00\x00\x00\x02" {
-		t.Errorf("tpm2_nvread of the epoch counter = %x, want 2", got)
+	if got := tpm2(t, spec, "tpm2_nvread", "0x018A0001", "-C", "o", "-s", "8"); got != "\x00\x00\x00\x00\x00\x00\x00\x03" {
+		t.Errorf("tpm2_nvread of the epoch counter = %x, want 3", got)
 	}
 }
 
@@ -125,6 +127,9 @@ func provision(t *testing.T, spec, key string) {
 	}
 	if _, err := device.ImportAESKey(tp, testAESKey, false); err != nil {
 		t.Fatal(err)
+	}
+	if v, err := device.EnsureCounter(tp, provisioning.ConfigEpochIndex); err != nil || v != 1 {
+		t.Fatalf("starting the epoch counter = %d, %v; want 1 on a fresh TPM", v, err)
 	}
 }
 

@@ -10,6 +10,7 @@ import (
 	"io"
 	"os"
 	"strings"
+	"syscall"
 
 	"tep.dev/tep/provisioning/luks"
 	"tep.dev/tep/tpm"
@@ -73,12 +74,22 @@ func runDevice(ctx context.Context, cmd string, args []string, stdin io.Reader, 
 	return report(stdout, *asJSON, out)
 }
 
+// readConfig reads the YAML, which by default sits in the update user's
+// upload folder: a link there could make root print lines of any file in
+// its errors (YAML's messages quote them), and a FIFO would hang the boot
+// unit, so it takes a regular file and no link.
 func readConfig(path string) (*luks.Config, error) {
-	f, err := os.Open(path)
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK, 0)
+	if errors.Is(err, syscall.ELOOP) {
+		return nil, fmt.Errorf("reading the LUKS configuration: %s is a symbolic link; give the file itself with --config", path)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("reading the LUKS configuration: %w", err)
 	}
 	defer f.Close()
+	if fi, err := f.Stat(); err != nil || !fi.Mode().IsRegular() {
+		return nil, fmt.Errorf("reading the LUKS configuration: %s is not a regular file", path)
+	}
 	c, err := luks.Decode(f)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)

@@ -14,7 +14,9 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"tep.dev/tep/internal/swtpm"
 	"tep.dev/tep/provisioning/device"
@@ -196,5 +198,46 @@ func TestSignPKCS11(t *testing.T) {
 	}
 	if out, errOut, code := runCmd(t, "setup", "--tpm", spec, "--config", p("luks.yaml"), "--state", p("state")); code != 0 || !strings.Contains(out, "formatted") {
 		t.Fatalf("setup: exit %d: %s %s", code, out, errOut)
+	}
+}
+
+// The YAML sits in the update user's upload folder by default: a FIFO
+// there must not hang the boot unit, and a link to a root-only file must
+// not make tep-luks print that file's lines in its error.
+func TestConfigPlacedByUploadUser(t *testing.T) {
+	dir := t.TempDir()
+	secret := filepath.Join(dir, "shadow")
+	os.WriteFile(secret, []byte("root:$6$s3cr3thash:19000:0:99999:7:::\n"), 0o600)
+	link := filepath.Join(dir, "link.yaml")
+	if err := os.Symlink(secret, link); err != nil {
+		t.Fatal(err)
+	}
+	_, stderr, code := runCmd(t, "status", "--config", link, "--tpm", "sim")
+	if code == 0 || strings.Contains(stderr, "s3cr3t") {
+		t.Errorf("status --config LINK-TO-SHADOW = %d, %q; want a failure that does not show the file", code, stderr)
+	}
+	fifo := filepath.Join(dir, "fifo.yaml")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan int, 1)
+	go func() { _, _, code := runCmd(t, "unlock", "--config", fifo, "--tpm", "sim"); done <- code }()
+	select {
+	case code := <-done:
+		if code == 0 {
+			t.Errorf("unlock --config FIFO succeeded")
+		}
+	case <-time.After(30 * time.Second):
+		t.Error("unlock blocked opening a FIFO placed as the configuration")
+		for {
+			if f, err := os.OpenFile(fifo, os.O_WRONLY|syscall.O_NONBLOCK, 0); err == nil {
+				f.Close()
+			}
+			select {
+			case <-done:
+				return
+			case <-time.After(100 * time.Millisecond):
+			}
+		}
 	}
 }

@@ -136,7 +136,7 @@ func runServe(ctx context.Context, args []string, stderr io.Writer) error {
 		return err
 	}
 	srv := &http.Server{
-		Handler: api.New(api.Config{Verifier: v, Log: log}), TLSConfig: tlsCfg,
+		Handler: api.New(api.Config{Verifier: v, Log: log, ReportKey: key.Public()}), TLSConfig: tlsCfg,
 		ReadHeaderTimeout: 5 * time.Second, ReadTimeout: time.Minute, WriteTimeout: time.Minute,
 		IdleTimeout: 2 * time.Minute, MaxHeaderBytes: 16 << 10,
 		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelDebug),

@@ -77,7 +77,8 @@ func Extract(tgz []byte, dir string, lim Limits) ([]Entry, error) {
 	if err != nil {
 		return nil, fmt.Errorf("extracting: %w: %v", ErrCorrupt, err)
 	}
-	x := &extractor{root: root, lim: lim, left: lim.budget(len(tgz)), links: map[string]bool{}}
+	budget := lim.budget(len(tgz))
+	x := &extractor{root: root, lim: lim, left: budget, files: budget, links: map[string]bool{}}
 	x.in = &budgetReader{r: zr, left: &x.left}
 	entries, err := x.run()
 	if err != nil {
@@ -90,7 +91,11 @@ type extractor struct {
 	root *os.Root
 	lim  Limits
 	left int64 // uncompressed bytes still allowed
-	in   *budgetReader
+	// files is what the files' sizes may still add up to: a sparse
+	// file's holes are not in the stream, so left alone does not bound
+	// what lands on disk.
+	files int64
+	in    *budgetReader
 	// links are the symbolic links extracted so far: no later entry may
 	// pass through one, so a link's target is checked where it really
 	// sits.
@@ -133,6 +138,11 @@ func (x *extractor) readErr(err error) error {
 }
 
 func (x *extractor) entry(tr *tar.Reader, h *tar.Header) (Entry, error) {
+	if h.Typeflag == tar.TypeDir && h.Name != "" && path.Clean(h.Name) == "." {
+		// "./", which `tar -C dir -czf x.tgz .` writes first: the
+		// directory extracted into, which exists.
+		return Entry{Name: ".", Type: tar.TypeDir}, nil
+	}
 	name, err := cleanName(h.Name)
 	if err != nil {
 		return Entry{}, err
@@ -174,9 +184,10 @@ func (x *extractor) entry(tr *tar.Reader, h *tar.Header) (Entry, error) {
 }
 
 func (x *extractor) file(tr *tar.Reader, name string, size int64, perm os.FileMode) error {
-	if size > x.left {
-		return fmt.Errorf("%w: a %d-byte file with %d bytes left", ErrTooLarge, size, x.left)
+	if size > x.left || size > x.files {
+		return fmt.Errorf("%w: a %d-byte file with %d bytes left", ErrTooLarge, size, min(x.left, x.files))
 	}
+	x.files -= size
 	if err := x.parent(name); err != nil {
 		return err
 	}
@@ -221,19 +232,27 @@ func cleanName(name string) (string, error) {
 }
 
 // checkLink refuses a link target that is absolute or, taken from the
-// link's directory, climbs out of the archive.
+// link's directory, climbs out of the archive. A ".." may only lead the
+// target: after a name, which may be (or later become) a link, the
+// kernel's ".." is not the lexical one ("a" → "." makes "a/.." the
+// archive's parent).
 func checkLink(name, target string) error {
 	if target == "" || strings.HasPrefix(target, "/") || strings.ContainsRune(target, 0) {
 		return fmt.Errorf("%w: %q", ErrUnsafeLink, target)
 	}
 	depth := strings.Count(name, "/")
+	named := false
 	for _, part := range strings.Split(target, "/") {
 		switch part {
 		case "", ".":
 		case "..":
 			depth--
+			if named {
+				return fmt.Errorf("%w: %q has \"..\" after a name", ErrUnsafeLink, target)
+			}
 		default:
 			depth++
+			named = true
 		}
 		if depth < 0 {
 			return fmt.Errorf("%w: %q", ErrUnsafeLink, target)

@@ -150,6 +150,9 @@ func apply(dev Device, o Options, r *Result) error {
 	if err != nil {
 		return fail(StepVerify, err)
 	}
+	if err := o.Settings.checkPin(pub); err != nil {
+		return fail(StepVerify, err)
+	}
 	v, err := blob.Verify(raw, pub)
 	if err != nil {
 		return fail(StepVerify, err)
@@ -214,11 +217,18 @@ func undo(sw *swap, err error) error {
 	return err
 }
 
-// readBlob reads at most limit bytes of the blob file.
+// readBlob reads at most limit bytes of the blob file: a regular file in
+// its folder (openBlob), so that the upload user cannot make root read a
+// file elsewhere or block on a FIFO.
 func readBlob(name string, limit int64) ([]byte, error) {
-	f, err := os.Open(name)
+	root, err := os.OpenRoot(filepath.Dir(name))
 	if err != nil {
 		return nil, err
+	}
+	defer root.Close()
+	f, err := openBlob(root, filepath.Base(name))
+	if err != nil {
+		return nil, fmt.Errorf("opening the blob: %w", err)
 	}
 	defer f.Close()
 	b, err := io.ReadAll(io.LimitReader(f, limit+1))

@@ -4,10 +4,15 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
+	"io/fs"
 	"os"
 	"os/exec"
+	"path"
 	"path/filepath"
+	"syscall"
 	"time"
 )
 
@@ -45,23 +50,55 @@ func tailOf(b []byte) []byte {
 // r as a JSON record next to it. It returns the blob's new path, or ""
 // when it could not be moved (the blob is missing, or its directory is
 // read-only): the result says what happened either way.
+//
+// The blob's folder belongs to the upload user, who may have placed links
+// there in advance: everything goes through an os.Root on that folder, so
+// no link leads root's rename or write outside it, and the record is
+// created, never written through an existing name.
 func record(o Options, r *Result, dir string) string {
-	b, err := os.ReadFile(o.Blob)
+	root, err := os.OpenRoot(filepath.Dir(o.Blob))
 	if err != nil {
 		return ""
 	}
-	folder := filepath.Join(filepath.Dir(o.Blob), dir)
-	if err := os.MkdirAll(folder, 0o700); err != nil {
+	defer root.Close()
+	base := filepath.Base(o.Blob)
+	h := sha256.New()
+	if f, err := openBlob(root, base); err == nil {
+		io.Copy(h, f)
+		f.Close()
+	}
+	if err := root.Mkdir(dir, 0o700); err != nil && !errors.Is(err, fs.ErrExist) {
 		return ""
 	}
-	sum := sha256.Sum256(b)
-	name := fmt.Sprintf("%s-epoch%d-%x", r.Time.Format("20060102T150405Z"), r.Epoch, sum[:4])
-	target := filepath.Join(folder, name+".bin")
-	if err := os.Rename(o.Blob, target); err != nil {
+	name := fmt.Sprintf("%s-epoch%d-%x", r.Time.Format("20060102T150405Z"), r.Epoch, h.Sum(nil)[:4])
+	if err := root.Rename(base, path.Join(dir, name+".bin")); err != nil {
 		return ""
 	}
+	target := filepath.Join(filepath.Dir(o.Blob), dir, name+".bin")
 	r.Record = target
 	js, _ := json.MarshalIndent(r, "", "  ")
-	os.WriteFile(filepath.Join(folder, name+".json"), append(js, '\n'), 0o600)
+	if f, err := root.OpenFile(path.Join(dir, name+".json"), os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600); err == nil {
+		f.Write(append(js, '\n'))
+		f.Close()
+	}
 	return target
+}
+
+// openBlob opens the blob name in its folder's root: a regular file, in
+// the folder or reached by a link that stays in it. O_NONBLOCK keeps a
+// FIFO put in its place from blocking the open.
+func openBlob(root *os.Root, name string) (*os.File, error) {
+	f, err := root.OpenFile(name, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		return nil, err
+	}
+	fi, err := f.Stat()
+	if err == nil && !fi.Mode().IsRegular() {
+		err = fmt.Errorf("%s is not a regular file (%v)", name, fi.Mode().Type())
+	}
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	return f, nil
 }

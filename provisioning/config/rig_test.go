@@ -73,6 +73,9 @@ func (r *rig) provision(p profile) {
 	if _, err := device.ImportAESKey(r.tpm, r.aesKey, false); err != nil {
 		r.t.Fatal(err)
 	}
+	if _, err := device.EnsureCounter(r.tpm, provisioning.ConfigEpochIndex); err != nil {
+		r.t.Fatal(err)
+	}
 	pub, _, err := device.CreateDeviceKey(r.tpm, p.curve, false)
 	if err != nil {
 		r.t.Fatal(err)

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 
 	"tep.dev/tep/provisioning/blob"
 )
@@ -74,10 +75,10 @@ func GetStatus(dev Device, o Options) (*Status, error) {
 	s := &Status{Dest: o.Dest}
 	var err error
 	if s.Epoch, err = dev.Epoch(); err != nil {
-		return nil, err
+		s.Error = err.Error()
 	}
 	if pub, err := dev.PolicyKey(); err != nil {
-		s.Error = err.Error()
+		s.Error = strings.TrimPrefix(s.Error+"; "+err.Error(), "; ")
 	} else if fp, err := blob.Fingerprint(pub); err == nil {
 		s.PolicyKey = hex.EncodeToString(fp[:])
 	}

@@ -2,6 +2,9 @@ package config
 
 import (
 	"bytes"
+	"crypto/ecdsa"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -13,6 +16,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"tep.dev/tep/provisioning/archive"
+	"tep.dev/tep/provisioning/blob"
 )
 
 // DefaultSettings is where the device keeps its own tep-config settings.
@@ -32,6 +36,12 @@ type Settings struct {
 	} `yaml:"limits"`
 	// Hooks are the only commands apply runs, after the swap.
 	Hooks []Hook `yaml:"hooks"`
+	// PolicyKey, when set, is the hex SHA-256 fingerprint of the policy
+	// key (tep-provision status prints it) that NV must hold: with the
+	// empty owner authorization any process that can open the TPM can
+	// replace the key in NV (docs/provisioning.md, "Trust boundary"),
+	// while this file is root's.
+	PolicyKey string `yaml:"policy_key"`
 }
 
 // Hook restarts or reloads one systemd unit when a file it watches
@@ -68,6 +78,10 @@ func LoadSettings(file string) (Settings, error) {
 	dec.KnownFields(true)
 	if err := dec.Decode(&s); err != nil && !errors.Is(err, io.EOF) {
 		return Settings{}, fmt.Errorf("settings %s: %w", file, err)
+	}
+	s.PolicyKey = strings.TrimPrefix(s.PolicyKey, "SHA256:")
+	if fp, err := hex.DecodeString(s.PolicyKey); err != nil || (s.PolicyKey != "" && len(fp) != sha256.Size) {
+		return Settings{}, fmt.Errorf("settings %s: policy_key %q is not a hex SHA-256 fingerprint", file, s.PolicyKey)
 	}
 	for i, h := range s.Hooks {
 		if err := h.check(); err != nil {
@@ -127,4 +141,19 @@ func (s Settings) blobLimit() int64 {
 		return s.Limits.Blob
 	}
 	return DefaultBlobLimit
+}
+
+// checkPin checks the policy key against the settings' pin, if any.
+func (s Settings) checkPin(pub *ecdsa.PublicKey) error {
+	if s.PolicyKey == "" {
+		return nil
+	}
+	fp, err := blob.Fingerprint(pub)
+	if err != nil {
+		return err
+	}
+	if !strings.EqualFold(hex.EncodeToString(fp[:]), s.PolicyKey) {
+		return fmt.Errorf("%w: the TPM's policy key is %x, the settings pin %s", ErrPolicyKeyPin, fp, s.PolicyKey)
+	}
+	return nil
 }

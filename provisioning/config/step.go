@@ -37,6 +37,10 @@ var ErrEpochJump = errors.New("epoch too far above the last applied")
 // decrypted. Number blobs 1, 2, 3, ...
 const MaxEpochStep = device.MaxRaise
 
+// ErrPolicyKeyPin is a policy key in NV other than the one the settings
+// pin (Settings.PolicyKey).
+var ErrPolicyKeyPin = errors.New("policy key in the TPM is not the one the settings pin")
+
 // ErrNoPrevious is a rollback with no previous configuration kept.
 var ErrNoPrevious = errors.New("no previous configuration to roll back to")
 

@@ -4,6 +4,7 @@ import (
 	"crypto/cipher"
 	"crypto/ecdh"
 	"crypto/ecdsa"
+	"fmt"
 
 	"tep.dev/tep/provisioning"
 	"tep.dev/tep/provisioning/device"
@@ -20,9 +21,16 @@ type TPMDevice struct{ T *tpm.TPM }
 // PolicyKey reads the policy-signing key from NV.
 func (d TPMDevice) PolicyKey() (*ecdsa.PublicKey, error) { return device.PolicyKey(d.T) }
 
-// Epoch reads the epoch counter: 0 while it is not defined or started.
+// Epoch reads the epoch counter. One that is not defined or not started
+// is an error wrapping device.ErrNotProvisioned, not 0: tep-provision
+// device starts it, and an owner who undefines it must not open the
+// rollback guard to every old blob (the TPM starts a new counter above
+// every count it had, but only once it is raised, after the hooks).
 func (d TPMDevice) Epoch() (uint64, error) {
-	v, _, err := device.ReadCounter(d.T, provisioning.ConfigEpochIndex)
+	v, defined, err := device.ReadCounter(d.T, provisioning.ConfigEpochIndex)
+	if err == nil && (!defined || v == 0) {
+		err = fmt.Errorf("%w: the epoch counter NV 0x%08x is not started; run `tep-provision device`", device.ErrNotProvisioned, uint32(provisioning.ConfigEpochIndex))
+	}
 	return v, err
 }
 

@@ -176,14 +176,15 @@ func (d *Device) Unlock(ctx context.Context, cfg *Config) (Result, error) {
 	}
 	isLUKS := time.Since(start)
 	r := Result{Action: "unlocked", Device: c.Device, Timing: tm}
-	err = d.open(ctx, &c, pass, &r)
+	err = d.open(ctx, &c, pass, &r, false)
 	r.Timing.Cryptsetup += isLUKS
 	return r, err
 }
 
-// open maps, formats if new and mounts the volume, or where
-// device-mapper is missing checks the passphrase and says so.
-func (d *Device) open(ctx context.Context, c *Config, pass []byte, r *Result) error {
+// open maps, makes a filesystem if new and mkfs is set (setup), and mounts
+// the volume, or where device-mapper is missing checks the passphrase and
+// says so.
+func (d *Device) open(ctx context.Context, c *Config, pass []byte, r *Result, mkfs bool) error {
 	start := time.Now()
 	defer func() { r.Timing.Cryptsetup = time.Since(start) }()
 	if !d.canMap() {
@@ -199,7 +200,7 @@ func (d *Device) open(ctx context.Context, c *Config, pass []byte, r *Result) er
 		d.logf("%s", r.Note)
 		return nil
 	}
-	if err := mapAndMount(ctx, d.volume(), c, pass); err != nil {
+	if err := mapAndMount(ctx, d.volume(), c, pass, mkfs); err != nil {
 		return err
 	}
 	r.Mapped, r.Mount = true, c.Mount

@@ -11,11 +11,16 @@ import (
 	"strings"
 )
 
+// mapperDir is where device-mapper puts opened volumes; tests move it.
+var mapperDir = "/dev/mapper"
+
 // mapAndMount opens the volume at /dev/mapper/NAME unless it is open,
-// makes the configured filesystem on it if it holds none, and mounts it
-// unless something is mounted there already.
-func mapAndMount(ctx context.Context, v Volume, c *Config, pass []byte) error {
-	mapped := filepath.Join("/dev/mapper", c.Mapping)
+// makes the configured filesystem on it if it holds none and mkfs is set
+// (setup, on the volume it formatted), and mounts it unless something is
+// mounted there already. Without mkfs a volume with no filesystem is an
+// error: unlock never formats, and a damaged filesystem is fsck's.
+func mapAndMount(ctx context.Context, v Volume, c *Config, pass []byte, mkfs bool) error {
+	mapped := filepath.Join(mapperDir, c.Mapping)
 	if _, err := os.Stat(mapped); errors.Is(err, os.ErrNotExist) {
 		if err := v.Open(ctx, c.Device, c.Mapping, pass); err != nil {
 			return err
@@ -25,6 +30,9 @@ func mapAndMount(ctx context.Context, v Volume, c *Config, pass []byte) error {
 		empty, err := noFilesystem(ctx, mapped)
 		if err != nil {
 			return err
+		}
+		if empty && !mkfs {
+			return fmt.Errorf("%s (%s opened) has no filesystem: tep-luks unlock never makes one; if it had one, check it with fsck.ext4, or run tep-luks setup on a volume it just formatted", mapped, c.Device)
 		}
 		if empty {
 			if out, err := exec.CommandContext(ctx, "mkfs.ext4", "-q", mapped).CombinedOutput(); err != nil {

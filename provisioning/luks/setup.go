@@ -70,7 +70,7 @@ func (d *Device) Setup(ctx context.Context, cfg *Config, opts SetupOptions) (Res
 					return Result{}, fmt.Errorf("removing the format marker: %w", err)
 				}
 				r := Result{Action: "unlocked", Device: c.Device, Timing: tm}
-				return r, d.open(ctx, &c, pass, &r)
+				return r, d.open(ctx, &c, pass, &r, true)
 			}
 			if d.interruptedFormat(ctx, c.Device) {
 				d.logf("%s holds the header of a format that did not finish: formatting again", c.Device)
@@ -210,7 +210,7 @@ func (d *Device) format(ctx context.Context, c *Config, pass []byte, tm Timing) 
 		return Result{}, fmt.Errorf("removing the format marker: %w", err)
 	}
 	r := Result{Action: "formatted", Device: c.Device, Timing: tm}
-	return r, d.open(ctx, c, pass, &r)
+	return r, d.open(ctx, c, pass, &r, true)
 }
 
 // interruptedFormat reports whether dev's LUKS header is the one a format
