@@ -44,3 +44,23 @@ func TestContact(t *testing.T) {
 		t.Errorf("a long failure kept %d bytes, want %d", len(c.LastError), maxContactError)
 	}
 }
+
+// TestContactDeleted: a deleted host's record goes with it, so a host
+// enrolled again under its name does not start stale.
+func TestContactDeleted(t *testing.T) {
+	s, _ := openTest(t)
+	ctx := context.Background()
+	enrol(t, s, "e1", "h1", "ekA", t0.Add(time.Minute))
+	if _, err := s.Activate(ctx, "e1", t0); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.RecordContact(ctx, "h1", t0, "no agent"); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.DeleteHost(ctx, "h1"); err != nil {
+		t.Fatal(err)
+	}
+	if c, err := s.Contact(ctx, "h1"); !errors.Is(err, ErrNotFound) {
+		t.Errorf("Contact after DeleteHost = %+v, %v; want ErrNotFound", c, err)
+	}
+}
