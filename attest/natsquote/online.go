@@ -73,6 +73,7 @@ func Listen(ctx context.Context, nc *nats.Conn, quiet time.Duration, parallel in
 		if id == "" {
 			return
 		}
+		log.Debug("announcement", "host", id)
 		now := time.Now()
 		mu.Lock()
 		if t, ok := last[id]; ok && now.Sub(t) < quiet {
@@ -101,6 +102,7 @@ func Listen(ctx context.Context, nc *nats.Conn, quiet time.Duration, parallel in
 	if err != nil {
 		return fmt.Errorf("joining queue group %s: %w", Queue, err)
 	}
+	log.Info("attesting agents as they announce themselves", "subject", sub.Subject, "queue", Queue)
 	<-ctx.Done()
 	sub.Unsubscribe()
 	wg.Wait()
