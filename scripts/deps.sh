@@ -35,6 +35,8 @@
 #                               verifier's PostgreSQL store, the fleet bench)
 #   nats-server                 nats-server (internal/natsd: outbound agents
 #                               over NATS, the fleet bench)
+#   chromium                    headless Chromium, which loads the
+#                               verifier's dashboard (attest/e2e)
 set -eu
 
 packages="gcc libc6-dev make cmake opensc p11-kit p11-kit-modules
@@ -42,7 +44,8 @@ libp11-kit-dev softhsm2 swtpm swtpm-tools tpm2-tools libtpm2-pkcs11-1
 libtpm2-pkcs11-tools tpm2-abrmd libtss2-tcti-tabrmd0 dbus-daemon
 libtss2-tcti-swtpm0 openssl libengine-pkcs11-openssl gnutls-bin socat
 systemd cryptsetup-bin e2fsprogs ima-evm-utils
-libtss2-esys-3.0.2-0 libtss2-rc0 libtss2-mu0 postgresql nats-server"
+libtss2-esys-3.0.2-0 libtss2-rc0 libtss2-mu0 postgresql nats-server
+chromium"
 
 missing=""
 for p in $packages; do

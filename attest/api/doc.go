@@ -18,5 +18,9 @@
 // a JSON message, {"error": "...", "fault": {...}}; errors become
 // statuses in one place (errors.go).
 //
+// [Server.Operators] puts the same operator check in front of handlers
+// that the command mounts beside the API (the dashboard, /metrics), and
+// [Server.Route] names the pattern a request matched, for metrics.
+//
 // Concurrency: a Server's handler is safe for concurrent use.
 package api

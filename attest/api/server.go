@@ -270,3 +270,22 @@ func (s *Server) admitEvidence(ctx context.Context) (release func(), err error) 
 		return nil, errOverloaded
 	}
 }
+
+// Operators wraps h (the dashboard, /metrics) in the API's operator
+// check: an auditor's or admin's bearer token or client certificate.
+func (s *Server) Operators(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if err := s.authorise(r, auditor); err != nil {
+			writeError(w, s.log, r, err)
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
+}
+
+// Route is the API's pattern that r matches, "" for none: a label for
+// metrics that a client cannot multiply.
+func (s *Server) Route(r *http.Request) string {
+	_, p := s.mux.Handler(r)
+	return p
+}

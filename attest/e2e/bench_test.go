@@ -226,46 +226,11 @@ type verifierProc struct {
 
 func (v *verifierProc) enrolToken(tb testing.TB) string { return v.enrolTokenFunc(tb) }
 
-// startVerifier builds tep-verifier and starts serve on a free port.
+// startVerifier builds tep-verifier and starts serve on a free port,
+// trusting the swtpm CA in ca.
 func startVerifier(tb testing.TB, dir, ca string) *verifierProc {
 	tb.Helper()
-	v := &verifierProc{bin: filepath.Join(dir, "tep-verifier"), state: filepath.Join(dir, "verifier")}
-	if out, err := exec.Command("go", "build", "-o", v.bin, "tep.dev/tep/cmd/tep-verifier").CombinedOutput(); err != nil {
-		tb.Fatalf("building tep-verifier: %v\n%s", err, out)
-	}
-	token := func(role string) string {
-		out, err := exec.Command(v.bin, "token", "create", "--state", v.state, "--role", role, "--json").Output()
-		if err != nil {
-			tb.Fatalf("token create: %v", err)
-		}
-		var t struct{ Token string }
-		json.Unmarshal(out, &t)
-		return t.Token
-	}
-	os.MkdirAll(v.state, 0o700)
-	v.admin = token(store.RoleAdmin)
-	v.enrolTokenFunc = func(testing.TB) string { return token(store.RoleEnroll) }
-	port := freePort(tb)
-	v.cmd = exec.Command(v.bin, "serve", "--state", v.state, "--listen", "127.0.0.1:"+port,
-		"--ek-ca", swtpm.RootCert(ca), "--ek-ca", swtpm.IssuerCert(ca), "--pull-interval", "0", "--log-level", "warn", "--san", "127.0.0.1")
-	v.cmd.Stderr = os.Stderr
-	if err := v.cmd.Start(); err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() { v.cmd.Process.Kill(); v.cmd.Wait() })
-	v.url = "https://127.0.0.1:" + port
-	for range 100 {
-		if b, err := os.ReadFile(filepath.Join(v.state, "tls-cert.pem")); err == nil {
-			v.certPEM = b
-			c := v.client(tb, "")
-			if c.Do(context.Background(), "GET", "/v1/health", nil, nil) == nil {
-				return v
-			}
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	tb.Fatal("tep-verifier serve did not come up")
-	return nil
+	return launchVerifier(tb, dir, []string{swtpm.RootCert(ca), swtpm.IssuerCert(ca)}, nil)
 }
 
 func (v *verifierProc) client(tb testing.TB, token string) *api.Client {

@@ -3,13 +3,19 @@
 // runtime policy, and keeps signed trust reports; and the operator's
 // commands that talk to it.
 //
-//	tep-verifier serve  --state DIR [--listen ADDR] [--ek-ca FILE]... [--client-ca FILE] [--san NAME]... [--pull-interval D] [--nats URL [--nats-ca FILE] [--nats-creds FILE | --nats-nkey FILE | --nats-user U [--nats-password-file F]]]
+//	tep-verifier serve  --state DIR [--listen ADDR] [--ek-ca FILE]... [--client-ca FILE] [--san NAME]... [--pull-interval D]
+//	                    [--interval D] [--stale-after N] [--shutdown-timeout D]
+//	                    [--nats URL [--nats-ca FILE] [--nats-creds FILE | --nats-nkey FILE | --nats-user U [--nats-password-file F]]]
 //	tep-verifier token create --state DIR --role admin|auditor|enroll [--ttl D] [--json]
 //	tep-verifier token revoke --state DIR ID
 //	tep-verifier token list   --state DIR [--json]
 //	tep-verifier hosts   [--verifier URL --ca FILE --token T] [--json]
 //	tep-verifier reports [--verifier URL --ca FILE --token T] [--host ID] [--latest] [--since T] [--until T] [--json]
 //	tep-verifier flavors list|add FILE|import --from-host ID [--verifier URL --ca FILE --token T] [--json]
+//
+// serve also answers /healthz and /readyz to anyone, and /metrics
+// (Prometheus) and the dashboard at /dashboard/ to operators; on SIGTERM
+// it takes no new connection and finishes the requests in flight.
 //
 // serve keeps its database (SQLite), TLS certificate and report-signing
 // key in DIR, making the certificate and key on first start; agents pin
@@ -53,7 +59,9 @@ func main() {
 }
 
 const usage = `usage:
-  tep-verifier serve  --state DIR [--listen ADDR] [--ek-ca FILE]... [--client-ca FILE] [--san NAME]... [--pull-interval D] [--nats URL [--nats-ca FILE] [--nats-creds FILE | --nats-nkey FILE | --nats-user U [--nats-password-file F]]]
+  tep-verifier serve  --state DIR [--listen ADDR] [--ek-ca FILE]... [--client-ca FILE] [--san NAME]... [--pull-interval D]
+                      [--interval D] [--stale-after N] [--shutdown-timeout D]
+                      [--nats URL [--nats-ca FILE] [--nats-creds FILE | --nats-nkey FILE | --nats-user U [--nats-password-file F]]]
   tep-verifier token create --state DIR --role admin|auditor|enroll [--ttl D] [--json]
   tep-verifier token revoke --state DIR ID
   tep-verifier token list   --state DIR [--json]

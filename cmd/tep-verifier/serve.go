@@ -19,13 +19,16 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"tep.dev/tep/attest/api"
 	"tep.dev/tep/attest/appraise"
 	"tep.dev/tep/attest/credential"
+	"tep.dev/tep/attest/dashboard"
 	"tep.dev/tep/attest/ekcert"
 	"tep.dev/tep/attest/natsquote"
+	"tep.dev/tep/attest/ops"
 	"tep.dev/tep/attest/verifier"
 )
 
@@ -48,7 +51,10 @@ type serveConfig struct {
 	ekCA, san                         listFlag
 	pullInterval, pullTimeout         time.Duration
 	allowSHA1                         bool
-	nats                              natsquote.ConnConfig
+	// The dashboard's stale state, and shutdown.
+	interval, shutdownTimeout time.Duration
+	staleAfter                int
+	nats                      natsquote.ConnConfig
 }
 
 func parseServe(args []string, stderr io.Writer) (serveConfig, error) {
@@ -64,6 +70,9 @@ func parseServe(args []string, stderr io.Writer) (serveConfig, error) {
 	fs.DurationVar(&c.pullTimeout, "pull-timeout", 30*time.Second, "bound of one pull")
 	fs.BoolVar(&c.allowSHA1, "allow-sha1", false, "accept quotes whose only bank is SHA-1")
 	fs.StringVar(&c.logLevel, "log-level", "info", "debug, info, warn or error")
+	fs.DurationVar(&c.interval, "interval", 0, "how often hosts are expected to attest, for the dashboard's stale state (default: --pull-interval, or 1m)")
+	fs.IntVar(&c.staleAfter, "stale-after", dashboard.DefaultStaleAfter, "intervals without a stored report after which a host is stale")
+	fs.DurationVar(&c.shutdownTimeout, "shutdown-timeout", 30*time.Second, "on SIGTERM, how long requests in flight may take to finish")
 	c.nats.Flags(fs)
 	if err := parseFlags(fs, args); err != nil {
 		return c, err
@@ -117,6 +126,14 @@ func runServe(ctx context.Context, args []string, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	if c.interval <= 0 {
+		c.interval = c.pullInterval
+	}
+	if c.interval <= 0 {
+		c.interval = dashboard.DefaultInterval
+	}
+	metrics := ops.NewMetrics(ops.DueHosts(s, c.interval, time.Now), log)
+	health := ops.NewHealth(log, readiness(s, key, cert)...)
 	ap := appraise.New(appraise.Config{Store: s, Key: key, AllowSHA1Only: c.allowSHA1})
 	fetch := transports{"https": &api.Fetcher{Cert: cert}}
 	if c.nats.URL != "" {
@@ -128,36 +145,66 @@ func runServe(ctx context.Context, args []string, stderr io.Writer) error {
 		fetch[natsquote.Scheme] = &natsquote.Fetcher{Conn: nc}
 	}
 	v := verifier.New(verifier.Config{
-		Store: s, EK: ek, Credential: credential.Make, Appraiser: ap, Policies: ap,
-		Fetcher: verifier.Transports(fetch), Log: log,
+		Store: s, EK: ek, Credential: credential.Make, Appraiser: metrics.Appraiser(ap), Policies: ap,
+		Fetcher: metrics.Fetcher(verifier.Transports(fetch)), Log: log,
 	})
+	dash, err := dashboard.New(dashboard.Config{Store: s, Interval: c.interval, StaleAfter: c.staleAfter, Log: log})
+	if err != nil {
+		return err
+	}
+	metrics.Hosts(hostStates(dash))
 	ln, err := net.Listen("tcp", c.listen)
 	if err != nil {
 		return err
 	}
 	srv := &http.Server{
-		Handler: api.New(api.Config{Verifier: v, Log: log, ReportKey: key.Public()}), TLSConfig: tlsCfg,
+		Handler: handler(api.New(api.Config{Verifier: v, Log: log, ReportKey: key.Public()}), dash, metrics, health), TLSConfig: tlsCfg,
 		ReadHeaderTimeout: 5 * time.Second, ReadTimeout: time.Minute, WriteTimeout: time.Minute,
 		IdleTimeout: 2 * time.Minute, MaxHeaderBytes: 16 << 10,
 		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelDebug),
 	}
-	if c.pullInterval > 0 {
-		go v.PullLoop(ctx, c.pullInterval, c.pullTimeout, 0)
-	}
-	if nc := fetch.natsConn(); nc != nil {
-		go listenNATS(ctx, nc, v, c.pullTimeout, log)
-	}
+	pulling := make(chan struct{})
+	go func() {
+		defer close(pulling)
+		var wg sync.WaitGroup
+		if nc := fetch.natsConn(); nc != nil {
+			wg.Go(func() { listenNATS(ctx, nc, v, c.pullTimeout, log) })
+		}
+		if c.pullInterval > 0 {
+			v.PullLoop(ctx, c.pullInterval, c.pullTimeout, 0)
+		}
+		wg.Wait()
+	}()
+	shut := make(chan error, 1)
 	go func() {
 		<-ctx.Done()
-		sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		srv.Shutdown(sctx)
+		shut <- shutdown(srv, health, c.shutdownTimeout, log)
 	}()
 	log.Info("serving", "addr", ln.Addr().String(), "state", c.state)
 	if err := srv.ServeTLS(ln, "", ""); !errors.Is(err, http.ErrServerClosed) {
 		return err
 	}
+	// ServeTLS returns as soon as Shutdown begins: wait for the requests
+	// in flight and the pull loop before the store is closed.
+	err = <-shut
+	<-pulling
+	if err != nil {
+		return err
+	}
 	log.Info("shut down")
+	return nil
+}
+
+// shutdown stops taking connections and waits, at most timeout, for the
+// requests in flight (an attestation is stored before its reply).
+func shutdown(srv *http.Server, h *ops.Health, timeout time.Duration, log *slog.Logger) error {
+	h.Drain()
+	log.Info("shutting down: no new connections; finishing the requests in flight", "timeout", timeout)
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	if err := srv.Shutdown(ctx); err != nil {
+		return fmt.Errorf("shutting down: requests still in flight after %s: %w", timeout, err)
+	}
 	return nil
 }
 
