@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"time"
 
 	"github.com/nats-io/nats.go"
 
@@ -28,8 +29,8 @@ type Reply struct {
 }
 
 // Serve answers quote requests for hostID on nc until ctx ends, then
-// drains the subscription (a quote in progress is answered). It returns
-// an error only if it cannot subscribe.
+// drains the subscription and returns once a quote in progress has been
+// answered. It returns an error only if it cannot subscribe.
 func Serve(ctx context.Context, nc *nats.Conn, hostID string, d Device, log *slog.Logger) error {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -64,11 +65,23 @@ func Serve(ctx context.Context, nc *nats.Conn, hostID string, d Device, log *slo
 			announce(nc, hostID, log)
 		}
 	}
+	// Drain: no new requests, and a quote in progress is answered before
+	// Serve returns (and the caller closes the TPM).
+	closed := sub.StatusChanged(nats.SubscriptionClosed)
 	if err := sub.Drain(); err != nil {
 		log.Warn("draining the quote subscription", "err", err)
+		return nil
+	}
+	select {
+	case <-closed:
+	case <-time.After(drainWait):
+		log.Warn("a quote was still in progress at shutdown")
 	}
 	return nil
 }
+
+// drainWait bounds the wait for a quote in progress at shutdown.
+const drainWait = 30 * time.Second
 
 // answer decodes one request and quotes it.
 func answer(d Device, data []byte, log *slog.Logger) Reply {

@@ -383,3 +383,47 @@ func TestHostOf(t *testing.T) {
 		}
 	}
 }
+
+// slow is a device whose quote waits for release.
+type slow struct {
+	started chan struct{}
+	release chan struct{}
+}
+
+func (s slow) Quote(req attest.QuoteRequest) (attest.Evidence, error) {
+	close(s.started)
+	<-s.release
+	return attest.Evidence{HostID: "h1", Nonce: req.Nonce}, nil
+}
+
+// TestServeDrains: Serve returns after the quote in progress when it
+// stops has been answered, not while the TPM is still in use.
+func TestServeDrains(t *testing.T) {
+	r := newRig(t)
+	agent := connect(t, r.agentConf(), nil)
+	d := slow{started: make(chan struct{}), release: make(chan struct{})}
+	ctx, cancel := context.WithCancel(context.Background())
+	served := make(chan error, 1)
+	go func() { served <- Serve(ctx, agent, "h1", d, nil) }()
+	f := &Fetcher{Conn: connect(t, r.verifierConf(), nil)}
+	fetched := make(chan error, 1)
+	waitFor(t, "the agent's subscription", func() bool { return agent.NumSubscriptions() == 1 && agent.Flush() == nil })
+	go func() {
+		_, err := f.Fetch(context.Background(), host("h1"), attest.QuoteRequest{Nonce: []byte("n")})
+		fetched <- err
+	}()
+	<-d.started
+	cancel()
+	select {
+	case err := <-served:
+		t.Fatalf("Serve returned (%v) while a quote was in progress", err)
+	case <-time.After(100 * time.Millisecond):
+	}
+	close(d.release)
+	if err := <-served; err != nil {
+		t.Errorf("Serve = %v", err)
+	}
+	if err := <-fetched; err != nil {
+		t.Errorf("the quote in progress at shutdown: %v, want it answered", err)
+	}
+}
