@@ -64,8 +64,9 @@ func Listen(ctx context.Context, nc *nats.Conn, quiet time.Duration, parallel in
 	if parallel <= 0 {
 		parallel = 4
 	}
-	var mu sync.Mutex
+	var mu sync.Mutex // guards last and closed
 	last := map[string]time.Time{}
+	closed := false
 	sem := make(chan struct{}, parallel)
 	var wg sync.WaitGroup
 	sub, err := nc.QueueSubscribe(OnlinePrefix+">", Queue, func(m *nats.Msg) {
@@ -94,6 +95,14 @@ func Listen(ctx context.Context, nc *nats.Conn, quiet time.Duration, parallel in
 		case <-ctx.Done():
 			return
 		}
+		// nats.go may still run this callback after Unsubscribe: once
+		// Listen is waiting for its attestations, start no other.
+		mu.Lock()
+		defer mu.Unlock()
+		if closed {
+			<-sem
+			return
+		}
 		wg.Go(func() {
 			defer func() { <-sem }()
 			attest(ctx, id)
@@ -105,6 +114,9 @@ func Listen(ctx context.Context, nc *nats.Conn, quiet time.Duration, parallel in
 	log.Info("attesting agents as they announce themselves", "subject", sub.Subject, "queue", Queue)
 	<-ctx.Done()
 	sub.Unsubscribe()
+	mu.Lock()
+	closed = true
+	mu.Unlock()
 	wg.Wait()
 	return nil
 }
