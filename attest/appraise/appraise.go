@@ -51,11 +51,13 @@ const DefaultPolicyTTL = 5 * time.Second
 
 // Appraiser implements verifier.Appraiser and verifier.PolicyBook.
 type Appraiser struct {
-	cfg Config
-	pub crypto.PublicKey
+	cfg   Config
+	pub   crypto.PublicKey
+	cache *flavor.Cache
+	aks   akCache
 
 	mu      sync.Mutex // guards the two below
-	flavors []flavor.Signed
+	flavors []*flavor.Checked
 	readAt  time.Time
 }
 
@@ -72,7 +74,8 @@ func New(cfg Config) *Appraiser {
 	if cfg.PolicyTTL == 0 {
 		cfg.PolicyTTL = DefaultPolicyTTL
 	}
-	return &Appraiser{cfg: cfg, pub: cfg.Key.Public()}
+	pub := cfg.Key.Public()
+	return &Appraiser{cfg: cfg, pub: pub, cache: flavor.NewCache(pub)}
 }
 
 // imaState is the IMA part of verifier.State.
@@ -99,8 +102,12 @@ func (a *Appraiser) Appraise(ctx context.Context, in verifier.Appraisal) (verifi
 			return verifier.Outcome{}, fmt.Errorf("stored quote state: %w", err)
 		}
 	}
+	ak, err := a.aks.parse(in.Host.AKPublic)
+	if err != nil {
+		return verifier.Outcome{}, fmt.Errorf("%w: enrolled AK: %v", quote.ErrInput, err)
+	}
 	qr, err := quote.Verify(ev, quote.Input{
-		AKPublic: in.Host.AKPublic, ActivatedName: in.Host.AKName, Nonce: in.Nonce, Prev: prev,
+		AK: ak, ActivatedName: in.Host.AKName, Nonce: in.Nonce, Prev: prev,
 		Policy: quote.Policy{Banks: in.Banks, PCRs: in.PCRs, AllowSHA1Only: a.cfg.AllowSHA1Only},
 	})
 	if err != nil {

@@ -21,6 +21,9 @@
 // log); and the runtime-policy faults seen since that restart, which
 // stay in every later report of the boot (a file that ran once has run).
 //
-// Concurrency: an Appraiser is safe for concurrent use; it keeps no
-// state of its own between calls.
+// Concurrency: an Appraiser is safe for concurrent use. Between calls it
+// keeps only the stored flavors it read (at most Config.PolicyTTL ago),
+// checked once per distinct row by a flavor.Cache: a row's signature is
+// verified and its runtime policy compiled when its bytes are new, not
+// for every report.
 package appraise

@@ -151,16 +151,18 @@ func (a *Appraiser) evaluate(ctx context.Context, h store.Host, host *flavor.Hos
 			return nil, err
 		}
 	}
-	signed, err := a.storedFlavors(ctx)
+	checked, err := a.storedFlavors(ctx)
 	if err != nil {
 		return nil, err
 	}
-	return group.Evaluate(host, signed, a.pub), nil
+	return group.EvaluateChecked(host, checked), nil
 }
 
 // storedFlavors returns the stored flavors as read at most PolicyTTL
-// ago; their signatures are checked where they are used.
-func (a *Appraiser) storedFlavors(ctx context.Context) ([]flavor.Signed, error) {
+// ago, with their signatures checked: by the cache, which verifies a
+// row (and compiles its runtime policy) only when its bytes are new to
+// it, so a row changed in the store is verified again when it is read.
+func (a *Appraiser) storedFlavors(ctx context.Context) ([]*flavor.Checked, error) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	now := a.cfg.Now()
@@ -171,14 +173,10 @@ func (a *Appraiser) storedFlavors(ctx context.Context) ([]flavor.Signed, error) 
 	if err != nil {
 		return nil, err
 	}
-	signed := make([]flavor.Signed, 0, len(ps))
-	for _, p := range ps {
-		var f flavor.Flavor
-		if err := json.Unmarshal(p.Body, &f); err != nil {
-			f = flavor.Flavor{Meta: flavor.Meta{ID: p.ID}}
-		}
-		signed = append(signed, flavor.Signed{Flavor: f, Signature: string(p.Signature)})
+	rows := make([]flavor.Row, len(ps))
+	for i, p := range ps {
+		rows[i] = flavor.Row{ID: p.ID, Body: p.Body, Signature: string(p.Signature)}
 	}
-	a.flavors, a.readAt = signed, now
-	return signed, nil
+	a.flavors, a.readAt = a.cache.Load(rows), now
+	return a.flavors, nil
 }

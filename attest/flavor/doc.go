@@ -22,5 +22,10 @@
 // FlavorSignatureNotTrusted.
 //
 // Evaluation is a pure function of its arguments and safe for
-// concurrent use.
+// concurrent use. Checking a signature re-encodes the flavor and
+// compiling a runtime policy builds its maps, which for a 5,000-path
+// policy costs far more than evaluating it, so a verifier keeps the
+// checked flavors in a Cache (keyed by each stored row's exact bytes
+// and signature, so that a changed row is checked again) and evaluates
+// them with Group.EvaluateChecked.
 package flavor

@@ -83,24 +83,38 @@ func (g *Group) Check() error {
 // flavors are matched by its policy. Other hosts' HOST_UNIQUE flavors
 // are skipped. ANY_OF reports the first flavor
 // that matches, or every candidate's failed rules when none does.
+// EvaluateChecked does the same with flavors checked beforehand.
 func (g *Group) Evaluate(h *Host, flavors []Signed, pub crypto.PublicKey) []report.Rule {
+	checked := make([]*Checked, 0, len(flavors))
+	for _, s := range flavors {
+		if s.Flavor.otherHost(h) {
+			continue // not verified: neither used nor this host's concern
+		}
+		checked = append(checked, Check(s, pub))
+	}
+	return g.EvaluateChecked(h, checked)
+}
+
+// EvaluateChecked is Evaluate with the flavors' signatures already
+// checked (by Check or a Cache): a flavor with Err gives a
+// FlavorSignatureNotTrusted rule.
+func (g *Group) EvaluateChecked(h *Host, flavors []*Checked) []report.Rule {
 	if err := g.Check(); err != nil {
 		return []report.Rule{{Name: "flavor_group_valid", Faults: []attest.Fault{{Name: attest.FaultFlavorMissing, Description: err.Error()}}}}
 	}
 	var out []report.Rule
-	byPart := map[Part][]*Flavor{}
-	for i := range flavors {
-		s := &flavors[i]
-		f := &s.Flavor
-		if f.Meta.Part == HostUnique && f.Meta.HostID != h.ID {
+	byPart := map[Part][]*Checked{}
+	for _, c := range flavors {
+		f := &c.Flavor
+		if f.otherHost(h) {
 			continue // another host's: neither used nor this host's concern
 		}
-		if err := s.Verify(pub); err != nil {
+		if c.Err != nil {
 			out = append(out, report.Rule{Name: RuleFlavorSignature, Part: string(f.Meta.Part), FlavorID: f.Meta.ID,
-				Faults: []attest.Fault{{Name: attest.FaultFlavorSignatureNotTrusted, Description: err.Error()}}})
+				Faults: []attest.Fault{{Name: attest.FaultFlavorSignatureNotTrusted, Description: c.Err.Error()}}})
 			continue
 		}
-		byPart[f.Meta.Part] = append(byPart[f.Meta.Part], f)
+		byPart[f.Meta.Part] = append(byPart[f.Meta.Part], c)
 	}
 	for _, p := range g.Policies {
 		out = append(out, p.evaluate(h, byPart[p.Part])...)
@@ -108,7 +122,12 @@ func (g *Group) Evaluate(h *Host, flavors []Signed, pub crypto.PublicKey) []repo
 	return out
 }
 
-func (p MatchPolicy) evaluate(h *Host, candidates []*Flavor) []report.Rule {
+// otherHost says whether f is another host's HOST_UNIQUE flavor.
+func (f *Flavor) otherHost(h *Host) bool {
+	return f.Meta.Part == HostUnique && f.Meta.HostID != h.ID
+}
+
+func (p MatchPolicy) evaluate(h *Host, candidates []*Checked) []report.Rule {
 	if len(candidates) == 0 {
 		if p.Required == RequireIfDefined {
 			return nil
@@ -118,16 +137,16 @@ func (p MatchPolicy) evaluate(h *Host, candidates []*Flavor) []report.Rule {
 	}
 	if p.Match == Latest {
 		newest := candidates[0]
-		for _, f := range candidates[1:] {
-			if f.Meta.Created.After(newest.Meta.Created) {
-				newest = f
+		for _, c := range candidates[1:] {
+			if c.Flavor.Meta.Created.After(newest.Flavor.Meta.Created) {
+				newest = c
 			}
 		}
-		candidates = []*Flavor{newest}
+		candidates = []*Checked{newest}
 	}
 	var all []report.Rule
-	for _, f := range candidates {
-		rules := f.Evaluate(h)
+	for _, c := range candidates {
+		rules := c.Flavor.evaluate(h, c.runtime, c.runtimeErr)
 		if p.Match == AnyOf && trusted(rules) {
 			return rules
 		}

@@ -10,6 +10,7 @@ import (
 	"tep.dev/tep/attest/bootlog"
 	"tep.dev/tep/attest/ima"
 	"tep.dev/tep/attest/report"
+	"tep.dev/tep/attest/runtime"
 )
 
 // Rule names in reports.
@@ -52,7 +53,11 @@ func (h *Host) pcr(p PCR) []byte {
 
 // Evaluate applies one flavor to the host and returns each rule's
 // result.
-func (f *Flavor) Evaluate(h *Host) []report.Rule {
+func (f *Flavor) Evaluate(h *Host) []report.Rule { return f.evaluate(h, nil, nil) }
+
+// evaluate is Evaluate with the runtime policy compiled beforehand (rc,
+// or rcErr from compiling it); with neither, it is compiled here.
+func (f *Flavor) evaluate(h *Host, rc *runtime.Checker, rcErr error) []report.Rule {
 	var out []report.Rule
 	add := func(name string, p *PCR, faults []attest.Fault) {
 		r := report.Rule{Name: name, Part: string(f.Meta.Part), FlavorID: f.Meta.ID, Trusted: len(faults) == 0, Faults: faults}
@@ -88,7 +93,7 @@ func (f *Flavor) Evaluate(h *Host) []report.Rule {
 		}
 	}
 	if f.Runtime != nil {
-		add(RuleRuntimePolicy, nil, runtimeFaults(h, f))
+		add(RuleRuntimePolicy, nil, runtimeFaults(h, f, rc, rcErr))
 	}
 	return out
 }
@@ -243,8 +248,10 @@ func eventFault(name string, p PCR, desc string, expected, actual []string) atte
 		Expected: strings.Join(expected, ","), Actual: strings.Join(actual, ",")}
 }
 
-func runtimeFaults(h *Host, f *Flavor) []attest.Fault {
-	c, err := f.Runtime.Compile()
+func runtimeFaults(h *Host, f *Flavor, c *runtime.Checker, err error) []attest.Fault {
+	if c == nil && err == nil {
+		c, err = f.Runtime.Compile()
+	}
 	if err != nil {
 		return []attest.Fault{{Name: attest.FaultIMALogInvalid, Description: "flavor " + f.Meta.ID + ": " + err.Error()}}
 	}

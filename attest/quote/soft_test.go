@@ -169,3 +169,42 @@ func TestParseAKRejects(t *testing.T) {
 		t.Error("ParseAK of an HMAC key succeeded")
 	}
 }
+
+// TestParsedAK: an AK given parsed is the one Verify checks against,
+// and AKPublic is then not read.
+func TestParsedAK(t *testing.T) {
+	ak, other := ecdsaAK(t), ecdsaAK(t)
+	ev, in := ak.evidence(goodAttest())
+	parsed, err := ParseAK(ak.pub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	otherParsed, err := ParseAK(other.pub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		name string
+		ak   *AK
+		want []string
+	}{
+		{"the enrolled AK", parsed, nil},
+		// ActivatedName is the enrolled AK's: another AK's name differs.
+		{"another AK", otherParsed, []string{attest.FaultAKNotActivated}},
+	} {
+		in := in
+		in.AK, in.AKPublic = c.ak, []byte("not read")
+		r, err := Verify(ev, in)
+		if err != nil {
+			t.Fatalf("%s: %v", c.name, err)
+		}
+		if got := names(r.Faults); !slices.Equal(got, c.want) {
+			t.Errorf("%s: faults %v, want %v", c.name, got, c.want)
+		}
+	}
+	// The other AK activated: its signature check fails.
+	in.AK, in.ActivatedName = otherParsed, otherParsed.Name
+	if r, err := Verify(ev, in); err != nil || !slices.Equal(names(r.Faults), []string{attest.FaultQuoteSignature}) {
+		t.Errorf("another activated AK: %v, %v; want %s", r, err, attest.FaultQuoteSignature)
+	}
+}

@@ -37,6 +37,10 @@ type Policy struct {
 type Input struct {
 	// AKPublic is the TPMT_PUBLIC of the host's enrolled AK.
 	AKPublic []byte
+	// AK, when not nil, is AKPublic as ParseAK returned it (a verifier
+	// that sees the same AK in every report parses it once); Verify
+	// then does not read AKPublic.
+	AK *AK
 	// ActivatedName is the name of the AK whose credential the host
 	// activated; nil if it never did. A quote by an AK of another name
 	// is not trusted, whatever its signature (attest.FaultAKNotActivated).
@@ -90,9 +94,12 @@ func Verify(ev attest.Evidence, in Input) (*Result, error) {
 	if len(in.Nonce) == 0 {
 		return nil, fmt.Errorf("%w: no nonce", ErrInput)
 	}
-	ak, err := ParseAK(in.AKPublic)
-	if err != nil {
-		return nil, fmt.Errorf("%w: enrolled AK: %v", ErrInput, err)
+	ak := in.AK
+	if ak == nil {
+		var err error
+		if ak, err = ParseAK(in.AKPublic); err != nil {
+			return nil, fmt.Errorf("%w: enrolled AK: %v", ErrInput, err)
+		}
 	}
 	r := &Result{}
 	if len(in.ActivatedName) == 0 || !bytes.Equal(in.ActivatedName, ak.Name) {
