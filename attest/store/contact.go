@@ -37,30 +37,43 @@ func (s *SQLite) RecordContact(ctx context.Context, hostID string, now time.Time
 	if len(failure) > maxContactError {
 		failure = failure[:maxContactError]
 	}
-	return inTx(ctx, s.db, func(tx *sql.Tx) error {
-		c, err := scanContact(tx.QueryRowContext(ctx, `SELECT `+contactCols+` FROM contacts WHERE host_id = ?`, hostID))
-		isNew := errors.Is(err, ErrNotFound)
-		if err != nil && !isNew {
-			return err
-		}
-		c.HostID, c.Updated = hostID, now
-		if failure == "" {
-			c.LastReport, c.FailingSince, c.Failures, c.LastError = now, time.Time{}, 0, ""
-		} else {
-			if c.Failures == 0 {
-				c.FailingSince = now
-			}
-			c.Failures++
-			c.LastError = failure
-		}
-		args := []any{nanos(c.LastReport), nanos(c.FailingSince), c.Failures, c.LastError, nanos(c.Updated), hostID}
-		if isNew {
-			_, err = tx.ExecContext(ctx, `INSERT INTO contacts (last_report, failing_since, failures, last_error, updated, host_id) VALUES (?, ?, ?, ?, ?, ?)`, args...)
-		} else {
-			_, err = tx.ExecContext(ctx, `UPDATE contacts SET last_report = ?, failing_since = ?, failures = ?, last_error = ?, updated = ? WHERE host_id = ?`, args...)
-		}
+	// Its own transaction, not the store's helpers: this file reads the
+	// same on the SQLite store alone and on the store both databases
+	// share (the statements are SQLite's).
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
 		return err
-	})
+	}
+	defer tx.Rollback()
+	if err := recordContact(ctx, tx, hostID, now, failure); err != nil {
+		return err
+	}
+	return tx.Commit()
+}
+
+func recordContact(ctx context.Context, tx *sql.Tx, hostID string, now time.Time, failure string) error {
+	c, err := scanContact(tx.QueryRowContext(ctx, `SELECT `+contactCols+` FROM contacts WHERE host_id = ?`, hostID))
+	isNew := errors.Is(err, ErrNotFound)
+	if err != nil && !isNew {
+		return err
+	}
+	c.HostID, c.Updated = hostID, now
+	if failure == "" {
+		c.LastReport, c.FailingSince, c.Failures, c.LastError = now, time.Time{}, 0, ""
+	} else {
+		if c.Failures == 0 {
+			c.FailingSince = now
+		}
+		c.Failures++
+		c.LastError = failure
+	}
+	args := []any{nanos(c.LastReport), nanos(c.FailingSince), c.Failures, c.LastError, nanos(c.Updated), hostID}
+	if isNew {
+		_, err = tx.ExecContext(ctx, `INSERT INTO contacts (last_report, failing_since, failures, last_error, updated, host_id) VALUES (?, ?, ?, ?, ?, ?)`, args...)
+	} else {
+		_, err = tx.ExecContext(ctx, `UPDATE contacts SET last_report = ?, failing_since = ?, failures = ?, last_error = ?, updated = ? WHERE host_id = ?`, args...)
+	}
+	return err
 }
 
 // Contact returns a host's record, or ErrNotFound.
