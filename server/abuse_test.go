@@ -380,7 +380,7 @@ func TestAbusePartialMessages(t *testing.T) {
 // the rate every handshake would make a client, 2,000 of them kept for
 // the whole lease (an hour here).
 func TestAbuseHandshakes(t *testing.T) {
-	r := newAbuseRig(t, Limits{HandshakeRate: 50, HandshakeBurst: 20, Silent: 200 * time.Millisecond}, time.Hour)
+	r := newAbuseRig(t, Limits{HandshakeRate: 50, HandshakeBurst: 20, Silent: 2 * time.Second}, time.Hour)
 	sg := r.startSigner()
 	conn, err := net.Dial("unix", r.sock)
 	if err != nil {

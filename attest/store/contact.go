@@ -32,53 +32,33 @@ const maxContactError = 512
 const contactCols = `host_id, last_report, failing_since, failures, last_error, updated`
 
 // RecordContact records an attempt to attest a host at now: failure ""
-// for one that stored a report, else why it did not.
-func (s *SQLite) RecordContact(ctx context.Context, hostID string, now time.Time, failure string) error {
+// for one that stored a report, else why it did not. It is one
+// statement (an upsert both databases run), so replicas recording the
+// same host at once do not collide.
+func (s *sqlStore) RecordContact(ctx context.Context, hostID string, now time.Time, failure string) error {
 	if len(failure) > maxContactError {
 		failure = failure[:maxContactError]
 	}
-	// Its own transaction, not the store's helpers: this file reads the
-	// same on the SQLite store alone and on the store both databases
-	// share (the statements are SQLite's).
-	tx, err := s.db.BeginTx(ctx, nil)
-	if err != nil {
-		return err
-	}
-	defer tx.Rollback()
-	if err := recordContact(ctx, tx, hostID, now, failure); err != nil {
-		return err
-	}
-	return tx.Commit()
-}
-
-func recordContact(ctx context.Context, tx *sql.Tx, hostID string, now time.Time, failure string) error {
-	c, err := scanContact(tx.QueryRowContext(ctx, `SELECT `+contactCols+` FROM contacts WHERE host_id = ?`, hostID))
-	isNew := errors.Is(err, ErrNotFound)
-	if err != nil && !isNew {
-		return err
-	}
-	c.HostID, c.Updated = hostID, now
+	c := Contact{HostID: hostID, LastError: failure, Updated: now}
 	if failure == "" {
-		c.LastReport, c.FailingSince, c.Failures, c.LastError = now, time.Time{}, 0, ""
+		c.LastReport = now
 	} else {
-		if c.Failures == 0 {
-			c.FailingSince = now
-		}
-		c.Failures++
-		c.LastError = failure
+		c.FailingSince, c.Failures = now, 1
 	}
-	args := []any{nanos(c.LastReport), nanos(c.FailingSince), c.Failures, c.LastError, nanos(c.Updated), hostID}
-	if isNew {
-		_, err = tx.ExecContext(ctx, `INSERT INTO contacts (last_report, failing_since, failures, last_error, updated, host_id) VALUES (?, ?, ?, ?, ?, ?)`, args...)
-	} else {
-		_, err = tx.ExecContext(ctx, `UPDATE contacts SET last_report = ?, failing_since = ?, failures = ?, last_error = ?, updated = ? WHERE host_id = ?`, args...)
-	}
+	_, err := s.conn().ExecContext(ctx, `INSERT INTO contacts (`+contactCols+`) VALUES (?, ?, ?, ?, ?, ?)
+		ON CONFLICT (host_id) DO UPDATE SET
+			last_report = CASE WHEN excluded.failures = 0 THEN excluded.last_report ELSE contacts.last_report END,
+			failing_since = CASE WHEN excluded.failures = 0 THEN 0 WHEN contacts.failures = 0 THEN excluded.failing_since ELSE contacts.failing_since END,
+			failures = CASE WHEN excluded.failures = 0 THEN 0 ELSE contacts.failures + 1 END,
+			last_error = excluded.last_error,
+			updated = excluded.updated`,
+		c.HostID, nanos(c.LastReport), nanos(c.FailingSince), c.Failures, c.LastError, nanos(c.Updated))
 	return err
 }
 
 // Contact returns a host's record, or ErrNotFound.
-func (s *SQLite) Contact(ctx context.Context, hostID string) (Contact, error) {
-	return scanContact(s.db.QueryRowContext(ctx, `SELECT `+contactCols+` FROM contacts WHERE host_id = ?`, hostID))
+func (s *sqlStore) Contact(ctx context.Context, hostID string) (Contact, error) {
+	return scanContact(s.conn().QueryRowContext(ctx, `SELECT `+contactCols+` FROM contacts WHERE host_id = ?`, hostID))
 }
 
 func scanContact(row rowScanner) (Contact, error) {

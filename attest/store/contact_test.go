@@ -4,12 +4,23 @@ import (
 	"context"
 	"errors"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
 
+// contactBook is what the verifier asks of a store that keeps contacts.
+type contactBook interface {
+	RecordContact(ctx context.Context, hostID string, now time.Time, failure string) error
+	Contact(ctx context.Context, hostID string) (Contact, error)
+}
+
 func TestContact(t *testing.T) {
-	s, _ := openTest(t)
+	backends(t, testContact)
+}
+
+func testContact(t *testing.T, db *testDB) {
+	s := db.s.(contactBook)
 	ctx := context.Background()
 	if _, err := s.Contact(ctx, "h1"); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("Contact(never pulled) = %v, want ErrNotFound", err)
@@ -48,19 +59,48 @@ func TestContact(t *testing.T) {
 // TestContactDeleted: a deleted host's record goes with it, so a host
 // enrolled again under its name does not start stale.
 func TestContactDeleted(t *testing.T) {
-	s, _ := openTest(t)
+	backends(t, testContactDeleted)
+}
+
+func testContactDeleted(t *testing.T, db *testDB) {
+	s, cb := db.s, db.s.(contactBook)
 	ctx := context.Background()
 	enrol(t, s, "e1", "h1", "ekA", t0.Add(time.Minute))
 	if _, err := s.Activate(ctx, "e1", t0); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.RecordContact(ctx, "h1", t0, "no agent"); err != nil {
+	if err := cb.RecordContact(ctx, "h1", t0, "no agent"); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.DeleteHost(ctx, "h1"); err != nil {
 		t.Fatal(err)
 	}
-	if c, err := s.Contact(ctx, "h1"); !errors.Is(err, ErrNotFound) {
+	if c, err := cb.Contact(ctx, "h1"); !errors.Is(err, ErrNotFound) {
 		t.Errorf("Contact after DeleteHost = %+v, %v; want ErrNotFound", c, err)
 	}
+}
+
+// TestContactConcurrent: replicas recording one host at once all land,
+// as failures counted once each.
+func TestContactConcurrent(t *testing.T) {
+	backends(t, func(t *testing.T, db *testDB) {
+		s := db.s.(contactBook)
+		ctx := context.Background()
+		const n = 16
+		var wg sync.WaitGroup
+		errs := make(chan error, n)
+		for i := range n {
+			wg.Go(func() { errs <- s.RecordContact(ctx, "h1", t0.Add(time.Duration(i)*time.Second), "timeout") })
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+		if c, err := s.Contact(ctx, "h1"); err != nil || c.Failures != n || !c.Stale() {
+			t.Errorf("after %d concurrent failures: %+v, %v", n, c, err)
+		}
+	})
 }

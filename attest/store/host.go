@@ -12,9 +12,11 @@ const enrollmentCols = `id, host_id, ek_hash, ek_public, ek_cert, ak_public, ak_
 
 // CreateEnrollment adds a pending enrolment; it also drops enrolments
 // that expired, so abandoned ones do not pile up.
-func (s *SQLite) CreateEnrollment(ctx context.Context, e Enrollment) error {
-	return inTx(ctx, s.db, func(tx *sql.Tx) error {
-		if _, err := tx.ExecContext(ctx, `DELETE FROM enrollments WHERE status = ? AND expires < ?`, EnrollPending, nanos(e.Created)); err != nil {
+func (s *sqlStore) CreateEnrollment(ctx context.Context, e Enrollment) error {
+	return s.inTx(ctx, func(tx conn) error {
+		// SKIP LOCKED on PostgreSQL, as in UseNonce.
+		if _, err := tx.ExecContext(ctx, `DELETE FROM enrollments WHERE id IN (
+			SELECT id FROM enrollments WHERE status = ? AND expires < ?`+s.d.lockRows+`)`, EnrollPending, nanos(e.Created)); err != nil {
 			return err
 		}
 		_, err := tx.ExecContext(ctx, `INSERT INTO enrollments (`+enrollmentCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
@@ -28,13 +30,13 @@ func (s *SQLite) CreateEnrollment(ctx context.Context, e Enrollment) error {
 }
 
 // Enrollment returns an enrolment, or ErrNotFound.
-func (s *SQLite) Enrollment(ctx context.Context, id string) (Enrollment, error) {
-	return scanEnrollment(s.db.QueryRowContext(ctx, `SELECT `+enrollmentCols+` FROM enrollments WHERE id = ?`, id))
+func (s *sqlStore) Enrollment(ctx context.Context, id string) (Enrollment, error) {
+	return scanEnrollment(s.conn().QueryRowContext(ctx, `SELECT `+enrollmentCols+` FROM enrollments WHERE id = ?`, id))
 }
 
 // PendingEnrollments returns a host's pending, unexpired enrolments.
-func (s *SQLite) PendingEnrollments(ctx context.Context, hostID string, now time.Time) ([]Enrollment, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT `+enrollmentCols+` FROM enrollments WHERE host_id = ? AND status = ? AND expires > ? ORDER BY created DESC, id`,
+func (s *sqlStore) PendingEnrollments(ctx context.Context, hostID string, now time.Time) ([]Enrollment, error) {
+	rows, err := s.conn().QueryContext(ctx, `SELECT `+enrollmentCols+` FROM enrollments WHERE host_id = ? AND status = ? AND expires > ? ORDER BY created DESC, id`,
 		hostID, EnrollPending, nanos(now))
 	if err != nil {
 		return nil, err
@@ -70,9 +72,9 @@ func scanEnrollment(row rowScanner) (Enrollment, error) {
 }
 
 // Activate binds a pending enrolment's AK to its host (Store.Activate).
-func (s *SQLite) Activate(ctx context.Context, id string, now time.Time) (Host, error) {
+func (s *sqlStore) Activate(ctx context.Context, id string, now time.Time) (Host, error) {
 	var h Host
-	err := inTx(ctx, s.db, func(tx *sql.Tx) error {
+	err := s.inTx(ctx, func(tx conn) error {
 		e, err := scanEnrollment(tx.QueryRowContext(ctx, `SELECT `+enrollmentCols+` FROM enrollments WHERE id = ?`, id))
 		if err != nil {
 			return err
@@ -80,7 +82,12 @@ func (s *SQLite) Activate(ctx context.Context, id string, now time.Time) (Host, 
 		if e.Status != EnrollPending || !now.Before(e.Expires) {
 			return ErrUsed
 		}
-		if _, err := tx.ExecContext(ctx, `UPDATE enrollments SET status = ? WHERE id = ?`, EnrollActivated, id); err != nil {
+		// Conditional, so that of two activations at once (two replicas)
+		// only one finds the enrolment pending.
+		err = execOne(ctx, tx, `UPDATE enrollments SET status = ? WHERE id = ? AND status = ?`, EnrollActivated, id, EnrollPending)
+		if errors.Is(err, ErrNotFound) {
+			return ErrUsed
+		} else if err != nil {
 			return err
 		}
 		h, err = scanHost(tx.QueryRowContext(ctx, `SELECT `+hostCols+` FROM hosts WHERE id = ?`, e.HostID))
@@ -106,15 +113,15 @@ func (s *SQLite) Activate(ctx context.Context, id string, now time.Time) (Host, 
 
 const hostCols = `id, ek_hash, ek_public, ek_cert, ak_public, ak_name, facts, pull_url, pull_cert, flavor_group, state, last_report, created, activated`
 
-func insertHost(ctx context.Context, tx *sql.Tx, h Host) error {
+func insertHost(ctx context.Context, tx conn, h Host) error {
 	_, err := tx.ExecContext(ctx, `INSERT INTO hosts (`+hostCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		h.ID, h.EKHash, b64(h.EKPublic), b64(h.EKCert), b64(h.AKPublic), b64(h.AKName), factsJSON(h.Facts),
 		h.PullURL, b64(h.PullCert), h.FlavorGroup, string(h.State), h.LastReport, nanos(h.Created), nanos(h.Activated))
-	if err != nil {
+	if err != nil && tx.d.unique(err) {
 		// The EK is unique: one EK is one host.
 		return fmt.Errorf("adding host %q (is its EK enrolled under another name?): %w", h.ID, ErrConflict)
 	}
-	return nil
+	return err
 }
 
 type rowScanner interface{ Scan(dest ...any) error }
@@ -141,13 +148,13 @@ func scanHost(row rowScanner) (Host, error) {
 }
 
 // Host returns a host, or ErrNotFound.
-func (s *SQLite) Host(ctx context.Context, id string) (Host, error) {
-	return scanHost(s.db.QueryRowContext(ctx, `SELECT `+hostCols+` FROM hosts WHERE id = ?`, id))
+func (s *sqlStore) Host(ctx context.Context, id string) (Host, error) {
+	return scanHost(s.conn().QueryRowContext(ctx, `SELECT `+hostCols+` FROM hosts WHERE id = ?`, id))
 }
 
 // Hosts returns every host by id.
-func (s *SQLite) Hosts(ctx context.Context) ([]Host, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT `+hostCols+` FROM hosts ORDER BY id`)
+func (s *sqlStore) Hosts(ctx context.Context) ([]Host, error) {
+	rows, err := s.conn().QueryContext(ctx, `SELECT `+hostCols+` FROM hosts ORDER BY id`)
 	if err != nil {
 		return nil, err
 	}
@@ -164,13 +171,13 @@ func (s *SQLite) Hosts(ctx context.Context) ([]Host, error) {
 }
 
 // SetFlavorGroup assigns a host's flavor group.
-func (s *SQLite) SetFlavorGroup(ctx context.Context, hostID, group string) error {
-	return execOne(ctx, s.db, `UPDATE hosts SET flavor_group = ? WHERE id = ?`, group, hostID)
+func (s *sqlStore) SetFlavorGroup(ctx context.Context, hostID, group string) error {
+	return execOne(ctx, s.conn(), `UPDATE hosts SET flavor_group = ? WHERE id = ?`, group, hostID)
 }
 
 // DeleteHost removes a host, its reports and its nonces.
-func (s *SQLite) DeleteHost(ctx context.Context, id string) error {
-	return inTx(ctx, s.db, func(tx *sql.Tx) error {
+func (s *sqlStore) DeleteHost(ctx context.Context, id string) error {
+	return s.inTx(ctx, func(tx conn) error {
 		if err := execOne(ctx, tx, `DELETE FROM hosts WHERE id = ?`, id); err != nil {
 			return err
 		}

@@ -7,19 +7,14 @@ import (
 	"fmt"
 )
 
-// PutPolicy adds or replaces a policy by kind and id (an UPDATE, then an
-// INSERT if there was none: portable, unlike INSERT OR REPLACE).
-func (s *SQLite) PutPolicy(ctx context.Context, p Policy) error {
-	return inTx(ctx, s.db, func(tx *sql.Tx) error {
-		err := execOne(ctx, tx, `UPDATE policies SET name = ?, body = ?, signature = ?, created = ? WHERE kind = ? AND id = ?`,
-			p.Name, string(p.Body), b64(p.Signature), nanos(p.Created), p.Kind, p.ID)
-		if !errors.Is(err, ErrNotFound) {
-			return err
-		}
-		_, err = tx.ExecContext(ctx, `INSERT INTO policies (kind, id, name, body, signature, created) VALUES (?, ?, ?, ?, ?, ?)`,
-			p.Kind, p.ID, p.Name, string(p.Body), b64(p.Signature), nanos(p.Created))
-		return err
-	})
+// PutPolicy adds or replaces a policy by kind and id, in one upsert
+// (ON CONFLICT DO UPDATE: SQLite 3.24 and PostgreSQL 9.5 both take it;
+// unlike SQLite's INSERT OR REPLACE, it is portable).
+func (s *sqlStore) PutPolicy(ctx context.Context, p Policy) error {
+	_, err := s.conn().ExecContext(ctx, `INSERT INTO policies (kind, id, name, body, signature, created) VALUES (?, ?, ?, ?, ?, ?)
+		ON CONFLICT (kind, id) DO UPDATE SET name = excluded.name, body = excluded.body, signature = excluded.signature, created = excluded.created`,
+		p.Kind, p.ID, p.Name, string(p.Body), b64(p.Signature), nanos(p.Created))
+	return err
 }
 
 func scanPolicy(row rowScanner) (Policy, error) {
@@ -38,13 +33,13 @@ func scanPolicy(row rowScanner) (Policy, error) {
 }
 
 // Policy returns one policy, or ErrNotFound.
-func (s *SQLite) Policy(ctx context.Context, kind, id string) (Policy, error) {
-	return scanPolicy(s.db.QueryRowContext(ctx, `SELECT kind, id, name, body, signature, created FROM policies WHERE kind = ? AND id = ?`, kind, id))
+func (s *sqlStore) Policy(ctx context.Context, kind, id string) (Policy, error) {
+	return scanPolicy(s.conn().QueryRowContext(ctx, `SELECT kind, id, name, body, signature, created FROM policies WHERE kind = ? AND id = ?`, kind, id))
 }
 
 // Policies returns every policy of a kind, by name.
-func (s *SQLite) Policies(ctx context.Context, kind string) ([]Policy, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT kind, id, name, body, signature, created FROM policies WHERE kind = ? ORDER BY name, id`, kind)
+func (s *sqlStore) Policies(ctx context.Context, kind string) ([]Policy, error) {
+	rows, err := s.conn().QueryContext(ctx, `SELECT kind, id, name, body, signature, created FROM policies WHERE kind = ? ORDER BY name, id`, kind)
 	if err != nil {
 		return nil, err
 	}
@@ -61,15 +56,15 @@ func (s *SQLite) Policies(ctx context.Context, kind string) ([]Policy, error) {
 }
 
 // DeletePolicy removes one policy.
-func (s *SQLite) DeletePolicy(ctx context.Context, kind, id string) error {
-	return execOne(ctx, s.db, `DELETE FROM policies WHERE kind = ? AND id = ?`, kind, id)
+func (s *sqlStore) DeletePolicy(ctx context.Context, kind, id string) error {
+	return execOne(ctx, s.conn(), `DELETE FROM policies WHERE kind = ? AND id = ?`, kind, id)
 }
 
 // AddReport stores a report with the host's new state (Store.AddReport).
-func (s *SQLite) AddReport(ctx context.Context, r Report, prevState, state []byte) error {
-	return inTx(ctx, s.db, func(tx *sql.Tx) error {
-		err := execOne(ctx, tx, `UPDATE hosts SET state = ?, last_report = ? WHERE id = ? AND state = ?`,
-			string(state), r.ID, r.HostID, string(prevState))
+func (s *sqlStore) AddReport(ctx context.Context, r Report, prevState, state []byte) error {
+	return s.inTx(ctx, func(tx conn) error {
+		err := execOne(ctx, tx, `UPDATE hosts SET state = ?, last_report = ?, reported = ? WHERE id = ? AND state = ?`,
+			string(state), r.ID, nanos(r.Created), r.HostID, string(prevState))
 		if errors.Is(err, ErrNotFound) {
 			return fmt.Errorf("host %q changed during the appraisal: %w", r.HostID, ErrConflict)
 		}
@@ -98,15 +93,15 @@ func scanReport(row rowScanner) (Report, error) {
 }
 
 // Report returns one report, or ErrNotFound.
-func (s *SQLite) Report(ctx context.Context, id string) (Report, error) {
-	return scanReport(s.db.QueryRowContext(ctx, `SELECT `+reportCols+` FROM reports WHERE id = ?`, id))
+func (s *sqlStore) Report(ctx context.Context, id string) (Report, error) {
+	return scanReport(s.conn().QueryRowContext(ctx, `SELECT `+reportCols+` FROM reports WHERE id = ?`, id))
 }
 
 // maxReports bounds one listing.
 const maxReports = 1000
 
 // Reports returns the reports q selects, newest first.
-func (s *SQLite) Reports(ctx context.Context, q ReportQuery) ([]Report, error) {
+func (s *sqlStore) Reports(ctx context.Context, q ReportQuery) ([]Report, error) {
 	query, args := `SELECT `+reportCols+` FROM reports WHERE 1 = 1`, []any{}
 	if q.HostID != "" {
 		query, args = query+` AND host_id = ?`, append(args, q.HostID)
@@ -126,12 +121,12 @@ func (s *SQLite) Reports(ctx context.Context, q ReportQuery) ([]Report, error) {
 }
 
 // Latest returns every host's newest report, by host id.
-func (s *SQLite) Latest(ctx context.Context) ([]Report, error) {
+func (s *sqlStore) Latest(ctx context.Context) ([]Report, error) {
 	return s.reports(ctx, `SELECT r.id, r.host_id, r.created, r.trusted, r.body, r.jws FROM reports r JOIN hosts h ON h.last_report = r.id ORDER BY r.host_id`)
 }
 
-func (s *SQLite) reports(ctx context.Context, query string, args ...any) ([]Report, error) {
-	rows, err := s.db.QueryContext(ctx, query, args...)
+func (s *sqlStore) reports(ctx context.Context, query string, args ...any) ([]Report, error) {
+	rows, err := s.conn().QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, err
 	}

@@ -74,7 +74,14 @@ var migrations = [][]string{{
 	`CREATE INDEX reports_host ON reports (host_id, created)`,
 	`CREATE INDEX reports_created ON reports (created)`,
 }, {
-	// Version 2: the outcome of the verifier's attempts to attest pulled
+	// Scheduled pulls shared by replicas (schedule.go): when the host's
+	// last report was made, and which replica holds it until when.
+	`ALTER TABLE hosts ADD COLUMN reported BIGINT NOT NULL DEFAULT 0`,
+	`ALTER TABLE hosts ADD COLUMN claimed_by TEXT NOT NULL DEFAULT ''`,
+	`ALTER TABLE hosts ADD COLUMN lease_until BIGINT NOT NULL DEFAULT 0`,
+	`CREATE INDEX hosts_due ON hosts (reported)`,
+}, {
+	// Version 3: the outcome of the verifier's attempts to attest pulled
 	// hosts (contact.go), so that an unreachable one is stale, not
 	// untrusted.
 	`CREATE TABLE contacts (

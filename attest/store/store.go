@@ -203,6 +203,9 @@ type Store interface {
 	Reports(ctx context.Context, q ReportQuery) ([]Report, error)
 	Latest(ctx context.Context) ([]Report, error)
 
+	// Scheduler shares scheduled pulls between replicas.
+	Scheduler
+
 	// Version is the schema version.
 	Version(ctx context.Context) (int, error)
 	Close() error

@@ -11,8 +11,8 @@ import (
 
 // AddNonce records a nonce and keeps the host's newest keep unspent
 // ones (Store.AddNonce).
-func (s *SQLite) AddNonce(ctx context.Context, hostID string, nonce []byte, now, expires time.Time, keep int) error {
-	return inTx(ctx, s.db, func(tx *sql.Tx) error {
+func (s *sqlStore) AddNonce(ctx context.Context, hostID string, nonce []byte, now, expires time.Time, keep int) error {
+	return s.inTx(ctx, func(tx conn) error {
 		_, err := tx.ExecContext(ctx, `INSERT INTO nonces (nonce, host_id, expires, used) VALUES (?, ?, ?, 0)`,
 			hex.EncodeToString(nonce), hostID, nanos(expires))
 		if err != nil {
@@ -31,9 +31,13 @@ func (s *SQLite) AddNonce(ctx context.Context, hostID string, nonce []byte, now,
 
 // UseNonce spends a nonce once (Store.UseNonce). A spent nonce stays
 // until it expires, so that a replay finds it spent rather than unknown.
-func (s *SQLite) UseNonce(ctx context.Context, hostID string, nonce []byte, now time.Time) error {
-	return inTx(ctx, s.db, func(tx *sql.Tx) error {
-		if _, err := tx.ExecContext(ctx, `DELETE FROM nonces WHERE expires <= ?`, nanos(now)); err != nil {
+func (s *sqlStore) UseNonce(ctx context.Context, hostID string, nonce []byte, now time.Time) error {
+	return s.inTx(ctx, func(tx conn) error {
+		// Expired rows that another transaction is deleting are left to
+		// it (SKIP LOCKED on PostgreSQL): two replicas deleting one set
+		// in different orders would deadlock.
+		if _, err := tx.ExecContext(ctx, `DELETE FROM nonces WHERE nonce IN (
+			SELECT nonce FROM nonces WHERE expires <= ?`+s.d.lockRows+`)`, nanos(now)); err != nil {
 			return err
 		}
 		err := execOne(ctx, tx, `UPDATE nonces SET used = 1 WHERE nonce = ? AND host_id = ? AND used = 0 AND expires > ?`,
@@ -46,17 +50,17 @@ func (s *SQLite) UseNonce(ctx context.Context, hostID string, nonce []byte, now 
 }
 
 // PendingNonces counts a host's unspent, unexpired nonces.
-func (s *SQLite) PendingNonces(ctx context.Context, hostID string, now time.Time) (int, error) {
+func (s *sqlStore) PendingNonces(ctx context.Context, hostID string, now time.Time) (int, error) {
 	var n int
-	err := s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM nonces WHERE host_id = ? AND used = 0 AND expires > ?`, hostID, nanos(now)).Scan(&n)
+	err := s.conn().QueryRowContext(ctx, `SELECT COUNT(*) FROM nonces WHERE host_id = ? AND used = 0 AND expires > ?`, hostID, nanos(now)).Scan(&n)
 	return n, err
 }
 
 const tokenCols = `id, hash, role, created, expires, revoked, used_by`
 
 // AddToken stores a token by its hash.
-func (s *SQLite) AddToken(ctx context.Context, t Token) error {
-	_, err := s.db.ExecContext(ctx, `INSERT INTO tokens (`+tokenCols+`) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+func (s *sqlStore) AddToken(ctx context.Context, t Token) error {
+	_, err := s.conn().ExecContext(ctx, `INSERT INTO tokens (`+tokenCols+`) VALUES (?, ?, ?, ?, ?, ?, ?)`,
 		t.ID, t.Hash, t.Role, nanos(t.Created), nanos(t.Expires), boolInt(t.Revoked), t.UsedBy)
 	if err != nil {
 		return fmt.Errorf("adding token: %w", err)
@@ -77,18 +81,18 @@ func scanToken(row rowScanner) (Token, error) {
 }
 
 // TokenByHash returns an unrevoked token, or ErrNotFound.
-func (s *SQLite) TokenByHash(ctx context.Context, hash string) (Token, error) {
-	return scanToken(s.db.QueryRowContext(ctx, `SELECT `+tokenCols+` FROM tokens WHERE hash = ? AND revoked = 0`, hash))
+func (s *sqlStore) TokenByHash(ctx context.Context, hash string) (Token, error) {
+	return scanToken(s.conn().QueryRowContext(ctx, `SELECT `+tokenCols+` FROM tokens WHERE hash = ? AND revoked = 0`, hash))
 }
 
 // RevokeToken revokes a token by id.
-func (s *SQLite) RevokeToken(ctx context.Context, id string) error {
-	return execOne(ctx, s.db, `UPDATE tokens SET revoked = 1 WHERE id = ?`, id)
+func (s *sqlStore) RevokeToken(ctx context.Context, id string) error {
+	return execOne(ctx, s.conn(), `UPDATE tokens SET revoked = 1 WHERE id = ?`, id)
 }
 
 // Tokens lists every token, oldest first.
-func (s *SQLite) Tokens(ctx context.Context) ([]Token, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT `+tokenCols+` FROM tokens ORDER BY created, id`)
+func (s *sqlStore) Tokens(ctx context.Context) ([]Token, error) {
+	rows, err := s.conn().QueryContext(ctx, `SELECT `+tokenCols+` FROM tokens ORDER BY created, id`)
 	if err != nil {
 		return nil, err
 	}
@@ -105,8 +109,8 @@ func (s *SQLite) Tokens(ctx context.Context) ([]Token, error) {
 }
 
 // UseEnrollToken spends a one-time enrolment token for hostID.
-func (s *SQLite) UseEnrollToken(ctx context.Context, hash, hostID string, now time.Time) error {
-	err := execOne(ctx, s.db, `UPDATE tokens SET used_by = ? WHERE hash = ? AND role = ? AND revoked = 0 AND used_by = '' AND (expires = 0 OR expires > ?)`,
+func (s *sqlStore) UseEnrollToken(ctx context.Context, hash, hostID string, now time.Time) error {
+	err := execOne(ctx, s.conn(), `UPDATE tokens SET used_by = ? WHERE hash = ? AND role = ? AND revoked = 0 AND used_by = '' AND (expires = 0 OR expires > ?)`,
 		hostID, hash, RoleEnroll, nanos(now))
 	if errors.Is(err, ErrNotFound) {
 		return ErrUsed
@@ -114,21 +118,16 @@ func (s *SQLite) UseEnrollToken(ctx context.Context, hash, hostID string, now ti
 	return err
 }
 
-// AllowEK puts an EK hash on the allow list.
-func (s *SQLite) AllowEK(ctx context.Context, ekHash string) error {
-	return inTx(ctx, s.db, func(tx *sql.Tx) error {
-		var n int
-		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM ek_allow WHERE ek_hash = ?`, ekHash).Scan(&n); err != nil || n > 0 {
-			return err
-		}
-		_, err := tx.ExecContext(ctx, `INSERT INTO ek_allow (ek_hash) VALUES (?)`, ekHash)
-		return err
-	})
+// AllowEK puts an EK hash on the allow list; one already there is no
+// error.
+func (s *sqlStore) AllowEK(ctx context.Context, ekHash string) error {
+	_, err := s.conn().ExecContext(ctx, `INSERT INTO ek_allow (ek_hash) VALUES (?) ON CONFLICT (ek_hash) DO NOTHING`, ekHash)
+	return err
 }
 
 // EKAllowed says whether an EK hash is on the allow list.
-func (s *SQLite) EKAllowed(ctx context.Context, ekHash string) (bool, error) {
+func (s *sqlStore) EKAllowed(ctx context.Context, ekHash string) (bool, error) {
 	var n int
-	err := s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM ek_allow WHERE ek_hash = ?`, ekHash).Scan(&n)
+	err := s.conn().QueryRowContext(ctx, `SELECT COUNT(*) FROM ek_allow WHERE ek_hash = ?`, ekHash).Scan(&n)
 	return n > 0, err
 }

@@ -1,12 +1,11 @@
 package verifier
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"sync"
-	"time"
 
 	"tep.dev/tep/attest"
 	"tep.dev/tep/attest/store"
@@ -101,9 +100,18 @@ func (v *Verifier) activeHost(ctx context.Context, hostID string) (store.Host, S
 // Attest spends the evidence's nonce, appraises the evidence and stores
 // the trust report with the host's new state.
 func (v *Verifier) Attest(ctx context.Context, ev attest.Evidence) (store.Report, error) {
+	return v.attest(ctx, ev, nil)
+}
+
+// attest is Attest; a non-nil from is the state the host must still
+// have (the scheduler's claim), else ErrConflict.
+func (v *Verifier) attest(ctx context.Context, ev attest.Evidence, from *[]byte) (store.Report, error) {
 	h, st, err := v.activeHost(ctx, ev.HostID)
 	if err != nil {
 		return store.Report{}, err
+	}
+	if from != nil && !bytes.Equal(*from, h.State) {
+		return store.Report{}, fmt.Errorf("%w: host %q was attested since it was claimed", ErrConflict, h.ID)
 	}
 	if ev.IMAFrom < 0 || ev.IMAFrom > st.IMAEntries {
 		return store.Report{}, fmt.Errorf("%w: IMA log from entry %d, the verifier holds %d", ErrInvalid, ev.IMAFrom, st.IMAEntries)
@@ -154,17 +162,28 @@ func (v *Verifier) Pull(ctx context.Context, hostID string) (store.Report, error
 	if h.PullURL == "" {
 		return store.Report{}, fmt.Errorf("%w: host %q pushes its evidence", ErrInvalid, hostID)
 	}
-	r, err := v.pull(ctx, h)
-	// A conflict means another replica stored a report from the same
-	// state meanwhile: the host was attested, so it is not stale.
-	if !errors.Is(err, ErrConflict) {
-		v.contact(hostID, err)
+	return v.pull(ctx, h, false)
+}
+
+// pull challenges h's agent and appraises its evidence (see fetchAttest),
+// and records the outcome as the host's contact. A conflict means
+// another replica (or an operator) stored a report from the same state
+// meanwhile, and a cancelled pull means the verifier is stopping: the
+// host is not stale for either.
+func (v *Verifier) pull(ctx context.Context, h store.Host, claimed bool) (store.Report, error) {
+	r, err := v.fetchAttest(ctx, h, claimed)
+	if !errors.Is(err, ErrConflict) && !errors.Is(err, context.Canceled) {
+		v.contact(h.ID, err)
 	}
 	return r, err
 }
 
-// pull challenges a host, fetches its evidence and appraises it.
-func (v *Verifier) pull(ctx context.Context, h store.Host) (store.Report, error) {
+// fetchAttest challenges h's agent and appraises its evidence. With
+// claimed, h is as the scheduler claimed it, and the report is stored
+// only if the host's state has not moved since: an attestation that
+// another replica (or an operator) made after the claim is not made
+// twice.
+func (v *Verifier) fetchAttest(ctx context.Context, h store.Host, claimed bool) (store.Report, error) {
 	req, err := v.Challenge(ctx, h.ID)
 	if err != nil {
 		return store.Report{}, err
@@ -178,44 +197,8 @@ func (v *Verifier) pull(ctx context.Context, h store.Host) (store.Report, error)
 		v.cfg.Log.Warn("evidence refused: another host's", "host", h.ID, "evidence_of", ev.HostID)
 		return store.Report{}, fault(attest.FaultEvidenceHost, fmt.Sprintf("host %q answered with evidence of host %q", h.ID, ev.HostID))
 	}
+	if claimed {
+		return v.attest(ctx, ev, &h.State)
+	}
 	return v.Attest(ctx, ev)
-}
-
-// PullLoop pulls every pull-mode host each interval, at most parallel
-// at a time, each pull bounded by timeout, until ctx ends. One host's
-// failure or silence is logged and holds up no other.
-func (v *Verifier) PullLoop(ctx context.Context, interval, timeout time.Duration, parallel int) {
-	if parallel <= 0 {
-		parallel = 8
-	}
-	tick := time.NewTicker(interval)
-	defer tick.Stop()
-	for {
-		hosts, err := v.cfg.Store.Hosts(ctx)
-		if err != nil {
-			v.cfg.Log.Error("pull: listing hosts", "err", err)
-		}
-		sem := make(chan struct{}, parallel)
-		var wg sync.WaitGroup
-		for _, h := range hosts {
-			if h.PullURL == "" || len(h.AKName) == 0 {
-				continue
-			}
-			sem <- struct{}{}
-			wg.Go(func() {
-				defer func() { <-sem }()
-				pctx, cancel := context.WithTimeout(ctx, timeout)
-				defer cancel()
-				if _, err := v.Pull(pctx, h.ID); err != nil {
-					v.cfg.Log.Warn("pull failed", "host", h.ID, "err", err)
-				}
-			})
-		}
-		wg.Wait()
-		select {
-		case <-ctx.Done():
-			return
-		case <-tick.C:
-		}
-	}
 }

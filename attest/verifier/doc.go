@@ -18,6 +18,14 @@
 // evidence; [Verifier.Pull] asks a pull-mode agent for evidence and
 // [Verifier.PullLoop] does so for every pull-mode host on a schedule.
 //
+// Replicas: any number of Verifiers (processes) on one store share the
+// scheduled pulls through the store's claims (store.Scheduler): each
+// host is claimed by one replica at a time under a lease longer than a
+// pull may last, released when done, and taken by another replica when
+// the lease lapses (its replica died). A scheduled pull stores its
+// report only if the host's state is still the one it claimed, so work
+// that two replicas both start is stored once.
+//
 // Concurrency: a Verifier is safe for concurrent use; two appraisals of
 // one host do not both build on one state (the store refuses the
 // second). Lifetime: New, then use; it holds no resources of its own.

@@ -62,6 +62,10 @@ type Config struct {
 	PCRs          []int
 	Banks         []string
 
+	// Replica names this verifier among the replicas that share its
+	// store's scheduled pulls; empty is DefaultReplica().
+	Replica string
+
 	Log  *slog.Logger
 	Now  func() time.Time
 	Rand io.Reader
@@ -88,6 +92,9 @@ func New(cfg Config) *Verifier {
 	}
 	if len(cfg.Banks) == 0 {
 		cfg.Banks = DefaultBanks
+	}
+	if cfg.Replica == "" {
+		cfg.Replica = DefaultReplica()
 	}
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.DiscardHandler)

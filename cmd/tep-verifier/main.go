@@ -3,10 +3,10 @@
 // runtime policy, and keeps signed trust reports; and the operator's
 // commands that talk to it.
 //
-//	tep-verifier serve  --state DIR [--listen ADDR] [--ek-ca FILE]... [--client-ca FILE] [--san NAME]... [--pull-interval D]
-//	                    [--interval D] [--stale-after N] [--shutdown-timeout D]
+//	tep-verifier serve  --state DIR [--db sqlite:PATH|postgres://...] [--replica NAME] [--listen ADDR] [--ek-ca FILE]... [--client-ca FILE] [--san NAME]... [--pull-interval D]
+//	                    [--pull-timeout D] [--pull-parallel N] [--interval D] [--stale-after N] [--shutdown-timeout D]
 //	                    [--nats URL [--nats-ca FILE] [--nats-creds FILE | --nats-nkey FILE | --nats-user U [--nats-password-file F]]]
-//	tep-verifier token create --state DIR --role admin|auditor|enroll [--ttl D] [--json]
+//	tep-verifier token create --state DIR [--db ...] --role admin|auditor|enroll [--ttl D] [--json]
 //	tep-verifier token revoke --state DIR ID
 //	tep-verifier token list   --state DIR [--json]
 //	tep-verifier hosts   [--verifier URL --ca FILE --token T] [--json]
@@ -19,8 +19,11 @@
 //
 // serve keeps its database (SQLite), TLS certificate and report-signing
 // key in DIR, making the certificate and key on first start; agents pin
-// DIR/tls-cert.pem. token works on DIR's database directly (run it as
-// the service's user, beside the service). The operator commands take
+// DIR/tls-cert.pem. With --db postgres://... (or TEP_VERIFIER_DB) the
+// database is PostgreSQL instead, and any number of serve processes
+// with copies of one DIR share it and its scheduled pulls (replicas).
+// token works on DIR's database (or --db) directly (run it as the
+// service's user, beside the service). The operator commands take
 // --verifier, --ca and --token or TEP_VERIFIER_URL, TEP_VERIFIER_CA and
 // TEP_VERIFIER_TOKEN. With --nats, serve also reaches hosts that
 // enrolled in NATS mode, by request/reply on their trust-agent.ID.quote
@@ -59,10 +62,10 @@ func main() {
 }
 
 const usage = `usage:
-  tep-verifier serve  --state DIR [--listen ADDR] [--ek-ca FILE]... [--client-ca FILE] [--san NAME]... [--pull-interval D]
-                      [--interval D] [--stale-after N] [--shutdown-timeout D]
+  tep-verifier serve  --state DIR [--db sqlite:PATH|postgres://...] [--replica NAME] [--listen ADDR] [--ek-ca FILE]... [--client-ca FILE] [--san NAME]... [--pull-interval D]
+                      [--pull-timeout D] [--pull-parallel N] [--interval D] [--stale-after N] [--shutdown-timeout D]
                       [--nats URL [--nats-ca FILE] [--nats-creds FILE | --nats-nkey FILE | --nats-user U [--nats-password-file F]]]
-  tep-verifier token create --state DIR --role admin|auditor|enroll [--ttl D] [--json]
+  tep-verifier token create --state DIR [--db ...] --role admin|auditor|enroll [--ttl D] [--json]
   tep-verifier token revoke --state DIR ID
   tep-verifier token list   --state DIR [--json]
   tep-verifier hosts   [--verifier URL --ca FILE --token T] [--json]

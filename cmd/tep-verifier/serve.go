@@ -20,6 +20,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"tep.dev/tep/attest/api"
@@ -47,10 +48,11 @@ func (l *listFlag) Set(v string) error { *l = append(*l, v); return nil }
 
 // serveConfig is tep-verifier serve's flags.
 type serveConfig struct {
-	state, listen, clientCA, logLevel string
-	ekCA, san                         listFlag
-	pullInterval, pullTimeout         time.Duration
-	allowSHA1                         bool
+	state, db, replica, listen, clientCA, logLevel string
+	ekCA, san                                      listFlag
+	pullInterval, pullTimeout                      time.Duration
+	pullParallel                                   int
+	allowSHA1                                      bool
 	// The dashboard's stale state, and shutdown.
 	interval, shutdownTimeout time.Duration
 	staleAfter                int
@@ -62,12 +64,15 @@ func parseServe(args []string, stderr io.Writer) (serveConfig, error) {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.StringVar(&c.state, "state", "", "state directory: database, TLS certificate, report-signing key")
+	fs.StringVar(&c.db, "db", os.Getenv(dbEnv), "database: sqlite:PATH, or postgres://... for replicas sharing one ("+dbEnv+"; default: sqlite:STATE/"+dbFile+")")
+	fs.StringVar(&c.replica, "replica", "", "this replica's name in the database's claims on scheduled pulls (default: host-pid-random)")
 	fs.StringVar(&c.listen, "listen", ":8443", "HTTPS address")
 	fs.Var(&c.ekCA, "ek-ca", "PEM file of EK CA certificates: roots and intermediates (repeatable)")
 	fs.StringVar(&c.clientCA, "client-ca", "", "PEM file of the CA of operators' client certificates (role in the OU)")
 	fs.Var(&c.san, "san", "DNS name or IP address for a new TLS certificate (repeatable; default: hostname, localhost, 127.0.0.1)")
 	fs.DurationVar(&c.pullInterval, "pull-interval", time.Minute, "how often to pull evidence from pull-mode agents; 0: never")
-	fs.DurationVar(&c.pullTimeout, "pull-timeout", 30*time.Second, "bound of one pull")
+	fs.DurationVar(&c.pullTimeout, "pull-timeout", 30*time.Second, "bound of one pull; a replica's claim on a host lasts 1.5 times it")
+	fs.IntVar(&c.pullParallel, "pull-parallel", 8, "pulls at a time")
 	fs.BoolVar(&c.allowSHA1, "allow-sha1", false, "accept quotes whose only bank is SHA-1")
 	fs.StringVar(&c.logLevel, "log-level", "info", "debug, info, warn or error")
 	fs.DurationVar(&c.interval, "interval", 0, "how often hosts are expected to attest, for the dashboard's stale state (default: --pull-interval, or 1m)")
@@ -99,20 +104,27 @@ func runServe(ctx context.Context, args []string, stderr io.Writer) error {
 	if err := os.MkdirAll(c.state, 0o700); err != nil {
 		return err
 	}
-	s, err := openStore(c.state)
+	if c.replica == "" {
+		c.replica = verifier.DefaultReplica()
+	}
+	s, err := openStore(ctx, c.db, c.state)
 	if err != nil {
 		return err
 	}
 	defer s.Close()
-	key, err := signingKey(c.state)
+	var key crypto.Signer
+	var cert tls.Certificate
+	err = withStateLock(c.state, func() (err error) {
+		if key, err = signingKey(c.state); err != nil {
+			return err
+		}
+		cert, err = tlsCert(c.state, c.san, log)
+		return err
+	})
 	if err != nil {
 		return err
 	}
 	ek, err := loadEKCAs(c.ekCA)
-	if err != nil {
-		return err
-	}
-	cert, err := tlsCert(c.state, c.san, log)
 	if err != nil {
 		return err
 	}
@@ -146,7 +158,7 @@ func runServe(ctx context.Context, args []string, stderr io.Writer) error {
 	}
 	v := verifier.New(verifier.Config{
 		Store: s, EK: ek, Credential: credential.Make, Appraiser: metrics.Appraiser(ap), Policies: ap,
-		Fetcher: metrics.Fetcher(verifier.Transports(fetch)), Log: log,
+		Fetcher: metrics.Fetcher(verifier.Transports(fetch)), Replica: c.replica, Log: log,
 	})
 	dash, err := dashboard.New(dashboard.Config{Store: s, Interval: c.interval, StaleAfter: c.staleAfter, Log: log})
 	if err != nil {
@@ -163,6 +175,8 @@ func runServe(ctx context.Context, args []string, stderr io.Writer) error {
 		IdleTimeout: 2 * time.Minute, MaxHeaderBytes: 16 << 10,
 		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelDebug),
 	}
+	// At shutdown the pull loop releases its claims for other replicas
+	// before the store closes (waited for below).
 	pulling := make(chan struct{})
 	go func() {
 		defer close(pulling)
@@ -171,7 +185,7 @@ func runServe(ctx context.Context, args []string, stderr io.Writer) error {
 			wg.Go(func() { listenNATS(ctx, nc, v, c.pullTimeout, log) })
 		}
 		if c.pullInterval > 0 {
-			v.PullLoop(ctx, c.pullInterval, c.pullTimeout, 0)
+			v.PullLoop(ctx, c.pullInterval, c.pullTimeout, c.pullParallel)
 		}
 		wg.Wait()
 	}()
@@ -180,7 +194,7 @@ func runServe(ctx context.Context, args []string, stderr io.Writer) error {
 		<-ctx.Done()
 		shut <- shutdown(srv, health, c.shutdownTimeout, log)
 	}()
-	log.Info("serving", "addr", ln.Addr().String(), "state", c.state)
+	log.Info("serving", "addr", ln.Addr().String(), "state", c.state, "db", fmt.Sprintf("%T", s), "replica", c.replica)
 	if err := srv.ServeTLS(ln, "", ""); !errors.Is(err, http.ErrServerClosed) {
 		return err
 	}
@@ -193,6 +207,22 @@ func runServe(ctx context.Context, args []string, stderr io.Writer) error {
 	}
 	log.Info("shut down")
 	return nil
+}
+
+// withStateLock runs fn holding an exclusive flock(2) on the state
+// directory: replicas that share a copy of it and start at once make
+// one signing key and one TLS certificate, not one each.
+func withStateLock(state string, fn func() error) error {
+	d, err := os.Open(state)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	if err := syscall.Flock(int(d.Fd()), syscall.LOCK_EX); err != nil {
+		return fmt.Errorf("locking %s: %w", state, err)
+	}
+	defer syscall.Flock(int(d.Fd()), syscall.LOCK_UN)
+	return fn()
 }
 
 // shutdown stops taking connections and waits, at most timeout, for the

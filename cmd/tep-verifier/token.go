@@ -3,9 +3,11 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"os"
 	"path/filepath"
 	"text/tabwriter"
 	"time"
@@ -14,14 +16,28 @@ import (
 	"tep.dev/tep/attest/verifier"
 )
 
-// dbFile is the verifier's SQLite database in its state directory.
+// dbFile is the verifier's SQLite database in its state directory,
+// unless --db names another database.
 const dbFile = "verifier.db"
 
-func openStore(state string) (*store.SQLite, error) {
-	if state == "" {
-		return nil, usageError{"--state is required"}
+// dbEnv is --db's default: a postgres:// URL with a password is better
+// kept out of the command line, which any local user can read.
+const dbEnv = "TEP_VERIFIER_DB"
+
+// openStore opens the database db names (store.Open), or the SQLite
+// database in the state directory when db is empty.
+func openStore(ctx context.Context, db, state string) (store.Store, error) {
+	if db == "" {
+		if state == "" {
+			return nil, usageError{"--state is required"}
+		}
+		db = "sqlite:" + filepath.Join(state, dbFile)
 	}
-	return store.OpenSQLite(filepath.Join(state, dbFile))
+	s, err := store.Open(ctx, db)
+	if errors.Is(err, store.ErrDSN) {
+		return nil, usageError{fmt.Sprintf("--db %q: want sqlite:PATH or postgres://...", db)}
+	}
+	return s, err
 }
 
 func runToken(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -31,13 +47,14 @@ func runToken(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs := flag.NewFlagSet("token "+args[0], flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	state := fs.String("state", "", "the verifier's state directory")
+	db := fs.String("db", os.Getenv(dbEnv), "the verifier's database: sqlite:PATH or postgres://... ("+dbEnv+"; default: the SQLite database in --state)")
 	role := fs.String("role", "", "admin, auditor, or enroll (a one-time enrolment token)")
 	ttl := fs.Duration("ttl", 0, "lifetime; 0: none (enrolment tokens default to 24h)")
 	asJSON := fs.Bool("json", false, "print JSON")
 	if err := parseFlags(fs, args[1:]); err != nil {
 		return err
 	}
-	s, err := openStore(*state)
+	s, err := openStore(ctx, *db, *state)
 	if err != nil {
 		return err
 	}
