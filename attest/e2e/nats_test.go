@@ -61,6 +61,23 @@ func TestNATS(t *testing.T) {
 	}
 
 	top := t
+	t.Run("scheduled as pull-mode hosts", func(t *testing.T) {
+		// The store's schedule, which shares pulls among replicas,
+		// claims NATS hosts as it claims HTTPS ones.
+		hs, err := f.s.ClaimDue(ctx, "replica-1", time.Now(), time.Minute, time.Minute, 10)
+		if err != nil || len(hs) != 2 {
+			t.Fatalf("ClaimDue = %d hosts, %v; want both NATS hosts", len(hs), err)
+		}
+		for _, h := range hs {
+			if !natsquote.IsURL(h.PullURL) {
+				t.Errorf("claimed %s with pull URL %q", h.ID, h.PullURL)
+			}
+			if err := f.s.Release(ctx, h.ID, "replica-1", time.Time{}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	})
+
 	t.Run("trusted", func(t *testing.T) {
 		for i, v := range []*verifier.Verifier{v1, v2} {
 			for _, d := range []*device{a, b} {

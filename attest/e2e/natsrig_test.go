@@ -4,6 +4,8 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"strconv"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -119,6 +121,9 @@ func (b *natsBus) serveNATS(t testing.TB, hostID string, d natsquote.Device) *na
 	return a
 }
 
+// replicas numbers the replicas' names in the store's schedule.
+var replicas atomic.Int32
+
 // replica is a verifier on f's store that reaches NATS-mode hosts
 // through its own NATS connection, as a tep-verifier serve --nats on
 // the same database would.
@@ -129,6 +134,7 @@ func (b *natsBus) replica(t testing.TB, f *fleet, caDir string) (*verifier.Verif
 	return verifier.New(verifier.Config{
 		Store: f.s, EK: ekChecker{certPool(t, swtpm.RootCert(caDir)), certPool(t, swtpm.IssuerCert(caDir))},
 		Credential: credential.Make, Appraiser: ap, Policies: ap, PendingNonces: 64,
+		Replica: "nats-replica-" + strconv.Itoa(int(replicas.Add(1))),
 		Fetcher: verifier.Transports{"https": &api.Fetcher{Cert: f.cert}, natsquote.Scheme: &natsquote.Fetcher{Conn: nc}},
 	}), nc
 }
