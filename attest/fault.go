@@ -49,4 +49,7 @@ const (
 	FaultEvidenceTooLarge  = "EvidenceTooLarge"
 	FaultAKNotActivated    = "AKNotActivated"
 	FaultEKCertUntrusted   = "EKCertificateUntrusted"
+	// FaultEvidenceHost: a pulled host answered with another host's
+	// evidence (its agent, or whoever answered on its NATS subject).
+	FaultEvidenceHost = "EvidenceHostMismatch"
 )

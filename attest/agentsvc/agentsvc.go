@@ -36,6 +36,9 @@ type Config struct {
 	// PullURL is where the verifier reaches this agent in pull mode;
 	// empty in push mode.
 	PullURL string `json:"pull_url,omitempty"`
+	// NATS is the NATS server of an agent that the verifier reaches over
+	// NATS (its PullURL is then natsquote.URL(HostID)).
+	NATS string `json:"nats,omitempty"`
 	// IMALog and BootLog are the logs' paths; empty: the kernel's.
 	IMALog  string `json:"ima_log,omitempty"`
 	BootLog string `json:"boot_log,omitempty"`

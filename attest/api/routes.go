@@ -111,14 +111,17 @@ func (s *Server) hosts(_ http.ResponseWriter, r *http.Request) (int, any, error)
 	hs, err := s.v.Store().Hosts(r.Context())
 	out := make([]Host, 0, len(hs))
 	for _, h := range hs {
-		out = append(out, hostView(h))
+		out = append(out, s.withContact(r.Context(), h))
 	}
 	return http.StatusOK, out, err
 }
 
 func (s *Server) host(_ http.ResponseWriter, r *http.Request) (int, any, error) {
 	h, err := s.v.Store().Host(r.Context(), r.PathValue("id"))
-	return http.StatusOK, hostView(h), notFound(err, "host")
+	if err != nil {
+		return 0, nil, notFound(err, "host")
+	}
+	return http.StatusOK, s.withContact(r.Context(), h), nil
 }
 
 func (s *Server) deleteHost(_ http.ResponseWriter, r *http.Request) (int, any, error) {

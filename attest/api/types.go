@@ -40,6 +40,9 @@ type Host struct {
 	LastReport  string           `json:"last_report,omitempty"`
 	Created     time.Time        `json:"created"`
 	Activated   time.Time        `json:"activated,omitzero"`
+	// Contact is a pulled host's; Contact.Stale marks one the verifier
+	// could not attest at its last attempt.
+	Contact *Contact `json:"contact,omitempty"`
 }
 
 func hostView(h store.Host) Host {

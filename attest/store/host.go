@@ -184,6 +184,9 @@ func (s *sqlStore) DeleteHost(ctx context.Context, id string) error {
 		if _, err := tx.ExecContext(ctx, `DELETE FROM reports WHERE host_id = ?`, id); err != nil {
 			return err
 		}
+		if _, err := tx.ExecContext(ctx, `DELETE FROM contacts WHERE host_id = ?`, id); err != nil {
+			return err
+		}
 		_, err := tx.ExecContext(ctx, `DELETE FROM nonces WHERE host_id = ?`, id)
 		return err
 	})

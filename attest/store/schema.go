@@ -80,4 +80,16 @@ var migrations = [][]string{{
 	`ALTER TABLE hosts ADD COLUMN claimed_by TEXT NOT NULL DEFAULT ''`,
 	`ALTER TABLE hosts ADD COLUMN lease_until BIGINT NOT NULL DEFAULT 0`,
 	`CREATE INDEX hosts_due ON hosts (reported)`,
+}, {
+	// Version 3: the outcome of the verifier's attempts to attest pulled
+	// hosts (contact.go), so that an unreachable one is stale, not
+	// untrusted.
+	`CREATE TABLE contacts (
+		host_id       TEXT PRIMARY KEY,
+		last_report   BIGINT NOT NULL,
+		failing_since BIGINT NOT NULL,
+		failures      INTEGER NOT NULL,
+		last_error    TEXT NOT NULL,
+		updated       BIGINT NOT NULL
+	)`,
 }}

@@ -165,11 +165,25 @@ func (v *Verifier) Pull(ctx context.Context, hostID string) (store.Report, error
 	return v.pull(ctx, h, false)
 }
 
-// pull challenges h's agent and appraises its evidence. With claimed,
-// h is as the scheduler claimed it, and the report is stored only if
-// the host's state has not moved since: an attestation that another
-// replica (or an operator) made after the claim is not made twice.
+// pull challenges h's agent and appraises its evidence (see fetchAttest),
+// and records the outcome as the host's contact. A conflict means
+// another replica (or an operator) stored a report from the same state
+// meanwhile, and a cancelled pull means the verifier is stopping: the
+// host is not stale for either.
 func (v *Verifier) pull(ctx context.Context, h store.Host, claimed bool) (store.Report, error) {
+	r, err := v.fetchAttest(ctx, h, claimed)
+	if !errors.Is(err, ErrConflict) && !errors.Is(err, context.Canceled) {
+		v.contact(h.ID, err)
+	}
+	return r, err
+}
+
+// fetchAttest challenges h's agent and appraises its evidence. With
+// claimed, h is as the scheduler claimed it, and the report is stored
+// only if the host's state has not moved since: an attestation that
+// another replica (or an operator) made after the claim is not made
+// twice.
+func (v *Verifier) fetchAttest(ctx context.Context, h store.Host, claimed bool) (store.Report, error) {
 	req, err := v.Challenge(ctx, h.ID)
 	if err != nil {
 		return store.Report{}, err
@@ -179,7 +193,9 @@ func (v *Verifier) pull(ctx context.Context, h store.Host, claimed bool) (store.
 		return store.Report{}, fmt.Errorf("fetching evidence from host %q: %w", h.ID, err)
 	}
 	if ev.HostID != h.ID {
-		return store.Report{}, fmt.Errorf("%w: host %q answered as %q", ErrInvalid, h.ID, ev.HostID)
+		// Another host's evidence: appraised as neither, nothing stored.
+		v.cfg.Log.Warn("evidence refused: another host's", "host", h.ID, "evidence_of", ev.HostID)
+		return store.Report{}, fault(attest.FaultEvidenceHost, fmt.Sprintf("host %q answered with evidence of host %q", h.ID, ev.HostID))
 	}
 	if claimed {
 		return v.attest(ctx, ev, &h.State)

@@ -17,6 +17,11 @@
 // can be spent once; [Verifier.Attest] spends it and appraises the
 // evidence; [Verifier.Pull] asks a pull-mode agent for evidence and
 // [Verifier.PullLoop] does so for every pull-mode host on a schedule.
+// A pull goes over the transport its host's pull URL names
+// ([Transports]: HTTPS, or NATS for agents behind NAT), and its outcome
+// is kept as the host's contact when the store keeps contacts
+// ([ContactBook]): a host that cannot be attested is stale, and no
+// report is made for it.
 //
 // Replicas: any number of Verifiers (processes) on one store share the
 // scheduled pulls through the store's claims (store.Scheduler): each

@@ -91,12 +91,8 @@ func checkEnroll(req attest.EnrollRequest, pull Pull) error {
 		return fmt.Errorf("%w: EK or AK public area missing or too large", ErrInvalid)
 	case len(f.Hostname) > maxFactsLen || len(f.OS) > maxFactsLen || len(f.Kernel) > maxFactsLen || len(f.TPMVendor) > maxFactsLen || len(f.TPMFirmware) > maxFactsLen:
 		return fmt.Errorf("%w: host facts longer than %d bytes", ErrInvalid, maxFactsLen)
-	case len(pull.URL) > maxURLLen || len(pull.Cert) > maxEKCert || (pull.URL == "") != (len(pull.Cert) == 0):
-		return fmt.Errorf("%w: a pull URL needs the agent's certificate, both bounded", ErrInvalid)
-	case pull.URL != "" && !httpsURL(pull.URL):
-		return fmt.Errorf("%w: pull URL %q: an https URL with a host and no user, query or fragment", ErrInvalid, pull.URL)
 	}
-	return nil
+	return checkPull(req.HostID, pull)
 }
 
 // httpsURL says whether a pull URL is one the verifier may call: https,

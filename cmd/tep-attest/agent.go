@@ -19,6 +19,7 @@ import (
 	"tep.dev/tep/attest/agent"
 	"tep.dev/tep/attest/agentsvc"
 	"tep.dev/tep/attest/api"
+	"tep.dev/tep/attest/natsquote"
 	"tep.dev/tep/tpm"
 )
 
@@ -69,6 +70,7 @@ func runEnroll(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	fs.StringVar(&cfg.Verifier, "verifier", "", "the verifier's URL, https://HOST:PORT")
 	fs.StringVar(&cfg.HostID, "host-id", "", "the name to enrol as (default: the hostname)")
 	fs.StringVar(&cfg.PullURL, "pull-url", "", "pull mode: the https URL at which the verifier reaches this agent")
+	fs.StringVar(&cfg.NATS, "nats", "", "NATS mode: the NATS server, nats://HOST:4222, through which the verifier reaches this agent")
 	fs.StringVar(&cfg.IMALog, "ima-log", "", "IMA measurement list (default: the kernel's)")
 	fs.StringVar(&cfg.BootLog, "boot-log", "", "TCG boot event log (default: the kernel's)")
 	asJSON := fs.Bool("json", false, "print JSON")
@@ -85,6 +87,12 @@ func runEnroll(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		}
 		cfg.HostID = h
 	}
+	if cfg.NATS != "" {
+		if cfg.PullURL != "" {
+			return usageError{"enroll: --pull-url and --nats are two modes; give one"}
+		}
+		cfg.PullURL = natsquote.URL(cfg.HostID)
+	}
 	pin, err := os.ReadFile(*caFile)
 	if err != nil {
 		return err
@@ -96,7 +104,7 @@ func runEnroll(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	}
 	defer t.Close()
 	var pullDER []byte
-	if cfg.PullURL != "" {
+	if cfg.PullURL != "" && cfg.NATS == "" {
 		if pullDER, err = makePullCert(c.state, cfg.PullURL); err != nil {
 			return err
 		}
@@ -156,8 +164,8 @@ func runServe(ctx context.Context, args []string, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if cfg.PullURL == "" {
-		return errors.New("serve: this agent enrolled in push mode (no --pull-url); use tep-attest run")
+	if cfg.PullURL == "" || cfg.NATS != "" {
+		return errors.New("serve: this agent enrolled in push or NATS mode (no --pull-url); use tep-attest run")
 	}
 	log := slog.New(slog.NewTextHandler(stderr, nil))
 	cert, err := tls.LoadX509KeyPair(filepath.Join(c.state, pullCertFile), filepath.Join(c.state, pullKeyFile))
@@ -203,6 +211,9 @@ func runPush(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	interval := fs.Duration("interval", time.Minute, "time between attestations")
 	once := fs.Bool("once", false, "attest once, print the report and exit")
 	asJSON := fs.Bool("json", false, "with --once: print JSON")
+	var nc natsquote.ConnConfig
+	nc.Flags(fs)
+	hostID := fs.String("host-id", "", "NATS mode: the host id this agent enrolled as (default: the enrolled one)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -212,6 +223,9 @@ func runPush(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	cfg, err := agentsvc.LoadConfig(c.state)
 	if err != nil {
 		return err
+	}
+	if nc.URL != "" || cfg.NATS != "" {
+		return runNATS(ctx, c, cfg, nc, *hostID, stderr)
 	}
 	client, err := cfg.Client()
 	if err != nil {

@@ -5,6 +5,7 @@
 //
 //	tep-verifier serve  --state DIR [--db sqlite:PATH|postgres://...] [--replica NAME] [--listen ADDR] [--ek-ca FILE]... [--client-ca FILE] [--san NAME]... [--pull-interval D]
 //	                    [--pull-timeout D] [--pull-parallel N] [--interval D] [--stale-after N] [--shutdown-timeout D]
+//	                    [--nats URL [--nats-ca FILE] [--nats-creds FILE | --nats-nkey FILE | --nats-user U [--nats-password-file F]]]
 //	tep-verifier token create --state DIR [--db ...] --role admin|auditor|enroll [--ttl D] [--json]
 //	tep-verifier token revoke --state DIR ID
 //	tep-verifier token list   --state DIR [--json]
@@ -31,7 +32,9 @@
 // token works on DIR's database (or --db) directly (run it as the
 // service's user, beside the service). The operator commands take
 // --verifier, --ca and --token or TEP_VERIFIER_URL, TEP_VERIFIER_CA and
-// TEP_VERIFIER_TOKEN.
+// TEP_VERIFIER_TOKEN. With --nats, serve also reaches hosts that
+// enrolled in NATS mode, by request/reply on their trust-agent.ID.quote
+// subjects, on the same schedule as pull-mode hosts.
 //
 // Exit status: 0 on success, 1 on any error (printed once, on stderr), 2
 // for a usage error.
@@ -68,6 +71,7 @@ func main() {
 const usage = `usage:
   tep-verifier serve  --state DIR [--db sqlite:PATH|postgres://...] [--replica NAME] [--listen ADDR] [--ek-ca FILE]... [--client-ca FILE] [--san NAME]... [--pull-interval D]
                       [--pull-timeout D] [--pull-parallel N] [--interval D] [--stale-after N] [--shutdown-timeout D]
+                      [--nats URL [--nats-ca FILE] [--nats-creds FILE | --nats-nkey FILE | --nats-user U [--nats-password-file F]]]
   tep-verifier token create --state DIR [--db ...] --role admin|auditor|enroll [--ttl D] [--json]
   tep-verifier token revoke --state DIR ID
   tep-verifier token list   --state DIR [--json]

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"tep.dev/tep/attest/api"
+	"tep.dev/tep/attest/natsquote"
 )
 
 // opFlags are the operator commands' connection flags.
@@ -67,8 +68,14 @@ func runHosts(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fmt.Fprintln(tw, "HOST\tEK (SHA-256)\tMODE\tFLAVOR GROUP\tACTIVATED\tLAST REPORT")
 	for _, h := range hs {
 		mode := "push"
-		if h.PullURL != "" {
+		switch {
+		case natsquote.IsURL(h.PullURL):
+			mode = "nats"
+		case h.PullURL != "":
 			mode = "pull"
+		}
+		if h.Contact != nil && h.Contact.Stale {
+			mode += ", stale"
 		}
 		fmt.Fprintf(tw, "%s\t%.16s\t%s\t%s\t%s\t%s\n", h.ID, h.EKHash, mode, h.FlavorGroup, when(h.Activated), h.LastReport)
 	}

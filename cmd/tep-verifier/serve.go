@@ -19,6 +19,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -27,6 +28,7 @@ import (
 	"tep.dev/tep/attest/credential"
 	"tep.dev/tep/attest/dashboard"
 	"tep.dev/tep/attest/ekcert"
+	"tep.dev/tep/attest/natsquote"
 	"tep.dev/tep/attest/ops"
 	"tep.dev/tep/attest/verifier"
 )
@@ -54,6 +56,7 @@ type serveConfig struct {
 	// The dashboard's stale state, and shutdown.
 	interval, shutdownTimeout time.Duration
 	staleAfter                int
+	nats                      natsquote.ConnConfig
 }
 
 func parseServe(args []string, stderr io.Writer) (serveConfig, error) {
@@ -75,6 +78,7 @@ func parseServe(args []string, stderr io.Writer) (serveConfig, error) {
 	fs.DurationVar(&c.interval, "interval", 0, "how often hosts are expected to attest, for the dashboard's stale state (default: --pull-interval, or 1m)")
 	fs.IntVar(&c.staleAfter, "stale-after", dashboard.DefaultStaleAfter, "intervals without a stored report after which a host is stale")
 	fs.DurationVar(&c.shutdownTimeout, "shutdown-timeout", 30*time.Second, "on SIGTERM, how long requests in flight may take to finish")
+	c.nats.Flags(fs)
 	if err := parseFlags(fs, args); err != nil {
 		return c, err
 	}
@@ -143,9 +147,18 @@ func runServe(ctx context.Context, args []string, stderr io.Writer) error {
 	metrics := ops.NewMetrics(ops.DueHosts(s, c.interval, time.Now), log)
 	health := ops.NewHealth(log, readiness(s, key, cert)...)
 	ap := appraise.New(appraise.Config{Store: s, Key: key, AllowSHA1Only: c.allowSHA1})
+	fetch := transports{"https": &api.Fetcher{Cert: cert}}
+	if c.nats.URL != "" {
+		nc, err := connectNATS(c.nats, log)
+		if err != nil {
+			return err
+		}
+		defer nc.Close()
+		fetch[natsquote.Scheme] = &natsquote.Fetcher{Conn: nc}
+	}
 	v := verifier.New(verifier.Config{
 		Store: s, EK: ek, Credential: credential.Make, Appraiser: metrics.Appraiser(ap), Policies: ap,
-		Fetcher: metrics.Fetcher(&api.Fetcher{Cert: cert}), Replica: c.replica, Log: log,
+		Fetcher: metrics.Fetcher(verifier.Transports(fetch)), Replica: c.replica, Log: log,
 	})
 	dash, err := dashboard.New(dashboard.Config{Store: s, Interval: c.interval, StaleAfter: c.staleAfter, Log: log})
 	if err != nil {
@@ -167,9 +180,14 @@ func runServe(ctx context.Context, args []string, stderr io.Writer) error {
 	pulling := make(chan struct{})
 	go func() {
 		defer close(pulling)
+		var wg sync.WaitGroup
+		if nc := fetch.natsConn(); nc != nil {
+			wg.Go(func() { listenNATS(ctx, nc, v, c.pullTimeout, log) })
+		}
 		if c.pullInterval > 0 {
 			v.PullLoop(ctx, c.pullInterval, c.pullTimeout, c.pullParallel)
 		}
+		wg.Wait()
 	}()
 	shut := make(chan error, 1)
 	go func() {

@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"os"
 	"os/exec"
@@ -15,6 +14,7 @@ import (
 	"syscall"
 	"time"
 
+	"tep.dev/tep/internal/child"
 	"tep.dev/tep/internal/tail"
 )
 
@@ -74,9 +74,9 @@ type Server struct {
 	dir  string // holds the configuration file
 	mu   sync.Mutex
 	cmd  *exec.Cmd
-	done chan struct{}
+	done <-chan struct{}
 	out  *tail.Buffer
-	log  *os.File
+	proc *child.Process
 	// stopped is set by Stop, after which Restart refuses.
 	stopped bool
 }
@@ -147,24 +147,11 @@ func (s *Server) start() error {
 	}
 	cmd := exec.Command(s.cfg.Bin, "-c", conf)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	out := &tail.Buffer{}
-	var w io.Writer = out
-	var logf *os.File
-	if s.cfg.Log != "" {
-		f, err := os.OpenFile(s.cfg.Log, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
-		if err != nil {
-			return err
-		}
-		logf, w = f, io.MultiWriter(out, f)
-	}
-	cmd.Stdout, cmd.Stderr = w, w
-	if err := cmd.Start(); err != nil {
-		closeFile(logf)
+	p, err := child.Start(cmd, s.cfg.Log)
+	if err != nil {
 		return err
 	}
-	done := make(chan struct{})
-	go func() { cmd.Wait(); close(done) }()
-	s.cmd, s.done, s.out, s.log = cmd, done, out, logf
+	s.cmd, s.done, s.out, s.proc = cmd, p.Done, p.Out, p
 	if err := s.waitReady(); err != nil {
 		s.stop()
 		return err
@@ -246,8 +233,8 @@ func (s *Server) stop() {
 		s.cmd.Process.Kill()
 		<-s.done
 	}
-	closeFile(s.log)
-	s.cmd, s.log = nil, nil
+	s.proc.Close()
+	s.cmd, s.proc = nil, nil
 }
 
 func (s *Server) addr() string { return net.JoinHostPort("127.0.0.1", strconv.Itoa(s.Port)) }
@@ -260,10 +247,4 @@ func freePort() (int, error) {
 	}
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port, nil
-}
-
-func closeFile(f *os.File) {
-	if f != nil {
-		f.Close()
-	}
 }

@@ -3,7 +3,6 @@ package postgres
 import (
 	"errors"
 	"fmt"
-	"io"
 	"net/url"
 	"os"
 	"os/exec"
@@ -16,6 +15,7 @@ import (
 	"syscall"
 	"time"
 
+	"tep.dev/tep/internal/child"
 	"tep.dev/tep/internal/tail"
 )
 
@@ -75,9 +75,9 @@ type Server struct {
 
 	mu      sync.Mutex
 	cmd     *exec.Cmd // nil while down (after Kill)
-	done    chan struct{}
+	done    <-chan struct{}
 	out     *tail.Buffer
-	log     *os.File
+	proc    *child.Process
 	stopped bool
 }
 
@@ -175,24 +175,11 @@ func (s *Server) start() error {
 	// Setpgid puts the backends in the postmaster's group, so Kill can
 	// end them all at once as a crash would.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: s.cred, Setpgid: true, Pdeathsig: syscall.SIGKILL}
-	out := &tail.Buffer{}
-	var w io.Writer = out
-	var logf *os.File
-	if s.cfg.Log != "" {
-		f, err := os.OpenFile(s.cfg.Log, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
-		if err != nil {
-			return err
-		}
-		logf, w = f, io.MultiWriter(out, f)
-	}
-	cmd.Stdout, cmd.Stderr = w, w
-	if err := cmd.Start(); err != nil {
-		closeFile(logf)
+	p, err := child.Start(cmd, s.cfg.Log)
+	if err != nil {
 		return err
 	}
-	done := make(chan struct{})
-	go func() { cmd.Wait(); close(done) }()
-	s.cmd, s.done, s.out, s.log = cmd, done, out, logf
+	s.cmd, s.done, s.out, s.proc = cmd, p.Done, p.Out, p
 	if err := s.waitReady(); err != nil {
 		s.kill()
 		return err
@@ -309,8 +296,8 @@ func (s *Server) kill() {
 
 // down forgets the ended postmaster; its Wait has copied its output.
 func (s *Server) down() {
-	closeFile(s.log)
-	s.cmd, s.log = nil, nil
+	s.proc.Close()
+	s.cmd, s.proc = nil, nil
 }
 
 func (s *Server) removeTemp() {
@@ -321,12 +308,6 @@ func (s *Server) removeTemp() {
 
 func (s *Server) dataDir() string    { return filepath.Join(s.Dir, "data") }
 func (s *Server) socketPath() string { return filepath.Join(s.Dir, ".s.PGSQL."+strconv.Itoa(port)) }
-
-func closeFile(f *os.File) {
-	if f != nil {
-		f.Close()
-	}
-}
 
 // lastLines keeps the end of a tool's output for an error message.
 func lastLines(b []byte) string {

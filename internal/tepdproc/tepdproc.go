@@ -97,8 +97,10 @@ func Serve(cfg Config) (*Server, error) {
 	for _, n := range portNames {
 		s.Ports = append(s.Ports, filepath.Join(run, n))
 	}
-	last := s.Ports[len(s.Ports)-1]
-	if err := removeStale(cfg.State, last); err != nil {
+	// tepd makes the ptys in order, the last one meaning all of them, and
+	// then its --listen sockets.
+	wait := append([]string{s.Ports[len(s.Ports)-1]}, listenPaths(cfg.ServeArgs)...)
+	if err := removeStale(cfg.State, wait); err != nil {
 		return nil, err
 	}
 	args := append([]string{"serve", "--state", cfg.State, "--tpm", cfg.TPM, "--pty", run}, cfg.ServeArgs...)
@@ -113,9 +115,8 @@ func Serve(cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("starting tepd serve: %w", err)
 	}
 	go func() { s.cmd.Wait(); close(s.done) }()
-	// tepd makes the ports in order: the last one means all of them.
 	for deadline := time.Now().Add(portsTimeout); ; time.Sleep(10 * time.Millisecond) {
-		if _, err := os.Lstat(last); err == nil {
+		if allExist(wait) {
 			return s, nil
 		}
 		if s.Exited() {
@@ -123,22 +124,49 @@ func Serve(cfg Config) (*Server, error) {
 		}
 		if time.Now().After(deadline) {
 			s.Stop()
-			return nil, fmt.Errorf("tepd serve made no %s within %v: %s", last, portsTimeout, s.out)
+			return nil, fmt.Errorf("tepd serve made no %s within %v: %s", strings.Join(wait, ", "), portsTimeout, s.out)
 		}
 	}
 }
 
-// removeStale removes link, the last port link of state, once it knows
-// that no tepd holds state: a link left by a tepd that was killed would
-// end Serve's wait before the new tepd has made its ports. A state that a
-// tepd holds is an error: that tepd's ports would end the wait at once,
-// and the new tepd would refuse the state anyway.
-func removeStale(state, link string) error {
+// listenPaths returns the socket paths of the --listen unix:PATH
+// arguments in args.
+func listenPaths(args []string) []string {
+	var paths []string
+	for i, a := range args {
+		v, ok := strings.CutPrefix(a, "--listen=")
+		if !ok && a == "--listen" && i+1 < len(args) {
+			v, ok = args[i+1], true
+		}
+		if p, unix := strings.CutPrefix(v, "unix:"); ok && unix {
+			paths = append(paths, p)
+		}
+	}
+	return paths
+}
+
+func allExist(paths []string) bool {
+	for _, p := range paths {
+		if _, err := os.Lstat(p); err != nil {
+			return false
+		}
+	}
+	return true
+}
+
+// removeStale removes paths, the last pty link and the sockets of state,
+// once it knows that no tepd holds state: those left by a tepd that was
+// killed would end Serve's wait before the new tepd has made its own. A
+// state that a tepd holds is an error: that tepd's ports would end the
+// wait at once, and the new tepd would refuse the state anyway.
+func removeStale(state string, paths []string) error {
 	l, err := lockfile.AcquireDir(state, stateLock)
 	if err != nil {
 		return fmt.Errorf("tepd serve: %w", err)
 	}
-	os.Remove(link)
+	for _, p := range paths {
+		os.Remove(p)
+	}
 	l.Release()
 	return nil
 }

@@ -103,3 +103,10 @@ func TestInitFails(t *testing.T) {
 		t.Errorf("Serve with a bad flag = %v, want tepd's exit", err)
 	}
 }
+
+func TestListenPaths(t *testing.T) {
+	got := listenPaths([]string{"--listen", "unix:/a.sock", "--log-level", "warn", "--listen=unix:/b.sock", "--listen", "tcp:x", "--listen"})
+	if len(got) != 2 || got[0] != "/a.sock" || got[1] != "/b.sock" {
+		t.Errorf("listenPaths = %q, want [/a.sock /b.sock]", got)
+	}
+}
