@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"slices"
 	"text/tabwriter"
 	"time"
 
@@ -88,7 +89,7 @@ func runReports(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	fs.SetOutput(stderr)
 	o.register(fs)
 	host := fs.String("host", "", "only this host's reports")
-	latest := fs.Bool("latest", false, "every host's latest report")
+	latest := fs.Bool("latest", false, "each host's latest report (with --host, that host's)")
 	since := fs.String("since", "", "reports from this RFC 3339 time")
 	until := fs.String("until", "", "reports before this RFC 3339 time")
 	limit := fs.Int("limit", 50, "at most this many")
@@ -112,6 +113,9 @@ func runReports(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	var rs []api.Report
 	if err := c.Do(ctx, http.MethodGet, path, nil, &rs); err != nil {
 		return err
+	}
+	if *latest && *host != "" {
+		rs = slices.DeleteFunc(rs, func(r api.Report) bool { return r.HostID != *host })
 	}
 	if o.json {
 		return printJSON(stdout, rs)
