@@ -128,4 +128,10 @@ func TestCommands(t *testing.T) {
 	if out, err := cmd.CombinedOutput(); err == nil || !strings.Contains(string(out), "403") {
 		t.Errorf("auditor flavors import: %v %s, want a 403", err, out)
 	}
+	// The admin's, with the example template, can: serve's appraiser
+	// imports through the metrics' wrapper.
+	run(v.bin, "templates", "add", filepath.Join("..", "..", "dist", "flavor-template-edge.json"))
+	if out := run(v.bin, "flavors", "import", "--from-host", "box-1", "--json"); strings.Count(out, `"kind": "flavor"`) != 2 {
+		t.Errorf("flavors import --from-host box-1 = %s, want a PLATFORM and an OS flavor", out)
+	}
 }

@@ -111,8 +111,20 @@ func (m *Metrics) queueDepth() float64 {
 
 // Appraiser returns a, counting every appraisal's result, faults and
 // latency.
+// An a that is also a verifier.Importer stays one: flavor import goes
+// through it untouched.
 func (m *Metrics) Appraiser(a verifier.Appraiser) verifier.Appraiser {
-	return &appraiser{m: m, next: a}
+	w := &appraiser{m: m, next: a}
+	if imp, ok := a.(verifier.Importer); ok {
+		return importingAppraiser{w, imp}
+	}
+	return w
+}
+
+// importingAppraiser is a counted Appraiser that also imports flavors.
+type importingAppraiser struct {
+	*appraiser
+	verifier.Importer
 }
 
 type appraiser struct {

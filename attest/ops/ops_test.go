@@ -82,6 +82,30 @@ func TestAppraiserCounts(t *testing.T) {
 	)
 }
 
+// importer is an Appraiser that also imports flavors, as the real one does.
+type importer struct{ outcomes }
+
+func (importer) Import(context.Context, verifier.Appraisal) ([][]byte, error) {
+	return [][]byte{[]byte("flavor")}, nil
+}
+
+// TestAppraiserKeepsImport: the counting wrapper of an Appraiser that
+// imports flavors still imports them (serve's flavor import said "not
+// configured" when the wrapper hid it).
+func TestAppraiserKeepsImport(t *testing.T) {
+	m := NewMetrics(nil, nil)
+	imp, ok := m.Appraiser(&importer{}).(verifier.Importer)
+	if !ok {
+		t.Fatal("the wrapped appraiser is no longer a verifier.Importer")
+	}
+	if b, err := imp.Import(context.Background(), verifier.Appraisal{}); err != nil || len(b) != 1 {
+		t.Errorf("Import = %q, %v", b, err)
+	}
+	if _, ok := m.Appraiser(&outcomes{}).(verifier.Importer); ok {
+		t.Error("an appraiser that cannot import became an Importer")
+	}
+}
+
 // TestMiddleware: requests are counted by the pattern they matched and
 // the status written, and a made-up path adds no series of its own.
 func TestMiddleware(t *testing.T) {
