@@ -23,9 +23,6 @@ var cliTranscript = flag.String("cli-transcript", "", "write TestCommands' comma
 // serve, token create, hosts and reports; tep-attest enroll, run --once
 // (push mode) and serve (pull mode), on swtpm.
 func TestCommands(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds and runs the commands")
-	}
 	dir := t.TempDir()
 	ca := filepath.Join(dir, "ca")
 	p, err := swtpm.Start(swtpm.Config{

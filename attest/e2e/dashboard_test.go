@@ -173,9 +173,6 @@ func seedFleet(t *testing.T, v *verifierProc) {
 // with expected and actual values and its chart, the markup as text;
 // screenshots are saved.
 func TestDashboardBrowser(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds tep-verifier and runs Chromium")
-	}
 	dir := t.TempDir()
 	caPEM, _, err := api.SelfSigned("test EK CA", nil, time.Now())
 	if err != nil {

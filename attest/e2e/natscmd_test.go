@@ -21,9 +21,6 @@ import (
 // --nats, then run --nats (an NKey) on swtpm; the verifier's schedule
 // reaches the agent and stores its reports.
 func TestNATSCommands(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds and runs the commands")
-	}
 	dir := t.TempDir()
 	ca := filepath.Join(dir, "ca")
 	p, err := swtpm.Start(swtpm.Config{

@@ -72,9 +72,6 @@ type replica struct {
 // dead replica's hosts were taken over, and that every host was
 // attested within two intervals while PostgreSQL ran.
 func TestReplicas(t *testing.T) {
-	if testing.Short() {
-		t.Skip("runs PostgreSQL and three verifiers for about a minute")
-	}
 	// A dead replica's host waits out the lease on top of its interval.
 	if lease := verifier.Lease(replicaTimeout); lease+agentDelay >= replicaInterval {
 		t.Fatalf("lease %v: no host could be attested within two intervals of %v", lease, replicaInterval)

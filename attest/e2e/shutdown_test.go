@@ -119,9 +119,6 @@ func slowEvidence(t *testing.T, v *verifierProc) (*io.PipeWriter, <-chan evidenc
 // comes: the verifier takes no new connection, finishes that request,
 // stores its report, and exits 0.
 func TestGracefulShutdown(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds and runs tep-verifier with swtpm")
-	}
 	dir := t.TempDir()
 	ca := filepath.Join(dir, "ca")
 	d := newDevice(t, "box-term", ca, 7, 0)

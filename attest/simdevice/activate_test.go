@@ -100,7 +100,7 @@ func TestActivateFormat(t *testing.T) {
 // made in software (-T none), as a verifier using tpm2-tools would.
 func TestActivateTPM2Tools(t *testing.T) {
 	if _, err := exec.LookPath("tpm2_makecredential"); err != nil {
-		t.Skip("tpm2_makecredential not installed (scripts/deps.sh installs tpm2-tools)")
+		t.Fatal("tpm2_makecredential not installed: scripts/deps.sh installs tpm2-tools")
 	}
 	for _, kind := range []string{KeyRSA2048, KeyP256} {
 		t.Run(kind, func(t *testing.T) {
