@@ -40,7 +40,7 @@ func NewPTY(path string) (*PTY, error) {
 	if err != nil {
 		return nil, err
 	}
-	m, s, err := openPTY()
+	m, s, err := OpenPTY()
 	if err != nil {
 		lock.Release()
 		return nil, fmt.Errorf("creating pty for %s: %w", path, err)
@@ -110,10 +110,11 @@ func (p *PTY) Close() error {
 	return err
 }
 
-// openPTY opens a new pty pair, both sides non-blocking so that read
-// deadlines work on them. (github.com/creack/pty switches the master to
+// OpenPTY opens a new pty pair, both sides non-blocking so that read
+// deadlines work on them; neither is a controlling terminal. Tests of
+// commands that behave differently at a terminal use it too. (github.com/creack/pty switches the master to
 // blocking mode, which would leave a server unable to time out a read.)
-func openPTY() (master, slave *os.File, err error) {
+func OpenPTY() (master, slave *os.File, err error) {
 	mfd, err := unix.Open("/dev/ptmx", unix.O_RDWR|unix.O_NOCTTY|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return nil, nil, err

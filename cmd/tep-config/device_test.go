@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"tep.dev/tep/link"
 	"tep.dev/tep/provisioning"
 	"tep.dev/tep/provisioning/config"
 	"tep.dev/tep/provisioning/device"
@@ -159,12 +160,15 @@ func TestProgress(t *testing.T) {
 		if out, err := runCmd(t, "seal", "--in", conf, "--sign-key", key, "--aes-key", aes, "--epoch", strconv.Itoa(i+2), "-o", blobPath); err != nil {
 			t.Fatalf("seal: %v\n%s", err, out)
 		}
-		master, slave := openPTY(t)
+		master, slave, err := link.OpenPTY()
+		if err != nil {
+			t.Fatal(err)
+		}
 		stderr := slave
 		if !onTTY {
 			stderr, _ = os.Create(filepath.Join(dir, "stderr"))
 		}
-		err := run([]string{"apply", "--tpm", spec, "--blob", blobPath, "--dest", filepath.Join(dir, "dest"), "--settings", filepath.Join(dir, "none")}, nil, io.Discard, stderr)
+		err = run([]string{"apply", "--tpm", spec, "--blob", blobPath, "--dest", filepath.Join(dir, "dest"), "--settings", filepath.Join(dir, "none")}, nil, io.Discard, stderr)
 		stderr.Close()
 		if err != nil {
 			t.Fatalf("apply: %v", err)

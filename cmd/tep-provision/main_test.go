@@ -16,6 +16,7 @@ import (
 	"testing"
 
 	"tep.dev/tep/internal/swtpm"
+	"tep.dev/tep/link"
 	"tep.dev/tep/provisioning/device"
 	"tep.dev/tep/tpm/tpmtest"
 )
@@ -232,7 +233,10 @@ func TestClearConfirms(t *testing.T) {
 		code   int
 		gone   bool
 	}{{"n\n", 1, false}, {"\n", 1, false}, {"yes\n", 0, true}} {
-		master, slave := openPTY(t)
+		master, slave, err := link.OpenPTY()
+		if err != nil {
+			t.Fatal(err)
+		}
 		master.Write([]byte(c.answer))
 		code, out, errOut := tool(t, slave, "clear", "--tpm", spec)
 		master.Close()
