@@ -67,7 +67,10 @@ func TestAbusePartialMessagesRSS(t *testing.T) {
 // for partial messages wait for room, and under the race detector that
 // wait can pass the default lease of a minute, after which tepd forgets a
 // client whose only fault was to wait for tepd (a limit of the reaper,
-// which sees only whole messages; README, "Limits of the server").
+// which sees only whole messages; README, "Limits of the server"). For the
+// same reason each call may wait as long for its reply: under the race
+// detector on a loaded machine the last of the 16 messages waited past the
+// client's default of two minutes.
 func TestAbuseSessionObjectsRSS(t *testing.T) {
 	d := startTepdServing(t, "sim", []string{"--lease", "10m"})
 	sg := startSigner(t, d.port)
@@ -75,7 +78,7 @@ func TestAbuseSessionObjectsRSS(t *testing.T) {
 	var wg sync.WaitGroup
 	var refused atomic.Int64
 	for range 4 {
-		c, err := p11client.Dial(p11client.Config{Port: "unix:" + d.socket(), StartTimeout: 10 * time.Second})
+		c, err := p11client.Dial(p11client.Config{Port: "unix:" + d.socket(), StartTimeout: 10 * time.Second, CallTimeout: 10 * time.Minute})
 		if err != nil {
 			t.Fatal(err)
 		}

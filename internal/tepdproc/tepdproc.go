@@ -99,7 +99,8 @@ func Serve(cfg Config) (*Server, error) {
 	}
 	// tepd makes the ptys in order, the last one meaning all of them, and
 	// then its --listen sockets.
-	wait := append([]string{s.Ports[len(s.Ports)-1]}, listenPaths(cfg.ServeArgs)...)
+	socks := listenPaths(cfg.ServeArgs)
+	wait := append([]string{s.Ports[len(s.Ports)-1]}, socks...)
 	if err := removeStale(cfg.State, wait); err != nil {
 		return nil, err
 	}
@@ -116,7 +117,7 @@ func Serve(cfg Config) (*Server, error) {
 	}
 	go func() { s.cmd.Wait(); close(s.done) }()
 	for deadline := time.Now().Add(portsTimeout); ; time.Sleep(10 * time.Millisecond) {
-		if allExist(wait) {
+		if allExist(wait) && allListening(socks) {
 			return s, nil
 		}
 		if s.Exited() {
@@ -153,6 +154,38 @@ func allExist(paths []string) bool {
 	}
 	return true
 }
+
+// allListening says whether every unix socket in paths is listening: a
+// socket's file exists from bind(2), but until listen(2) a connect is
+// refused. It reads /proc/net/unix rather than connecting, which tepd
+// would count as a client.
+func allListening(paths []string) bool {
+	if len(paths) == 0 {
+		return true
+	}
+	b, err := os.ReadFile("/proc/net/unix")
+	if err != nil {
+		return false
+	}
+	listening := map[string]bool{}
+	for _, line := range strings.Split(string(b), "\n") {
+		// Num RefCount Protocol Flags Type St Inode Path
+		f := strings.Fields(line)
+		if len(f) == 8 && f[3] == soAcceptCon {
+			listening[f[7]] = true
+		}
+	}
+	for _, p := range paths {
+		if !listening[p] {
+			return false
+		}
+	}
+	return true
+}
+
+// soAcceptCon is the Flags column of a listening socket in /proc/net/unix
+// (__SO_ACCEPTCON).
+const soAcceptCon = "00010000"
 
 // removeStale removes paths, the last pty link and the sockets of state,
 // once it knows that no tepd holds state: those left by a tepd that was

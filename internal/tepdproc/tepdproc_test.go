@@ -2,11 +2,13 @@ package tepdproc
 
 import (
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 )
 
@@ -108,5 +110,53 @@ func TestListenPaths(t *testing.T) {
 	got := listenPaths([]string{"--listen", "unix:/a.sock", "--log-level", "warn", "--listen=unix:/b.sock", "--listen", "tcp:x", "--listen"})
 	if len(got) != 2 || got[0] != "/a.sock" || got[1] != "/b.sock" {
 		t.Errorf("listenPaths = %q, want [/a.sock /b.sock]", got)
+	}
+}
+
+// TestServeListening: when Serve returns, a --listen socket accepts a
+// connection at once, however often it is tried (a socket's file exists
+// from bind, before listen: TestHijack once dialled into that gap).
+func TestServeListening(t *testing.T) {
+	cfg := config(t)
+	sock := filepath.Join(cfg.State, "tep.sock")
+	cfg.ServeArgs = append(cfg.ServeArgs, "--listen", "unix:"+sock)
+	if _, err := Init(cfg); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 5 {
+		srv, err := Serve(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, err := net.Dial("unix", sock)
+		if err != nil {
+			t.Errorf("round %d: dialling right after Serve: %v", i, err)
+		} else {
+			c.Close()
+		}
+		if err := srv.Stop(); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func TestAllListening(t *testing.T) {
+	sock := filepath.Join(t.TempDir(), "s")
+	fd, err := syscall.Socket(syscall.AF_UNIX, syscall.SOCK_STREAM, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer syscall.Close(fd)
+	if err := syscall.Bind(fd, &syscall.SockaddrUnix{Name: sock}); err != nil {
+		t.Fatal(err)
+	}
+	if allListening([]string{sock}) {
+		t.Error("a socket bound but not listening counts as listening")
+	}
+	if err := syscall.Listen(fd, 1); err != nil {
+		t.Fatal(err)
+	}
+	if !allListening([]string{sock}) {
+		t.Error("a listening socket does not count as listening")
 	}
 }
