@@ -27,15 +27,24 @@ type FleetConfig struct {
 	// Build is the directory holding tep-verifier.
 	Build string
 	// Steps are the fleet sizes tried, ascending, in devices attesting
-	// once a minute (default 2,000, 4,000, then by 2,000 to 12,000, and 16,000); a
-	// set-up stops at its first step not sustained.
+	// once a minute (default 2,000, 4,000, then by 2,000 to 12,000, and
+	// 16,000); a set-up climbs them to its first step not sustained,
+	// then bisects between that and the last sustained one.
 	Steps []int
+	// Resolution ends the bisection: the largest sustained and the
+	// smallest failed size at most this far apart (default 500; zero
+	// or less than Scale is Scale, one device).
+	Resolution int
 	// Scale shortens the interval: a step of N devices runs N/Scale
 	// simulated devices each attesting every minute/Scale, the same
 	// rate (default 30).
 	Scale int
-	// Duration is how long each step pushes (default 20 s).
-	Duration time.Duration
+	// Duration is how long each step is measured (default 20 s), after
+	// Warmup of pushing on schedule that is not counted (default 10 s;
+	// negative for none).
+	Duration, Warmup time.Duration
+	// ReplicaProcs, if positive, is each replica's GOMAXPROCS.
+	ReplicaProcs int
 	// IMAEntries and IMAStep are the devices' logs (default 5,000
 	// growing by 50 a report).
 	IMAEntries, IMAStep int
@@ -62,8 +71,12 @@ type FleetStep struct {
 	// those that ended) over the same time; zero on SQLite.
 	DatabaseShare  float64 `json:"database_share,omitempty"`
 	GeneratorShare float64 `json:"generator_share"`
-	Sustained      bool    `json:"sustained"`
-	Err            string  `json:"error,omitempty"`
+	// MachineShare is every process's on the machine (/proc/stat):
+	// what the verifier, PostgreSQL and the generator did not use of it
+	// went to other work.
+	MachineShare float64 `json:"machine_share"`
+	Sustained    bool    `json:"sustained"`
+	Err          string  `json:"error,omitempty"`
 }
 
 // FleetSetup is one set-up's steps and the largest fleet it sustained.
@@ -78,11 +91,18 @@ type FleetSetup struct {
 // FleetResult is the benchmark's result. Ratio is the two replicas'
 // largest sustained fleet over one replica's, both on PostgreSQL.
 type FleetResult struct {
-	Scale    int           `json:"scale"`
-	Duration time.Duration `json:"duration_ns"`
-	Cores    int           `json:"cores"`
-	Setups   []FleetSetup  `json:"setups"`
-	Ratio    float64       `json:"replica_ratio,omitempty"`
+	Scale      int           `json:"scale"`
+	Duration   time.Duration `json:"duration_ns"`
+	Warmup     time.Duration `json:"warmup_ns"`
+	Resolution int           `json:"resolution"`
+	Cores      int           `json:"cores"`
+	// IMAEntries is the golden host's log, whose files the runtime
+	// policy allows: as long as any step's devices' logs get.
+	IMAEntries int          `json:"golden_ima_entries"`
+	Setups     []FleetSetup `json:"setups"`
+	Ratio      float64      `json:"replica_ratio,omitempty"`
+	// Targets set the figures beside the fleet issue's targets.
+	Targets []FleetTarget `json:"targets"`
 }
 
 // p99Target is the fleet target's latency bound.
@@ -98,6 +118,16 @@ func (c FleetConfig) withDefaults() FleetConfig {
 	if c.Duration <= 0 {
 		c.Duration = 20 * time.Second
 	}
+	switch {
+	case c.Warmup == 0:
+		c.Warmup = 10 * time.Second
+	case c.Warmup < 0:
+		c.Warmup = 0
+	}
+	if c.Resolution == 0 {
+		c.Resolution = 500
+	}
+	c.Resolution = max(c.Resolution, c.Scale)
 	if c.IMAEntries <= 0 {
 		c.IMAEntries = 5000
 	}
@@ -116,7 +146,8 @@ func (c FleetConfig) withDefaults() FleetConfig {
 // Fleet runs the fleet benchmark in dir.
 func Fleet(dir string, cfg FleetConfig) (*FleetResult, error) {
 	cfg = cfg.withDefaults()
-	res := &FleetResult{Scale: cfg.Scale, Duration: cfg.Duration, Cores: runtime.NumCPU()}
+	res := &FleetResult{Scale: cfg.Scale, Duration: cfg.Duration, Warmup: cfg.Warmup, Resolution: cfg.Resolution,
+		Cores: runtime.NumCPU(), IMAEntries: goldenEntries(cfg)}
 	largest := map[string]int{}
 	for _, name := range cfg.Setups {
 		s := fleetSetup(filepath.Join(dir, name), name, cfg)
@@ -126,6 +157,7 @@ func Fleet(dir string, cfg FleetConfig) (*FleetResult, error) {
 	if largest["postgres"] > 0 && largest["postgres-2"] > 0 {
 		res.Ratio = float64(largest["postgres-2"]) / float64(largest["postgres"])
 	}
+	res.Targets = fleetTargets(res.Setups)
 	for _, s := range res.Setups {
 		if s.Err != "" {
 			return res, fmt.Errorf("fleet %s: %s", s.Name, s.Err)
@@ -140,23 +172,13 @@ func fleetSetup(dir, name string, cfg FleetConfig) FleetSetup {
 	if name == "postgres-2" {
 		s.Replicas = 2
 	}
-	v, err := startFleetVerifier(dir, name, cfg.Build, s.Replicas)
+	v, err := startFleetVerifier(dir, name, s.Replicas, cfg)
 	if err != nil {
 		s.Err = err.Error()
 		return s
 	}
 	defer v.stop()
-	for _, n := range cfg.Steps {
-		st := v.step(n, cfg)
-		s.Steps = append(s.Steps, st)
-		cfg.Progress(fmt.Sprintf("%s: %d devices/min (%d at %v): %d attested, %d failed, %d missed, p99 %v, verifier %.0f%%, database %.0f%%, generator %.0f%% of the CPU, sustained %v %s",
-			name, n, st.Devices, st.Interval, st.Attested, st.Failed, st.Missed, st.P99.Round(time.Millisecond),
-			100*st.VerifierShare, 100*st.DatabaseShare, 100*st.GeneratorShare, st.Sustained, st.Err))
-		if !st.Sustained {
-			break
-		}
-		s.Largest = n
-	}
+	v.climb(&s, cfg)
 	return s
 }
 
@@ -182,16 +204,22 @@ func (v *fleetVerifier) stop() {
 
 // startFleetVerifier starts replicas of tep-verifier serve from build
 // on a database of its own, with an EK CA of its own in dir.
-func startFleetVerifier(dir, name, build string, replicas int) (*fleetVerifier, error) {
+// The set-up then holds the flavors and runtime policy of the fleet
+// (storeFlavors).
+func startFleetVerifier(dir, name string, replicas int, cfg FleetConfig) (*fleetVerifier, error) {
 	v := &fleetVerifier{}
-	if err := v.start(dir, name, build, replicas); err != nil {
+	if err := v.start(dir, name, cfg.Build, replicas, cfg.ReplicaProcs); err != nil {
 		v.stop()
 		return nil, err
+	}
+	if err := v.storeFlavors(dir, cfg.Build, goldenEntries(cfg)); err != nil {
+		v.stop()
+		return nil, fmt.Errorf("storing the fleet's flavors: %w", err)
 	}
 	return v, nil
 }
 
-func (v *fleetVerifier) start(dir, name, build string, replicas int) (err error) {
+func (v *fleetVerifier) start(dir, name, build string, replicas, procs int) (err error) {
 	state := filepath.Join(dir, "state")
 	if err := os.MkdirAll(state, 0o700); err != nil {
 		return err
@@ -204,7 +232,8 @@ func (v *fleetVerifier) start(dir, name, build string, replicas int) (err error)
 	}
 	db := "sqlite:" + filepath.Join(state, "verifier.db")
 	if strings.HasPrefix(name, "postgres") {
-		if v.pg, err = postgres.Start(postgres.Config{Log: filepath.Join(dir, "pg.log")}); err != nil {
+		// Durable: commits reach the disk, as the SQLite set-up's do.
+		if v.pg, err = postgres.Start(postgres.Config{Log: filepath.Join(dir, "pg.log"), Durable: true}); err != nil {
 			return err
 		}
 		db = v.pg.ConnString
@@ -219,12 +248,16 @@ func (v *fleetVerifier) start(dir, name, build string, replicas int) (err error)
 		return fmt.Errorf("tep-verifier token create printed %q", out)
 	}
 	v.admin = tok.Token
+	var env []string
+	if procs > 0 {
+		env = append(os.Environ(), fmt.Sprint("GOMAXPROCS=", procs))
+	}
 	for i := range replicas {
 		port, err := freePort()
 		if err != nil {
 			return err
 		}
-		p, err := startProc(filepath.Join(dir, fmt.Sprintf("verifier-%d.log", i)), nil, bin, "serve",
+		p, err := startProc(filepath.Join(dir, fmt.Sprintf("verifier-%d.log", i)), env, bin, "serve",
 			"--state", state, "--db", db, "--replica", fmt.Sprint("r", i), "--listen", "127.0.0.1:"+port,
 			"--ek-ca", filepath.Join(dir, simdevice.CACertFile), "--pull-interval", "0", "--log-level", "warn", "--san", "127.0.0.1")
 		if err != nil {
@@ -258,14 +291,17 @@ func (v *fleetVerifier) waitUp(p *proc, state, url string) error {
 	return errors.New("tep-verifier serve did not answer within 30 s")
 }
 
-// step runs a fleet of n devices a minute, scaled, for cfg.Duration.
+// step runs a fleet of n devices a minute, scaled: the devices enrol and
+// send their first report, push for cfg.Warmup, then are measured for
+// cfg.Duration.
 func (v *fleetVerifier) step(n int, cfg FleetConfig) FleetStep {
 	st := FleetStep{Fleet: n, Devices: max(n/cfg.Scale, 1), Interval: time.Minute / time.Duration(cfg.Scale)}
-	var cpu0, db0 time.Duration
+	var cpu0, db0, busy0, all0 time.Duration
 	lc := loadgen.Config{
 		Devices: st.Devices, HostPrefix: fmt.Sprintf("n%d-", n), Verifiers: v.urls, VerifierCert: v.cert,
 		AdminToken: v.admin, CA: v.ca, Interval: st.Interval, IMAEntries: cfg.IMAEntries, IMAStep: cfg.IMAStep,
-		Duration: cfg.Duration, Pushing: func() { cpu0, db0 = v.cpu(), v.dbCPU() },
+		Warmup: cfg.Warmup, Duration: cfg.Duration,
+		Pushing: func() { cpu0, db0 = v.cpu(), v.dbCPU(); busy0, all0 = machineCPU() },
 	}
 	res, err := loadgen.Run(context.Background(), lc)
 	st.Result = res
@@ -275,16 +311,29 @@ func (v *fleetVerifier) step(n int, cfg FleetConfig) FleetStep {
 	}
 	st.VerifierCPU = v.cpu() - cpu0
 	db := v.dbCPU() - db0
+	busy, all := machineCPU()
+	if all > all0 {
+		st.MachineShare = (busy - busy0).Seconds() / (all - all0).Seconds()
+	}
 	if wall := res.Elapsed.Seconds() * float64(runtime.NumCPU()); wall > 0 {
 		st.VerifierShare = st.VerifierCPU.Seconds() / wall
 		st.DatabaseShare = db.Seconds() / wall
 		st.GeneratorShare = res.PushCPU.Seconds() / wall
 	}
 	// Sustained: every device reported, nothing failed or was skipped,
-	// at least 90% of the scheduled rate, and p99 under the target.
-	want := float64(st.Devices) * res.Elapsed.Seconds() / st.Interval.Seconds()
+	// at least 90% of the pushes due in the measured time done (those
+	// still running at its end are cut off, not counted), and p99
+	// under the target.
+	want := float64(st.Devices) * cfg.Duration.Seconds() / st.Interval.Seconds()
 	st.Sustained = res.Reported == st.Devices && res.Failed == 0 && res.Missed == 0 &&
 		float64(res.Attested) >= 0.9*want && res.P99 < p99Target
+	// The devices run what the flavors allow: an untrusted report is
+	// the bench's error (flavors or policy not covering the fleet, or a
+	// verifier that stopped appraising them), not a figure.
+	if res.Trusted != res.Attested {
+		st.Sustained = false
+		st.Err = fmt.Sprintf("%d of %d reports untrusted (%s)", res.Attested-res.Trusted, res.Attested, v.untrustedSample())
+	}
 	return st
 }
 

@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"tep.dev/tep/attest/api"
-	"tep.dev/tep/attest/ima/imagen"
 	"tep.dev/tep/attest/simdevice"
 )
 
@@ -48,9 +47,15 @@ type Config struct {
 	Duration time.Duration
 	// EnrollParallel bounds enrolments at a time (default 8).
 	EnrollParallel int
-	// Pushing, if set, is called once when the devices start pushing on
-	// their schedule (after their enrolments and first reports): a
-	// benchmark reads the verifier's CPU time there.
+	// Warmup is how long the devices push on their schedule before the
+	// run starts counting: pushes due in it are made but neither timed
+	// nor counted, so that a measurement starts from a verifier already
+	// at the load (caches, connections, the heap's size). Duration
+	// comes after it.
+	Warmup time.Duration
+	// Pushing, if set, is called once when the run starts counting
+	// (after the enrolments, the first reports and Warmup): a benchmark
+	// reads the verifier's CPU time there.
 	Pushing func()
 }
 
@@ -114,7 +119,7 @@ func (cfg Config) withDefaults() (Config, error) {
 	switch {
 	case cfg.Devices <= 0:
 		return cfg, fmt.Errorf("loadgen: %d devices", cfg.Devices)
-	case cfg.Interval < 0 || cfg.Duration < 0 || cfg.IMAEntries < 0:
+	case cfg.Interval < 0 || cfg.Duration < 0 || cfg.Warmup < 0 || cfg.IMAEntries < 0:
 		return cfg, errors.New("loadgen: negative interval, duration or IMA log")
 	case len(cfg.Verifiers) == 0 || slices.Contains(cfg.Verifiers, "") || len(cfg.VerifierCert) == 0:
 		return cfg, errors.New("loadgen: the verifier's URL and certificate are required")
@@ -136,7 +141,7 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 		return Result{}, err
 	}
 	cpu0 := cpuTime()
-	gen, err := imagen.New(imagen.Config{Banks: []string{"sha256", "sha384"}, Seed: 19})
+	gen, err := NewIMALog()
 	if err != nil {
 		return Result{}, err
 	}
