@@ -191,9 +191,16 @@ type fleetVerifier struct {
 	cert  []byte
 	admin string
 	ca    *simdevice.CA
+	// stopGolden stops the golden host's pull server (storeFlavors).
+	stopGolden func()
+	// steps counts the steps run, for their devices' host ids.
+	steps int
 }
 
 func (v *fleetVerifier) stop() {
+	if v.stopGolden != nil {
+		v.stopGolden()
+	}
 	for _, r := range v.reps {
 		r.stop()
 	}
@@ -295,10 +302,11 @@ func (v *fleetVerifier) waitUp(p *proc, state, url string) error {
 // send their first report, push for cfg.Warmup, then are measured for
 // cfg.Duration.
 func (v *fleetVerifier) step(n int, cfg FleetConfig) FleetStep {
+	v.steps++ // each step's devices are new hosts
 	st := FleetStep{Fleet: n, Devices: max(n/cfg.Scale, 1), Interval: time.Minute / time.Duration(cfg.Scale)}
 	var cpu0, db0, busy0, all0 time.Duration
 	lc := loadgen.Config{
-		Devices: st.Devices, HostPrefix: fmt.Sprintf("n%d-", n), Verifiers: v.urls, VerifierCert: v.cert,
+		Devices: st.Devices, HostPrefix: fmt.Sprintf("s%d-n%d-", v.steps, n), Verifiers: v.urls, VerifierCert: v.cert,
 		AdminToken: v.admin, CA: v.ca, Interval: st.Interval, IMAEntries: cfg.IMAEntries, IMAStep: cfg.IMAStep,
 		Warmup: cfg.Warmup, Duration: cfg.Duration,
 		Pushing: func() { cpu0, db0 = v.cpu(), v.dbCPU(); busy0, all0 = machineCPU() },

@@ -1,8 +1,19 @@
 package bench
 
 import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
+	"time"
+
+	"tep.dev/tep/attest/api"
+	"tep.dev/tep/attest/flavor"
 )
 
 // TestFleetNoVerifier: a build directory without tep-verifier fails
@@ -14,5 +25,188 @@ func TestFleetNoVerifier(t *testing.T) {
 	}
 	if len(res.Setups) != 1 || res.Setups[0].Largest != 0 || len(res.Setups[0].Steps) != 0 {
 		t.Errorf("Fleet without tep-verifier = %+v, want one set-up with no steps", res.Setups)
+	}
+	if len(res.Targets) != 2 || res.Targets[0].Measured || !strings.Contains(res.Targets[0].Note, "token create") {
+		t.Errorf("targets without tep-verifier = %+v, want one replica's unmeasured with the set-up's error, and the soak's", res.Targets)
+	}
+}
+
+func TestFleetDefaults(t *testing.T) {
+	c := FleetConfig{}.withDefaults()
+	if !reflect.DeepEqual(c.Steps, []int{2000, 4000, 6000, 8000, 10000, 12000, 16000}) || c.Scale != 30 ||
+		c.Duration != 20*time.Second || c.Warmup != 10*time.Second || c.Resolution != 500 ||
+		c.IMAEntries != 5000 || c.IMAStep != 50 || len(c.Setups) != 3 || c.Progress == nil {
+		t.Errorf("defaults = %+v", c)
+	}
+	c = FleetConfig{Warmup: -1, Scale: 60, Resolution: 10}.withDefaults()
+	if c.Warmup != 0 || c.Resolution != 60 {
+		t.Errorf("negative warm-up and a resolution under the scale = %v, %d; want none and the scale, 60", c.Warmup, c.Resolution)
+	}
+	// The golden host's log covers the first report, the warm-up's
+	// pushes and the measured ones (10 s + 20 s at 2 s: 15), and two more.
+	if n := goldenEntries(FleetConfig{}.withDefaults()); n != 5000+50*17 {
+		t.Errorf("goldenEntries(defaults) = %d, want %d", n, 5000+50*17)
+	}
+}
+
+func TestNextFleet(t *testing.T) {
+	ladder := []int{2000, 4000, 8000, 16000}
+	ok := func(n int) stepOutcome { return stepOutcome{n, true} }
+	bad := func(n int) stepOutcome { return stepOutcome{n, false} }
+	for _, tc := range []struct {
+		name  string
+		tried []stepOutcome
+		want  int // 0: done
+	}{
+		{"first", nil, 2000},
+		{"climbing", []stepOutcome{ok(2000), ok(4000)}, 8000},
+		{"ladder done", []stepOutcome{ok(2000), ok(4000), ok(8000), ok(16000)}, 0},
+		{"bisect", []stepOutcome{ok(2000), ok(4000), ok(8000), bad(16000)}, 12000},
+		{"bisect below", []stepOutcome{ok(8000), bad(16000), bad(12000)}, 9990},
+		{"bisect above", []stepOutcome{ok(8000), bad(16000), ok(12000)}, 13980},
+		{"to the quantum", []stepOutcome{ok(8000), bad(9000)}, 8490},
+		{"within resolution", []stepOutcome{ok(8000), bad(8500)}, 0},
+		{"first fails", []stepOutcome{bad(2000)}, 990},
+		{"nothing sustained", []stepOutcome{bad(2000), bad(990), bad(480)}, 0},
+	} {
+		got, more := nextFleet(ladder, tc.tried, 500, 30)
+		if got != tc.want || more != (tc.want != 0) {
+			t.Errorf("%s: nextFleet = %d, %v; want %d", tc.name, got, more, tc.want)
+		}
+	}
+	if lo, hi, top := largestSustained([]stepOutcome{ok(8000), bad(16000), ok(12000), bad(14000)}); lo != 12000 || hi != 14000 || top != 16000 {
+		t.Errorf("largestSustained = %d, %d, %d; want 12000, 14000, 16000", lo, hi, top)
+	}
+}
+
+func TestMachineCPU(t *testing.T) {
+	busy, total := machineCPU()
+	if total <= 0 || busy < 0 || busy > total {
+		t.Errorf("machineCPU = %v busy of %v", busy, total)
+	}
+}
+
+// fleetStep is a sustained step for the targets' tests.
+func fleetStep(fleet int, rate float64, verifier, db, gen, machine float64) FleetStep {
+	st := FleetStep{Fleet: fleet, Sustained: true, VerifierShare: verifier, DatabaseShare: db, GeneratorShare: gen, MachineShare: machine}
+	st.Rate, st.P99 = rate, 100*time.Millisecond
+	return st
+}
+
+func TestFleetTargets(t *testing.T) {
+	one := FleetSetup{Name: "postgres", Replicas: 1, Steps: []FleetStep{
+		fleetStep(8000, 133, 0.1, 0.1, 0.05, 0.5), fleetStep(12000, 200, 0.2, 0.2, 0.1, 0.9), {Fleet: 16000}}}
+	two := FleetSetup{Name: "postgres-2", Replicas: 2, Steps: []FleetStep{fleetStep(14000, 233, 0.3, 0.3, 0.1, 0.95), {Fleet: 16000}}}
+	ts := fleetTargets([]FleetSetup{one, two})
+	if len(ts) != 3 || ts[2].Measured || !strings.Contains(ts[2].Note, "TEP_SOAK=5m") {
+		t.Fatalf("targets = %+v, want one replica's, the ratio and the soak's (not measured)", ts)
+	}
+	r1 := ts[0]
+	if !r1.Measured || !r1.Met || r1.Figure != 12000 || r1.Step.Fleet != 12000 || r1.KeylimeDevices != 24 || r1.KeylimeRate != 0.8 {
+		t.Errorf("one replica = %+v; want 12,000 met, 24× Keylime's devices and 0.8× its rate", r1)
+	}
+	r2 := ts[1]
+	// At one replica's 12,000 the bench's processes used 50% and 10%
+	// was idle: (0.5+0.1)/0.5 = 1.2× at most.
+	if !r2.Measured || r2.Met || r2.Figure != 14000.0/12000 || r2.Base.Fleet != 12000 || r2.Step.Fleet != 14000 ||
+		r2.CPUCeiling < 1.19 || r2.CPUCeiling > 1.21 || !strings.Contains(r2.Note, "cores bound it") {
+		t.Errorf("two replicas = %+v; want 1.17× missed, a CPU ceiling of 1.2× and the cores named", r2)
+	}
+	// With the cores half idle, the note says the CPU was not short.
+	one.Steps[1].MachineShare = 0.5
+	if r := replicaRatioTarget(&one, &two); r.CPUCeiling != 2 || !strings.Contains(r.Note, "not for want of CPU") {
+		t.Errorf("two replicas with idle cores = %+v", r)
+	}
+	two.Steps[0].Fleet = 24000
+	if r := replicaRatioTarget(&one, &two); !r.Met || r.Figure != 2 || r.Note != "" {
+		t.Errorf("two replicas at 2× = %+v, want met", r)
+	}
+	if r := replicaRatioTarget(nil, &two); r.Measured || !strings.Contains(r.Note, "postgres set-up") {
+		t.Errorf("two replicas alone = %+v, want a note asking for the postgres set-up", r)
+	}
+	failed := FleetSetup{Name: "sqlite", Replicas: 1, Steps: []FleetStep{{Fleet: 2000}}, Err: "boom"}
+	if r := oneReplicaTarget(&failed); r.Measured || r.Met || !strings.Contains(r.Note, "boom") {
+		t.Errorf("one replica with nothing sustained = %+v", r)
+	}
+}
+
+// TestFleetTrust runs one tiny step on SQLite against a real
+// tep-verifier serve holding the golden host's flavors: every report is
+// trusted. Then, with the PLATFORM flavor deleted, the golden host's
+// check and the step both fail and say why.
+func TestFleetTrust(t *testing.T) {
+	build := t.TempDir()
+	if out, err := exec.Command("go", "build", "-o", build, "tep.dev/tep/cmd/tep-verifier").CombinedOutput(); err != nil {
+		t.Fatalf("building tep-verifier: %v\n%s", err, out)
+	}
+	cfg := FleetConfig{Build: build, Steps: []int{60}, Duration: 2 * time.Second, Warmup: -1, IMAEntries: 200, IMAStep: 5}.withDefaults()
+	dir := t.TempDir()
+	v, err := startFleetVerifier(dir, "sqlite", 1, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer v.stop()
+	defer func() {
+		if t.Failed() {
+			b, _ := os.ReadFile(filepath.Join(dir, "verifier-0.log"))
+			t.Logf("tep-verifier serve's log:\n%s", b)
+		}
+	}()
+	st := v.step(60, cfg)
+	if st.Err != "" || st.Devices != 2 || st.Attested == 0 || st.Trusted != st.Attested || !st.Sustained {
+		t.Fatalf("step = %+v; want 2 devices, every report trusted, sustained", st)
+	}
+
+	c, err := v.client(v.urls[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	var ps []api.Policy
+	if err := c.Do(ctx, http.MethodGet, "/v1/flavors", nil, &ps); err != nil {
+		t.Fatal(err)
+	}
+	parts := map[flavor.Part]string{}
+	for _, p := range ps {
+		var f flavor.Flavor
+		if err := json.Unmarshal(p.Body, &f); err != nil {
+			t.Fatal(err)
+		}
+		parts[f.Meta.Part] = p.ID
+	}
+	if len(parts) != 3 || parts[flavor.Platform] == "" || parts[flavor.OS] == "" || parts[flavor.IMA] == "" {
+		t.Fatalf("stored flavors = %v, want PLATFORM, OS and IMA", parts)
+	}
+	if err := c.Do(ctx, http.MethodDelete, "/v1/flavors/"+parts[flavor.Platform], nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	// Each replica re-reads the flavors every few seconds.
+	for end := time.Now().Add(30 * time.Second); ; time.Sleep(500 * time.Millisecond) {
+		err := v.checkGolden(ctx)
+		if err != nil && strings.Contains(err.Error(), "FlavorMissing") {
+			break
+		}
+		if time.Now().After(end) {
+			t.Fatalf("checkGolden without a PLATFORM flavor = %v, want FlavorMissing", err)
+		}
+	}
+	s := FleetSetup{Name: "sqlite", Replicas: 1}
+	v.climb(&s, cfg)
+	if len(s.Steps) != 1 || s.Steps[0].Sustained || s.Largest != 0 ||
+		!strings.Contains(s.Err, "untrusted") || !strings.Contains(s.Err, "FlavorMissing") {
+		t.Errorf("climb without a PLATFORM flavor = %+v, want one step, not sustained, its untrusted reports' fault named", s)
+	}
+}
+
+// TestFleetTemplate: the bench's template makes the three parts from a
+// golden host, and one PCR rule per PCR and bank.
+func TestFleetTemplate(t *testing.T) {
+	tmpl := fleetTemplate()
+	if len(tmpl.Parts) != 3 || len(tmpl.Parts[flavor.Platform].Rules) != 8 || len(tmpl.Parts[flavor.OS].Rules) != 2 ||
+		!tmpl.Parts[flavor.IMA].RuntimePolicy {
+		t.Errorf("fleetTemplate = %+v", tmpl)
+	}
+	if _, err := json.Marshal(tmpl); err != nil {
+		t.Error(err)
 	}
 }

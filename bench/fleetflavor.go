@@ -96,11 +96,13 @@ func (v *fleetVerifier) storeFlavors(dir, build string, entries int) error {
 		return fmt.Errorf("golden host: %w", err)
 	}
 	agent := goldenAgent{f.Devices[0]}
+	// The golden host keeps serving until the set-up stops, so that it
+	// can be attested again (checkGolden).
 	url, der, stop, err := servePull(agent, v.cert)
 	if err != nil {
 		return fmt.Errorf("golden host: %w", err)
 	}
-	defer stop()
+	v.stopGolden = stop
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	admin, err := v.client(v.urls[0])

@@ -24,6 +24,7 @@ func TestConfigErrors(t *testing.T) {
 	}{
 		{"no devices", func(c *Config) { c.Devices = 0 }, "0 devices"},
 		{"negative interval", func(c *Config) { c.Interval = -time.Second }, "negative"},
+		{"negative warm-up", func(c *Config) { c.Warmup = -time.Second }, "negative"},
 		{"no verifier", func(c *Config) { c.Verifiers = nil }, "URL and certificate"},
 		{"no CA", func(c *Config) { c.CA = nil }, "EK CA"},
 		{"too few tokens", func(c *Config) { c.AdminToken, c.EnrollTokens = "", []string{"a"} }, "2 enrolment tokens (have 1)"},
