@@ -75,8 +75,14 @@ type FleetStep struct {
 	// what the verifier, PostgreSQL and the generator did not use of it
 	// went to other work.
 	MachineShare float64 `json:"machine_share"`
-	Sustained    bool    `json:"sustained"`
-	Err          string  `json:"error,omitempty"`
+	// DBSessions and DBCommits are the PostgreSQL sessions opened and
+	// transactions committed per attestation over the measured part: a
+	// connection pool that keeps too few idle connections opens a
+	// session, a new PostgreSQL process, for many of them.
+	DBSessions float64 `json:"db_sessions_per_attestation,omitempty"`
+	DBCommits  float64 `json:"db_commits_per_attestation,omitempty"`
+	Sustained  bool    `json:"sustained"`
+	Err        string  `json:"error,omitempty"`
 }
 
 // FleetSetup is one set-up's steps and the largest fleet it sustained.
@@ -305,11 +311,12 @@ func (v *fleetVerifier) step(n int, cfg FleetConfig) FleetStep {
 	v.steps++ // each step's devices are new hosts
 	st := FleetStep{Fleet: n, Devices: max(n/cfg.Scale, 1), Interval: time.Minute / time.Duration(cfg.Scale)}
 	var cpu0, db0, busy0, all0 time.Duration
+	var pg0 pgCounts
 	lc := loadgen.Config{
 		Devices: st.Devices, HostPrefix: fmt.Sprintf("s%d-n%d-", v.steps, n), Verifiers: v.urls, VerifierCert: v.cert,
 		AdminToken: v.admin, CA: v.ca, Interval: st.Interval, IMAEntries: cfg.IMAEntries, IMAStep: cfg.IMAStep,
 		Warmup: cfg.Warmup, Duration: cfg.Duration,
-		Pushing: func() { cpu0, db0 = v.cpu(), v.dbCPU(); busy0, all0 = machineCPU() },
+		Pushing: func() { cpu0, db0, pg0 = v.cpu(), v.dbCPU(), v.dbCounts(); busy0, all0 = machineCPU() },
 	}
 	res, err := loadgen.Run(context.Background(), lc)
 	st.Result = res
@@ -319,6 +326,10 @@ func (v *fleetVerifier) step(n int, cfg FleetConfig) FleetStep {
 	}
 	st.VerifierCPU = v.cpu() - cpu0
 	db := v.dbCPU() - db0
+	if pg := v.dbCounts(); res.Attested > 0 && pg.commits > 0 {
+		st.DBSessions = float64(pg.sessions-pg0.sessions-1) / float64(res.Attested)
+		st.DBCommits = float64(pg.commits-pg0.commits) / float64(res.Attested)
+	}
 	busy, all := machineCPU()
 	if all > all0 {
 		st.MachineShare = (busy - busy0).Seconds() / (all - all0).Seconds()

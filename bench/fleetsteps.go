@@ -1,11 +1,14 @@
 package bench
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 )
 
 // stepOutcome is a tried fleet size and whether it was sustained.
@@ -105,9 +108,9 @@ func (v *fleetVerifier) climb(s *FleetSetup, cfg FleetConfig) {
 		st := v.step(n, cfg)
 		s.Steps = append(s.Steps, st)
 		cfg.Progress(fmt.Sprintf("%s: %d devices/min (%d at %v): %d attested (%d trusted), %d failed, %d missed, p99 %v; "+
-			"CPU: verifier %.0f%%, PostgreSQL %.0f%%, generator %.0f%%, machine %.0f%%; sustained %v %s",
+			"CPU: verifier %.0f%%, PostgreSQL %.0f%%, generator %.0f%%, machine %.0f%%; PostgreSQL sessions %.2f, commits %.1f an attestation; sustained %v %s",
 			s.Name, n, st.Devices, st.Interval, st.Attested, st.Trusted, st.Failed, st.Missed, st.P99.Round(time.Millisecond),
-			100*st.VerifierShare, 100*st.DatabaseShare, 100*st.GeneratorShare, 100*st.MachineShare, st.Sustained, st.Err))
+			100*st.VerifierShare, 100*st.DatabaseShare, 100*st.GeneratorShare, 100*st.MachineShare, st.DBSessions, st.DBCommits, st.Sustained, st.Err))
 		if st.Attested != st.Trusted {
 			s.Err = fmt.Sprintf("%d devices/min: %s", n, st.Err)
 			break
@@ -129,4 +132,28 @@ func (v *fleetVerifier) settle() {
 			return
 		}
 	}
+}
+
+// pgCounts are PostgreSQL's cumulative counts of sessions opened and
+// transactions committed in every database (pg_stat_database; sessions
+// since PostgreSQL 14).
+type pgCounts struct{ sessions, commits int64 }
+
+// dbCounts reads them; zero without PostgreSQL or when it cannot be
+// read. The query's own session counts too: one a read.
+func (v *fleetVerifier) dbCounts() pgCounts {
+	var c pgCounts
+	if v.pg == nil {
+		return c
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, v.pg.ConnString)
+	if err != nil {
+		return c
+	}
+	defer conn.Close(ctx)
+	conn.QueryRow(ctx, `SELECT COALESCE(SUM(sessions), 0)::bigint, COALESCE(SUM(xact_commit), 0)::bigint FROM pg_stat_database`).
+		Scan(&c.sessions, &c.commits)
+	return c
 }

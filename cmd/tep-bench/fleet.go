@@ -72,6 +72,8 @@ func fleetTargetLine(w io.Writer, t bench.FleetTarget) {
 	switch {
 	case !t.Measured:
 		verdict = "not measured"
+	case t.Noisy && t.Base != nil:
+		verdict = "not dependable (a noisy machine)"
 	case t.Met:
 		verdict = "met"
 	}
@@ -88,6 +90,9 @@ func fleetTargetLine(w io.Writer, t bench.FleetTarget) {
 		if st != nil {
 			fmt.Fprintf(w, "    at %d devices/min: %.1f attested/s, p99 %v; CPU of the cores: verifier %.0f%%, PostgreSQL %.0f%%, generator %.0f%%, other processes %.0f%%\n",
 				st.Fleet, st.Rate, round(st.P99), 100*st.VerifierShare, 100*st.DatabaseShare, 100*st.GeneratorShare, 100*st.OtherShare())
+			if st.DBCommits > 0 {
+				fmt.Fprintf(w, "    PostgreSQL: %.2f sessions opened and %.1f transactions committed an attestation\n", st.DBSessions, st.DBCommits)
+			}
 		}
 	}
 	if t.KeylimeDevices > 0 {
