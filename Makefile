@@ -130,9 +130,12 @@ bench: deps build
 	@$(BUILD)/tep-bench all -build $(BUILD)
 
 # Not part of test: the fleet benchmark (issue 19's targets): tep-verifier
-# on SQLite, on PostgreSQL and as two replicas on one PostgreSQL, under the
-# load generator, fleets stepping up until p99 reaches 1 s. FLEET_ARGS
-# passes e.g. -steps, -scale, -duration, -json.
+# on SQLite, on PostgreSQL and as two replicas on one PostgreSQL, holding
+# flavors and a runtime policy imported from a golden host (every report
+# must be trusted), under the load generator, fleets stepping up until p99
+# reaches 1 s, then bisected; it ends with each target's figure.
+# FLEET_ARGS passes e.g. -steps, -resolution, -scale, -duration, -warmup,
+# -replica-procs, -json. Run it on a quiet machine (docs/operations.md).
 FLEET_ARGS ?=
 bench-fleet:
 	@mkdir -p $(BUILD)

@@ -131,6 +131,20 @@ func TestFleetTargets(t *testing.T) {
 	if r := oneReplicaTarget(&one); !r.Met || !r.Noisy || !strings.Contains(r.Note, "only be higher") {
 		t.Errorf("one replica on a busy machine = %+v, want met, noisy, a floor", r)
 	}
+	// Ladders that were sustained to their top: one replica's limit is
+	// unknown, so is the ratio; two replicas' is a floor.
+	topped := FleetSetup{Name: "postgres", Replicas: 1, Steps: []FleetStep{fleetStep(6000, 100, 0.3, 0.3, 0.1, 0.75)}}
+	if r := replicaRatioTarget(&topped, &two); r.Measured || !strings.Contains(r.Note, "ratio, is unknown") {
+		t.Errorf("two replicas over a one-replica ladder sustained to its top = %+v, want not measured", r)
+	}
+	if r := oneReplicaTarget(&topped); !r.Met || !strings.Contains(r.Note, "limit is higher") {
+		t.Errorf("one replica sustained to the ladder's top = %+v, want met, its limit higher", r)
+	}
+	one.Steps[1].MachineShare = 0.8
+	twoTopped := FleetSetup{Name: "postgres-2", Replicas: 2, Steps: []FleetStep{fleetStep(14000, 233, 0.4, 0.4, 0.1, 0.95)}}
+	if r := replicaRatioTarget(&one, &twoTopped); !r.Measured || r.Met || !strings.Contains(r.Note, "at least this") {
+		t.Errorf("two replicas sustained to the ladder's top = %+v, want measured, a floor", r)
+	}
 	if r := replicaRatioTarget(nil, &two); r.Measured || !strings.Contains(r.Note, "postgres set-up") {
 		t.Errorf("two replicas alone = %+v, want a note asking for the postgres set-up", r)
 	}

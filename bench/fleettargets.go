@@ -2,6 +2,7 @@ package bench
 
 import (
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -95,10 +96,14 @@ func oneReplicaTarget(s *FleetSetup) FleetTarget {
 	}
 	t.Measured, t.Step, t.Figure = true, st, float64(st.Fleet)
 	t.Met = st.Fleet >= targetDevices
+	if s.capped() {
+		t.Note = "every step was sustained: the limit is higher (give larger -steps)"
+	}
 	if st.OtherShare() > quietShare {
 		// Other work only takes CPU away: the figure is a floor.
 		t.Noisy = true
-		t.Note = fmt.Sprintf("other processes used %.0f%% of the cores: on a quiet machine the figure can only be higher", 100*st.OtherShare())
+		t.Note = strings.TrimPrefix(t.Note+"; ", "; ") +
+			fmt.Sprintf("other processes used %.0f%% of the cores: on a quiet machine the figure can only be higher", 100*st.OtherShare())
 	}
 	t.KeylimeDevices = float64(st.Fleet) / keylimeAgents
 	t.KeylimeRate = st.Rate / (keylimeAgents / keylimeInterval.Seconds())
@@ -119,6 +124,10 @@ func replicaRatioTarget(one, two *FleetSetup) FleetTarget {
 		t.Note = "one of the set-ups sustained no step"
 		return t
 	}
+	if one.capped() {
+		t.Note = fmt.Sprintf("one replica sustained every step, up to %d devices/min: its limit, and so the ratio, is unknown (give larger -steps)", base.Fleet)
+		return t
+	}
 	t.Measured = true
 	t.Figure = float64(st.Fleet) / float64(base.Fleet)
 	t.Noisy = base.OtherShare() > quietShare || st.OtherShare() > quietShare
@@ -129,6 +138,8 @@ func replicaRatioTarget(one, two *FleetSetup) FleetTarget {
 		t.CPUCeiling = (bench + idle) / bench
 	}
 	switch {
+	case two.capped() && !t.Met:
+		t.Note = fmt.Sprintf("two replicas sustained every step, up to %d devices/min: the ratio is at least this (give larger -steps)", st.Fleet)
 	case t.Noisy:
 		t.Note = fmt.Sprintf("not dependable: other processes used %.0f%% of the cores at one replica's largest step and %.0f%% at two's "+
 			"(over %.0f%% the two steps did not have the same machine); re-run on a quiet machine",
@@ -145,6 +156,17 @@ func replicaRatioTarget(one, two *FleetSetup) FleetTarget {
 			100*max(1-base.MachineShare, 0), t.CPUCeiling)
 	}
 	return t
+}
+
+// capped says whether every step of s was sustained: its largest is
+// then the ladder's top, not its limit.
+func (s *FleetSetup) capped() bool {
+	for _, st := range s.Steps {
+		if !st.Sustained {
+			return false
+		}
+	}
+	return true
 }
 
 // largestStep returns the largest sustained step, or nil.
