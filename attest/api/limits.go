@@ -125,12 +125,18 @@ func (s *Server) limited(h handler) handler {
 			return 0, nil, &limitError{RefusedSourceLimit, d}
 		}
 		code, v, err := h(w, r)
-		if reason := refusal(err); reason != "" {
+		reason := refusal(err)
+		switch reason {
+		case "":
+		case RefusedRateLimit:
+			// A source known for refusals that now crowds the global
+			// bucket spends its own; see throttle.Sources.RefusedIfKept.
+			s.limits.sources.RefusedIfKept(src, s.limits.now())
+		default:
+			s.limits.sources.Refused(src, s.limits.now())
+		}
+		if reason != "" {
 			s.limits.refused(reason)
-			var le *limitError
-			if !errors.As(err, &le) {
-				s.limits.sources.Refused(src, s.limits.now())
-			}
 		}
 		return code, v, err
 	}

@@ -12,7 +12,10 @@
 // [Sources] is a bucket per source address for refused requests, so that
 // one address that keeps sending bad enrolments is turned away before
 // it costs even a database lookup, and cannot spend the global budget
-// that legitimate devices need. Addresses are keyed by [Key]: an IPv4
+// that legitimate devices need; an address already refused that is
+// then turned away by the global bucket spends its bucket too
+// ([Sources.RefusedIfKept]), while one never refused (devices behind one
+// NAT that boot together) does not. Addresses are keyed by [Key]: an IPv4
 // address, or an IPv6 address's /64 (one host or site usually holds a
 // whole /64, and could otherwise take a new address for every request).
 // Only addresses that were refused are kept, at most a set number of

@@ -105,11 +105,31 @@ func (s *Sources) Refused(key netip.Prefix, now time.Time) {
 	if s.perSecond == rate.Inf {
 		return
 	}
+	s.refused(key, now, true)
+}
+
+// RefusedIfKept is Refused for a source that is kept (was refused
+// before), and nothing for another: a request turned away by the
+// global bucket costs its source only if the source is known for
+// refusals, so that devices behind one address that boot together are
+// not punished for the crowd they make.
+func (s *Sources) RefusedIfKept(key netip.Prefix, now time.Time) {
+	if s.perSecond == rate.Inf {
+		return
+	}
+	s.refused(key, now, false)
+}
+
+func (s *Sources) refused(key netip.Prefix, now time.Time, add bool) {
 	s.mu.Lock()
 	e, ok := s.by[key]
-	if ok {
+	switch {
+	case ok:
 		s.lru.MoveToFront(e)
-	} else {
+	case !add:
+		s.mu.Unlock()
+		return
+	default:
 		if s.lru.Len() >= s.max {
 			old := s.lru.Back()
 			s.lru.Remove(old)

@@ -92,6 +92,18 @@ func TestSources(t *testing.T) {
 	if d := s.Wait(a, t0.Add(time.Second)); d != 3*time.Second {
 		t.Errorf("three refusals in flight at once: wait %v, want 3s", d)
 	}
+	// Turned away by the global bucket: a source never refused is not
+	// charged, nor kept; one kept is charged.
+	for range 5 {
+		s.RefusedIfKept(b, t0)
+	}
+	if d := s.Wait(b, t0); d != 0 || s.Len() != 1 {
+		t.Errorf("a source never refused, turned away 5 times: wait %v, %d kept; want 0, 1", d, s.Len())
+	}
+	s.RefusedIfKept(a, t0.Add(4*time.Second))
+	if d := s.Wait(a, t0.Add(4*time.Second)); d != time.Second {
+		t.Errorf("a kept source turned away once more: wait %v, want 1s", d)
+	}
 	off := NewSources(math.Inf(1), 0, 0)
 	for range 100 {
 		off.Refused(a, t0)
