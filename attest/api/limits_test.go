@@ -135,6 +135,8 @@ func TestEnrolCheapRefusals(t *testing.T) {
 		{"no token, EK not allowed", d.Enroll(""), http.StatusForbidden},
 		{"another CA's EK, no token", stranger.Enroll(""), http.StatusForbidden},
 		{"a token that does not exist", d.Enroll("tepv_nope"), http.StatusForbidden},
+		// Refused before the AK is parsed: a bad AK would be a 400.
+		{"a bad AK, no token", badAK(d.Enroll("")), http.StatusForbidden},
 		{"an operator's token", d.Enroll(er.token(t, store.RoleAdmin)), http.StatusForbidden},
 	} {
 		_, err := c.Enroll(ctx, api.EnrollBody{EnrollRequest: tc.req})
@@ -157,9 +159,18 @@ func TestEnrolCheapRefusals(t *testing.T) {
 	if _, err := c.Enroll(ctx, api.EnrollBody{EnrollRequest: d.Enroll(tok)}); code(err) != http.StatusForbidden {
 		t.Errorf("the token spent: %v, want 403", err)
 	}
-	if er.refused(api.RefusedUnauthorised) != 5 || er.refused(api.RefusedUntrustedEK) != 1 {
-		t.Errorf("refusals counted %v, want 5 unauthorised and 1 untrusted_ek", er.reasons)
+	if _, err := c.Enroll(ctx, api.EnrollBody{EnrollRequest: badAK(d.Enroll(er.token(t, store.RoleEnroll)))}); code(err) != http.StatusBadRequest {
+		t.Errorf("a bad AK with a good token: %v, want 400", err)
 	}
+	if er.refused(api.RefusedUnauthorised) != 6 || er.refused(api.RefusedUntrustedEK) != 1 || er.refused(api.RefusedMalformed) != 1 {
+		t.Errorf("refusals counted %v, want 6 unauthorised, 1 untrusted_ek, 1 malformed", er.reasons)
+	}
+}
+
+// badAK returns req with an AK public area that does not parse.
+func badAK(req attest.EnrollRequest) attest.EnrollRequest {
+	req.AKPublic = []byte{0, 1, 2, 3}
+	return req
 }
 
 // TestEnrolSourceLimit: an address that has spent its refusals is
