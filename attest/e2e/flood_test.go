@@ -40,8 +40,9 @@ const (
 // away (429 with a Retry-After); no enrolment row is made for them;
 // every device of the fleet keeps getting reports; a device enrolling
 // with a token during the flood, and the load generator's devices,
-// enrol, honouring the Retry-After of the 429s they meet. Figures are
-// logged, never asserted.
+// enrol, honouring the Retry-After of the 429s they meet; the leaked
+// token, refused with every untrusted EK, is still unspent after it.
+// Figures are logged, never asserted.
 func TestEnrolmentFlood(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
@@ -130,6 +131,11 @@ func TestEnrolmentFlood(t *testing.T) {
 	fl.check(t)
 	if got := enrollments(); got != rows0+1+6 {
 		t.Errorf("%d enrolments after the flood, %d before: want only the late device's and the load generator's 7 more", got, rows0)
+	}
+	// The leaked token, refused with every untrusted EK, was not spent.
+	owner := simFleet(t, ca, "owner-", 1)[0]
+	if _, err := agentsvc.Enroll(ctx, simAgent{owner}, v.client(t, ""), owner.HostID, fl.leaked, "", nil); err != nil {
+		t.Errorf("the flood's token, after the flood, for a device of the trusted CA: %v", err)
 	}
 	before, during := run.check(t, floodStart, floodEnd)
 	metrics := scrapeMetrics(t, v)
@@ -348,6 +354,8 @@ type enrolFlood struct {
 	noRetry atomic.Int64
 	mu      sync.Mutex
 	other   []string
+	// leaked is the enrolment token the flood uses with untrusted EKs.
+	leaked string
 }
 
 // floodKind is what one flooding address sends, in turn.
@@ -360,9 +368,11 @@ type floodKind struct {
 
 func newFlood(t *testing.T, v *verifierProc, ca, other *simdevice.CA) *enrolFlood {
 	t.Helper()
+	fl := &enrolFlood{codes: map[int]*atomic.Int64{}}
 	unknown := simFleet(t, other, "unknown-", 256)
 	notAllowed := simFleet(t, ca, "stranger-", 256)
-	leaked := v.enrolToken(t)
+	fl.leaked = v.enrolToken(t)
+	leaked := fl.leaked
 	bodies := func(ds []*simdevice.Device, token string) [][]byte {
 		var out [][]byte
 		for _, d := range ds {
@@ -375,7 +385,6 @@ func newFlood(t *testing.T, v *verifierProc, ca, other *simdevice.CA) *enrolFloo
 		return out
 	}
 	malformed := [][]byte{[]byte(`{"host_id":`), []byte(`{"host_id":"x","ek_cert":"AAAA"}`), []byte(`{"host_id":"../etc"}`)}
-	fl := &enrolFlood{codes: map[int]*atomic.Int64{}}
 	for _, code := range []int{http.StatusTooManyRequests, http.StatusForbidden, http.StatusUnprocessableEntity, http.StatusBadRequest} {
 		fl.codes[code] = new(atomic.Int64)
 	}
