@@ -234,3 +234,18 @@ func TestFleetTemplate(t *testing.T) {
 		t.Error(err)
 	}
 }
+
+func TestProgressLine(t *testing.T) {
+	st := fleetStep(2000, 33, 0.07, 0, 0.02, 1)
+	st.Devices, st.Interval, st.Failed = 66, 2*time.Second, 3
+	st.Errors = []string{"evidence of n2000-00001: context deadline exceeded"}
+	line := progressLine("sqlite", &st)
+	if strings.Contains(line, "sessions") || !strings.Contains(line, "3 failed") || !strings.Contains(line, "first error: evidence of n2000-00001") {
+		t.Errorf("sqlite's line = %q, want no PostgreSQL counts, the failures and the first error", line)
+	}
+	st.DBSessions, st.DBCommits, st.Err = 0.25, 5.5, "3 of 9 reports untrusted"
+	line = progressLine("postgres", &st)
+	if !strings.Contains(line, "0.25 sessions, 5.5 commits") || !strings.Contains(line, ": 3 of 9 reports untrusted") || strings.Contains(line, "first error") {
+		t.Errorf("postgres's line = %q, want its counts and the step's error", line)
+	}
+}

@@ -107,10 +107,7 @@ func (v *fleetVerifier) climb(s *FleetSetup, cfg FleetConfig) {
 		v.settle()
 		st := v.step(n, cfg)
 		s.Steps = append(s.Steps, st)
-		cfg.Progress(fmt.Sprintf("%s: %d devices/min (%d at %v): %d attested (%d trusted), %d failed, %d missed, p99 %v; "+
-			"CPU: verifier %.0f%%, PostgreSQL %.0f%%, generator %.0f%%, machine %.0f%%; PostgreSQL sessions %.2f, commits %.1f an attestation; sustained %v %s",
-			s.Name, n, st.Devices, st.Interval, st.Attested, st.Trusted, st.Failed, st.Missed, st.P99.Round(time.Millisecond),
-			100*st.VerifierShare, 100*st.DatabaseShare, 100*st.GeneratorShare, 100*st.MachineShare, st.DBSessions, st.DBCommits, st.Sustained, st.Err))
+		cfg.Progress(progressLine(s.Name, &st))
 		if st.Attested != st.Trusted {
 			s.Err = fmt.Sprintf("%d devices/min: %s", n, st.Err)
 			break
@@ -156,4 +153,26 @@ func (v *fleetVerifier) dbCounts() pgCounts {
 	conn.QueryRow(ctx, `SELECT COALESCE(SUM(sessions), 0)::bigint, COALESCE(SUM(xact_commit), 0)::bigint FROM pg_stat_database`).
 		Scan(&c.sessions, &c.commits)
 	return c
+}
+
+// progressLine is a step's line on the progress output: its counts,
+// p99, CPU shares, PostgreSQL's sessions and commits, and its first
+// error.
+func progressLine(setup string, st *FleetStep) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s: %d devices/min (%d at %v): %d attested (%d trusted), %d failed, %d missed, p99 %v; "+
+		"CPU: verifier %.0f%%, PostgreSQL %.0f%%, generator %.0f%%, machine %.0f%%",
+		setup, st.Fleet, st.Devices, st.Interval, st.Attested, st.Trusted, st.Failed, st.Missed, st.P99.Round(time.Millisecond),
+		100*st.VerifierShare, 100*st.DatabaseShare, 100*st.GeneratorShare, 100*st.MachineShare)
+	if st.DBCommits > 0 {
+		fmt.Fprintf(&b, "; PostgreSQL: %.2f sessions, %.1f commits an attestation", st.DBSessions, st.DBCommits)
+	}
+	fmt.Fprintf(&b, "; sustained %v", st.Sustained)
+	switch {
+	case st.Err != "":
+		b.WriteString(": " + st.Err)
+	case len(st.Errors) > 0:
+		b.WriteString("; first error: " + st.Errors[0])
+	}
+	return b.String()
 }
