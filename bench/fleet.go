@@ -43,6 +43,9 @@ type FleetConfig struct {
 	// Warmup of pushing on schedule that is not counted (default 10 s;
 	// negative for none).
 	Duration, Warmup time.Duration
+	// Retries is how many times a step not sustained is tried again
+	// before the size counts as failed (default 1; negative for none).
+	Retries int
 	// ReplicaProcs, if positive, is each replica's GOMAXPROCS.
 	ReplicaProcs int
 	// IMAEntries and IMAStep are the devices' logs (default 5,000
@@ -82,7 +85,10 @@ type FleetStep struct {
 	DBSessions float64 `json:"db_sessions_per_attestation,omitempty"`
 	DBCommits  float64 `json:"db_commits_per_attestation,omitempty"`
 	Sustained  bool    `json:"sustained"`
-	Err        string  `json:"error,omitempty"`
+	// Superseded marks a try not sustained that was tried again
+	// (FleetConfig.Retries): the size's outcome is the last try's.
+	Superseded bool   `json:"superseded,omitempty"`
+	Err        string `json:"error,omitempty"`
 }
 
 // FleetSetup is one set-up's steps and the largest fleet it sustained.
@@ -101,6 +107,7 @@ type FleetResult struct {
 	Duration   time.Duration `json:"duration_ns"`
 	Warmup     time.Duration `json:"warmup_ns"`
 	Resolution int           `json:"resolution"`
+	Retries    int           `json:"retries"`
 	Cores      int           `json:"cores"`
 	// IMAEntries is the golden host's log, whose files the runtime
 	// policy allows: as long as any step's devices' logs get.
@@ -130,6 +137,12 @@ func (c FleetConfig) withDefaults() FleetConfig {
 	case c.Warmup < 0:
 		c.Warmup = 0
 	}
+	switch {
+	case c.Retries == 0:
+		c.Retries = 1
+	case c.Retries < 0:
+		c.Retries = 0
+	}
 	if c.Resolution == 0 {
 		c.Resolution = 500
 	}
@@ -152,7 +165,7 @@ func (c FleetConfig) withDefaults() FleetConfig {
 // Fleet runs the fleet benchmark in dir.
 func Fleet(dir string, cfg FleetConfig) (*FleetResult, error) {
 	cfg = cfg.withDefaults()
-	res := &FleetResult{Scale: cfg.Scale, Duration: cfg.Duration, Warmup: cfg.Warmup, Resolution: cfg.Resolution,
+	res := &FleetResult{Scale: cfg.Scale, Duration: cfg.Duration, Warmup: cfg.Warmup, Resolution: cfg.Resolution, Retries: cfg.Retries,
 		Cores: runtime.NumCPU(), IMAEntries: goldenEntries(cfg)}
 	largest := map[string]int{}
 	for _, name := range cfg.Setups {

@@ -34,13 +34,13 @@ func TestFleetNoVerifier(t *testing.T) {
 func TestFleetDefaults(t *testing.T) {
 	c := FleetConfig{}.withDefaults()
 	if !reflect.DeepEqual(c.Steps, []int{2000, 4000, 6000, 8000, 10000, 12000, 16000}) || c.Scale != 30 ||
-		c.Duration != 20*time.Second || c.Warmup != 10*time.Second || c.Resolution != 500 ||
+		c.Duration != 20*time.Second || c.Warmup != 10*time.Second || c.Resolution != 500 || c.Retries != 1 ||
 		c.IMAEntries != 5000 || c.IMAStep != 50 || len(c.Setups) != 3 || c.Progress == nil {
 		t.Errorf("defaults = %+v", c)
 	}
-	c = FleetConfig{Warmup: -1, Scale: 60, Resolution: 10}.withDefaults()
-	if c.Warmup != 0 || c.Resolution != 60 {
-		t.Errorf("negative warm-up and a resolution under the scale = %v, %d; want none and the scale, 60", c.Warmup, c.Resolution)
+	c = FleetConfig{Warmup: -1, Retries: -1, Scale: 60, Resolution: 10}.withDefaults()
+	if c.Warmup != 0 || c.Retries != 0 || c.Resolution != 60 {
+		t.Errorf("negative warm-up and retries, a resolution under the scale = %v, %d, %d; want none, none and the scale, 60", c.Warmup, c.Retries, c.Resolution)
 	}
 	// The golden host's log covers the first report, the warm-up's
 	// pushes and the measured ones (10 s + 20 s at 2 s: 15), and two more.
@@ -133,7 +133,8 @@ func TestFleetTargets(t *testing.T) {
 	}
 	// Ladders that were sustained to their top: one replica's limit is
 	// unknown, so is the ratio; two replicas' is a floor.
-	topped := FleetSetup{Name: "postgres", Replicas: 1, Steps: []FleetStep{fleetStep(6000, 100, 0.3, 0.3, 0.1, 0.75)}}
+	// (A try that failed and was tried again does not end the ladder.)
+	topped := FleetSetup{Name: "postgres", Replicas: 1, Steps: []FleetStep{{Fleet: 6000, Superseded: true}, fleetStep(6000, 100, 0.3, 0.3, 0.1, 0.75)}}
 	if r := replicaRatioTarget(&topped, &two); r.Measured || !strings.Contains(r.Note, "ratio, is unknown") {
 		t.Errorf("two replicas over a one-replica ladder sustained to its top = %+v, want not measured", r)
 	}

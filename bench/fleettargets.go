@@ -162,7 +162,7 @@ func replicaRatioTarget(one, two *FleetSetup) FleetTarget {
 // then the ladder's top, not its limit.
 func (s *FleetSetup) capped() bool {
 	for _, st := range s.Steps {
-		if !st.Sustained {
+		if !st.Sustained && !st.Superseded {
 			return false
 		}
 	}

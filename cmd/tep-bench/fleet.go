@@ -19,12 +19,13 @@ func runFleet(args []string, stdout, stderr io.Writer) error {
 	scale := fs.Int("scale", 30, "run N/scale devices attesting every minute/scale (the same rate)")
 	duration := fs.Duration("duration", 20*time.Second, "how long each step is measured")
 	warmup := fs.Duration("warmup", 10*time.Second, "how long each step pushes on schedule before it is measured (0 for the default, negative for none)")
+	retries := fs.Int("retries", 1, "how many times a step not sustained is tried again before its size counts as failed (negative for none)")
 	procs := fs.Int("replica-procs", 0, "GOMAXPROCS of each tep-verifier serve replica (0: Go's default, every core)")
 	setups := fs.String("setups", "sqlite,postgres,postgres-2", "set-ups to run: sqlite, postgres, postgres-2 (two replicas)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	cfg := bench.FleetConfig{Build: *build, Scale: *scale, Duration: *duration, Warmup: *warmup, Resolution: *resolution,
+	cfg := bench.FleetConfig{Build: *build, Scale: *scale, Duration: *duration, Warmup: *warmup, Resolution: *resolution, Retries: *retries,
 		ReplicaProcs: *procs, Setups: strings.Split(*setups, ","), Progress: func(s string) { fmt.Fprintln(stderr, s) }}
 	for _, s := range strings.Split(*steps, ",") {
 		n, err := strconv.Atoi(strings.TrimSpace(s))
@@ -40,15 +41,19 @@ func runFleet(args []string, stdout, stderr io.Writer) error {
 
 func fleetTable(w io.Writer, r *bench.FleetResult) error {
 	fmt.Fprintf(w, "fleet: N devices attesting once a minute, run as N/%d devices every %v; each step %v of warm-up, then %v measured; "+
-		"bisected to %d devices/min; on %d cores; flavors and a runtime policy of %d files imported from a golden host\n",
-		r.Scale, time.Minute/time.Duration(r.Scale), r.Warmup, r.Duration, r.Resolution, r.Cores, r.IMAEntries)
+		"bisected to %d devices/min; a failed step tried %d more time(s); on %d cores; flavors and a runtime policy of %d files imported from a golden host\n",
+		r.Scale, time.Minute/time.Duration(r.Scale), r.Warmup, r.Duration, r.Resolution, r.Retries, r.Cores, r.IMAEntries)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "set-up\tN/min\tdevices\tattested/s\ttrusted\tfailed\tmissed\tp50\tp95\tp99\tmax\tverifier CPU\tPostgreSQL CPU\tgenerator CPU\tmachine CPU\tsustained\t")
 	for _, s := range r.Setups {
 		for _, st := range s.Steps {
-			fmt.Fprintf(tw, "%s\t%d\t%d\t%.1f\t%d/%d\t%d\t%d\t%v\t%v\t%v\t%v\t%.0f%%\t%.0f%%\t%.0f%%\t%.0f%%\t%v\t\n", s.Name, st.Fleet, st.Devices, st.Rate,
+			sustained := fmt.Sprint(st.Sustained)
+			if st.Superseded {
+				sustained = "false, tried again"
+			}
+			fmt.Fprintf(tw, "%s\t%d\t%d\t%.1f\t%d/%d\t%d\t%d\t%v\t%v\t%v\t%v\t%.0f%%\t%.0f%%\t%.0f%%\t%.0f%%\t%s\t\n", s.Name, st.Fleet, st.Devices, st.Rate,
 				st.Trusted, st.Attested, st.Failed, st.Missed, round(st.P50), round(st.P95), round(st.P99), round(st.Max),
-				100*st.VerifierShare, 100*st.DatabaseShare, 100*st.GeneratorShare, 100*st.MachineShare, st.Sustained)
+				100*st.VerifierShare, 100*st.DatabaseShare, 100*st.GeneratorShare, 100*st.MachineShare, sustained)
 		}
 	}
 	if err := tw.Flush(); err != nil {
