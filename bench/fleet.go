@@ -83,8 +83,14 @@ type FleetStep struct {
 	// connection pool that keeps too few idle connections opens a
 	// session, a new PostgreSQL process, for many of them.
 	DBSessions float64 `json:"db_sessions_per_attestation,omitempty"`
-	DBCommits  float64 `json:"db_commits_per_attestation,omitempty"`
-	Sustained  bool    `json:"sustained"`
+	// CPUPerAttestation is the verifier's, PostgreSQL's and the
+	// generator's CPU over the measured part per counted attestation;
+	// CPUBound the fleet (devices a minute) that the machine's cores
+	// could carry at that cost with nothing else running on them.
+	CPUPerAttestation time.Duration `json:"cpu_per_attestation_ns,omitempty"`
+	CPUBound          int           `json:"cpu_bound_fleet,omitempty"`
+	DBCommits         float64       `json:"db_commits_per_attestation,omitempty"`
+	Sustained         bool          `json:"sustained"`
 	// Superseded marks a try not sustained that was tried again
 	// (FleetConfig.Retries): the size's outcome is the last try's.
 	Superseded bool   `json:"superseded,omitempty"`
@@ -353,6 +359,12 @@ func (v *fleetVerifier) step(n int, cfg FleetConfig) FleetStep {
 		st.VerifierShare = st.VerifierCPU.Seconds() / wall
 		st.DatabaseShare = db.Seconds() / wall
 		st.GeneratorShare = res.PushCPU.Seconds() / wall
+	}
+	if res.Attested > 0 {
+		st.CPUPerAttestation = (st.VerifierCPU + db + res.PushCPU) / time.Duration(res.Attested)
+	}
+	if st.CPUPerAttestation > 0 {
+		st.CPUBound = int(60 * float64(runtime.NumCPU()) / st.CPUPerAttestation.Seconds())
 	}
 	// Sustained: every device reported, nothing failed or was skipped,
 	// at least 90% of the pushes due in the measured time done (those

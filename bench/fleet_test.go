@@ -181,6 +181,9 @@ func TestFleetTrust(t *testing.T) {
 	if st.Err != "" || st.Devices != 2 || st.Attested == 0 || st.Trusted != st.Attested || !st.Sustained {
 		t.Fatalf("step = %+v; want 2 devices, every report trusted, sustained", st)
 	}
+	if st.CPUPerAttestation <= 0 || st.CPUBound <= 0 || st.MachineShare <= 0 {
+		t.Errorf("step = %+v; want its CPU per attestation, the fleet the cores could carry, the machine's share", st)
+	}
 
 	c, err := v.client(v.urls[0])
 	if err != nil {

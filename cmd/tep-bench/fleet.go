@@ -95,6 +95,10 @@ func fleetTargetLine(w io.Writer, t bench.FleetTarget) {
 		if st != nil {
 			fmt.Fprintf(w, "    at %d devices/min: %.1f attested/s, p99 %v; CPU of the cores: verifier %.0f%%, PostgreSQL %.0f%%, generator %.0f%%, other processes %.0f%%\n",
 				st.Fleet, st.Rate, round(st.P99), 100*st.VerifierShare, 100*st.DatabaseShare, 100*st.GeneratorShare, 100*st.OtherShare())
+			if st.CPUPerAttestation > 0 {
+				fmt.Fprintf(w, "    %v of CPU an attestation (verifier, PostgreSQL, generator): the cores alone could carry about %d devices/min\n",
+					round(st.CPUPerAttestation), st.CPUBound)
+			}
 			if st.DBCommits > 0 {
 				fmt.Fprintf(w, "    PostgreSQL: %.2f sessions opened and %.1f transactions committed an attestation\n", st.DBSessions, st.DBCommits)
 			}
