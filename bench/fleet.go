@@ -48,6 +48,9 @@ type FleetConfig struct {
 	Retries int
 	// ReplicaProcs, if positive, is each replica's GOMAXPROCS.
 	ReplicaProcs int
+	// Nice, if not zero, is the nice value of the replicas, PostgreSQL
+	// and this process (the generator) while the set-ups run (renice).
+	Nice int
 	// IMAEntries and IMAStep are the devices' logs (default 5,000
 	// growing by 50 a report).
 	IMAEntries, IMAStep int
@@ -114,6 +117,7 @@ type FleetResult struct {
 	Warmup     time.Duration `json:"warmup_ns"`
 	Resolution int           `json:"resolution"`
 	Retries    int           `json:"retries"`
+	Nice       int           `json:"nice,omitempty"`
 	Cores      int           `json:"cores"`
 	// IMAEntries is the golden host's log, whose files the runtime
 	// policy allows: as long as any step's devices' logs get.
@@ -171,8 +175,15 @@ func (c FleetConfig) withDefaults() FleetConfig {
 // Fleet runs the fleet benchmark in dir.
 func Fleet(dir string, cfg FleetConfig) (*FleetResult, error) {
 	cfg = cfg.withDefaults()
-	res := &FleetResult{Scale: cfg.Scale, Duration: cfg.Duration, Warmup: cfg.Warmup, Resolution: cfg.Resolution, Retries: cfg.Retries,
+	res := &FleetResult{Scale: cfg.Scale, Duration: cfg.Duration, Warmup: cfg.Warmup, Resolution: cfg.Resolution, Retries: cfg.Retries, Nice: cfg.Nice,
 		Cores: runtime.NumCPU(), IMAEntries: goldenEntries(cfg)}
+	if cfg.Nice != 0 {
+		restore, err := reniceSelf(cfg.Nice)
+		if err != nil {
+			return res, err
+		}
+		defer restore()
+	}
 	largest := map[string]int{}
 	for _, name := range cfg.Setups {
 		s := fleetSetup(filepath.Join(dir, name), name, cfg)
@@ -247,6 +258,12 @@ func startFleetVerifier(dir, name string, replicas int, cfg FleetConfig) (*fleet
 	if err := v.storeFlavors(dir, cfg.Build, goldenEntries(cfg)); err != nil {
 		v.stop()
 		return nil, fmt.Errorf("storing the fleet's flavors: %w", err)
+	}
+	if cfg.Nice != 0 {
+		if err := v.renice(cfg.Nice); err != nil {
+			v.stop()
+			return nil, err
+		}
 	}
 	return v, nil
 }

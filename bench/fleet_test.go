@@ -164,13 +164,16 @@ func TestFleetTrust(t *testing.T) {
 	if out, err := exec.Command("go", "build", "-o", build, "tep.dev/tep/cmd/tep-verifier").CombinedOutput(); err != nil {
 		t.Fatalf("building tep-verifier: %v\n%s", err, out)
 	}
-	cfg := FleetConfig{Build: build, Steps: []int{60}, Duration: 2 * time.Second, Warmup: -1, IMAEntries: 200, IMAStep: 5}.withDefaults()
+	cfg := FleetConfig{Build: build, Steps: []int{60}, Duration: 2 * time.Second, Warmup: -1, IMAEntries: 200, IMAStep: 5, Nice: 3}.withDefaults()
 	dir := t.TempDir()
 	v, err := startFleetVerifier(dir, "sqlite", 1, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer v.stop()
+	if n, err := niceOf(v.reps[0].pid()); err != nil || n != 3 {
+		t.Errorf("the replica's nice value = %d, %v; want 3 (FleetConfig.Nice)", n, err)
+	}
 	defer func() {
 		if t.Failed() {
 			b, _ := os.ReadFile(filepath.Join(dir, "verifier-0.log"))
@@ -251,5 +254,27 @@ func TestProgressLine(t *testing.T) {
 	line = progressLine("postgres", &st)
 	if !strings.Contains(line, "0.25 sessions, 5.5 commits") || !strings.Contains(line, ": 3 of 9 reports untrusted") || strings.Contains(line, "first error") {
 		t.Errorf("postgres's line = %q, want its counts and the step's error", line)
+	}
+}
+
+func TestRenice(t *testing.T) {
+	cmd := exec.Command("sleep", "30")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { cmd.Process.Kill(); cmd.Wait() }()
+	if err := renice(cmd.Process.Pid, 7); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := niceOf(cmd.Process.Pid); err != nil || n != 7 {
+		t.Errorf("nice value after renice 7 = %d, %v", n, err)
+	}
+	cmd.Process.Kill()
+	cmd.Wait()
+	if err := renice(cmd.Process.Pid, 7); err == nil {
+		t.Error("renice of a process that has ended succeeded")
+	}
+	if _, err := niceOf(cmd.Process.Pid); err == nil {
+		t.Error("niceOf a process that has ended succeeded")
 	}
 }

@@ -20,12 +20,13 @@ func runFleet(args []string, stdout, stderr io.Writer) error {
 	duration := fs.Duration("duration", 20*time.Second, "how long each step is measured")
 	warmup := fs.Duration("warmup", 10*time.Second, "how long each step pushes on schedule before it is measured (0 for the default, negative for none)")
 	retries := fs.Int("retries", 1, "how many times a step not sustained is tried again before its size counts as failed (negative for none)")
+	nice := fs.Int("nice", 0, "nice value of the replicas, PostgreSQL and the generator (e.g. -10 on a machine shared with other work; lowering needs root)")
 	procs := fs.Int("replica-procs", 0, "GOMAXPROCS of each tep-verifier serve replica (0: Go's default, every core)")
 	setups := fs.String("setups", "sqlite,postgres,postgres-2", "set-ups to run: sqlite, postgres, postgres-2 (two replicas)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	cfg := bench.FleetConfig{Build: *build, Scale: *scale, Duration: *duration, Warmup: *warmup, Resolution: *resolution, Retries: *retries,
+	cfg := bench.FleetConfig{Build: *build, Scale: *scale, Duration: *duration, Warmup: *warmup, Resolution: *resolution, Retries: *retries, Nice: *nice,
 		ReplicaProcs: *procs, Setups: strings.Split(*setups, ","), Progress: func(s string) { fmt.Fprintln(stderr, s) }}
 	for _, s := range strings.Split(*steps, ",") {
 		n, err := strconv.Atoi(strings.TrimSpace(s))
@@ -41,8 +42,8 @@ func runFleet(args []string, stdout, stderr io.Writer) error {
 
 func fleetTable(w io.Writer, r *bench.FleetResult) error {
 	fmt.Fprintf(w, "fleet: N devices attesting once a minute, run as N/%d devices every %v; each step %v of warm-up, then %v measured; "+
-		"bisected to %d devices/min; a failed step tried %d more time(s); on %d cores; flavors and a runtime policy of %d files imported from a golden host\n",
-		r.Scale, time.Minute/time.Duration(r.Scale), r.Warmup, r.Duration, r.Resolution, r.Retries, r.Cores, r.IMAEntries)
+		"bisected to %d devices/min; a failed step tried %d more time(s); at nice %d; on %d cores; flavors and a runtime policy of %d files imported from a golden host\n",
+		r.Scale, time.Minute/time.Duration(r.Scale), r.Warmup, r.Duration, r.Resolution, r.Retries, r.Nice, r.Cores, r.IMAEntries)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "set-up\tN/min\tdevices\tattested/s\ttrusted\tfailed\tmissed\tp50\tp95\tp99\tmax\tverifier CPU\tPostgreSQL CPU\tgenerator CPU\tmachine CPU\tsustained\t")
 	for _, s := range r.Setups {
