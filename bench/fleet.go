@@ -193,7 +193,7 @@ func Fleet(dir string, cfg FleetConfig) (*FleetResult, error) {
 	if largest["postgres"] > 0 && largest["postgres-2"] > 0 {
 		res.Ratio = float64(largest["postgres-2"]) / float64(largest["postgres"])
 	}
-	res.Targets = fleetTargets(res.Setups)
+	res.Targets = fleetTargets(res.Setups, cfg.Nice < 0)
 	for _, s := range res.Setups {
 		if s.Err != "" {
 			return res, fmt.Errorf("fleet %s: %s", s.Name, s.Err)

@@ -97,7 +97,7 @@ func TestFleetTargets(t *testing.T) {
 	one := FleetSetup{Name: "postgres", Replicas: 1, Steps: []FleetStep{
 		fleetStep(8000, 133, 0.1, 0.1, 0.05, 0.3), fleetStep(12000, 200, 0.35, 0.35, 0.1, 0.9), {Fleet: 16000}}}
 	two := FleetSetup{Name: "postgres-2", Replicas: 2, Steps: []FleetStep{fleetStep(14000, 233, 0.4, 0.4, 0.1, 0.95), {Fleet: 16000}}}
-	ts := fleetTargets([]FleetSetup{one, two})
+	ts := fleetTargets([]FleetSetup{one, two}, false)
 	if len(ts) != 3 || ts[2].Measured || !strings.Contains(ts[2].Note, "TEP_SOAK=5m") {
 		t.Fatalf("targets = %+v, want one replica's, the ratio and the soak's (not measured)", ts)
 	}
@@ -115,27 +115,32 @@ func TestFleetTargets(t *testing.T) {
 	// With the cores half idle, the note says the CPU was not short.
 	base := &one.Steps[1]
 	base.VerifierShare, base.DatabaseShare, base.MachineShare = 0.2, 0.2, 0.5
-	if r := replicaRatioTarget(&one, &two); r.CPUCeiling != 2 || !strings.Contains(r.Note, "not for want of CPU") {
+	if r := replicaRatioTarget(&one, &two, false); r.CPUCeiling != 2 || !strings.Contains(r.Note, "not for want of CPU") {
 		t.Errorf("two replicas with idle cores = %+v", r)
 	}
 	two.Steps[0].Fleet = 24000
-	if r := replicaRatioTarget(&one, &two); !r.Met || r.Figure != 2 || r.Note != "" {
+	if r := replicaRatioTarget(&one, &two, false); !r.Met || r.Figure != 2 || r.Note != "" {
 		t.Errorf("two replicas at 2× = %+v, want met", r)
 	}
 	// Other work took 40% of the cores at one replica's step: the same
 	// 2× is not dependable, and one replica's figure is a floor.
 	base.MachineShare = 0.9
-	if r := replicaRatioTarget(&one, &two); r.Met || !r.Noisy || r.Figure != 2 || !strings.Contains(r.Note, "not dependable") {
+	if r := replicaRatioTarget(&one, &two, false); r.Met || !r.Noisy || r.Figure != 2 || !strings.Contains(r.Note, "not dependable") {
 		t.Errorf("two replicas at 2× on a busy machine = %+v, want not met, noisy", r)
 	}
 	if r := oneReplicaTarget(&one); !r.Met || !r.Noisy || !strings.Contains(r.Note, "only be higher") {
 		t.Errorf("one replica on a busy machine = %+v, want met, noisy, a floor", r)
 	}
+	// At a lower nice value the bench could have taken the 40% other
+	// processes used as well: (0.5+0.1+0.4)/0.5.
+	if r := replicaRatioTarget(&one, &two, true); r.CPUCeiling < 1.99 || r.CPUCeiling > 2.01 {
+		t.Errorf("two replicas at nice -10 on a busy machine: ceiling %v, want 2", r.CPUCeiling)
+	}
 	// Ladders that were sustained to their top: one replica's limit is
 	// unknown, so is the ratio; two replicas' is a floor.
 	// (A try that failed and was tried again does not end the ladder.)
 	topped := FleetSetup{Name: "postgres", Replicas: 1, Steps: []FleetStep{{Fleet: 6000, Superseded: true}, fleetStep(6000, 100, 0.3, 0.3, 0.1, 0.75)}}
-	if r := replicaRatioTarget(&topped, &two); r.Measured || !strings.Contains(r.Note, "ratio, is unknown") {
+	if r := replicaRatioTarget(&topped, &two, false); r.Measured || !strings.Contains(r.Note, "ratio, is unknown") {
 		t.Errorf("two replicas over a one-replica ladder sustained to its top = %+v, want not measured", r)
 	}
 	if r := oneReplicaTarget(&topped); !r.Met || !strings.Contains(r.Note, "limit is higher") {
@@ -143,10 +148,10 @@ func TestFleetTargets(t *testing.T) {
 	}
 	one.Steps[1].MachineShare = 0.8
 	twoTopped := FleetSetup{Name: "postgres-2", Replicas: 2, Steps: []FleetStep{fleetStep(14000, 233, 0.4, 0.4, 0.1, 0.95)}}
-	if r := replicaRatioTarget(&one, &twoTopped); !r.Measured || r.Met || !strings.Contains(r.Note, "at least this") {
+	if r := replicaRatioTarget(&one, &twoTopped, false); !r.Measured || r.Met || !strings.Contains(r.Note, "at least this") {
 		t.Errorf("two replicas sustained to the ladder's top = %+v, want measured, a floor", r)
 	}
-	if r := replicaRatioTarget(nil, &two); r.Measured || !strings.Contains(r.Note, "postgres set-up") {
+	if r := replicaRatioTarget(nil, &two, false); r.Measured || !strings.Contains(r.Note, "postgres set-up") {
 		t.Errorf("two replicas alone = %+v, want a note asking for the postgres set-up", r)
 	}
 	failed := FleetSetup{Name: "sqlite", Replicas: 1, Steps: []FleetStep{{Fleet: 2000}}, Err: "boom"}

@@ -48,9 +48,11 @@ type FleetTarget struct {
 	KeylimeDevices float64 `json:"keylime_devices_ratio,omitempty"`
 	KeylimeRate    float64 `json:"keylime_rate_ratio,omitempty"`
 	// CPUCeiling is, for the ratio, what two replicas could reach at
-	// most on this machine if the second ran on the CPU that was idle
+	// most on this machine if the second ran on the CPU that was spare
 	// at one replica's largest step, at the same CPU per attestation:
-	// (bench processes' share + idle share) / bench processes' share.
+	// (bench processes' share + spare share) / bench processes' share.
+	// Spare is the idle CPU, and other processes' too when the bench ran
+	// at a lower nice value than they did.
 	CPUCeiling float64 `json:"cpu_ceiling,omitempty"`
 	// Noisy is set when other processes used more than quietShare of
 	// the cores during a step the figure rests on: a ratio is then not
@@ -60,7 +62,10 @@ type FleetTarget struct {
 }
 
 // fleetTargets sets the run's set-ups beside the issue's targets.
-func fleetTargets(setups []FleetSetup) []FleetTarget {
+// reclaim says that the bench ran at a lower nice value than the other
+// work (FleetConfig.Nice), and so could have taken the CPU that work
+// used too.
+func fleetTargets(setups []FleetSetup, reclaim bool) []FleetTarget {
 	var out []FleetTarget
 	byName := map[string]*FleetSetup{}
 	for i := range setups {
@@ -71,7 +76,7 @@ func fleetTargets(setups []FleetSetup) []FleetTarget {
 		}
 	}
 	if two := byName["postgres-2"]; two != nil {
-		out = append(out, replicaRatioTarget(byName["postgres"], two))
+		out = append(out, replicaRatioTarget(byName["postgres"], two, reclaim))
 	}
 	return append(out, FleetTarget{
 		Name: "replica SIGKILL soak",
@@ -112,7 +117,7 @@ func oneReplicaTarget(s *FleetSetup) FleetTarget {
 
 // replicaRatioTarget is the second target: two replicas over one, both on
 // PostgreSQL.
-func replicaRatioTarget(one, two *FleetSetup) FleetTarget {
+func replicaRatioTarget(one, two *FleetSetup, reclaim bool) FleetTarget {
 	t := FleetTarget{Name: "two replicas", Goal: fmt.Sprintf("at least %.1f× one replica's sustained fleet, both on one PostgreSQL", targetRatio)}
 	if one == nil {
 		t.Note = "needs the postgres set-up too (-setups postgres,postgres-2)"
@@ -134,8 +139,11 @@ func replicaRatioTarget(one, two *FleetSetup) FleetTarget {
 	t.Met = t.Figure >= targetRatio && !t.Noisy
 	bench := base.VerifierShare + base.DatabaseShare + base.GeneratorShare
 	if bench > 0 {
-		idle := max(1-base.MachineShare, 0)
-		t.CPUCeiling = (bench + idle) / bench
+		spare := max(1-base.MachineShare, 0)
+		if reclaim {
+			spare += base.OtherShare()
+		}
+		t.CPUCeiling = (bench + spare) / bench
 	}
 	switch {
 	case two.capped() && !t.Met:
