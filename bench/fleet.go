@@ -41,8 +41,9 @@ type FleetConfig struct {
 	// growing by 50 a report).
 	IMAEntries, IMAStep int
 	// Setups are the set-ups to run, of "sqlite", "postgres",
-	// "postgres-2" and "nats" (one replica on SQLite pulling its devices
-	// over NATS); default the first three.
+	// "postgres-2", "nats" and "nats-postgres" (one replica pulling its
+	// devices over NATS, on SQLite or PostgreSQL); default the first
+	// three.
 	Setups []string
 	// Progress, if set, gets a line per step.
 	Progress func(string)
@@ -221,7 +222,7 @@ func (v *fleetVerifier) start(dir, name, build string, replicas int) (err error)
 		return err
 	}
 	db := "sqlite:" + filepath.Join(state, "verifier.db")
-	if strings.HasPrefix(name, "postgres") {
+	if strings.Contains(name, "postgres") {
 		if v.pg, err = postgres.Start(postgres.Config{Log: filepath.Join(dir, "pg.log")}); err != nil {
 			return err
 		}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"tep.dev/tep/attest/api"
@@ -12,10 +13,11 @@ import (
 	"tep.dev/tep/internal/natsd"
 )
 
-// setupNATS is the fleet set-up whose devices answer the verifier's
-// pulls over NATS: one replica on SQLite (the push set-up it compares
-// with is "sqlite") with --nats and --pull-interval the step's
-// interval, and a nats-server with TLS on loopback.
+// setupNATS starts the names of the fleet set-ups whose devices answer
+// the verifier's pulls over NATS: one replica with --nats and
+// --pull-interval the step's interval (serve's other defaults), and a
+// nats-server with TLS on loopback; "nats" on SQLite (the push set-up
+// it compares with is "sqlite"), "nats-postgres" on PostgreSQL.
 const setupNATS = "nats"
 
 // natsMaxPayload is the nats-server's max_payload: a device's first
@@ -25,10 +27,9 @@ const natsMaxPayload = 8 << 20
 
 // startNATS starts the nats-server of the "nats" set-up, with TLS under
 // a certificate of its own that serve and the devices check, and
-// returns serve's NATS arguments; for another set-up it does nothing.
-// The pull schedule runs every interval, each pull bounded by it.
+// keeps serve's NATS arguments; for another set-up it does nothing.
 func (v *fleetVerifier) startNATS(dir, name string, interval time.Duration) error {
-	if name != setupNATS {
+	if !strings.HasPrefix(name, setupNATS) {
 		return nil
 	}
 	if err := os.MkdirAll(dir, 0o700); err != nil {
@@ -52,8 +53,7 @@ func (v *fleetVerifier) startNATS(dir, name string, interval time.Duration) erro
 	if err != nil {
 		return err
 	}
-	v.serveArgs = []string{"--nats", v.nats.URL, "--nats-ca", v.natsCA,
-		"--pull-interval", interval.String(), "--pull-timeout", interval.String()}
+	v.serveArgs = []string{"--nats", v.nats.URL, "--nats-ca", v.natsCA, "--pull-interval", interval.String()}
 	return nil
 }
 

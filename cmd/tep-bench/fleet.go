@@ -17,7 +17,7 @@ func runFleet(args []string, stdout, stderr io.Writer) error {
 	steps := fs.String("steps", "2000,4000,6000,8000,10000,12000,16000", "fleet sizes tried, in devices attesting once a minute, comma-separated")
 	scale := fs.Int("scale", 30, "run N/scale devices attesting every minute/scale (the same rate)")
 	duration := fs.Duration("duration", 20*time.Second, "how long each step pushes")
-	setups := fs.String("setups", "sqlite,postgres,postgres-2", "set-ups to run: sqlite, postgres, postgres-2 (two replicas), nats (one replica on SQLite pulling its devices over NATS)")
+	setups := fs.String("setups", "sqlite,postgres,postgres-2", "set-ups to run: sqlite, postgres, postgres-2 (two replicas), nats and nats-postgres (one replica pulling its devices over NATS, on SQLite or PostgreSQL)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
