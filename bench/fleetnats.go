@@ -21,8 +21,9 @@ import (
 const setupNATS = "nats"
 
 // natsMaxPayload is the nats-server's max_payload: a device's first
-// report carries its whole IMA log (about 1 MB at 5,000 entries, over
-// the server's default 1 MiB).
+// report carries its whole IMA log (0.8 MB at 5,000 entries, near the
+// server's default 1 MiB; longer logs of FleetConfig.IMAEntries need
+// more).
 const natsMaxPayload = 8 << 20
 
 // startNATS starts the nats-server of the "nats" set-up, with TLS under
