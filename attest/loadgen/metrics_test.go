@@ -1,12 +1,20 @@
 package loadgen
 
 import (
+	"context"
+	"encoding/pem"
+	"io"
+	"math"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/common/expfmt"
+
+	"tep.dev/tep/attest/api"
 )
 
 // histogramText renders a histogram with the verifier's name and these
@@ -128,5 +136,36 @@ func TestGaps(t *testing.T) {
 		if g.longest != tc.longest || g.missed != tc.missed {
 			t.Errorf("%s: gaps = %v longest, %d missed; want %v, %d", tc.name, g.longest, g.missed, tc.longest, tc.missed)
 		}
+	}
+}
+
+// TestScrape reads a verifier's /metrics with the operator's token, and
+// refuses a reply that is not the metrics.
+func TestScrape(t *testing.T) {
+	text := histogramText(t, []float64{.05}, map[string]float64{"trusted": 1})
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch {
+		case r.URL.Path != "/metrics":
+			http.NotFound(w, r)
+		case r.Header.Get("Authorization") != "Bearer op":
+			http.Error(w, "no token", http.StatusUnauthorized)
+		default:
+			io.WriteString(w, text)
+		}
+	}))
+	defer srv.Close()
+	pin := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw})
+	c, err := api.NewClient(srv.URL, pin, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Token = "op"
+	f, err := scrape(context.Background(), c)
+	if err != nil || f.results["trusted"] != 1 || f.buckets[math.Inf(1)] != 1 {
+		t.Errorf("scrape = %+v, %v; want one trusted appraisal in the histogram", f, err)
+	}
+	c.Token = "stranger"
+	if _, err := scrape(context.Background(), c); err == nil || !strings.Contains(err.Error(), "401") {
+		t.Errorf("scrape without the operator's token = %v, want the 401", err)
 	}
 }
