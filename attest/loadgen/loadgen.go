@@ -80,7 +80,9 @@ type Config struct {
 // histogram (appraisal and report signing) before and after, by linear
 // interpolation within the bucket that holds the rank (as Prometheus'
 // histogram_quantile), so they are only as fine as its buckets; Max is
-// the upper bound of the highest bucket that got an observation.
+// the upper bound of the highest bucket that got an observation. The
+// histogram leaves out the NATS round trip and the store's writes,
+// which push mode's round trips include.
 // Attested and Trusted count the reports stored for the devices' hosts
 // in the timed part (GET /v1/reports); Missed and Late come from the
 // gaps between a device's reports (see Late).
