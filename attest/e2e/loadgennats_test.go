@@ -46,6 +46,18 @@ func TestLoadgenNATS(t *testing.T) {
 		Interval: time.Second, IMAEntries: 200, IMAStep: 10, Duration: 5 * time.Second, KeepHosts: true,
 		NATS: natsquote.ConnConfig{URL: bus.srv.URL, CAFile: bus.caFile, NKeySeed: bus.agentSeed},
 	}
+	// Devices whose EKs another CA certified are refused at enrolment:
+	// the run stops with the verifier's reason.
+	stranger, err := simdevice.NewCA(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bad := cfg
+	bad.CA, bad.HostPrefix, bad.KeepHosts = stranger, "stranger-", false
+	if res, err := loadgen.Run(ctx, bad); err == nil || !strings.Contains(err.Error(), "EKCertificateUntrusted") {
+		t.Errorf("loadgen over NATS with an untrusted EK CA = %+v, %v; want EKCertificateUntrusted", res, err)
+	}
+
 	res, err := loadgen.Run(ctx, cfg)
 	if err != nil {
 		t.Fatalf("loadgen.Run over NATS: %v (%+v)", err, res)

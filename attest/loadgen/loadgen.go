@@ -258,13 +258,9 @@ func enrollAll(ctx context.Context, cfg Config, fleet *simdevice.Fleet) ([]*api.
 	}
 	wg.Wait()
 	if first != nil {
-		n := 0
-		for _, c := range clients {
-			if c != nil {
-				n++
-			}
-		}
-		return clients[:n], first
+		// The devices that enrolled before the refusal (their indices no
+		// longer match the devices').
+		return slices.DeleteFunc(clients, func(c *api.Client) bool { return c == nil }), first
 	}
 	return clients, nil
 }
