@@ -23,7 +23,7 @@ func (s *Server) ServeStream(ctx context.Context, st link.Stream, name string) e
 
 // serveStream is ServeStream with the port's handshake rate, b.
 func (s *Server) serveStream(ctx context.Context, st link.Stream, name string, b *bucket) error {
-	conn := link.NewConn(st, link.Config{Budget: s.assembly})
+	conn := link.NewConn(st, link.Config{Budget: s.assembly, BudgetWait: s.limits.AssemblyWait})
 	defer conn.Close()
 	var last link.Stats
 	note := func() {

@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"tep.dev/tep/attest"
+	"tep.dev/tep/attest/api"
 	"tep.dev/tep/attest/store"
 	"tep.dev/tep/attest/verifier"
 )
@@ -39,6 +40,7 @@ type Metrics struct {
 	faults       *prometheus.CounterVec
 	latency      prometheus.Histogram
 	requests     *prometheus.CounterVec
+	refused      *prometheus.CounterVec
 	pulling      atomic.Int64
 	queue        QueueFunc
 	log          *slog.Logger
@@ -75,13 +77,20 @@ func NewMetrics(queue QueueFunc, log *slog.Logger) *Metrics {
 			Name: "tep_http_requests_total",
 			Help: "HTTP requests served, by matched route pattern and status code.",
 		}, []string{"route", "code"}),
+		refused: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "tep_enrollments_refused_total",
+			Help: "Enrolments and activations refused, by reason: rate_limited and source_limited (429), malformed, unauthorised, untrusted_ek, conflict, activation.",
+		}, []string{"reason"}),
 		queue: queue,
 		log:   log,
 	}
-	m.reg.MustRegister(m.attestations, m.faults, m.latency, m.requests,
+	m.reg.MustRegister(m.attestations, m.faults, m.latency, m.requests, m.refused,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	for _, r := range []string{ResultTrusted, ResultUntrusted, ResultRejected, ResultError} {
 		m.attestations.WithLabelValues(r)
+	}
+	for _, r := range api.RefusalReasons {
+		m.refused.WithLabelValues(r)
 	}
 	if queue != nil {
 		m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
@@ -159,6 +168,12 @@ func (a *appraiser) Appraise(ctx context.Context, ap verifier.Appraisal) (verifi
 
 func (m *Metrics) fault(f attest.Fault) {
 	m.faults.WithLabelValues(f.Name).Inc()
+}
+
+// EnrollRefused counts an enrolment or activation refused for reason
+// (one of api.RefusalReasons): api.Config.Refused.
+func (m *Metrics) EnrollRefused(reason string) {
+	m.refused.WithLabelValues(reason).Inc()
 }
 
 // Fetcher returns f counting the pulls in flight, which the queue depth
