@@ -17,6 +17,7 @@ import (
 	"tep.dev/tep/attest/api"
 	"tep.dev/tep/attest/loadgen"
 	"tep.dev/tep/attest/simdevice"
+	"tep.dev/tep/internal/natsd"
 	"tep.dev/tep/internal/postgres"
 )
 
@@ -54,8 +55,10 @@ type FleetConfig struct {
 	// IMAEntries and IMAStep are the devices' logs (default 5,000
 	// growing by 50 a report).
 	IMAEntries, IMAStep int
-	// Setups are the set-ups to run, of "sqlite", "postgres" and
-	// "postgres-2" (default all three).
+	// Setups are the set-ups to run, of "sqlite", "postgres",
+	// "postgres-2", "nats" and "nats-postgres" (one replica pulling its
+	// devices over NATS, on SQLite or PostgreSQL); default the first
+	// three.
 	Setups []string
 	// Progress, if set, gets a line per step.
 	Progress func(string)
@@ -98,6 +101,9 @@ type FleetStep struct {
 	// (FleetConfig.Retries): the size's outcome is the last try's.
 	Superseded bool   `json:"superseded,omitempty"`
 	Err        string `json:"error,omitempty"`
+
+	// NATSShare is the nats-server's, in the "nats" set-up.
+	NATSShare float64 `json:"nats_share,omitempty"`
 }
 
 // FleetSetup is one set-up's steps and the largest fleet it sustained.
@@ -231,6 +237,11 @@ type fleetVerifier struct {
 	stopGolden func()
 	// steps counts the steps run, for their devices' host ids.
 	steps int
+
+	// nats, natsCA and serveArgs are the "nats" set-up's.
+	nats      *natsd.Server
+	natsCA    string
+	serveArgs []string
 }
 
 func (v *fleetVerifier) stop() {
@@ -243,15 +254,23 @@ func (v *fleetVerifier) stop() {
 	if v.pg != nil {
 		v.pg.Stop()
 	}
+	if v.nats != nil {
+		v.nats.Stop()
+	}
 }
 
 // startFleetVerifier starts replicas of tep-verifier serve from build
-// on a database of its own, with an EK CA of its own in dir.
+// on a database of its own, with an EK CA of its own in dir (and for
+// the NATS set-up its nats-server, serve pulling every interval).
 // The set-up then holds the flavors and runtime policy of the fleet
 // (storeFlavors).
 func startFleetVerifier(dir, name string, replicas int, cfg FleetConfig) (*fleetVerifier, error) {
 	v := &fleetVerifier{}
-	if err := v.start(dir, name, cfg.Build, replicas, cfg.ReplicaProcs); err != nil {
+	err := v.startNATS(dir, name, time.Minute/time.Duration(cfg.Scale))
+	if err == nil {
+		err = v.start(dir, name, cfg.Build, replicas, cfg.ReplicaProcs)
+	}
+	if err != nil {
 		v.stop()
 		return nil, err
 	}
@@ -280,7 +299,7 @@ func (v *fleetVerifier) start(dir, name, build string, replicas, procs int) (err
 		return err
 	}
 	db := "sqlite:" + filepath.Join(state, "verifier.db")
-	if strings.HasPrefix(name, "postgres") {
+	if strings.Contains(name, "postgres") {
 		// Durable: commits reach the disk, as the SQLite set-up's do.
 		if v.pg, err = postgres.Start(postgres.Config{Log: filepath.Join(dir, "pg.log"), Durable: true}); err != nil {
 			return err
@@ -306,11 +325,11 @@ func (v *fleetVerifier) start(dir, name, build string, replicas, procs int) (err
 		if err != nil {
 			return err
 		}
-		p, err := startProc(filepath.Join(dir, fmt.Sprintf("verifier-%d.log", i)), env, bin, "serve",
-			"--state", state, "--db", db, "--replica", fmt.Sprint("r", i), "--listen", "127.0.0.1:"+port,
+		args := []string{"serve", "--state", state, "--db", db, "--replica", fmt.Sprint("r", i), "--listen", "127.0.0.1:" + port,
 			"--ek-ca", filepath.Join(dir, simdevice.CACertFile), "--pull-interval", "0", "--log-level", "warn", "--san", "127.0.0.1",
 			// The benchmark measures attestation: its fleet enrols unthrottled.
-			"--enroll-rate", "0")
+			"--enroll-rate", "0"}
+		p, err := startProc(filepath.Join(dir, fmt.Sprintf("verifier-%d.log", i)), env, bin, append(args, v.serveArgs...)...)
 		if err != nil {
 			return err
 		}
@@ -348,14 +367,18 @@ func (v *fleetVerifier) waitUp(p *proc, state, url string) error {
 func (v *fleetVerifier) step(n int, cfg FleetConfig) FleetStep {
 	v.steps++ // each step's devices are new hosts
 	st := FleetStep{Fleet: n, Devices: max(n/cfg.Scale, 1), Interval: time.Minute / time.Duration(cfg.Scale)}
-	var cpu0, db0, busy0, all0 time.Duration
+	var cpu0, db0, busy0, all0, nats0 time.Duration
 	var pg0 pgCounts
 	lc := loadgen.Config{
 		Devices: st.Devices, HostPrefix: fmt.Sprintf("s%d-n%d-", v.steps, n), Verifiers: v.urls, VerifierCert: v.cert,
 		AdminToken: v.admin, CA: v.ca, Interval: st.Interval, IMAEntries: cfg.IMAEntries, IMAStep: cfg.IMAStep,
 		Warmup: cfg.Warmup, Duration: cfg.Duration,
-		Pushing: func() { cpu0, db0, pg0 = v.cpu(), v.dbCPU(), v.dbCounts(); busy0, all0 = machineCPU() },
+		Pushing: func() {
+			cpu0, db0, nats0, pg0 = v.cpu(), v.dbCPU(), v.natsCPU(), v.dbCounts()
+			busy0, all0 = machineCPU()
+		},
 	}
+	v.natsConfig(&lc)
 	res, err := loadgen.Run(context.Background(), lc)
 	st.Result = res
 	if err != nil {
@@ -376,6 +399,7 @@ func (v *fleetVerifier) step(n int, cfg FleetConfig) FleetStep {
 		st.VerifierShare = st.VerifierCPU.Seconds() / wall
 		st.DatabaseShare = db.Seconds() / wall
 		st.GeneratorShare = res.PushCPU.Seconds() / wall
+		st.NATSShare = (v.natsCPU() - nats0).Seconds() / wall
 	}
 	if res.Attested > 0 {
 		st.CPUPerAttestation = (st.VerifierCPU + db + res.PushCPU) / time.Duration(res.Attested)
@@ -383,13 +407,17 @@ func (v *fleetVerifier) step(n int, cfg FleetConfig) FleetStep {
 	if st.CPUPerAttestation > 0 {
 		st.CPUBound = int(60 * float64(runtime.NumCPU()) / st.CPUPerAttestation.Seconds())
 	}
-	// Sustained: every device reported, nothing failed or was skipped,
-	// at least 90% of the pushes due in the measured time done (those
-	// still running at its end are cut off, not counted), and p99
-	// under the target.
-	want := float64(st.Devices) * cfg.Duration.Seconds() / st.Interval.Seconds()
-	st.Sustained = res.Reported == st.Devices && res.Failed == 0 && res.Missed == 0 &&
-		float64(res.Attested) >= 0.9*want && res.P99 < p99Target
+	if res.Mode == "nats" {
+		st.Sustained = natsSustained(st)
+	} else {
+		// Sustained: every device reported, nothing failed or was
+		// skipped, at least 90% of the pushes due in the measured time
+		// done (those still running at its end are cut off, not
+		// counted), and p99 under the target.
+		want := float64(st.Devices) * cfg.Duration.Seconds() / st.Interval.Seconds()
+		st.Sustained = res.Reported == st.Devices && res.Failed == 0 && res.Missed == 0 &&
+			float64(res.Attested) >= 0.9*want && res.P99 < p99Target
+	}
 	// The devices run what the flavors allow: an untrusted report is
 	// the bench's error (flavors or policy not covering the fleet, or a
 	// verifier that stopped appraising them), not a figure.

@@ -115,7 +115,7 @@ func (v *fleetVerifier) climb(s *FleetSetup, cfg FleetConfig) {
 			v.settle()
 			st = v.step(n, cfg)
 			s.Steps = append(s.Steps, st)
-			cfg.Progress(progressLine(s.Name, &st))
+			cfg.Progress(progressLine(s.Name, &st) + natsProgress(st))
 			if st.Sustained || st.Attested != st.Trusted {
 				break
 			}

@@ -22,7 +22,7 @@ func runFleet(args []string, stdout, stderr io.Writer) error {
 	retries := fs.Int("retries", 1, "how many times a step not sustained is tried again before its size counts as failed (negative for none)")
 	nice := fs.Int("nice", 0, "nice value of the replicas, PostgreSQL and the generator (e.g. -10 on a machine shared with other work; lowering needs root)")
 	procs := fs.Int("replica-procs", 0, "GOMAXPROCS of each tep-verifier serve replica (0: Go's default, every core)")
-	setups := fs.String("setups", "sqlite,postgres,postgres-2", "set-ups to run: sqlite, postgres, postgres-2 (two replicas)")
+	setups := fs.String("setups", "sqlite,postgres,postgres-2", "set-ups to run: sqlite, postgres, postgres-2 (two replicas), nats and nats-postgres (one replica pulling its devices over NATS, on SQLite or PostgreSQL)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -61,6 +61,7 @@ func fleetTable(w io.Writer, r *bench.FleetResult) error {
 		return err
 	}
 	fmt.Fprintln(w, "CPU shares are of all the cores over the measured part of a step; machine CPU is every process's, other helpers' included.")
+	natsLines(w, r)
 	for _, s := range r.Setups {
 		fmt.Fprintf(w, "%s (%d replica(s)): largest fleet sustained with p99 < 1 s: %d devices/min %s\n", s.Name, s.Replicas, s.Largest, s.Err)
 	}
@@ -114,5 +115,20 @@ func fleetTargetLine(w io.Writer, t bench.FleetTarget) {
 	}
 	if t.Note != "" {
 		fmt.Fprintf(w, "    %s\n", t.Note)
+	}
+}
+
+// natsLines adds what only NATS steps have: their p50-p99 are the
+// verifier's histogram's, and the schedule's lateness and the
+// nats-server's CPU are beside them.
+func natsLines(w io.Writer, r *bench.FleetResult) {
+	for _, s := range r.Setups {
+		for _, st := range s.Steps {
+			if st.Mode != "nats" {
+				continue
+			}
+			fmt.Fprintf(w, "%s %d/min: the verifier pulled over NATS: %d quotes answered, %d reports stored (%d trusted), %d devices late (two intervals or more without a report), longest gap %v, nats-server %.0f%% of the CPU; latencies from tep_verification_seconds\n",
+				s.Name, st.Fleet, st.Quotes, st.Attested, st.Trusted, st.Late, round(st.MaxGap), 100*st.NATSShare)
+		}
 	}
 }
