@@ -150,23 +150,36 @@ func (v *fleetVerifier) operator(ctx context.Context, bin, caFile, kind, verb st
 }
 
 // checkGolden has every replica attest the golden host now and wants a
-// trusted report from each.
+// trusted report from each. A replica that appraised before the import
+// (a set-up whose serve pulls on a schedule pulls the golden host at
+// once) holds the flavors it read then for a few seconds
+// (appraise.Config.PolicyTTL): an untrusted report is asked again for
+// up to goldenWait.
 func (v *fleetVerifier) checkGolden(ctx context.Context) error {
 	for _, u := range v.urls {
 		c, err := v.client(u)
 		if err != nil {
 			return err
 		}
-		var r api.Report
-		if err := c.Do(ctx, http.MethodPost, "/v1/hosts/"+goldenHost+"/attest", nil, &r); err != nil {
-			return fmt.Errorf("attesting the golden host at %s: %w", u, err)
-		}
-		if !r.Trusted {
-			return fmt.Errorf("the golden host's report from %s is untrusted with its own flavors: %s", u, faultNames(r.Report))
+		for end := time.Now().Add(goldenWait); ; time.Sleep(500 * time.Millisecond) {
+			var r api.Report
+			if err := c.Do(ctx, http.MethodPost, "/v1/hosts/"+goldenHost+"/attest", nil, &r); err != nil {
+				return fmt.Errorf("attesting the golden host at %s: %w", u, err)
+			}
+			if r.Trusted {
+				break
+			}
+			if time.Now().After(end) {
+				return fmt.Errorf("the golden host's report from %s is untrusted with its own flavors: %s", u, faultNames(r.Report))
+			}
 		}
 	}
 	return nil
 }
+
+// goldenWait is how long checkGolden waits for a replica to read the
+// flavors: twice the verifier's PolicyTTL.
+const goldenWait = 10 * time.Second
 
 // client returns an admin's client of replica url.
 func (v *fleetVerifier) client(url string) (*api.Client, error) {
