@@ -13,6 +13,7 @@ import (
 
 	"tep.dev/tep/attest/loadgen"
 	"tep.dev/tep/attest/simdevice"
+	"tep.dev/tep/internal/cli"
 )
 
 // runLoadgen simulates devices pushing to a verifier (package
@@ -34,14 +35,14 @@ func runLoadgen(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	fs.IntVar(&cfg.IMAStep, "ima-step", 50, "IMA log entries added before each later report")
 	fs.DurationVar(&cfg.Duration, "duration", 0, "how long to push after enrolling; 0: until interrupted")
 	fs.IntVar(&cfg.EnrollParallel, "parallel", 8, "enrolments (and first reports) at a time")
-	if err := parseFlags(fs, args); err != nil {
+	if err := cli.Parse(fs, args); err != nil {
 		return err
 	}
 	if *initCA != "" {
 		return writeCA(*initCA, stdout)
 	}
 	if cfg.Devices <= 0 || o.url == "" || o.ca == "" || *caDir == "" || (o.token == "" && *tokens == "") {
-		return usageError{"loadgen: --devices, --verifier, --ca, --ek-ca-dir and --token or --enroll-tokens are required"}
+		return cli.Usagef("loadgen: --devices, --verifier, --ca, --ek-ca-dir and --token or --enroll-tokens are required")
 	}
 	var err error
 	if cfg.VerifierCert, err = os.ReadFile(o.ca); err != nil {

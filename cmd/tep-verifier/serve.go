@@ -31,6 +31,7 @@ import (
 	"tep.dev/tep/attest/natsquote"
 	"tep.dev/tep/attest/ops"
 	"tep.dev/tep/attest/verifier"
+	"tep.dev/tep/internal/cli"
 )
 
 // Files in the state directory besides dbFile.
@@ -79,14 +80,14 @@ func parseServe(args []string, stderr io.Writer) (serveConfig, error) {
 	fs.IntVar(&c.staleAfter, "stale-after", dashboard.DefaultStaleAfter, "intervals without a stored report after which a host is stale")
 	fs.DurationVar(&c.shutdownTimeout, "shutdown-timeout", 30*time.Second, "on SIGTERM, how long requests in flight may take to finish")
 	c.nats.Flags(fs)
-	if err := parseFlags(fs, args); err != nil {
+	if err := cli.Parse(fs, args); err != nil {
 		return c, err
 	}
 	if c.state == "" {
-		return c, usageError{"serve: --state is required"}
+		return c, cli.Usagef("serve: --state is required")
 	}
 	if len(c.ekCA) == 0 {
-		return c, usageError{"serve: --ek-ca is required: enrolment checks EK certificates against it"}
+		return c, cli.Usagef("serve: --ek-ca is required: enrolment checks EK certificates against it")
 	}
 	return c, nil
 }
