@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 
+	"tep.dev/tep/internal/cli"
 	"tep.dev/tep/provisioning"
 	"tep.dev/tep/provisioning/device"
 )
@@ -24,11 +25,11 @@ func runDevice(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	}
 	switch {
 	case *policyPath == "" || *keyPath == "":
-		return usagef("device needs --policy-key and --aes-key")
+		return cli.Usagef("device needs --policy-key and --aes-key")
 	case *shred && *keyPath == "-":
-		return usagef("--shred needs a key file, not standard input")
+		return cli.Usagef("--shred needs a key file, not standard input")
 	case *profile != "auto" && *profile != "ptt" && *profile != "dtpm":
-		return usagef("--profile %q: want auto, ptt or dtpm", *profile)
+		return cli.Usagef("--profile %q: want auto, ptt or dtpm", *profile)
 	}
 	pub, err := device.ReadPolicyKeyFile(*policyPath)
 	if err != nil {

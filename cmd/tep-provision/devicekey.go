@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 
+	"tep.dev/tep/internal/cli"
 	"tep.dev/tep/provisioning"
 	"tep.dev/tep/provisioning/device"
 )
@@ -29,7 +30,7 @@ func runDeviceKey(args []string, stdout, stderr io.Writer) error {
 	case "p256":
 		curve = elliptic.P256()
 	default:
-		return usagef("--curve %q: want p384 or p256", *curveName)
+		return cli.Usagef("--curve %q: want p384 or p256", *curveName)
 	}
 	t, err := fs.open()
 	if err != nil {
