@@ -104,15 +104,7 @@ func (s *Server) sign(c *client, req *p11.OutReq) (p11.Resp, error) {
 }
 
 func (s *Server) signUpdate(c *client, req *p11.DataReq) (p11.Resp, error) {
-	sess, op, err := take(s, c, req.Session, signSlot, stepUpdate)
-	if err != nil {
-		return nil, err
-	}
-	if err := op.update(req.Data); err != nil {
-		end(s, sess, signSlot, op)
-		return nil, err
-	}
-	return &p11.RVResp{}, nil
+	return dataUpdate(s, c, req, signSlot)
 }
 
 func (s *Server) signFinal(c *client, req *p11.OutReq) (p11.Resp, error) {

@@ -92,15 +92,7 @@ func (s *Server) checkSig(op *verifyOp, sig []byte) error {
 }
 
 func (s *Server) verifyUpdate(c *client, req *p11.DataReq) (p11.Resp, error) {
-	sess, op, err := take(s, c, req.Session, verifySlot, stepUpdate)
-	if err != nil {
-		return nil, err
-	}
-	if err := op.update(req.Data); err != nil {
-		end(s, sess, verifySlot, op)
-		return nil, err
-	}
-	return &p11.RVResp{}, nil
+	return dataUpdate(s, c, req, verifySlot)
 }
 
 func (s *Server) verifyFinal(c *client, req *p11.VerifyReq) (p11.Resp, error) {
