@@ -94,7 +94,22 @@ func (t *TPM) CreateKey(spec KeySpec, auth []byte) (KeyBlob, crypto.PublicKey, e
 	if err != nil {
 		return KeyBlob{}, nil, fmt.Errorf("creating %v key: %w", spec.Kind, err)
 	}
-	var k KeyBlob
+	pubArea, privArea, err := t.createUnderSRK(&tpm2.TPMSSensitiveCreate{UserAuth: tpm2.TPM2BAuth{Buffer: auth}}, tmpl)
+	if err != nil {
+		return KeyBlob{}, nil, fmt.Errorf("creating %v key: %w", spec.Kind, err)
+	}
+	k := KeyBlob{Public: pubArea, Private: privArea}
+	pub, err := k.PublicKey()
+	if err != nil {
+		return KeyBlob{}, nil, fmt.Errorf("creating %v key: %w", spec.Kind, err)
+	}
+	return k, pub, nil
+}
+
+// createUnderSRK creates an object under the storage primary key, its
+// sensitive part travelling encrypted by a session salted with that key,
+// and returns the object's public and private areas, marshalled.
+func (t *TPM) createUnderSRK(sens *tpm2.TPMSSensitiveCreate, tmpl tpm2.TPM2BPublic) (public, private []byte, err error) {
 	err = t.do(func(l locked) error {
 		srk := l.t.srk
 		sess, closeSess, err := l.session(srk, nil, tpm2.AESEncryption(128, tpm2.EncryptIn))
@@ -104,25 +119,16 @@ func (t *TPM) CreateKey(spec KeySpec, auth []byte) (KeyBlob, crypto.PublicKey, e
 		defer closeSess()
 		rsp, err := tpm2.Create{
 			ParentHandle: tpm2.AuthHandle{Handle: srk.Handle, Name: srk.Name, Auth: sess},
-			InSensitive: tpm2.TPM2BSensitiveCreate{Sensitive: &tpm2.TPMSSensitiveCreate{
-				UserAuth: tpm2.TPM2BAuth{Buffer: auth},
-			}},
-			InPublic: tmpl,
+			InSensitive:  tpm2.TPM2BSensitiveCreate{Sensitive: sens},
+			InPublic:     tmpl,
 		}.Execute(l)
 		if err != nil {
 			return err
 		}
-		k = KeyBlob{Public: tpm2.Marshal(rsp.OutPublic), Private: tpm2.Marshal(rsp.OutPrivate)}
+		public, private = tpm2.Marshal(rsp.OutPublic), tpm2.Marshal(rsp.OutPrivate)
 		return nil
 	})
-	if err != nil {
-		return KeyBlob{}, nil, fmt.Errorf("creating %v key: %w", spec.Kind, err)
-	}
-	pub, err := k.PublicKey()
-	if err != nil {
-		return KeyBlob{}, nil, fmt.Errorf("creating %v key: %w", spec.Kind, err)
-	}
-	return k, pub, nil
+	return public, private, err
 }
 
 // createTemplate is keyTemplate(spec, true) as a TPM2B_PUBLIC; a TDES
