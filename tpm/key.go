@@ -78,7 +78,7 @@ func (k KeyBlob) PublicKey() (crypto.PublicKey, error) {
 	if err != nil {
 		return nil, err
 	}
-	return publicKey(pk.area)
+	return PublicKeyOf(pk.area)
 }
 
 // CreateKey creates a key in the TPM under the storage primary key and
@@ -297,9 +297,11 @@ func hashAlg(h crypto.Hash) (tpm2.TPMAlgID, error) {
 	return 0, fmt.Errorf("%w: hash %v", ErrUnsupported, h)
 }
 
-// publicKey converts an RSA or ECC public area to a Go key; symmetric
-// keys have none.
-func publicKey(area *tpm2.TPMTPublic) (crypto.PublicKey, error) {
+// PublicKeyOf converts an RSA or ECC public area to a Go key
+// (*rsa.PublicKey, *ecdsa.PublicKey); symmetric keys have none (nil,
+// nil). A curve the package does not know is an error wrapping
+// ErrUnsupported.
+func PublicKeyOf(area *tpm2.TPMTPublic) (crypto.PublicKey, error) {
 	switch area.Type {
 	case tpm2.TPMAlgRSA:
 		return tpm2.Pub(*area)
