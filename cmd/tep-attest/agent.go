@@ -7,7 +7,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -60,7 +59,8 @@ func (c *common) open(cfg agentsvc.Config) (*tpm.TPM, *agent.Agent, error) {
 	return t, a, nil
 }
 
-func runEnroll(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+func runEnroll(ctx context.Context, args []string, std cli.IO) error {
+	stdout, stderr := std.Out, std.Err
 	var c common
 	var cfg agentsvc.Config
 	fs := flag.NewFlagSet("enroll", flag.ContinueOnError)
@@ -152,7 +152,8 @@ func makePullCert(state, pullURL string) ([]byte, error) {
 	return cert.Certificate[0], nil
 }
 
-func runServe(ctx context.Context, args []string, stderr io.Writer) error {
+func runServe(ctx context.Context, args []string, std cli.IO) error {
+	stderr := std.Err
 	var c common
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -204,7 +205,8 @@ func runServe(ctx context.Context, args []string, stderr io.Writer) error {
 	return nil
 }
 
-func runPush(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+func runPush(ctx context.Context, args []string, std cli.IO) error {
+	stdout, stderr := std.Out, std.Err
 	var c common
 	fs := flag.NewFlagSet("run", flag.ContinueOnError)
 	fs.SetOutput(stderr)

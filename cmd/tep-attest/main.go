@@ -44,15 +44,9 @@ const usage = `usage:
 var program = &cli.Program{
 	Name: "tep-attest", Usage: usage, Signals: true,
 	Commands: []cli.Command{
-		{Name: "enroll", Run: func(ctx context.Context, args []string, std cli.IO) error {
-			return runEnroll(ctx, args, std.Out, std.Err)
-		}},
-		{Name: "serve", Run: func(ctx context.Context, args []string, std cli.IO) error {
-			return runServe(ctx, args, std.Err)
-		}},
-		{Name: "run", Run: func(ctx context.Context, args []string, std cli.IO) error {
-			return runPush(ctx, args, std.Out, std.Err)
-		}},
+		{Name: "enroll", Run: runEnroll},
+		{Name: "serve", Run: runServe},
+		{Name: "run", Run: runPush},
 	},
 }
 

@@ -36,18 +36,10 @@ var program = &cli.Program{
 	NoCommand: errors.New(usage),
 	ExitCode:  func(error) int { return 1 },
 	Commands: []cli.Command{
-		{Name: "seal", Run: func(_ context.Context, args []string, std cli.IO) error {
-			return runSeal(args, std.In, std.Out, std.Err)
-		}},
-		{Name: "apply", Run: func(_ context.Context, args []string, std cli.IO) error {
-			return runApply(args, std.Out, std.Err)
-		}},
-		{Name: "rollback", Run: func(_ context.Context, args []string, std cli.IO) error {
-			return runRollback(args, std.Out, std.Err)
-		}},
-		{Name: "status", Run: func(_ context.Context, args []string, std cli.IO) error {
-			return runStatus(args, std.Out, std.Err)
-		}},
+		{Name: "seal", Run: runSeal},
+		{Name: "apply", Run: runApply},
+		{Name: "rollback", Run: runRollback},
+		{Name: "status", Run: runStatus},
 	},
 }
 

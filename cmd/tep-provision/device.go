@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"io"
 
@@ -13,7 +14,8 @@ const deviceLine = "tep-provision device --policy-key pub.pem --aes-key key.bin|
 
 // runDevice is `tep-provision device`: the policy key into NV, the AES
 // key to its persistent handle.
-func runDevice(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
+func runDevice(_ context.Context, args []string, std cli.IO) error {
+	stdin, stdout, stderr := std.In, std.Out, std.Err
 	fs := newFlagSet("device", deviceLine, stdout, stderr)
 	policyPath := fs.String("policy-key", "", "the operator's policy-signing public key, PEM (P-384 for ptt, P-256 for dtpm)")
 	keyPath := fs.String("aes-key", "", "the configuration AES key, 32 (ptt) or 16 (dtpm) raw bytes; - reads standard input")

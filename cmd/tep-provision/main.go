@@ -14,7 +14,6 @@
 package main
 
 import (
-	"context"
 	"io"
 	"os"
 
@@ -36,18 +35,10 @@ const defaultTPM = "/dev/tpmrm0"
 var program = &cli.Program{
 	Name: "tep-provision", Usage: usage,
 	Commands: []cli.Command{
-		{Name: "device", Run: func(_ context.Context, args []string, std cli.IO) error {
-			return runDevice(args, std.In, std.Out, std.Err)
-		}},
-		{Name: "status", Run: func(_ context.Context, args []string, std cli.IO) error {
-			return runStatus(args, std.Out, std.Err)
-		}},
-		{Name: "clear", Run: func(_ context.Context, args []string, std cli.IO) error {
-			return runClear(args, std.In, std.Out, std.Err)
-		}},
-		{Name: "device-key", Run: func(_ context.Context, args []string, std cli.IO) error {
-			return runDeviceKey(args, std.Out, std.Err)
-		}},
+		{Name: "device", Run: runDevice},
+		{Name: "status", Run: runStatus},
+		{Name: "clear", Run: runClear},
+		{Name: "device-key", Run: runDeviceKey},
 	},
 }
 

@@ -72,15 +72,9 @@ var program = &cli.Program{
 		{Name: "serve", Run: func(ctx context.Context, args []string, std cli.IO) error {
 			return runServe(ctx, args, std.Err)
 		}},
-		{Name: "token", Run: func(ctx context.Context, args []string, std cli.IO) error {
-			return runToken(ctx, args, std.Out, std.Err)
-		}},
-		{Name: "hosts", Run: func(ctx context.Context, args []string, std cli.IO) error {
-			return runHosts(ctx, args, std.Out, std.Err)
-		}},
-		{Name: "reports", Run: func(ctx context.Context, args []string, std cli.IO) error {
-			return runReports(ctx, args, std.Out, std.Err)
-		}},
+		{Name: "token", Run: runToken},
+		{Name: "hosts", Run: runHosts},
+		{Name: "reports", Run: runReports},
 		{Name: "flavors", Run: policies(flavorsKind)},
 		{Name: "templates", Run: policies(templatesKind)},
 		{Name: "groups", Run: policies(groupsKind)},

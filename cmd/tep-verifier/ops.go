@@ -47,7 +47,8 @@ func (o *opFlags) client() (*api.Client, error) {
 	return c, nil
 }
 
-func runHosts(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+func runHosts(ctx context.Context, args []string, std cli.IO) error {
+	stdout, stderr := std.Out, std.Err
 	var o opFlags
 	fs := flag.NewFlagSet("hosts", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -84,7 +85,8 @@ func runHosts(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	return tw.Flush()
 }
 
-func runReports(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+func runReports(ctx context.Context, args []string, std cli.IO) error {
+	stdout, stderr := std.Out, std.Err
 	var o opFlags
 	fs := flag.NewFlagSet("reports", flag.ContinueOnError)
 	fs.SetOutput(stderr)

@@ -41,7 +41,8 @@ func openStore(ctx context.Context, db, state string) (store.Store, error) {
 	return s, err
 }
 
-func runToken(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+func runToken(ctx context.Context, args []string, std cli.IO) error {
+	stdout, stderr := std.Out, std.Err
 	if len(args) == 0 || (args[0] != "create" && args[0] != "revoke" && args[0] != "list") {
 		return cli.Usagef("token: create, revoke or list")
 	}

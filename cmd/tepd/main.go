@@ -43,18 +43,10 @@ var program = &cli.Program{
 	NoCommand: errors.New(usage),
 	ExitCode:  func(error) int { return 1 },
 	Commands: []cli.Command{
-		{Name: "init", Run: func(_ context.Context, args []string, std cli.IO) error {
-			return runInit(args, std.Out, std.Err)
-		}},
-		{Name: "serve", Run: func(ctx context.Context, args []string, std cli.IO) error {
-			return runServe(ctx, args, std.Out, std.Err)
-		}},
-		{Name: "unlock-so", Run: func(_ context.Context, args []string, std cli.IO) error {
-			return runUnlockSO(args, std.Out, std.Err)
-		}},
-		{Name: "key", Run: func(_ context.Context, args []string, std cli.IO) error {
-			return runKey(args, std.Out, std.Err)
-		}},
+		{Name: "init", Run: runInit},
+		{Name: "serve", Run: runServe},
+		{Name: "unlock-so", Run: runUnlockSO},
+		{Name: "key", Run: runKey},
 	},
 }
 
