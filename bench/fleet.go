@@ -17,6 +17,7 @@ import (
 	"tep.dev/tep/attest/api"
 	"tep.dev/tep/attest/loadgen"
 	"tep.dev/tep/attest/simdevice"
+	"tep.dev/tep/internal/natsd"
 	"tep.dev/tep/internal/postgres"
 )
 
@@ -39,8 +40,10 @@ type FleetConfig struct {
 	// IMAEntries and IMAStep are the devices' logs (default 5,000
 	// growing by 50 a report).
 	IMAEntries, IMAStep int
-	// Setups are the set-ups to run, of "sqlite", "postgres" and
-	// "postgres-2" (default all three).
+	// Setups are the set-ups to run, of "sqlite", "postgres",
+	// "postgres-2", "nats" and "nats-postgres" (one replica pulling its
+	// devices over NATS, on SQLite or PostgreSQL); default the first
+	// three.
 	Setups []string
 	// Progress, if set, gets a line per step.
 	Progress func(string)
@@ -64,6 +67,9 @@ type FleetStep struct {
 	GeneratorShare float64 `json:"generator_share"`
 	Sustained      bool    `json:"sustained"`
 	Err            string  `json:"error,omitempty"`
+
+	// NATSShare is the nats-server's, in the "nats" set-up.
+	NATSShare float64 `json:"nats_share,omitempty"`
 }
 
 // FleetSetup is one set-up's steps and the largest fleet it sustained.
@@ -140,7 +146,7 @@ func fleetSetup(dir, name string, cfg FleetConfig) FleetSetup {
 	if name == "postgres-2" {
 		s.Replicas = 2
 	}
-	v, err := startFleetVerifier(dir, name, cfg.Build, s.Replicas)
+	v, err := startFleetVerifier(dir, name, cfg.Build, s.Replicas, time.Minute/time.Duration(cfg.Scale))
 	if err != nil {
 		s.Err = err.Error()
 		return s
@@ -151,7 +157,7 @@ func fleetSetup(dir, name string, cfg FleetConfig) FleetSetup {
 		s.Steps = append(s.Steps, st)
 		cfg.Progress(fmt.Sprintf("%s: %d devices/min (%d at %v): %d attested, %d failed, %d missed, p99 %v, verifier %.0f%%, database %.0f%%, generator %.0f%% of the CPU, sustained %v %s",
 			name, n, st.Devices, st.Interval, st.Attested, st.Failed, st.Missed, st.P99.Round(time.Millisecond),
-			100*st.VerifierShare, 100*st.DatabaseShare, 100*st.GeneratorShare, st.Sustained, st.Err))
+			100*st.VerifierShare, 100*st.DatabaseShare, 100*st.GeneratorShare, st.Sustained, st.Err) + natsProgress(st))
 		if !st.Sustained {
 			break
 		}
@@ -169,6 +175,11 @@ type fleetVerifier struct {
 	cert  []byte
 	admin string
 	ca    *simdevice.CA
+
+	// nats, natsCA and serveArgs are the "nats" set-up's.
+	nats      *natsd.Server
+	natsCA    string
+	serveArgs []string
 }
 
 func (v *fleetVerifier) stop() {
@@ -178,13 +189,21 @@ func (v *fleetVerifier) stop() {
 	if v.pg != nil {
 		v.pg.Stop()
 	}
+	if v.nats != nil {
+		v.nats.Stop()
+	}
 }
 
 // startFleetVerifier starts replicas of tep-verifier serve from build
-// on a database of its own, with an EK CA of its own in dir.
-func startFleetVerifier(dir, name, build string, replicas int) (*fleetVerifier, error) {
+// on a database of its own, with an EK CA of its own in dir (and for
+// the NATS set-up its nats-server, serve pulling every interval).
+func startFleetVerifier(dir, name, build string, replicas int, interval time.Duration) (*fleetVerifier, error) {
 	v := &fleetVerifier{}
-	if err := v.start(dir, name, build, replicas); err != nil {
+	err := v.startNATS(dir, name, interval)
+	if err == nil {
+		err = v.start(dir, name, build, replicas)
+	}
+	if err != nil {
 		v.stop()
 		return nil, err
 	}
@@ -203,7 +222,7 @@ func (v *fleetVerifier) start(dir, name, build string, replicas int) (err error)
 		return err
 	}
 	db := "sqlite:" + filepath.Join(state, "verifier.db")
-	if strings.HasPrefix(name, "postgres") {
+	if strings.Contains(name, "postgres") {
 		if v.pg, err = postgres.Start(postgres.Config{Log: filepath.Join(dir, "pg.log")}); err != nil {
 			return err
 		}
@@ -224,9 +243,11 @@ func (v *fleetVerifier) start(dir, name, build string, replicas int) (err error)
 		if err != nil {
 			return err
 		}
-		p, err := startProc(filepath.Join(dir, fmt.Sprintf("verifier-%d.log", i)), nil, bin, "serve",
-			"--state", state, "--db", db, "--replica", fmt.Sprint("r", i), "--listen", "127.0.0.1:"+port,
-			"--ek-ca", filepath.Join(dir, simdevice.CACertFile), "--pull-interval", "0", "--log-level", "warn", "--san", "127.0.0.1")
+		args := []string{"serve", "--state", state, "--db", db, "--replica", fmt.Sprint("r", i), "--listen", "127.0.0.1:" + port,
+			"--ek-ca", filepath.Join(dir, simdevice.CACertFile), "--pull-interval", "0", "--log-level", "warn", "--san", "127.0.0.1",
+			// The benchmark measures attestation: its fleet enrols unthrottled.
+			"--enroll-rate", "0"}
+		p, err := startProc(filepath.Join(dir, fmt.Sprintf("verifier-%d.log", i)), nil, bin, append(args, v.serveArgs...)...)
 		if err != nil {
 			return err
 		}
@@ -261,12 +282,13 @@ func (v *fleetVerifier) waitUp(p *proc, state, url string) error {
 // step runs a fleet of n devices a minute, scaled, for cfg.Duration.
 func (v *fleetVerifier) step(n int, cfg FleetConfig) FleetStep {
 	st := FleetStep{Fleet: n, Devices: max(n/cfg.Scale, 1), Interval: time.Minute / time.Duration(cfg.Scale)}
-	var cpu0, db0 time.Duration
+	var cpu0, db0, nats0 time.Duration
 	lc := loadgen.Config{
 		Devices: st.Devices, HostPrefix: fmt.Sprintf("n%d-", n), Verifiers: v.urls, VerifierCert: v.cert,
 		AdminToken: v.admin, CA: v.ca, Interval: st.Interval, IMAEntries: cfg.IMAEntries, IMAStep: cfg.IMAStep,
-		Duration: cfg.Duration, Pushing: func() { cpu0, db0 = v.cpu(), v.dbCPU() },
+		Duration: cfg.Duration, Pushing: func() { cpu0, db0, nats0 = v.cpu(), v.dbCPU(), v.natsCPU() },
 	}
+	v.natsConfig(&lc)
 	res, err := loadgen.Run(context.Background(), lc)
 	st.Result = res
 	if err != nil {
@@ -279,6 +301,11 @@ func (v *fleetVerifier) step(n int, cfg FleetConfig) FleetStep {
 		st.VerifierShare = st.VerifierCPU.Seconds() / wall
 		st.DatabaseShare = db.Seconds() / wall
 		st.GeneratorShare = res.PushCPU.Seconds() / wall
+		st.NATSShare = (v.natsCPU() - nats0).Seconds() / wall
+	}
+	if res.Mode == "nats" {
+		st.Sustained = natsSustained(st)
+		return st
 	}
 	// Sustained: every device reported, nothing failed or was skipped,
 	// at least 90% of the scheduled rate, and p99 under the target.

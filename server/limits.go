@@ -3,6 +3,7 @@ package server
 import (
 	"time"
 
+	"tep.dev/tep/link"
 	"tep.dev/tep/p11"
 )
 
@@ -48,8 +49,10 @@ type Limits struct {
 	// once; more wait to be accepted.
 	Connections int
 	// Assembly bounds the bytes that partial multi-frame messages hold
-	// across all ports (link.Budget).
-	Assembly int64
+	// across all ports (link.Budget); AssemblyWait is how long a message
+	// waits for room in it before its frames are dropped.
+	Assembly     int64
+	AssemblyWait time.Duration
 }
 
 // Defaults of Limits. Together they keep what clients can make tepd hold
@@ -105,6 +108,9 @@ func (l Limits) withDefaults() Limits {
 	}
 	def(&l.Connections, DefaultConnections)
 	def64(&l.Assembly, DefaultAssembly)
+	if l.AssemblyWait <= 0 {
+		l.AssemblyWait = link.DefaultBudgetWait
+	}
 	return l
 }
 

@@ -18,12 +18,23 @@ import (
 // what it drops goes into the server's summary as it happens; the port's
 // own totals are logged when it stops.
 func (s *Server) ServeStream(ctx context.Context, st link.Stream, name string) error {
-	return s.serveStream(ctx, st, name, s.newBucket())
+	return s.serveStream(ctx, st, name, s.newBucket(), false)
 }
 
-// serveStream is ServeStream with the port's handshake rate, b.
-func (s *Server) serveStream(ctx context.Context, st link.Stream, name string, b *bucket) error {
-	conn := link.NewConn(st, link.Config{Budget: s.assembly})
+// serveStream is ServeStream with the port's handshake rate, b. A
+// stream of its own for one client (a unix socket connection) gives a
+// frame as long to arrive as a message's frames have between them: a
+// short gap inside a frame serves a shared line, where a killed client's
+// partial frame must not swallow the next client's bytes; on a
+// connection of one client it would only drop that client's call (and
+// leave it waiting for its timeout) when the client's process stalls
+// mid-frame, as a loaded guest can.
+func (s *Server) serveStream(ctx context.Context, st link.Stream, name string, b *bucket, ownClient bool) error {
+	cfg := link.Config{Budget: s.assembly, BudgetWait: s.limits.AssemblyWait}
+	if ownClient {
+		cfg.IdleGap = link.DefaultMessageGap
+	}
+	conn := link.NewConn(st, cfg)
 	defer conn.Close()
 	var last link.Stats
 	note := func() {
@@ -77,7 +88,7 @@ func (s *Server) ServeUnix(ctx context.Context, l *net.UnixListener) error {
 			defer wg.Done()
 			defer func() { <-slots }()
 			defer c.Close()
-			s.serveStream(ctx, c, l.Addr().String(), b)
+			s.serveStream(ctx, c, l.Addr().String(), b, true)
 		}()
 	}
 }

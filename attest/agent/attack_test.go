@@ -152,8 +152,9 @@ func akPublicOf(t *testing.T, e *enrolled) []byte {
 func TestResetCountDown(t *testing.T) {
 	ca := filepath.Join(t.TempDir(), "ca")
 	dir := t.TempDir()
+	absent := filepath.Join(dir, "absent") // no IMA or boot log on this device
 	cfg := agent.Config{StateDir: filepath.Join(t.TempDir(), "agent"), EK: "rsa",
-		IMALogPath: "/nonexistent", BootLogPath: "/nonexistent"}
+		IMALogPath: absent, BootLogPath: absent}
 	var p *swtpm.Process
 	var tp *tpm.TPM
 	var ag *agent.Agent
@@ -234,7 +235,8 @@ func TestSHA1Only(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer tp.Close()
-	ag, err := agent.New(tp, agent.Config{StateDir: filepath.Join(dir, "agent"), IMALogPath: "/nonexistent", BootLogPath: "/nonexistent"})
+	ag, err := agent.New(tp, agent.Config{StateDir: filepath.Join(dir, "agent"),
+		IMALogPath: filepath.Join(dir, "absent"), BootLogPath: filepath.Join(dir, "absent")})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -5,9 +5,11 @@ import (
 	"context"
 	"crypto/tls"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -21,6 +23,9 @@ const maxReply = 32 << 20
 type StatusError struct {
 	Code int
 	Body ErrorBody
+	// RetryAfter is a 429's or 503's Retry-After, in whole seconds; 0
+	// when the reply has none.
+	RetryAfter time.Duration
 }
 
 func (e *StatusError) Error() string {
@@ -38,7 +43,20 @@ type Client struct {
 	// Token is an operator's bearer token; agents have none.
 	Token string
 	HTTP  *http.Client
+	// EnrollRetries bounds how many times Enroll and Activate try again
+	// after a 429, each after its Retry-After (default
+	// DefaultEnrollRetries; negative: never).
+	EnrollRetries int
 }
+
+// DefaultEnrollRetries is Client.EnrollRetries' default: the verifier
+// gives each refused enrolment an appointment, so one or two retries
+// are usual; more only when a flood keeps the bucket empty.
+const DefaultEnrollRetries = 10
+
+// maxRetryWait bounds one wait for a Retry-After, whatever the reply
+// says.
+const maxRetryWait = 5 * time.Minute
 
 // NewClient returns a Client for url that trusts only the certificates in
 // pinnedPEM and presents cert (if not nil) as its client certificate.
@@ -97,6 +115,9 @@ func (c *Client) Do(ctx context.Context, method, path string, in, out any) error
 	}
 	if resp.StatusCode >= 300 {
 		se := &StatusError{Code: resp.StatusCode}
+		if n, err := strconv.Atoi(resp.Header.Get("Retry-After")); err == nil && n > 0 {
+			se.RetryAfter = time.Duration(min(n, int(maxRetryWait/time.Second))) * time.Second
+		}
 		if json.Unmarshal(b, &se.Body) != nil || se.Body.Error == "" {
 			se.Body.Error = strings.TrimSpace(string(b))
 		}
@@ -111,16 +132,43 @@ func (c *Client) Do(ctx context.Context, method, path string, in, out any) error
 	return nil
 }
 
-// Enroll sends an enrolment and returns the credential challenge.
+// Enroll sends an enrolment and returns the credential challenge; a
+// 429 is tried again after its Retry-After (see EnrollRetries).
 func (c *Client) Enroll(ctx context.Context, b EnrollBody) (attest.Challenge, error) {
 	var ch attest.Challenge
-	return ch, c.Do(ctx, http.MethodPost, "/v1/agent/enroll", b, &ch)
+	return ch, c.retry429(ctx, func() error { return c.Do(ctx, http.MethodPost, "/v1/agent/enroll", b, &ch) })
 }
 
-// Activate returns the challenge's secret.
+// Activate returns the challenge's secret; a 429 is tried again after
+// its Retry-After (see EnrollRetries).
 func (c *Client) Activate(ctx context.Context, a attest.Activation) (ActivateReply, error) {
 	var r ActivateReply
-	return r, c.Do(ctx, http.MethodPost, "/v1/agent/activate", a, &r)
+	return r, c.retry429(ctx, func() error { return c.Do(ctx, http.MethodPost, "/v1/agent/activate", a, &r) })
+}
+
+// retry429 calls do until it does not fail with a 429, at most
+// EnrollRetries times more, waiting each reply's Retry-After (one
+// second if it has none) unless ctx ends first.
+func (c *Client) retry429(ctx context.Context, do func() error) error {
+	tries := c.EnrollRetries
+	if tries == 0 {
+		tries = DefaultEnrollRetries
+	}
+	for i := 0; ; i++ {
+		err := do()
+		var se *StatusError
+		if i >= tries || !errors.As(err, &se) || se.Code != http.StatusTooManyRequests {
+			return err
+		}
+		wait := max(se.RetryAfter, time.Second)
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return fmt.Errorf("%w (gave up waiting %s to retry: %w)", err, wait, ctx.Err())
+		case <-t.C:
+		}
+	}
 }
 
 // Challenge asks for a quote request with a fresh nonce (push mode).

@@ -14,7 +14,15 @@
 //
 // Every request is bounded: its body (http.MaxBytesReader), its JSON
 // (unknown fields and trailing data refused), its time, and the number
-// of evidence requests appraised at once. A bad request gets a 4xx with
+// of evidence requests appraised at once. Enrolments are rate-limited
+// (limits.go, package attest/throttle): a source address that has been
+// refused too often is answered 429 before its request is read, and an
+// enrolment that passed the cheap checks (a token that exists, or an EK
+// on the allow list) takes its costly work from one global bucket; a
+// 429 carries a Retry-After, which [Client.Enroll] and
+// [Client.Activate] honour. The source is the connection's address:
+// X-Forwarded-For and the like are never read. Challenges, evidence
+// and the operators' endpoints are not limited by these buckets. A bad request gets a 4xx with
 // a JSON message, {"error": "...", "fault": {...}}; errors become
 // statuses in one place (errors.go).
 //

@@ -7,6 +7,7 @@ import (
 	"net/http"
 
 	"tep.dev/tep/attest"
+	"tep.dev/tep/attest/throttle"
 	"tep.dev/tep/attest/verifier"
 )
 
@@ -48,6 +49,8 @@ func status(err error) int {
 		return http.StatusGone
 	case errors.Is(err, errOverloaded):
 		return http.StatusServiceUnavailable
+	case errors.As(err, new(*limitError)):
+		return http.StatusTooManyRequests
 	}
 	return http.StatusInternalServerError
 }
@@ -61,7 +64,12 @@ func writeError(w http.ResponseWriter, log *slog.Logger, r *http.Request, err er
 	if errors.As(err, &fe) {
 		body.Fault = &fe.Fault
 	}
-	if code >= 500 {
+	var le *limitError
+	if errors.As(err, &le) {
+		// One line per request turned away would flood the log too.
+		w.Header().Set("Retry-After", throttle.RetryAfter(le.retry))
+		log.Debug("request refused", "method", r.Method, "path", r.URL.Path, "status", code, "err", err)
+	} else if code >= 500 {
 		log.Error("request failed", "method", r.Method, "path", r.URL.Path, "err", err)
 		body.Error = http.StatusText(code)
 	} else {

@@ -26,8 +26,8 @@ var policyKinds = map[string]string{
 func (s *Server) routes() {
 	s.handle("GET /v1/health", anyone, s.health)
 
-	s.handle("POST /v1/agent/enroll", anyone, s.enroll)
-	s.handle("POST /v1/agent/activate", anyone, s.activate)
+	s.handle("POST /v1/agent/enroll", anyone, s.limited(s.enroll))
+	s.handle("POST /v1/agent/activate", anyone, s.limited(s.activate))
 	s.handle("POST /v1/agent/challenge", anyone, s.challenge)
 	s.handle("POST /v1/agent/evidence", anyone, s.evidence)
 
@@ -66,7 +66,14 @@ func (s *Server) enroll(w http.ResponseWriter, r *http.Request) (int, any, error
 	if err := decode(w, r, s.cfg.MaxBody, &b); err != nil {
 		return 0, nil, err
 	}
-	c, err := s.v.Enroll(r.Context(), b.EnrollRequest, verifier.Pull{URL: b.PullURL, Cert: b.PullCert})
+	pull := verifier.Pull{URL: b.PullURL, Cert: b.PullCert}
+	if err := s.v.CheckEnroll(r.Context(), b.EnrollRequest, pull); err != nil {
+		return 0, nil, err
+	}
+	if err := s.admitEnroll(); err != nil {
+		return 0, nil, err
+	}
+	c, err := s.v.Enroll(r.Context(), b.EnrollRequest, pull)
 	return http.StatusCreated, c, err
 }
 

@@ -61,6 +61,26 @@ type Config struct {
 	// host trusted; a report whose JWS does not verify is shown
 	// untrusted, without a body. Without it the columns are shown.
 	ReportKey crypto.PublicKey
+	// EnrollRate and EnrollBurst are the global bucket of enrolments'
+	// costly work, in enrolments a second (default DefaultEnrollRate,
+	// DefaultEnrollBurst; NoLimit turns it off): an enrolment that
+	// passed the cheap checks (verifier.CheckEnroll) and finds it empty
+	// is answered 429 with a Retry-After. Activations, challenges and
+	// evidence do not take from it.
+	EnrollRate  float64
+	EnrollBurst int
+	// RefusedRate and RefusedBurst are each source address's bucket of
+	// refused enrolments and activations (default DefaultRefusedRate,
+	// DefaultRefusedBurst; NoLimit turns it off); a source that has
+	// spent it is answered 429 before its request is read.
+	// RefusedSources bounds the addresses kept (default
+	// DefaultRefusedSources).
+	RefusedRate    float64
+	RefusedBurst   int
+	RefusedSources int
+	// Refused, if not nil, is told the reason (Refused* constants) of
+	// every enrolment and activation refused, for metrics.
+	Refused func(reason string)
 }
 
 // Server serves the verifier's API.
@@ -70,6 +90,7 @@ type Server struct {
 	log    *slog.Logger
 	admit  chan struct{}
 	memory budget
+	limits *limits
 	mux    *http.ServeMux
 }
 
@@ -96,7 +117,8 @@ func New(cfg Config) *Server {
 	if cfg.EvidenceMemory <= 0 {
 		cfg.EvidenceMemory = int64(cfg.Appraisals) * cfg.MaxEvidence
 	}
-	s := &Server{cfg: cfg, v: cfg.Verifier, log: cfg.Log, admit: make(chan struct{}, cfg.Appraisals), mux: http.NewServeMux()}
+	defaultLimits(&cfg)
+	s := &Server{cfg: cfg, v: cfg.Verifier, log: cfg.Log, admit: make(chan struct{}, cfg.Appraisals), limits: newLimits(cfg), mux: http.NewServeMux()}
 	s.memory.left = cfg.EvidenceMemory
 	s.routes()
 	return s

@@ -12,6 +12,7 @@ import (
 
 	"tep.dev/tep/attest/api"
 	"tep.dev/tep/attest/ima/imagen"
+	"tep.dev/tep/attest/natsquote"
 	"tep.dev/tep/attest/simdevice"
 )
 
@@ -49,28 +50,72 @@ type Config struct {
 	// EnrollParallel bounds enrolments at a time (default 8).
 	EnrollParallel int
 	// Pushing, if set, is called once when the devices start pushing on
-	// their schedule (after their enrolments and first reports): a
-	// benchmark reads the verifier's CPU time there.
+	// their schedule (after their enrolments and first reports), or in
+	// NATS mode when the timed part starts: a benchmark reads the
+	// verifier's CPU time there.
 	Pushing func()
+	// NATS, with its URL set, runs the devices in NATS mode: each
+	// connects to the NATS server with these options (one connection a
+	// device, as each agent keeps its own), enrols with the pull URL
+	// natsquote.URL(host), and answers the verifier's quote requests;
+	// the verifier's pull schedule (serve --nats --pull-interval, which
+	// should equal Interval) drives the attestations. AdminToken is
+	// then required: the run reads the verifier's /metrics and reports.
+	NATS natsquote.ConnConfig
+	// KeepHosts leaves a NATS run's hosts on the verifier when it ends;
+	// by default they are deleted, or the verifier would keep pulling
+	// devices that are gone.
+	KeepHosts bool
 }
 
-// Result is what a run measured. Latencies are client-side round trips
-// of the evidence POSTs that were answered (the verifier's appraisal,
-// storage and signing, and the network), not of the challenge before
-// them; an attestation is bounded by the interval, and one that runs out
-// of it is Failed and has no latency.
+// Result is what a run measured. In push mode, latencies are
+// client-side round trips of the evidence POSTs that were answered (the
+// verifier's appraisal, storage and signing, and the network), not of
+// the challenge before them; an attestation is bounded by the interval,
+// and one that runs out of it is Failed and has no latency.
+//
+// In NATS mode the verifier attests on its own schedule, and the figures
+// are the verifier's over the timed part: P50, P95 and P99 are
+// estimated from the difference of its tep_verification_seconds
+// histogram (appraisal and report signing) before and after, by linear
+// interpolation within the bucket that holds the rank (as Prometheus'
+// histogram_quantile), so they are only as fine as its buckets; Max is
+// the upper bound of the highest bucket that got an observation. The
+// histogram leaves out the NATS round trip and the store's writes,
+// which push mode's round trips include.
+// Attested and Trusted count the reports stored for the devices' hosts
+// in the timed part (GET /v1/reports); Missed and Late come from the
+// gaps between a device's reports (see Late).
 type Result struct {
-	Devices  int `json:"devices"`
-	Enrolled int `json:"enrolled"`
+	// Mode is "push" (HTTPS) or "nats".
+	Mode     string `json:"mode"`
+	Devices  int    `json:"devices"`
+	Enrolled int    `json:"enrolled"`
 	// Attested counts evidence POSTs answered with a report; Trusted
 	// those of them whose report was trusted; Failed the attestations
-	// (challenge, quote or evidence) that got an error.
+	// (challenge, quote or evidence) that got an error. In NATS mode
+	// Failed counts the quotes the devices could not make and the
+	// verifier's appraisals that were rejected or failed (Rejected,
+	// from tep_attestations_total, whichever hosts they were of).
 	Attested int `json:"attested"`
 	Trusted  int `json:"trusted"`
 	Failed   int `json:"failed"`
+	Rejected int `json:"rejected,omitempty"`
+	// Quotes counts the quote requests the devices answered in NATS
+	// mode's timed part: more than Attested when evidence was refused
+	// or a pull timed out before it arrived.
+	Quotes int `json:"quotes,omitempty"`
 	// Missed counts pushes that were due while the device's previous one
-	// was still running, and so were skipped.
+	// was still running, and so were skipped. In NATS mode it counts
+	// the intervals without a report: a gap of k whole intervals (k >=
+	// 2) between a device's reports, the timed part's start and end
+	// counting as reports, missed k-1.
 	Missed int `json:"missed"`
+	// Late counts the devices (NATS mode) that went two intervals or
+	// more without a report: zero when every device was attested
+	// within two intervals. MaxGap is the longest such gap.
+	Late   int           `json:"late_devices"`
+	MaxGap time.Duration `json:"max_gap_ns,omitempty"`
 	// Reported is how many devices got at least one report.
 	Reported int `json:"reported_devices"`
 	// Rate is attestations per second while pushing.
@@ -120,16 +165,20 @@ func (cfg Config) withDefaults() (Config, error) {
 		return cfg, errors.New("loadgen: the verifier's URL and certificate are required")
 	case cfg.CA == nil:
 		return cfg, errors.New("loadgen: the EK CA is required")
+	case cfg.NATS.URL != "" && cfg.AdminToken == "":
+		return cfg, errors.New("loadgen: NATS mode needs an operator's token to read the verifier's metrics and reports")
 	case cfg.AdminToken == "" && len(cfg.EnrollTokens) < cfg.Devices:
 		return cfg, fmt.Errorf("loadgen: an admin token, or %d enrolment tokens (have %d)", cfg.Devices, len(cfg.EnrollTokens))
 	}
 	return cfg, nil
 }
 
-// Run makes the devices, enrols them and has them push until
-// cfg.Duration has passed or ctx ends. An error means the run could not
-// start (no device made, or an enrolment refused); failed attestations
-// are counted in the Result instead.
+// Run makes the devices, enrols them and has them push (or, in NATS
+// mode, answer the verifier's pulls) until cfg.Duration has passed or
+// ctx ends. An error means the run could not start (no device made, an
+// enrolment refused, a device that could not subscribe on NATS) or, in
+// NATS mode, that the verifier's figures could not be read; failed
+// attestations are counted in the Result instead.
 func Run(ctx context.Context, cfg Config) (Result, error) {
 	cfg, err := cfg.withDefaults()
 	if err != nil {
@@ -147,7 +196,13 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 	if err != nil {
 		return Result{}, fmt.Errorf("making devices: %w", err)
 	}
-	res := Result{Devices: cfg.Devices}
+	res := Result{Mode: "push", Devices: cfg.Devices}
+	if cfg.NATS.URL != "" {
+		res.Mode = "nats"
+		err := runNATS(ctx, cfg, fleet, &res)
+		res.CPU = cpuTime() - cpu0
+		return res, err
+	}
 	clients, err := enrollAll(ctx, cfg, fleet)
 	res.Enrolled = len(clients)
 	if err != nil {
@@ -203,13 +258,9 @@ func enrollAll(ctx context.Context, cfg Config, fleet *simdevice.Fleet) ([]*api.
 	}
 	wg.Wait()
 	if first != nil {
-		n := 0
-		for _, c := range clients {
-			if c != nil {
-				n++
-			}
-		}
-		return clients[:n], first
+		// The devices that enrolled before the refusal (their indices no
+		// longer match the devices').
+		return slices.DeleteFunc(clients, func(c *api.Client) bool { return c == nil }), first
 	}
 	return clients, nil
 }
@@ -227,7 +278,11 @@ func enroll(ctx context.Context, cfg Config, url string, admin *api.Client, d *s
 	if err != nil {
 		return nil, err
 	}
-	ch, err := c.Enroll(ctx, api.EnrollBody{EnrollRequest: req})
+	b := api.EnrollBody{EnrollRequest: req}
+	if cfg.NATS.URL != "" {
+		b.PullURL = natsquote.URL(d.HostID)
+	}
+	ch, err := c.Enroll(ctx, b)
 	if err != nil {
 		return nil, err
 	}

@@ -27,6 +27,10 @@ func TestConfigErrors(t *testing.T) {
 		{"no verifier", func(c *Config) { c.Verifiers = nil }, "URL and certificate"},
 		{"no CA", func(c *Config) { c.CA = nil }, "EK CA"},
 		{"too few tokens", func(c *Config) { c.AdminToken, c.EnrollTokens = "", []string{"a"} }, "2 enrolment tokens (have 1)"},
+		{"NATS without an operator's token", func(c *Config) {
+			c.AdminToken, c.EnrollTokens, c.NATS.URL = "", []string{"a", "b"}, "nats://127.0.0.1:1"
+		}, "operator's token"},
+		{"NATS user without a password", func(c *Config) { c.NATS.URL, c.NATS.User = "nats://127.0.0.1:1", "u" }, "configuration"},
 		{"bad certificate", func(c *Config) {}, "verifier certificate"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

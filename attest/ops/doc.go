@@ -1,7 +1,7 @@
 // Package ops is what an operator's monitoring reads from the verifier:
 // Prometheus metrics at /metrics (attestations by result, faults by
-// name, the queue of due attestations, the appraisal latency, and HTTP
-// requests by route and status), a liveness probe at /healthz and a
+// name, the queue of due attestations, the appraisal latency, HTTP
+// requests by route and status, and enrolments refused by reason), a liveness probe at /healthz and a
 // readiness probe at /readyz.
 //
 // Metrics are kept in a registry of the Metrics value's own, never in

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"tep.dev/tep/attest"
+	"tep.dev/tep/attest/api"
 	"tep.dev/tep/attest/store"
 	"tep.dev/tep/attest/verifier"
 )
@@ -248,4 +249,19 @@ func TestHosts(t *testing.T) {
 	if text := scrape(t, m); strings.Contains(text, "tep_hosts{") {
 		t.Errorf("tep_hosts with the store down:\n%s", text)
 	}
+}
+
+// TestEnrollRefused: every reason is exported from the start, at zero,
+// and counted as told.
+func TestEnrollRefused(t *testing.T) {
+	m := NewMetrics(nil, nil)
+	m.EnrollRefused(api.RefusedSourceLimit)
+	m.EnrollRefused(api.RefusedSourceLimit)
+	m.EnrollRefused(api.RefusedUnauthorised)
+	wantLines(t, scrape(t, m),
+		`tep_enrollments_refused_total{reason="source_limited"} 2`,
+		`tep_enrollments_refused_total{reason="unauthorised"} 1`,
+		`tep_enrollments_refused_total{reason="rate_limited"} 0`,
+		`tep_enrollments_refused_total{reason="untrusted_ek"} 0`,
+	)
 }

@@ -45,7 +45,7 @@ func (s *sqlStore) RecordContact(ctx context.Context, hostID string, now time.Ti
 	} else {
 		c.FailingSince, c.Failures = now, 1
 	}
-	_, err := s.conn().ExecContext(ctx, `INSERT INTO contacts (`+contactCols+`) VALUES (?, ?, ?, ?, ?, ?)
+	err := s.exec(ctx, `INSERT INTO contacts (`+contactCols+`) VALUES (?, ?, ?, ?, ?, ?)
 		ON CONFLICT (host_id) DO UPDATE SET
 			last_report = CASE WHEN excluded.failures = 0 THEN excluded.last_report ELSE contacts.last_report END,
 			failing_since = CASE WHEN excluded.failures = 0 THEN 0 WHEN contacts.failures = 0 THEN excluded.failing_since ELSE contacts.failing_since END,

@@ -172,7 +172,7 @@ func (s *sqlStore) Hosts(ctx context.Context) ([]Host, error) {
 
 // SetFlavorGroup assigns a host's flavor group.
 func (s *sqlStore) SetFlavorGroup(ctx context.Context, hostID, group string) error {
-	return execOne(ctx, s.conn(), `UPDATE hosts SET flavor_group = ? WHERE id = ?`, group, hostID)
+	return s.execOne(ctx, `UPDATE hosts SET flavor_group = ? WHERE id = ?`, group, hostID)
 }
 
 // DeleteHost removes a host, its reports and its nonces.

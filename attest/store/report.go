@@ -11,7 +11,7 @@ import (
 // (ON CONFLICT DO UPDATE: SQLite 3.24 and PostgreSQL 9.5 both take it;
 // unlike SQLite's INSERT OR REPLACE, it is portable).
 func (s *sqlStore) PutPolicy(ctx context.Context, p Policy) error {
-	_, err := s.conn().ExecContext(ctx, `INSERT INTO policies (kind, id, name, body, signature, created) VALUES (?, ?, ?, ?, ?, ?)
+	err := s.exec(ctx, `INSERT INTO policies (kind, id, name, body, signature, created) VALUES (?, ?, ?, ?, ?, ?)
 		ON CONFLICT (kind, id) DO UPDATE SET name = excluded.name, body = excluded.body, signature = excluded.signature, created = excluded.created`,
 		p.Kind, p.ID, p.Name, string(p.Body), b64(p.Signature), nanos(p.Created))
 	return err
@@ -57,7 +57,7 @@ func (s *sqlStore) Policies(ctx context.Context, kind string) ([]Policy, error) 
 
 // DeletePolicy removes one policy.
 func (s *sqlStore) DeletePolicy(ctx context.Context, kind, id string) error {
-	return execOne(ctx, s.conn(), `DELETE FROM policies WHERE kind = ? AND id = ?`, kind, id)
+	return s.execOne(ctx, `DELETE FROM policies WHERE kind = ? AND id = ?`, kind, id)
 }
 
 // AddReport stores a report with the host's new state (Store.AddReport).

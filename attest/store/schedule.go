@@ -76,6 +76,6 @@ func (s *sqlStore) ClaimDue(ctx context.Context, owner string, now time.Time, in
 
 // Release ends owner's claim on a host (Scheduler.Release).
 func (s *sqlStore) Release(ctx context.Context, hostID, owner string, notBefore time.Time) error {
-	return execOne(ctx, s.conn(), `UPDATE hosts SET claimed_by = '', lease_until = ? WHERE id = ? AND claimed_by = ?`,
+	return s.execOne(ctx, `UPDATE hosts SET claimed_by = '', lease_until = ? WHERE id = ? AND claimed_by = ?`,
 		nanos(notBefore), hostID, owner)
 }

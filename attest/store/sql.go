@@ -53,6 +53,13 @@ func (d *dialect) bind(query string) string {
 type sqlStore struct {
 	db *sql.DB
 	d  *dialect
+	// writes, when set (SQLite), lets one write or transaction run at a
+	// time in this process: SQLite has one write lock, and its busy
+	// handler, which polls, lets a newcomer take the lock ahead of a
+	// writer that has waited long, so under a burst of enrolments and
+	// reports a write could wait past the busy timeout and fail with
+	// "database is locked". A Go channel queues them instead.
+	writes chan struct{}
 }
 
 // sqlConn is a *sql.DB or a *sql.Tx.
@@ -83,8 +90,49 @@ func (c conn) QueryRowContext(ctx context.Context, query string, args ...any) *s
 // conn runs statements outside a transaction.
 func (s *sqlStore) conn() conn { return conn{s.db, s.d} }
 
+// writing waits for this process's turn to write (see writes) and
+// returns the function that ends it.
+func (s *sqlStore) writing(ctx context.Context) (func(), error) {
+	if s.writes == nil {
+		return func() {}, nil
+	}
+	select {
+	case s.writes <- struct{}{}:
+		return func() { <-s.writes }, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+// exec runs one writing statement outside a transaction.
+func (s *sqlStore) exec(ctx context.Context, query string, args ...any) error {
+	done, err := s.writing(ctx)
+	if err != nil {
+		return err
+	}
+	defer done()
+	_, err = s.conn().ExecContext(ctx, query, args...)
+	return err
+}
+
+// execOne is exec for a statement that must change exactly one row;
+// ErrNotFound if it changed none.
+func (s *sqlStore) execOne(ctx context.Context, query string, args ...any) error {
+	done, err := s.writing(ctx)
+	if err != nil {
+		return err
+	}
+	defer done()
+	return execOne(ctx, s.conn(), query, args...)
+}
+
 // inTx runs fn in one transaction, committed only if fn succeeds.
 func (s *sqlStore) inTx(ctx context.Context, fn func(conn) error) error {
+	done, err := s.writing(ctx)
+	if err != nil {
+		return err
+	}
+	defer done()
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return err

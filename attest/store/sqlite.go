@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/mattn/go-sqlite3" // registers the sqlite3 driver
 )
@@ -26,6 +27,10 @@ var sqliteDialect = &dialect{
 	},
 }
 
+// sqliteBusyTimeout is how long a write waits for a write lock that
+// another process holds (this process's writes queue in sqlStore.writes).
+var sqliteBusyTimeout = 10 * time.Second
+
 // OpenSQLite opens (creating if needed) the database at path, mode 0600
 // in a 0700 directory, and migrates it to the current schema.
 func OpenSQLite(path string) (*SQLite, error) {
@@ -37,12 +42,13 @@ func OpenSQLite(path string) (*SQLite, error) {
 		return nil, fmt.Errorf("opening database %s: %w", path, err)
 	}
 	f.Close()
-	dsn := "file:" + path + "?_journal_mode=WAL&_busy_timeout=10000&_foreign_keys=on&_synchronous=FULL&_txlock=immediate"
+	dsn := fmt.Sprintf("file:%s?_journal_mode=WAL&_busy_timeout=%d&_foreign_keys=on&_synchronous=FULL&_txlock=immediate",
+		path, sqliteBusyTimeout.Milliseconds())
 	db, err := sql.Open("sqlite3", dsn)
 	if err != nil {
 		return nil, fmt.Errorf("opening database %s: %w", path, err)
 	}
-	s := &SQLite{sqlStore{db: db, d: sqliteDialect}}
+	s := &SQLite{sqlStore{db: db, d: sqliteDialect, writes: make(chan struct{}, 1)}}
 	if err := s.migrate(context.Background()); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("migrating database %s: %w", path, err)

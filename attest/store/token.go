@@ -60,7 +60,7 @@ const tokenCols = `id, hash, role, created, expires, revoked, used_by`
 
 // AddToken stores a token by its hash.
 func (s *sqlStore) AddToken(ctx context.Context, t Token) error {
-	_, err := s.conn().ExecContext(ctx, `INSERT INTO tokens (`+tokenCols+`) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+	err := s.exec(ctx, `INSERT INTO tokens (`+tokenCols+`) VALUES (?, ?, ?, ?, ?, ?, ?)`,
 		t.ID, t.Hash, t.Role, nanos(t.Created), nanos(t.Expires), boolInt(t.Revoked), t.UsedBy)
 	if err != nil {
 		return fmt.Errorf("adding token: %w", err)
@@ -87,7 +87,7 @@ func (s *sqlStore) TokenByHash(ctx context.Context, hash string) (Token, error) 
 
 // RevokeToken revokes a token by id.
 func (s *sqlStore) RevokeToken(ctx context.Context, id string) error {
-	return execOne(ctx, s.conn(), `UPDATE tokens SET revoked = 1 WHERE id = ?`, id)
+	return s.execOne(ctx, `UPDATE tokens SET revoked = 1 WHERE id = ?`, id)
 }
 
 // Tokens lists every token, oldest first.
@@ -110,7 +110,7 @@ func (s *sqlStore) Tokens(ctx context.Context) ([]Token, error) {
 
 // UseEnrollToken spends a one-time enrolment token for hostID.
 func (s *sqlStore) UseEnrollToken(ctx context.Context, hash, hostID string, now time.Time) error {
-	err := execOne(ctx, s.conn(), `UPDATE tokens SET used_by = ? WHERE hash = ? AND role = ? AND revoked = 0 AND used_by = '' AND (expires = 0 OR expires > ?)`,
+	err := s.execOne(ctx, `UPDATE tokens SET used_by = ? WHERE hash = ? AND role = ? AND revoked = 0 AND used_by = '' AND (expires = 0 OR expires > ?)`,
 		hostID, hash, RoleEnroll, nanos(now))
 	if errors.Is(err, ErrNotFound) {
 		return ErrUsed
@@ -121,7 +121,7 @@ func (s *sqlStore) UseEnrollToken(ctx context.Context, hash, hostID string, now 
 // AllowEK puts an EK hash on the allow list; one already there is no
 // error.
 func (s *sqlStore) AllowEK(ctx context.Context, ekHash string) error {
-	_, err := s.conn().ExecContext(ctx, `INSERT INTO ek_allow (ek_hash) VALUES (?) ON CONFLICT (ek_hash) DO NOTHING`, ekHash)
+	err := s.exec(ctx, `INSERT INTO ek_allow (ek_hash) VALUES (?) ON CONFLICT (ek_hash) DO NOTHING`, ekHash)
 	return err
 }
 

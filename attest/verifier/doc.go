@@ -4,9 +4,12 @@
 // every check on a host's evidence into a signed trust report kept with
 // its history. It never touches a TPM: plain data in, verdict out.
 //
-// Enrolment: [Verifier.Enroll] checks the EK certificate chain and the
-// AK's attributes, spends a one-time enrolment token (or finds the EK on
-// the allow list), and answers with only a credential blob made for the
+// Enrolment: [Verifier.Enroll] first makes the cheap checks
+// ([Verifier.CheckEnroll]: bounds, the one-time enrolment token looked
+// up without spending it, or the EK found on the allow list), so that a
+// flood from unknown EKs is refused for a database lookup each; then it
+// checks the AK's attributes and the EK certificate chain, spends the
+// token once every check has passed, and answers with only a credential blob made for the
 // EK and the AK's name; it keeps a hash of the secret, never the secret.
 // [Verifier.Activate] compares the returned secret's hash within the
 // enrolment's lifetime and only then binds the AK to the host, which is

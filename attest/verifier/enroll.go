@@ -29,10 +29,14 @@ type Pull struct {
 }
 
 // Enroll checks an enrolment and answers with a credential challenge
-// (see the package doc). The one-time token is spent only once every
-// other check has passed.
+// (see the package doc). The cheap refusals come first (CheckEnroll:
+// bounds, the token looked up or the EK on the allow list), before the
+// AK is parsed and the EK certificate's chain verified, so that a flood
+// of enrolments from unknown EKs costs a database lookup each. The
+// one-time token is spent only once every other check has passed.
 func (v *Verifier) Enroll(ctx context.Context, req attest.EnrollRequest, pull Pull) (attest.Challenge, error) {
-	if err := checkEnroll(req, pull); err != nil {
+	ek, err := v.checkEnroll(ctx, req, pull)
+	if err != nil {
 		return attest.Challenge{}, err
 	}
 	name, err := akName(req.AKPublic)
@@ -43,14 +47,10 @@ func (v *Verifier) Enroll(ctx context.Context, req attest.EnrollRequest, pull Pu
 		v.cfg.Log.Warn("enrolment refused: EK certificate", "host", req.HostID, "err", err)
 		return attest.Challenge{}, fault(attest.FaultEKCertUntrusted, err.Error())
 	}
-	ek, err := ekHash(req.EKPublic)
-	if err != nil {
-		return attest.Challenge{}, err
-	}
 	if h, err := v.cfg.Store.Host(ctx, req.HostID); err == nil && h.EKHash != ek {
 		return attest.Challenge{}, fmt.Errorf("%w: host %q is enrolled with another EK", ErrConflict, req.HostID)
 	}
-	if err := v.authorise(ctx, req, ek); err != nil {
+	if err := v.spendToken(ctx, req); err != nil {
 		return attest.Challenge{}, err
 	}
 	secret, err := v.random(secretSize)
@@ -80,7 +80,40 @@ func (v *Verifier) Enroll(ctx context.Context, req attest.EnrollRequest, pull Pu
 	return attest.Challenge{EnrollmentID: id, Credential: cred, Expires: e.Expires}, nil
 }
 
-func checkEnroll(req attest.EnrollRequest, pull Pull) error {
+// CheckEnroll makes an enrolment's cheap checks, those Enroll makes
+// first: the bounds of its parts, and its one-time token (looked up,
+// not spent) or, without one, its EK on the allow list. It neither
+// parses the AK nor verifies the EK certificate. The API calls it
+// before it lets an enrolment take from its rate limit: an enrolment
+// refused here costs the verifier little.
+func (v *Verifier) CheckEnroll(ctx context.Context, req attest.EnrollRequest, pull Pull) error {
+	_, err := v.checkEnroll(ctx, req, pull)
+	return err
+}
+
+// checkEnroll is CheckEnroll, returning the EK's hash.
+func (v *Verifier) checkEnroll(ctx context.Context, req attest.EnrollRequest, pull Pull) (string, error) {
+	if err := checkBounds(req, pull); err != nil {
+		return "", err
+	}
+	ek, err := ekHash(req.EKPublic)
+	if err != nil {
+		return "", err
+	}
+	if req.Token != "" {
+		return ek, v.lookUpToken(ctx, req.Token)
+	}
+	ok, err := v.cfg.Store.EKAllowed(ctx, ek)
+	if err != nil {
+		return "", err
+	}
+	if !ok {
+		return "", fmt.Errorf("%w: no enrolment token, and the EK is not on the allow list", ErrUnauthorized)
+	}
+	return ek, nil
+}
+
+func checkBounds(req attest.EnrollRequest, pull Pull) error {
 	f := req.Facts
 	switch {
 	case !ValidHostID(req.HostID):
@@ -95,6 +128,26 @@ func checkEnroll(req attest.EnrollRequest, pull Pull) error {
 	return checkPull(req.HostID, pull)
 }
 
+// errBadToken is the refusal of a token that is not a usable one-time
+// enrolment token, whether looked up or spent.
+var errBadToken = fmt.Errorf("%w: the enrolment token is unknown, used, revoked or expired", ErrUnauthorized)
+
+// lookUpToken refuses a token that is not an unused, unexpired one-time
+// enrolment token, without spending it.
+func (v *Verifier) lookUpToken(ctx context.Context, token string) error {
+	t, err := v.cfg.Store.TokenByHash(ctx, HashToken(token))
+	if errors.Is(err, store.ErrNotFound) {
+		return errBadToken
+	}
+	if err != nil {
+		return err
+	}
+	if t.Role != store.RoleEnroll || t.UsedBy != "" || (!t.Expires.IsZero() && !v.cfg.Now().Before(t.Expires)) {
+		return errBadToken
+	}
+	return nil
+}
+
 // httpsURL says whether a pull URL is one the verifier may call: https,
 // so that the pinned certificate is checked at all (an http URL would
 // send quote requests in the clear, and let an enrolled agent make the
@@ -104,24 +157,18 @@ func httpsURL(s string) bool {
 	return err == nil && u.Scheme == "https" && u.Host != "" && u.User == nil && u.RawQuery == "" && u.Fragment == "" && !u.ForceQuery
 }
 
-// authorise spends the enrolment's one-time token, or finds its EK on
-// the allow list.
-func (v *Verifier) authorise(ctx context.Context, req attest.EnrollRequest, ek string) error {
-	if req.Token != "" {
-		err := v.cfg.Store.UseEnrollToken(ctx, HashToken(req.Token), req.HostID, v.cfg.Now())
-		if errors.Is(err, store.ErrUsed) {
-			return fmt.Errorf("%w: the enrolment token is unknown, used, revoked or expired", ErrUnauthorized)
-		}
-		return err
+// spendToken spends the enrolment's one-time token, if it has one (an
+// enrolment without one had its EK found on the allow list). Another
+// enrolment may have spent it since CheckEnroll looked it up.
+func (v *Verifier) spendToken(ctx context.Context, req attest.EnrollRequest) error {
+	if req.Token == "" {
+		return nil
 	}
-	ok, err := v.cfg.Store.EKAllowed(ctx, ek)
-	if err != nil {
-		return err
+	err := v.cfg.Store.UseEnrollToken(ctx, HashToken(req.Token), req.HostID, v.cfg.Now())
+	if errors.Is(err, store.ErrUsed) {
+		return errBadToken
 	}
-	if !ok {
-		return fmt.Errorf("%w: no enrolment token, and the EK is not on the allow list", ErrUnauthorized)
-	}
-	return nil
+	return err
 }
 
 // Activate binds an enrolment's AK to its host if the secret is the one

@@ -17,7 +17,7 @@ func runFleet(args []string, stdout, stderr io.Writer) error {
 	steps := fs.String("steps", "2000,4000,6000,8000,10000,12000,16000", "fleet sizes tried, in devices attesting once a minute, comma-separated")
 	scale := fs.Int("scale", 30, "run N/scale devices attesting every minute/scale (the same rate)")
 	duration := fs.Duration("duration", 20*time.Second, "how long each step pushes")
-	setups := fs.String("setups", "sqlite,postgres,postgres-2", "set-ups to run: sqlite, postgres, postgres-2 (two replicas)")
+	setups := fs.String("setups", "sqlite,postgres,postgres-2", "set-ups to run: sqlite, postgres, postgres-2 (two replicas), nats and nats-postgres (one replica pulling its devices over NATS, on SQLite or PostgreSQL)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -50,6 +50,7 @@ func fleetTable(w io.Writer, r *bench.FleetResult) error {
 	if err := tw.Flush(); err != nil {
 		return err
 	}
+	natsLines(w, r)
 	for _, s := range r.Setups {
 		fmt.Fprintf(w, "%s (%d replica(s)): largest fleet sustained with p99 < 1 s: %d devices/min %s\n", s.Name, s.Replicas, s.Largest, s.Err)
 	}
@@ -57,4 +58,19 @@ func fleetTable(w io.Writer, r *bench.FleetResult) error {
 		fmt.Fprintf(w, "two replicas on one PostgreSQL / one: %.2f×\n", r.Ratio)
 	}
 	return nil
+}
+
+// natsLines adds what only NATS steps have: their p50-p99 are the
+// verifier's histogram's, and the schedule's lateness and the
+// nats-server's CPU are beside them.
+func natsLines(w io.Writer, r *bench.FleetResult) {
+	for _, s := range r.Setups {
+		for _, st := range s.Steps {
+			if st.Mode != "nats" {
+				continue
+			}
+			fmt.Fprintf(w, "%s %d/min: the verifier pulled over NATS: %d quotes answered, %d reports stored (%d trusted), %d devices late (two intervals or more without a report), longest gap %v, nats-server %.0f%% of the CPU; latencies from tep_verification_seconds\n",
+				s.Name, st.Fleet, st.Quotes, st.Attested, st.Trusted, st.Late, round(st.MaxGap), 100*st.NATSShare)
+		}
+	}
 }

@@ -35,6 +35,9 @@ func runLoadgen(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	fs.IntVar(&cfg.IMAStep, "ima-step", 50, "IMA log entries added before each later report")
 	fs.DurationVar(&cfg.Duration, "duration", 0, "how long to push after enrolling; 0: until interrupted")
 	fs.IntVar(&cfg.EnrollParallel, "parallel", 8, "enrolments (and first reports) at a time")
+	cfg.NATS.Flags(fs)
+	fs.Lookup("nats").Usage = "NATS mode: the devices answer the verifier's pulls over this NATS server (serve --nats, with --pull-interval equal to --interval)"
+	fs.BoolVar(&cfg.KeepHosts, "keep-hosts", false, "NATS mode: leave the devices' hosts on the verifier at the end (by default they are deleted, or serve keeps pulling them)")
 	if err := cli.Parse(fs, args); err != nil {
 		return err
 	}
@@ -43,6 +46,12 @@ func runLoadgen(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	}
 	if cfg.Devices <= 0 || o.url == "" || o.ca == "" || *caDir == "" || (o.token == "" && *tokens == "") {
 		return cli.Usagef("loadgen: --devices, --verifier, --ca, --ek-ca-dir and --token or --enroll-tokens are required")
+	}
+	if err := checkNATSFlags(fs, o.token); err != nil {
+		return err
+	}
+	if cfg.NATS.User != "" && cfg.NATS.PasswordFile == "" {
+		cfg.NATS.Password = os.Getenv("TEP_NATS_PASSWORD")
 	}
 	var err error
 	if cfg.VerifierCert, err = os.ReadFile(o.ca); err != nil {
@@ -65,6 +74,28 @@ func runLoadgen(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		return printJSON(stdout, res)
 	}
 	printResult(stdout, res)
+	return nil
+}
+
+// checkNATSFlags refuses NATS options without --nats, and NATS mode
+// without the operator's token that reads the verifier's figures.
+func checkNATSFlags(fs *flag.FlagSet, token string) error {
+	var set []string
+	nats := false
+	fs.Visit(func(f *flag.Flag) {
+		switch {
+		case f.Name == "nats":
+			nats = f.Value.String() != ""
+		case f.Name == "keep-hosts" || strings.HasPrefix(f.Name, "nats-"):
+			set = append(set, "--"+f.Name)
+		}
+	})
+	switch {
+	case !nats && len(set) > 0:
+		return cli.Usagef("loadgen: %s without --nats", strings.Join(set, ", "))
+	case nats && token == "":
+		return cli.Usagef("loadgen --nats: --token is required (an operator's, to read the verifier's metrics and reports)")
+	}
 	return nil
 }
 
@@ -100,10 +131,27 @@ func readLines(path string) ([]string, error) {
 
 func printResult(w io.Writer, r loadgen.Result) {
 	ms := func(d time.Duration) string { return fmt.Sprintf("%.1f ms", float64(d)/float64(time.Millisecond)) }
+	if r.Mode == "nats" {
+		printNATSResult(w, r, ms)
+		return
+	}
 	fmt.Fprintf(w, "devices:      %d (%d enrolled, %d with a report)\n", r.Devices, r.Enrolled, r.Reported)
 	fmt.Fprintf(w, "attestations: %d (%d trusted), %d failed, %d missed, %.1f/s over %s\n", r.Attested, r.Trusted, r.Failed, r.Missed, r.Rate, r.Elapsed.Round(time.Second))
 	fmt.Fprintf(w, "latency:      p50 %s  p95 %s  p99 %s  max %s\n", ms(r.P50), ms(r.P95), ms(r.P99), ms(r.Max))
 	fmt.Fprintf(w, "generator:    %s CPU (%s while pushing)\n", r.CPU.Round(time.Millisecond), r.PushCPU.Round(time.Millisecond))
+	for _, e := range r.Errors {
+		fmt.Fprintf(w, "error:        %s\n", e)
+	}
+}
+
+// printNATSResult prints a NATS run, whose figures are the verifier's.
+func printNATSResult(w io.Writer, r loadgen.Result, ms func(time.Duration) string) {
+	fmt.Fprintf(w, "devices:      %d over NATS (%d enrolled, %d with a report)\n", r.Devices, r.Enrolled, r.Reported)
+	fmt.Fprintf(w, "quotes:       %d answered, %d failed (of which %d rejected by the verifier)\n", r.Quotes, r.Failed, r.Rejected)
+	fmt.Fprintf(w, "reports:      %d stored (%d trusted), %.1f/s over %s\n", r.Attested, r.Trusted, r.Rate, r.Elapsed.Round(time.Second))
+	fmt.Fprintf(w, "schedule:     %d devices late (two intervals or more without a report), %d attestations missed, longest gap %s\n", r.Late, r.Missed, r.MaxGap.Round(time.Millisecond))
+	fmt.Fprintf(w, "verification: p50 %s  p95 %s  p99 %s  max <= %s (the verifier's histogram, interpolated)\n", ms(r.P50), ms(r.P95), ms(r.P99), ms(r.Max))
+	fmt.Fprintf(w, "generator:    %s CPU (%s in the timed part)\n", r.CPU.Round(time.Millisecond), r.PushCPU.Round(time.Millisecond))
 	for _, e := range r.Errors {
 		fmt.Fprintf(w, "error:        %s\n", e)
 	}

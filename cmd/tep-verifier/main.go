@@ -13,12 +13,14 @@
 //	tep-verifier reports [--verifier URL --ca FILE --token T] [--host ID] [--latest] [--since T] [--until T] [--json]
 //	tep-verifier flavors list|add FILE|import --from-host ID [--verifier URL --ca FILE --token T] [--json]
 //	tep-verifier loadgen --init-ca DIR
-//	tep-verifier loadgen --devices N --verifier URL --ca FILE --ek-ca-dir DIR --token ADMIN [--interval D] [--duration D] [--json]
+//	tep-verifier loadgen --devices N --verifier URL --ca FILE --ek-ca-dir DIR --token ADMIN [--interval D] [--duration D] [--nats URL ...] [--json]
 //
 // loadgen simulates devices (software EK and AK, EK certificates from a
 // test CA that --init-ca makes and serve must trust) that enrol and push
-// evidence, and reports the latency of their attestations; it is a
-// benchmark tool, never the real agent.
+// evidence, and reports the latency of their attestations; with --nats
+// they enrol in NATS mode and answer the pulls of a serve --nats, and
+// loadgen reports the verifier's own latency histogram and stored
+// reports. It is a benchmark tool, never the real agent.
 //
 // serve also answers /healthz and /readyz to anyone, and /metrics
 // (Prometheus) and the dashboard at /dashboard/ to operators; on SIGTERM
@@ -64,7 +66,8 @@ const usage = `usage:
   tep-verifier groups list | add FILE  [--verifier URL --ca FILE --token T] [--json]
   tep-verifier loadgen --init-ca DIR
   tep-verifier loadgen --devices N --verifier URL --ca FILE --ek-ca-dir DIR --token ADMIN|--enroll-tokens FILE [--interval D] [--duration D]
-                       [--ima-entries N] [--ima-step N] [--host-prefix P] [--parallel N] [--json]`
+                       [--ima-entries N] [--ima-step N] [--host-prefix P] [--parallel N] [--json]
+                       [--nats URL [--nats-ca FILE] [--nats-creds FILE | --nats-nkey FILE | --nats-user U [--nats-password-file F]] [--keep-hosts]]`
 
 var program = &cli.Program{
 	Name: "tep-verifier", Usage: usage, Signals: true,

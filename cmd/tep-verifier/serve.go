@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"net"
 	"net/http"
 	"os"
@@ -58,6 +59,9 @@ type serveConfig struct {
 	interval, shutdownTimeout time.Duration
 	staleAfter                int
 	nats                      natsquote.ConnConfig
+	// Enrolment limits (api.Config); a rate of 0 turns its limit off.
+	enrollRate, refusedRate                   float64
+	enrollBurst, refusedBurst, refusedSources int
 }
 
 func parseServe(args []string, stderr io.Writer) (serveConfig, error) {
@@ -79,8 +83,16 @@ func parseServe(args []string, stderr io.Writer) (serveConfig, error) {
 	fs.DurationVar(&c.interval, "interval", 0, "how often hosts are expected to attest, for the dashboard's stale state (default: --pull-interval, or 1m)")
 	fs.IntVar(&c.staleAfter, "stale-after", dashboard.DefaultStaleAfter, "intervals without a stored report after which a host is stale")
 	fs.DurationVar(&c.shutdownTimeout, "shutdown-timeout", 30*time.Second, "on SIGTERM, how long requests in flight may take to finish")
+	fs.Float64Var(&c.enrollRate, "enroll-rate", api.DefaultEnrollRate, "enrolments a second whose certificates are checked, from every address together; 0: no limit")
+	fs.IntVar(&c.enrollBurst, "enroll-burst", api.DefaultEnrollBurst, "enrolments at once beyond --enroll-rate")
+	fs.Float64Var(&c.refusedRate, "enroll-refused-rate", api.DefaultRefusedRate, "refused enrolments and activations a second from one address (IPv6: one /64) before it is answered 429; 0: no limit")
+	fs.IntVar(&c.refusedBurst, "enroll-refused-burst", api.DefaultRefusedBurst, "refusals at once from one address beyond --enroll-refused-rate")
+	fs.IntVar(&c.refusedSources, "enroll-sources", api.DefaultRefusedSources, "refused addresses remembered (the least recently refused is forgotten first)")
 	c.nats.Flags(fs)
 	if err := cli.Parse(fs, args); err != nil {
+		return c, err
+	}
+	if err := c.checkLimits(); err != nil {
 		return c, err
 	}
 	if c.state == "" {
@@ -90,6 +102,41 @@ func parseServe(args []string, stderr io.Writer) (serveConfig, error) {
 		return c, cli.Usagef("serve: --ek-ca is required: enrolment checks EK certificates against it")
 	}
 	return c, nil
+}
+
+// checkLimits refuses enrolment limits that make no sense: negative,
+// not a number, infinite, or a rate with no burst.
+func (c serveConfig) checkLimits() error {
+	for _, r := range []struct {
+		name, burstName string
+		rate            float64
+		burst           int
+	}{{"--enroll-rate", "--enroll-burst", c.enrollRate, c.enrollBurst}, {"--enroll-refused-rate", "--enroll-refused-burst", c.refusedRate, c.refusedBurst}} {
+		switch {
+		case math.IsNaN(r.rate) || math.IsInf(r.rate, 0) || r.rate < 0:
+			return cli.Usagef("serve: %s %v: a number of requests a second, 0 for no limit", r.name, r.rate)
+		case r.rate > 0 && r.burst < 1:
+			return cli.Usagef("serve: %s %d: at least 1 with %s %v", r.burstName, r.burst, r.name, r.rate)
+		}
+	}
+	if c.refusedSources < 1 {
+		return cli.Usagef("serve: --enroll-sources %d: at least 1", c.refusedSources)
+	}
+	return nil
+}
+
+// apiLimits are the enrolment limits as api.Config takes them: a rate
+// of 0 is no limit.
+func (c serveConfig) apiLimits(cfg api.Config) api.Config {
+	off := func(r float64) float64 {
+		if r == 0 {
+			return api.NoLimit
+		}
+		return r
+	}
+	cfg.EnrollRate, cfg.EnrollBurst = off(c.enrollRate), c.enrollBurst
+	cfg.RefusedRate, cfg.RefusedBurst, cfg.RefusedSources = off(c.refusedRate), c.refusedBurst, c.refusedSources
+	return cfg
 }
 
 func runServe(ctx context.Context, args []string, stderr io.Writer) error {
@@ -171,7 +218,7 @@ func runServe(ctx context.Context, args []string, stderr io.Writer) error {
 		return err
 	}
 	srv := &http.Server{
-		Handler: handler(api.New(api.Config{Verifier: v, Log: log, ReportKey: key.Public()}), dash, metrics, health), TLSConfig: tlsCfg,
+		Handler: handler(api.New(c.apiLimits(api.Config{Verifier: v, Log: log, ReportKey: key.Public(), Refused: metrics.EnrollRefused})), dash, metrics, health), TLSConfig: tlsCfg,
 		ReadHeaderTimeout: 5 * time.Second, ReadTimeout: time.Minute, WriteTimeout: time.Minute,
 		IdleTimeout: 2 * time.Minute, MaxHeaderBytes: 16 << 10,
 		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelDebug),

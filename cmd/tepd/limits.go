@@ -27,6 +27,7 @@ var limitFields = map[string]func(l *server.Limits) any{
 	"connections":         func(l *server.Limits) any { return &l.Connections },
 	"clients_per_port":    func(l *server.Limits) any { return &l.ClientsPerPort },
 	"assembly":            func(l *server.Limits) any { return &l.Assembly },
+	"assembly_wait":       func(l *server.Limits) any { return &l.AssemblyWait },
 }
 
 // limitNames lists the names limitFields knows, for messages.

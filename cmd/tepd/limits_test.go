@@ -12,12 +12,12 @@ import (
 
 func TestParseLimits(t *testing.T) {
 	l, err := parseLimits(map[string]string{"sessions": "10", "silent": "5s", "bytes": "100"},
-		[]string{"sessions=20", "handshake_rate=2.5", "assembly=1048576"})
-	want := server.Limits{Sessions: 20, Silent: 5 * time.Second, Bytes: 100, HandshakeRate: 2.5, Assembly: 1 << 20}
+		[]string{"sessions=20", "handshake_rate=2.5", "assembly=1048576", "assembly_wait=5m"})
+	want := server.Limits{Sessions: 20, Silent: 5 * time.Second, Bytes: 100, HandshakeRate: 2.5, Assembly: 1 << 20, AssemblyWait: 5 * time.Minute}
 	if err != nil || l != want {
 		t.Errorf("parseLimits = %+v, %v; want %+v (flags win)", l, err, want)
 	}
-	for _, bad := range []string{"sessions", "nosuch=1", "sessions=0", "sessions=-1", "bytes=x", "silent=10", "handshake_rate=0"} {
+	for _, bad := range []string{"sessions", "nosuch=1", "sessions=0", "sessions=-1", "bytes=x", "silent=10", "handshake_rate=0", "assembly_wait=0", "assembly_wait=5"} {
 		if _, err := parseLimits(nil, []string{bad}); err == nil {
 			t.Errorf("parseLimits(--limit %s) succeeded", bad)
 		}
