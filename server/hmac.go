@@ -67,17 +67,7 @@ func (s *Server) generateMACKey(c *client, req p11.KeyReq) (p11.Resp, error) {
 	if err != nil {
 		return nil, err
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	sess, err := s.sessionOf(c, req.Session)
-	if err != nil {
-		return nil, err
-	}
-	if err := mayHold(c, sess, attrs); err != nil {
-		return nil, err
-	}
-	h, err := s.put(c, sess, attrs, ref)
-	return &p11.ObjectResp{Object: h}, err
+	return s.putNew(c, req.Session, attrs, ref)
 }
 
 func (s *Server) newMACKey(size int, tokenKey []byte) (*keyRef, error) {

@@ -112,6 +112,23 @@ func mayHold(c *client, sess *session, attrs map[uint64][]byte) error {
 	return nil
 }
 
+// putNew puts attrs, with the TPM key ref (or nil), into a new
+// object on c's session h, which it finds again under s.mu: the key was
+// made without the lock, and the session may have closed meanwhile.
+func (s *Server) putNew(c *client, h uint64, attrs map[uint64][]byte, ref *keyRef) (p11.Resp, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	sess, err := s.sessionOf(c, h)
+	if err != nil {
+		return nil, err
+	}
+	if err := mayHold(c, sess, attrs); err != nil {
+		return nil, err
+	}
+	o, err := s.put(c, sess, attrs, ref)
+	return &p11.ObjectResp{Object: o}, err
+}
+
 // put records a new object for sess: in the store if it is a token
 // object, else as the session's own. s.mu is held.
 func (s *Server) put(c *client, sess *session, attrs map[uint64][]byte, key *keyRef) (uint64, error) {
@@ -193,17 +210,7 @@ func (s *Server) createKey(c *client, req p11.TemplateReq, class uint64) (p11.Re
 	if err != nil {
 		return nil, err
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	sess, err = s.sessionOf(c, req.Session)
-	if err != nil {
-		return nil, err
-	}
-	if err := mayHold(c, sess, attrs); err != nil {
-		return nil, err
-	}
-	h, err := s.put(c, sess, attrs, ref)
-	return &p11.ObjectResp{Object: h}, err
+	return s.putNew(c, req.Session, attrs, ref)
 }
 
 // persist writes token object o to the store (a new row when o.id is 0),

@@ -62,6 +62,29 @@ func end[Op operation](s *Server, sess *session, slot opSlot[Op], op Op) {
 	op.wipe()
 }
 
+// An updater is an operation that takes its data in parts through
+// update: a signature or a verification.
+type updater interface {
+	operation
+	update(data []byte) error
+}
+
+// dataUpdate is C_SignUpdate and C_VerifyUpdate: a part of the data into
+// the operation in slot. A failure ends the operation (PKCS#11 v2.40,
+// C_SignUpdate: "a call ... which results in an error terminates the
+// current signature operation"; C_VerifyUpdate likewise).
+func dataUpdate[Op updater](s *Server, c *client, req *p11.DataReq, slot opSlot[Op]) (p11.Resp, error) {
+	sess, op, err := take(s, c, req.Session, slot, stepUpdate)
+	if err != nil {
+		return nil, err
+	}
+	if err := op.update(req.Data); err != nil {
+		end(s, sess, slot, op)
+		return nil, err
+	}
+	return &p11.RVResp{}, nil
+}
+
 func (op *digestOp) wipe() {}
 func (op *signOp) wipe()   { clear(op.auth) }
 func (op *verifyOp) wipe() {}

@@ -141,17 +141,7 @@ func (s *Server) generateKey(c *client, req *p11.KeyReq) (p11.Resp, error) {
 	if err != nil {
 		return nil, err
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	sess, err := s.sessionOf(c, req.Session)
-	if err != nil {
-		return nil, err
-	}
-	if err := mayHold(c, sess, attrs); err != nil {
-		return nil, err
-	}
-	h, err := s.put(c, sess, attrs, ref)
-	return &p11.ObjectResp{Object: h}, err
+	return s.putNew(c, req.Session, attrs, ref)
 }
 
 // newTPMKey creates a key in the TPM with a fresh random authorisation,

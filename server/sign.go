@@ -5,7 +5,6 @@ import (
 	"crypto"
 	"crypto/ecdsa"
 	"crypto/rsa"
-	"hash"
 
 	"tep.dev/tep/p11"
 	"tep.dev/tep/tpm"
@@ -15,14 +14,12 @@ import (
 // is hashed here and the TPM signs the digest.
 type signOp struct {
 	opPhase
+	sigData
 	mech    sigMech
 	key     tpm.KeyBlob
 	auth    []byte
-	size    int       // signature length
-	h       hash.Hash // hashing mechanisms
-	raw     []byte    // the digest of a raw mechanism
+	size    int // signature length
 	pssHash crypto.Hash
-	mac     *macOp // an HMAC mechanism
 }
 
 func (s *Server) signInit(c *client, sess *session, req *p11.OpInitReq) (p11.Resp, error) {
@@ -34,7 +31,7 @@ func (s *Server) signInit(c *client, sess *session, req *p11.OpInitReq) (p11.Res
 		if err != nil {
 			return nil, err
 		}
-		sess.sign = &signOp{mac: mop, size: mop.size}
+		sess.sign = &signOp{sigData: sigData{mac: mop}, size: mop.size}
 		return &p11.RVResp{}, nil
 	}
 	m, ok := sigMechs[req.Mechanism.Type]
@@ -104,15 +101,7 @@ func (s *Server) sign(c *client, req *p11.OutReq) (p11.Resp, error) {
 }
 
 func (s *Server) signUpdate(c *client, req *p11.DataReq) (p11.Resp, error) {
-	sess, op, err := take(s, c, req.Session, signSlot, stepUpdate)
-	if err != nil {
-		return nil, err
-	}
-	if err := op.update(req.Data); err != nil {
-		end(s, sess, signSlot, op)
-		return nil, err
-	}
-	return &p11.RVResp{}, nil
+	return dataUpdate(s, c, req, signSlot)
 }
 
 func (s *Server) signFinal(c *client, req *p11.OutReq) (p11.Resp, error) {
@@ -125,21 +114,6 @@ func (s *Server) signFinal(c *client, req *p11.OutReq) (p11.Resp, error) {
 	}
 	defer end(s, sess, signSlot, op)
 	return s.finishSign(op)
-}
-
-func (op *signOp) update(data []byte) error {
-	if op.mac != nil {
-		return op.mac.update(data)
-	}
-	if op.h != nil {
-		op.h.Write(data)
-		return nil
-	}
-	if len(op.raw)+len(data) > maxRawData {
-		return p11.CKR_DATA_LEN_RANGE
-	}
-	op.raw = append(op.raw, data...)
-	return nil
 }
 
 // finishSign has the TPM sign what the operation gathered.

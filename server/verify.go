@@ -14,13 +14,19 @@ import (
 // it runs in software on the server, against the public key's attributes.
 type verifyOp struct {
 	opPhase
+	sigData
 	mech    sigMech
 	pub     crypto.PublicKey
-	h       hash.Hash // hashing mechanisms
-	raw     []byte    // data of a raw mechanism, gathered by updates
 	pssHash crypto.Hash
 	salt    int
-	mac     *macOp // an HMAC mechanism: checked in the TPM
+}
+
+// sigData is where the data of a signature or verification goes: into
+// an HMAC in the TPM, a hash, or, for a raw mechanism, a buffer.
+type sigData struct {
+	mac *macOp    // an HMAC mechanism: computed or checked in the TPM
+	h   hash.Hash // hashing mechanisms
+	raw []byte    // a raw mechanism's digest or DigestInfo, gathered by updates
 }
 
 // maxRawData bounds the data a raw mechanism gathers over updates: it is a
@@ -36,7 +42,7 @@ func (s *Server) verifyInit(c *client, sess *session, req *p11.OpInitReq) (p11.R
 		if err != nil {
 			return nil, err
 		}
-		sess.verify = &verifyOp{mac: mop}
+		sess.verify = &verifyOp{sigData: sigData{mac: mop}}
 		return &p11.RVResp{}, nil
 	}
 	m, ok := sigMechs[req.Mechanism.Type]
@@ -92,15 +98,7 @@ func (s *Server) checkSig(op *verifyOp, sig []byte) error {
 }
 
 func (s *Server) verifyUpdate(c *client, req *p11.DataReq) (p11.Resp, error) {
-	sess, op, err := take(s, c, req.Session, verifySlot, stepUpdate)
-	if err != nil {
-		return nil, err
-	}
-	if err := op.update(req.Data); err != nil {
-		end(s, sess, verifySlot, op)
-		return nil, err
-	}
-	return &p11.RVResp{}, nil
+	return dataUpdate(s, c, req, verifySlot)
 }
 
 func (s *Server) verifyFinal(c *client, req *p11.VerifyReq) (p11.Resp, error) {
@@ -112,7 +110,7 @@ func (s *Server) verifyFinal(c *client, req *p11.VerifyReq) (p11.Resp, error) {
 	return &p11.RVResp{}, s.checkSig(op, req.Signature)
 }
 
-func (op *verifyOp) update(data []byte) error {
+func (op *sigData) update(data []byte) error {
 	if op.mac != nil {
 		return op.mac.update(data)
 	}

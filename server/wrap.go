@@ -65,14 +65,5 @@ func (s *Server) unwrapKey(c *client, req *p11.WrapReq) (p11.Resp, error) {
 	if err != nil {
 		return nil, err
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if sess, err = s.sessionOf(c, req.Session); err != nil {
-		return nil, err
-	}
-	if err := mayHold(c, sess, attrs); err != nil {
-		return nil, err
-	}
-	h, err := s.put(c, sess, attrs, ref)
-	return &p11.ObjectResp{Object: h}, err
+	return s.putNew(c, req.Session, attrs, ref)
 }

@@ -78,7 +78,7 @@ func (k KeyBlob) PublicKey() (crypto.PublicKey, error) {
 	if err != nil {
 		return nil, err
 	}
-	return publicKey(pk.area)
+	return PublicKeyOf(pk.area)
 }
 
 // CreateKey creates a key in the TPM under the storage primary key and
@@ -94,7 +94,22 @@ func (t *TPM) CreateKey(spec KeySpec, auth []byte) (KeyBlob, crypto.PublicKey, e
 	if err != nil {
 		return KeyBlob{}, nil, fmt.Errorf("creating %v key: %w", spec.Kind, err)
 	}
-	var k KeyBlob
+	pubArea, privArea, err := t.createUnderSRK(&tpm2.TPMSSensitiveCreate{UserAuth: tpm2.TPM2BAuth{Buffer: auth}}, tmpl)
+	if err != nil {
+		return KeyBlob{}, nil, fmt.Errorf("creating %v key: %w", spec.Kind, err)
+	}
+	k := KeyBlob{Public: pubArea, Private: privArea}
+	pub, err := k.PublicKey()
+	if err != nil {
+		return KeyBlob{}, nil, fmt.Errorf("creating %v key: %w", spec.Kind, err)
+	}
+	return k, pub, nil
+}
+
+// createUnderSRK creates an object under the storage primary key, its
+// sensitive part travelling encrypted by a session salted with that key,
+// and returns the object's public and private areas, marshalled.
+func (t *TPM) createUnderSRK(sens *tpm2.TPMSSensitiveCreate, tmpl tpm2.TPM2BPublic) (public, private []byte, err error) {
 	err = t.do(func(l locked) error {
 		srk := l.t.srk
 		sess, closeSess, err := l.session(srk, nil, tpm2.AESEncryption(128, tpm2.EncryptIn))
@@ -104,25 +119,16 @@ func (t *TPM) CreateKey(spec KeySpec, auth []byte) (KeyBlob, crypto.PublicKey, e
 		defer closeSess()
 		rsp, err := tpm2.Create{
 			ParentHandle: tpm2.AuthHandle{Handle: srk.Handle, Name: srk.Name, Auth: sess},
-			InSensitive: tpm2.TPM2BSensitiveCreate{Sensitive: &tpm2.TPMSSensitiveCreate{
-				UserAuth: tpm2.TPM2BAuth{Buffer: auth},
-			}},
-			InPublic: tmpl,
+			InSensitive:  tpm2.TPM2BSensitiveCreate{Sensitive: sens},
+			InPublic:     tmpl,
 		}.Execute(l)
 		if err != nil {
 			return err
 		}
-		k = KeyBlob{Public: tpm2.Marshal(rsp.OutPublic), Private: tpm2.Marshal(rsp.OutPrivate)}
+		public, private = tpm2.Marshal(rsp.OutPublic), tpm2.Marshal(rsp.OutPrivate)
 		return nil
 	})
-	if err != nil {
-		return KeyBlob{}, nil, fmt.Errorf("creating %v key: %w", spec.Kind, err)
-	}
-	pub, err := k.PublicKey()
-	if err != nil {
-		return KeyBlob{}, nil, fmt.Errorf("creating %v key: %w", spec.Kind, err)
-	}
-	return k, pub, nil
+	return public, private, err
 }
 
 // createTemplate is keyTemplate(spec, true) as a TPM2B_PUBLIC; a TDES
@@ -291,9 +297,11 @@ func hashAlg(h crypto.Hash) (tpm2.TPMAlgID, error) {
 	return 0, fmt.Errorf("%w: hash %v", ErrUnsupported, h)
 }
 
-// publicKey converts an RSA or ECC public area to a Go key; symmetric
-// keys have none.
-func publicKey(area *tpm2.TPMTPublic) (crypto.PublicKey, error) {
+// PublicKeyOf converts an RSA or ECC public area to a Go key
+// (*rsa.PublicKey, *ecdsa.PublicKey); symmetric keys have none (nil,
+// nil). A curve the package does not know is an error wrapping
+// ErrUnsupported.
+func PublicKeyOf(area *tpm2.TPMTPublic) (crypto.PublicKey, error) {
 	switch area.Type {
 	case tpm2.TPMAlgRSA:
 		return tpm2.Pub(*area)

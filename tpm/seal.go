@@ -48,32 +48,14 @@ func (t *TPM) seal(secret, auth []byte, noDA bool) (Sealed, error) {
 	if len(secret) > MaxSealedSecret || len(auth) > MaxAuth {
 		return Sealed{}, fmt.Errorf("sealing: secret of %d or auth of %d bytes too long", len(secret), len(auth))
 	}
-	var s Sealed
-	err := t.do(func(l locked) error {
-		srk := l.t.srk
-		sess, closeSess, err := l.session(srk, nil, tpm2.AESEncryption(128, tpm2.EncryptIn))
-		if err != nil {
-			return err
-		}
-		defer closeSess()
-		rsp, err := tpm2.Create{
-			ParentHandle: tpm2.AuthHandle{Handle: srk.Handle, Name: srk.Name, Auth: sess},
-			InSensitive: tpm2.TPM2BSensitiveCreate{Sensitive: &tpm2.TPMSSensitiveCreate{
-				UserAuth: tpm2.TPM2BAuth{Buffer: auth},
-				Data:     tpm2.NewTPMUSensitiveCreate(&tpm2.TPM2BSensitiveData{Buffer: secret}),
-			}},
-			InPublic: tpm2.New2B(sealedTemplate(noDA)),
-		}.Execute(l)
-		if err != nil {
-			return err
-		}
-		s = Sealed{Public: tpm2.Marshal(rsp.OutPublic), Private: tpm2.Marshal(rsp.OutPrivate)}
-		return nil
-	})
+	pub, priv, err := t.createUnderSRK(&tpm2.TPMSSensitiveCreate{
+		UserAuth: tpm2.TPM2BAuth{Buffer: auth},
+		Data:     tpm2.NewTPMUSensitiveCreate(&tpm2.TPM2BSensitiveData{Buffer: secret}),
+	}, tpm2.New2B(sealedTemplate(noDA)))
 	if err != nil {
 		return Sealed{}, fmt.Errorf("sealing: %w", err)
 	}
-	return s, nil
+	return Sealed{Public: pub, Private: priv}, nil
 }
 
 // sealedTemplate is a sealed-data object (TPM 2.0 Part 1, 27.2.1): a

@@ -14,7 +14,6 @@ import (
 
 	"tep.dev/tep/attest/api"
 	"tep.dev/tep/attest/store"
-	"tep.dev/tep/internal/swtpm"
 )
 
 var cliTranscript = flag.String("cli-transcript", "", "write TestCommands' command lines and their output to this file")
@@ -25,14 +24,7 @@ var cliTranscript = flag.String("cli-transcript", "", "write TestCommands' comma
 func TestCommands(t *testing.T) {
 	dir := t.TempDir()
 	ca := filepath.Join(dir, "ca")
-	p, err := swtpm.Start(swtpm.Config{
-		State: filepath.Join(dir, "tpm"), TCP: true,
-		Manufacture: &swtpm.Manufacture{PCRBanks: banks, EKCert: true, PlatformCert: true, CADir: ca},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer p.Stop()
+	p := startSWTPM(t, filepath.Join(dir, "tpm"), ca)
 	v := startVerifier(t, dir, ca)
 	agentBin := filepath.Join(dir, "tep-attest")
 	if out, err := exec.Command("go", "build", "-o", agentBin, "tep.dev/tep/cmd/tep-attest").CombinedOutput(); err != nil {

@@ -23,14 +23,7 @@ import (
 func TestNATSCommands(t *testing.T) {
 	dir := t.TempDir()
 	ca := filepath.Join(dir, "ca")
-	p, err := swtpm.Start(swtpm.Config{
-		State: filepath.Join(dir, "tpm"), TCP: true,
-		Manufacture: &swtpm.Manufacture{PCRBanks: banks, EKCert: true, PlatformCert: true, CADir: ca},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer p.Stop()
+	p := startSWTPM(t, filepath.Join(dir, "tpm"), ca)
 	bus := newNATSBus(t)
 	verifierBin, agentBin := filepath.Join(dir, "tep-verifier"), filepath.Join(dir, "tep-attest")
 	for bin, pkg := range map[string]string{verifierBin: "tep.dev/tep/cmd/tep-verifier", agentBin: "tep.dev/tep/cmd/tep-attest"} {

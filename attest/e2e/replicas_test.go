@@ -3,15 +3,12 @@ package e2e
 import (
 	"bufio"
 	"context"
-	"crypto/tls"
 	"crypto/x509"
 	"encoding/json"
 	"encoding/pem"
 	"fmt"
 	"io"
 	"log"
-	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -261,7 +258,8 @@ func newReplicaRig(t *testing.T, n int) *replicaRig {
 		t.Fatal(err)
 	}
 	for _, d := range fleet.Devices {
-		url, der := simPullServer(t, simAgent{d}, certPEM)
+		// A replica killed mid-handshake is expected: its EOF is not logged.
+		url, der := servePull(t, simAgent{d}, certPEM, log.New(io.Discard, "", 0))
 		tok := tokenCmd(t, bin, state, pg.ConnString)
 		if _, err := agentsvc.Enroll(ctx, simAgent{d}, client, d.HostID, tok, url, der); err != nil {
 			t.Fatalf("enrolling %s: %v", d.HostID, err)
@@ -385,31 +383,6 @@ func tokenCmd(t *testing.T, bin, state, db string) string {
 		t.Fatal(err)
 	}
 	return tok.Token
-}
-
-// simPullServer serves a pull-mode agent on loopback; it returns the
-// URL and the certificate (DER) the agent enrols with.
-func simPullServer(t *testing.T, d agentsvc.Device, verifierPEM []byte) (string, []byte) {
-	t.Helper()
-	certPEM, keyPEM, err := api.SelfSigned("tep-attest", []string{"127.0.0.1"}, time.Now())
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, _ := tls.X509KeyPair(certPEM, keyPEM)
-	cfg, err := agentsvc.PullTLS(cert, verifierPEM)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	// A replica killed mid-handshake is expected: its EOF is not logged.
-	srv := &http.Server{Handler: agentsvc.PullHandler(d, nil), TLSConfig: cfg, ReadHeaderTimeout: 5 * time.Second, ErrorLog: log.New(io.Discard, "", 0)}
-	go srv.ServeTLS(ln, "", "")
-	t.Cleanup(func() { srv.Close() })
-	blk, _ := pem.Decode(certPEM)
-	return "https://" + ln.Addr().String(), blk.Bytes
 }
 
 // waitClaims waits until owner holds claims, and returns them.

@@ -14,6 +14,7 @@ import (
 	"encoding/binary"
 	"encoding/pem"
 	"errors"
+	"log"
 	"net"
 	"net/http"
 	"os"
@@ -159,14 +160,7 @@ type device struct {
 func newDevice(t testing.TB, id, caDir string, seed uint64, total int) *device {
 	t.Helper()
 	dir := t.TempDir()
-	p, err := swtpm.Start(swtpm.Config{
-		State: filepath.Join(dir, "state"), TCP: true,
-		Manufacture: &swtpm.Manufacture{PCRBanks: banks, EKCert: true, PlatformCert: true, CADir: caDir},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(p.Stop)
+	p := startSWTPM(t, filepath.Join(dir, "state"), caDir)
 	tp, err := tpm.Open(p.Spec, "")
 	if err != nil {
 		t.Fatal(err)
@@ -241,9 +235,31 @@ func (d *device) foreign(t testing.TB, path string) {
 	d.entries++
 }
 
+// startSWTPM manufactures an swtpm in state, over TCP, with EK and
+// platform certificates from caDir's CA; it stops when the test ends.
+func startSWTPM(t testing.TB, state, caDir string) *swtpm.Process {
+	t.Helper()
+	p, err := swtpm.Start(swtpm.Config{
+		State: state, TCP: true,
+		Manufacture: &swtpm.Manufacture{PCRBanks: banks, EKCert: true, PlatformCert: true, CADir: caDir},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(p.Stop)
+	return p
+}
+
 // pullServer serves d's agent in pull mode on loopback and returns its
 // URL and certificate (DER).
 func (d *device) pullServer(t testing.TB, verifierPEM []byte) (string, []byte) {
+	return servePull(t, d.agent, verifierPEM, nil)
+}
+
+// servePull serves agent d in pull mode on loopback, logging the HTTP
+// server's errors to errorLog (nil: the standard logger), and returns
+// its URL and certificate (DER).
+func servePull(t testing.TB, d agentsvc.Device, verifierPEM []byte, errorLog *log.Logger) (string, []byte) {
 	t.Helper()
 	certPEM, keyPEM, err := api.SelfSigned("tep-attest", []string{"127.0.0.1"}, time.Now())
 	if err != nil {
@@ -258,7 +274,7 @@ func (d *device) pullServer(t testing.TB, verifierPEM []byte) (string, []byte) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := &http.Server{Handler: agentsvc.PullHandler(d.agent, nil), TLSConfig: cfg, ReadHeaderTimeout: 5 * time.Second}
+	srv := &http.Server{Handler: agentsvc.PullHandler(d, nil), TLSConfig: cfg, ReadHeaderTimeout: 5 * time.Second, ErrorLog: errorLog}
 	go srv.ServeTLS(ln, "", "")
 	t.Cleanup(func() { srv.Close() })
 	blk, _ := pem.Decode(certPEM)

@@ -43,6 +43,22 @@ type testDB struct {
 	raw conn
 }
 
+// stores returns n stores on the database, as n replicas would hold:
+// the test's own and n-1 more, closed when the test ends.
+func (db *testDB) stores(t *testing.T, n int) []Store {
+	t.Helper()
+	stores := []Store{db.s}
+	for range n - 1 {
+		s, err := db.reopen()
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Close() })
+		stores = append(stores, s)
+	}
+	return stores
+}
+
 // backends runs fn once on a fresh SQLite database and once on a fresh
 // PostgreSQL database: the same test for both.
 func backends(t *testing.T, fn func(t *testing.T, db *testDB)) {

@@ -108,15 +108,7 @@ func TestClaimConcurrent(t *testing.T) {
 		for i := range hosts {
 			pullHost(t, db.s, fmt.Sprintf("h%02d", i))
 		}
-		stores := []Store{db.s}
-		for range replicas - 1 {
-			s, err := db.reopen()
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { s.Close() })
-			stores = append(stores, s)
-		}
+		stores := db.stores(t, replicas)
 		var mu sync.Mutex
 		owner := map[string]string{}
 		var wg sync.WaitGroup
@@ -158,15 +150,7 @@ func TestConcurrentWrites(t *testing.T) {
 		const n = 6
 		ctx := context.Background()
 		enrol(t, db.s, "e1", "h1", "ekA", t0.Add(time.Minute))
-		stores := []Store{db.s}
-		for range n - 1 {
-			s, err := db.reopen()
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { s.Close() })
-			stores = append(stores, s)
-		}
+		stores := db.stores(t, n)
 		race := func(what string, fn func(i int, s Store) error, want error) {
 			t.Helper()
 			errs := make([]error, n)
@@ -218,15 +202,7 @@ func TestConcurrentCleanup(t *testing.T) {
 	backends(t, func(t *testing.T, db *testDB) {
 		const replicas, calls = 4, 40
 		ctx := context.Background()
-		stores := []Store{db.s}
-		for range replicas - 1 {
-			s, err := db.reopen()
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { s.Close() })
-			stores = append(stores, s)
-		}
+		stores := db.stores(t, replicas)
 		for i := range replicas * calls {
 			// Each spend at step i finds the nonces of earlier steps expired.
 			at := t0.Add(time.Duration(i) * time.Second)

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -20,6 +19,7 @@ import (
 	"tep.dev/tep/attest/agentsvc"
 	"tep.dev/tep/attest/api"
 	"tep.dev/tep/attest/natsquote"
+	"tep.dev/tep/internal/cli"
 	"tep.dev/tep/tpm"
 )
 
@@ -42,7 +42,7 @@ func (c *common) register(fs *flag.FlagSet) {
 // open opens the TPM and the agent on it.
 func (c *common) open(cfg agentsvc.Config) (*tpm.TPM, *agent.Agent, error) {
 	if c.state == "" || c.tpm == "" {
-		return nil, nil, usageError{"--state and --tpm are required"}
+		return nil, nil, cli.Usagef("--state and --tpm are required")
 	}
 	if err := os.MkdirAll(c.state, 0o700); err != nil {
 		return nil, nil, err
@@ -59,7 +59,8 @@ func (c *common) open(cfg agentsvc.Config) (*tpm.TPM, *agent.Agent, error) {
 	return t, a, nil
 }
 
-func runEnroll(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+func runEnroll(ctx context.Context, args []string, std cli.IO) error {
+	stdout, stderr := std.Out, std.Err
 	var c common
 	var cfg agentsvc.Config
 	fs := flag.NewFlagSet("enroll", flag.ContinueOnError)
@@ -74,11 +75,11 @@ func runEnroll(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	fs.StringVar(&cfg.IMALog, "ima-log", "", "IMA measurement list (default: the kernel's)")
 	fs.StringVar(&cfg.BootLog, "boot-log", "", "TCG boot event log (default: the kernel's)")
 	asJSON := fs.Bool("json", false, "print JSON")
-	if err := parseFlags(fs, args); err != nil {
+	if err := cli.Parse(fs, args); err != nil {
 		return err
 	}
 	if cfg.Verifier == "" || *caFile == "" {
-		return usageError{"enroll: --verifier and --ca are required"}
+		return cli.Usagef("enroll: --verifier and --ca are required")
 	}
 	if cfg.HostID == "" {
 		h, err := os.Hostname()
@@ -89,7 +90,7 @@ func runEnroll(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	}
 	if cfg.NATS != "" {
 		if cfg.PullURL != "" {
-			return usageError{"enroll: --pull-url and --nats are two modes; give one"}
+			return cli.Usagef("enroll: --pull-url and --nats are two modes; give one")
 		}
 		cfg.PullURL = natsquote.URL(cfg.HostID)
 	}
@@ -132,7 +133,7 @@ func runEnroll(ctx context.Context, args []string, stdout, stderr io.Writer) err
 func makePullCert(state, pullURL string) ([]byte, error) {
 	u, err := url.Parse(pullURL)
 	if err != nil || u.Scheme != "https" || u.Hostname() == "" {
-		return nil, usageError{fmt.Sprintf("--pull-url %q: want https://HOST:PORT", pullURL)}
+		return nil, cli.Usagef("--pull-url %q: want https://HOST:PORT", pullURL)
 	}
 	certPEM, keyPEM, err := api.SelfSigned("tep-attest "+u.Hostname(), []string{u.Hostname()}, time.Now())
 	if err != nil {
@@ -151,13 +152,14 @@ func makePullCert(state, pullURL string) ([]byte, error) {
 	return cert.Certificate[0], nil
 }
 
-func runServe(ctx context.Context, args []string, stderr io.Writer) error {
+func runServe(ctx context.Context, args []string, std cli.IO) error {
+	stderr := std.Err
 	var c common
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	c.register(fs)
 	listen := fs.String("listen", ":9443", "address to serve the verifier's quote requests on")
-	if err := parseFlags(fs, args); err != nil {
+	if err := cli.Parse(fs, args); err != nil {
 		return err
 	}
 	cfg, err := agentsvc.LoadConfig(c.state)
@@ -203,7 +205,8 @@ func runServe(ctx context.Context, args []string, stderr io.Writer) error {
 	return nil
 }
 
-func runPush(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+func runPush(ctx context.Context, args []string, std cli.IO) error {
+	stdout, stderr := std.Out, std.Err
 	var c common
 	fs := flag.NewFlagSet("run", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -214,11 +217,11 @@ func runPush(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	var nc natsquote.ConnConfig
 	nc.Flags(fs)
 	hostID := fs.String("host-id", "", "NATS mode: the host id this agent enrolled as (default: the enrolled one)")
-	if err := parseFlags(fs, args); err != nil {
+	if err := cli.Parse(fs, args); err != nil {
 		return err
 	}
 	if *interval < time.Second {
-		return usageError{"--interval: at least 1s"}
+		return cli.Usagef("--interval: at least 1s")
 	}
 	cfg, err := agentsvc.LoadConfig(c.state)
 	if err != nil {

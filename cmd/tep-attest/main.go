@@ -27,31 +27,13 @@ package main
 
 import (
 	"context"
-	"errors"
-	"flag"
-	"fmt"
 	"io"
 	"os"
-	"os/signal"
-	"syscall"
+
+	"tep.dev/tep/internal/cli"
 )
 
-func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
-	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
-	stop()
-	if errors.Is(err, flag.ErrHelp) {
-		return
-	}
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "tep-attest:", err)
-		var ue usageError
-		if errors.As(err, &ue) {
-			os.Exit(2)
-		}
-		os.Exit(1)
-	}
-}
+func main() { os.Exit(program.Main(os.Args[1:], cli.IO{In: os.Stdin, Out: os.Stdout, Err: os.Stderr})) }
 
 const usage = `usage:
   tep-attest enroll --state DIR --tpm SPEC --verifier URL --ca FILE --token T [--host-id ID] [--pull-url URL | --nats URL] [--ima-log PATH] [--boot-log PATH] [--json]
@@ -59,35 +41,15 @@ const usage = `usage:
   tep-attest run    --state DIR --tpm SPEC [--interval D] [--once] [--json]
   tep-attest run    --state DIR --tpm SPEC --nats URL [--host-id ID] [--nats-ca FILE] [--nats-creds FILE | --nats-nkey FILE | --nats-user U [--nats-password-file F]] [--nats-cert FILE --nats-key FILE]`
 
-// usageError is a command line that cannot be run: exit status 2.
-type usageError struct{ msg string }
-
-// parseFlags parses args into fs; a flag it does not know, or a bad value,
-// is a usage error (exit status 2), --help is flag.ErrHelp.
-func parseFlags(fs *flag.FlagSet, args []string) error {
-	err := fs.Parse(args)
-	if err == nil || errors.Is(err, flag.ErrHelp) {
-		return err
-	}
-	return usageError{err.Error()}
+var program = &cli.Program{
+	Name: "tep-attest", Usage: usage, Signals: true,
+	Commands: []cli.Command{
+		{Name: "enroll", Run: runEnroll},
+		{Name: "serve", Run: runServe},
+		{Name: "run", Run: runPush},
+	},
 }
 
-func (e usageError) Error() string { return e.msg + "\n" + usage }
-
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	if len(args) == 0 {
-		return usageError{"no command"}
-	}
-	switch args[0] {
-	case "enroll":
-		return runEnroll(ctx, args[1:], stdout, stderr)
-	case "serve":
-		return runServe(ctx, args[1:], stderr)
-	case "run":
-		return runPush(ctx, args[1:], stdout, stderr)
-	case "-h", "--help", "help":
-		fmt.Fprintln(stdout, usage)
-		return nil
-	}
-	return usageError{fmt.Sprintf("unknown command %q", args[0])}
+	return program.Run(ctx, args, cli.IO{Out: stdout, Err: stderr})
 }

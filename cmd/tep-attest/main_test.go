@@ -6,6 +6,8 @@ import (
 	"errors"
 	"strings"
 	"testing"
+
+	"tep.dev/tep/internal/cli"
 )
 
 // TestUsage: command lines that cannot run are usage errors (exit
@@ -17,7 +19,7 @@ func TestUsage(t *testing.T) {
 	} {
 		var out, errOut bytes.Buffer
 		err := run(context.Background(), args, &out, &errOut)
-		var ue usageError
+		var ue *cli.UsageError
 		if !errors.As(err, &ue) {
 			t.Errorf("run(%q) = %v, want a usage error", args, err)
 		}

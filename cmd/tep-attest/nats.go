@@ -2,23 +2,23 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"io"
 	"log/slog"
 	"os"
 
 	"tep.dev/tep/attest/agentsvc"
 	"tep.dev/tep/attest/natsquote"
+	"tep.dev/tep/internal/cli"
 )
 
 // runNATS answers the verifier's quote requests over NATS until ctx
 // ends: one outbound connection, reconnecting with backoff.
 func runNATS(ctx context.Context, c common, cfg agentsvc.Config, nc natsquote.ConnConfig, hostID string, stderr io.Writer) error {
 	if hostID != "" && hostID != cfg.HostID {
-		return usageError{fmt.Sprintf("--host-id %q: this agent enrolled as %q", hostID, cfg.HostID)}
+		return cli.Usagef("--host-id %q: this agent enrolled as %q", hostID, cfg.HostID)
 	}
 	if cfg.PullURL != natsquote.URL(cfg.HostID) {
-		return usageError{"run --nats: this agent did not enrol in NATS mode; enroll again with --nats URL"}
+		return cli.Usagef("run --nats: this agent did not enrol in NATS mode; enroll again with --nats URL")
 	}
 	if nc.URL == "" {
 		nc.URL = cfg.NATS

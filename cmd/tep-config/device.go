@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -10,6 +11,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"tep.dev/tep/internal/cli"
 	"tep.dev/tep/provisioning/config"
 	"tep.dev/tep/tpm"
 )
@@ -65,7 +67,8 @@ func parse(name string, args []string, stderr io.Writer, withTPM bool) (*deviceF
 	return d, nil
 }
 
-func runApply(args []string, stdout, stderr io.Writer) error {
+func runApply(_ context.Context, args []string, std cli.IO) error {
+	stdout, stderr := std.Out, std.Err
 	d, err := parse("apply", args, stderr, true)
 	if err != nil {
 		return err
@@ -88,7 +91,8 @@ func runApply(args []string, stdout, stderr io.Writer) error {
 	return err
 }
 
-func runRollback(args []string, stdout, stderr io.Writer) error {
+func runRollback(_ context.Context, args []string, std cli.IO) error {
+	stdout, stderr := std.Out, std.Err
 	d, err := parse("rollback", args, stderr, false)
 	if err != nil {
 		return err
@@ -102,7 +106,8 @@ func runRollback(args []string, stdout, stderr io.Writer) error {
 	return err
 }
 
-func runStatus(args []string, stdout, stderr io.Writer) error {
+func runStatus(_ context.Context, args []string, std cli.IO) error {
+	stdout, stderr := std.Out, std.Err
 	d, err := parse("status", args, stderr, true)
 	if err != nil {
 		return err

@@ -13,17 +13,15 @@
 package main
 
 import (
-	"fmt"
+	"context"
+	"errors"
 	"io"
 	"os"
+
+	"tep.dev/tep/internal/cli"
 )
 
-func main() {
-	if err := run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr); err != nil {
-		fmt.Fprintln(os.Stderr, "tep-config:", err)
-		os.Exit(1)
-	}
-}
+func main() { os.Exit(program.Main(os.Args[1:], cli.IO{In: os.Stdin, Out: os.Stdout, Err: os.Stderr})) }
 
 const usage = `usage:
   tep-config seal --in DIR|FILE.tgz --sign-key KEY.pem|pkcs11:URI (--aes-key FILE | --to DEVICE.pub) --epoch N -o FILE
@@ -31,22 +29,20 @@ const usage = `usage:
   tep-config rollback [--dest DIR] [--settings FILE] [--json]
   tep-config status   [--blob FILE] [--dest DIR] [--tpm SPEC] [--json]`
 
+var program = &cli.Program{
+	Name: "tep-config", Usage: usage,
+	// Every failure is status 1, as the package doc says; the usage
+	// alone is the error for an empty command line.
+	NoCommand: errors.New(usage),
+	ExitCode:  func(error) int { return 1 },
+	Commands: []cli.Command{
+		{Name: "seal", Run: runSeal},
+		{Name: "apply", Run: runApply},
+		{Name: "rollback", Run: runRollback},
+		{Name: "status", Run: runStatus},
+	},
+}
+
 func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
-	if len(args) == 0 {
-		return fmt.Errorf("%s", usage)
-	}
-	switch args[0] {
-	case "seal":
-		return runSeal(args[1:], stdin, stdout, stderr)
-	case "apply":
-		return runApply(args[1:], stdout, stderr)
-	case "rollback":
-		return runRollback(args[1:], stdout, stderr)
-	case "status":
-		return runStatus(args[1:], stdout, stderr)
-	case "-h", "--help", "help":
-		fmt.Fprintln(stdout, usage)
-		return nil
-	}
-	return fmt.Errorf("unknown command %q\n%s", args[0], usage)
+	return program.Run(context.Background(), args, cli.IO{In: stdin, Out: stdout, Err: stderr})
 }

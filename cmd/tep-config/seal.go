@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"crypto/ecdh"
 	"errors"
 	"flag"
@@ -8,13 +9,15 @@ import (
 	"io"
 	"os"
 
+	"tep.dev/tep/internal/cli"
 	"tep.dev/tep/provisioning/blob"
 	"tep.dev/tep/provisioning/config"
 	"tep.dev/tep/provisioning/device"
 	"tep.dev/tep/provisioning/signer"
 )
 
-func runSeal(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
+func runSeal(_ context.Context, args []string, std cli.IO) error {
+	stdin, stdout, stderr := std.In, std.Out, std.Err
 	fs := flag.NewFlagSet("tep-config seal", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	in := fs.String("in", "", "the configuration `directory` or .tgz file")

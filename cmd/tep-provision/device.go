@@ -1,9 +1,11 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"io"
 
+	"tep.dev/tep/internal/cli"
 	"tep.dev/tep/provisioning"
 	"tep.dev/tep/provisioning/device"
 )
@@ -12,7 +14,8 @@ const deviceLine = "tep-provision device --policy-key pub.pem --aes-key key.bin|
 
 // runDevice is `tep-provision device`: the policy key into NV, the AES
 // key to its persistent handle.
-func runDevice(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
+func runDevice(_ context.Context, args []string, std cli.IO) error {
+	stdin, stdout, stderr := std.In, std.Out, std.Err
 	fs := newFlagSet("device", deviceLine, stdout, stderr)
 	policyPath := fs.String("policy-key", "", "the operator's policy-signing public key, PEM (P-384 for ptt, P-256 for dtpm)")
 	keyPath := fs.String("aes-key", "", "the configuration AES key, 32 (ptt) or 16 (dtpm) raw bytes; - reads standard input")
@@ -24,11 +27,11 @@ func runDevice(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	}
 	switch {
 	case *policyPath == "" || *keyPath == "":
-		return usagef("device needs --policy-key and --aes-key")
+		return cli.Usagef("device needs --policy-key and --aes-key")
 	case *shred && *keyPath == "-":
-		return usagef("--shred needs a key file, not standard input")
+		return cli.Usagef("--shred needs a key file, not standard input")
 	case *profile != "auto" && *profile != "ptt" && *profile != "dtpm":
-		return usagef("--profile %q: want auto, ptt or dtpm", *profile)
+		return cli.Usagef("--profile %q: want auto, ptt or dtpm", *profile)
 	}
 	pub, err := device.ReadPolicyKeyFile(*policyPath)
 	if err != nil {

@@ -1,20 +1,22 @@
 package main
 
 import (
+	"context"
 	"crypto/elliptic"
 	"crypto/x509"
 	"encoding/pem"
 	"fmt"
-	"io"
 	"os"
 
+	"tep.dev/tep/internal/cli"
 	"tep.dev/tep/provisioning"
 	"tep.dev/tep/provisioning/device"
 )
 
 // runDeviceKey is `tep-provision device-key`: an ECDH key made in the
 // TPM, its public key printed in PEM.
-func runDeviceKey(args []string, stdout, stderr io.Writer) error {
+func runDeviceKey(_ context.Context, args []string, std cli.IO) error {
+	stdout, stderr := std.Out, std.Err
 	fs := newFlagSet("device-key", "tep-provision device-key [--curve p384|p256] [-o device.pub] [--replace] [--tpm SPEC]", stdout, stderr)
 	curveName := fs.String("curve", "p384", "p384 or p256")
 	out := fs.String("o", "", "also write the public key (PEM) to this file")
@@ -29,7 +31,7 @@ func runDeviceKey(args []string, stdout, stderr io.Writer) error {
 	case "p256":
 		curve = elliptic.P256()
 	default:
-		return usagef("--curve %q: want p384 or p256", *curveName)
+		return cli.Usagef("--curve %q: want p384 or p256", *curveName)
 	}
 	t, err := fs.open()
 	if err != nil {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 
+	"tep.dev/tep/internal/cli"
 	"tep.dev/tep/tpm"
 )
 
@@ -27,25 +28,22 @@ func newFlagSet(name, line string, stdout, stderr io.Writer) *flagSet {
 }
 
 // parse parses args; --help prints the subcommand's usage and flags on
-// stdout and returns errHelp, which run turns into success.
+// stdout and returns flag.ErrHelp, which ends the program with success.
 func (f *flagSet) parse(args []string) error {
-	err := f.Parse(args)
+	err := cli.Parse(f.FlagSet, args)
 	switch {
 	case errors.Is(err, flag.ErrHelp):
 		fmt.Fprintf(f.stdout, "usage: %s\n", f.line)
 		f.SetOutput(f.stdout)
 		f.PrintDefaults()
-		return errHelp
+		return err
 	case err != nil:
-		return usagef("%v", err)
+		return err
 	case f.NArg() > 0:
-		return usagef("%s: unexpected argument %q", f.Name(), f.Arg(0))
+		return cli.Usagef("%s: unexpected argument %q", f.Name(), f.Arg(0))
 	}
 	return nil
 }
-
-// errHelp ends a subcommand that printed its help.
-var errHelp = errors.New("help printed")
 
 // open opens the TPM --tpm names. The simulator gets a fresh seed each
 // time: it keeps nothing between runs anyway.

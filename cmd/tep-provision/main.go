@@ -14,19 +14,13 @@
 package main
 
 import (
-	"errors"
-	"fmt"
 	"io"
 	"os"
+
+	"tep.dev/tep/internal/cli"
 )
 
-func main() {
-	err := run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "tep-provision:", err)
-	}
-	os.Exit(exitCode(err))
-}
+func main() { os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr)) }
 
 const usage = `usage:
   tep-provision device --policy-key pub.pem --aes-key key.bin|- [--profile auto|ptt|dtpm] [--replace] [--shred] [--tpm SPEC]
@@ -38,50 +32,18 @@ SPEC: /dev/tpmrm0 (default), swtpm:HOST:PORT, swtpm:unix:PATH or sim`
 // defaultTPM is the kernel's TPM resource manager, as for tepd.
 const defaultTPM = "/dev/tpmrm0"
 
-// usageError is a mistake in the command line: exit status 2.
-type usageError struct{ msg string }
-
-func (e *usageError) Error() string { return e.msg + "\n" + usage }
-
-func usagef(format string, a ...any) error { return &usageError{fmt.Sprintf(format, a...)} }
-
-// exitCode maps run's error to the exit status: 0, 1, or 2 for usage.
-func exitCode(err error) int {
-	var u *usageError
-	switch {
-	case err == nil:
-		return 0
-	case errors.As(err, &u):
-		return 2
-	}
-	return 1
+var program = &cli.Program{
+	Name: "tep-provision", Usage: usage,
+	Commands: []cli.Command{
+		{Name: "device", Run: runDevice},
+		{Name: "status", Run: runStatus},
+		{Name: "clear", Run: runClear},
+		{Name: "device-key", Run: runDeviceKey},
+	},
 }
 
-// run runs the command line args (without the program name).
-func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
-	err := dispatch(args, stdin, stdout, stderr)
-	if errors.Is(err, errHelp) {
-		return nil
-	}
-	return err
-}
-
-func dispatch(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
-	if len(args) == 0 {
-		return usagef("no command")
-	}
-	switch args[0] {
-	case "device":
-		return runDevice(args[1:], stdin, stdout, stderr)
-	case "status":
-		return runStatus(args[1:], stdout, stderr)
-	case "clear":
-		return runClear(args[1:], stdin, stdout, stderr)
-	case "device-key":
-		return runDeviceKey(args[1:], stdout, stderr)
-	case "-h", "--help", "help":
-		fmt.Fprintln(stdout, usage)
-		return nil
-	}
-	return usagef("unknown command %q", args[0])
+// run runs the command line args (without the program's name) and
+// returns the exit status.
+func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	return program.Main(args, cli.IO{In: stdin, Out: stdout, Err: stderr})
 }

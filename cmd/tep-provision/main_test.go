@@ -29,11 +29,8 @@ func tool(t *testing.T, stdin io.Reader, args ...string) (code int, stdout, stde
 		stdin = bytes.NewReader(nil)
 	}
 	var out, errOut bytes.Buffer
-	err := run(args, stdin, &out, &errOut)
-	if err != nil {
-		fmt.Fprintln(&errOut, "tep-provision:", err)
-	}
-	return exitCode(err), out.String(), errOut.String()
+	code = run(args, stdin, &out, &errOut)
+	return code, out.String(), errOut.String()
 }
 
 func TestUsage(t *testing.T) {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -11,11 +12,13 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"tep.dev/tep/internal/cli"
 	"tep.dev/tep/provisioning/device"
 )
 
 // runStatus is `tep-provision status`: what is at each handle.
-func runStatus(args []string, stdout, stderr io.Writer) error {
+func runStatus(_ context.Context, args []string, std cli.IO) error {
+	stdout, stderr := std.Out, std.Err
 	fs := newFlagSet("status", "tep-provision status [--json] [--tpm SPEC]", stdout, stderr)
 	asJSON := fs.Bool("json", false, "print JSON")
 	if err := fs.parse(args); err != nil {
@@ -72,7 +75,8 @@ func describe(e device.Entry) string {
 
 // runClear is `tep-provision clear`: it removes what tep-provision wrote,
 // and with --all the counters and the LUKS passphrase too.
-func runClear(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
+func runClear(_ context.Context, args []string, std cli.IO) error {
+	stdin, stdout, stderr := std.In, std.Out, std.Err
 	fs := newFlagSet("clear", "tep-provision clear [--all] [--yes] [--tpm SPEC]", stdout, stderr)
 	all := fs.Bool("all", false, "also remove the NV counters and the sealed LUKS passphrase")
 	yes := fs.Bool("yes", false, "do not ask for confirmation")

@@ -13,6 +13,7 @@ import (
 
 	"tep.dev/tep/attest/loadgen"
 	"tep.dev/tep/attest/simdevice"
+	"tep.dev/tep/internal/cli"
 )
 
 // runLoadgen simulates devices pushing to a verifier (package
@@ -37,14 +38,14 @@ func runLoadgen(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	cfg.NATS.Flags(fs)
 	fs.Lookup("nats").Usage = "NATS mode: the devices answer the verifier's pulls over this NATS server (serve --nats, with --pull-interval equal to --interval)"
 	fs.BoolVar(&cfg.KeepHosts, "keep-hosts", false, "NATS mode: leave the devices' hosts on the verifier at the end (by default they are deleted, or serve keeps pulling them)")
-	if err := parseFlags(fs, args); err != nil {
+	if err := cli.Parse(fs, args); err != nil {
 		return err
 	}
 	if *initCA != "" {
 		return writeCA(*initCA, stdout)
 	}
 	if cfg.Devices <= 0 || o.url == "" || o.ca == "" || *caDir == "" || (o.token == "" && *tokens == "") {
-		return usageError{"loadgen: --devices, --verifier, --ca, --ek-ca-dir and --token or --enroll-tokens are required"}
+		return cli.Usagef("loadgen: --devices, --verifier, --ca, --ek-ca-dir and --token or --enroll-tokens are required")
 	}
 	if err := checkNATSFlags(fs, o.token); err != nil {
 		return err
@@ -91,9 +92,9 @@ func checkNATSFlags(fs *flag.FlagSet, token string) error {
 	})
 	switch {
 	case !nats && len(set) > 0:
-		return usageError{"loadgen: " + strings.Join(set, ", ") + " without --nats"}
+		return cli.Usagef("loadgen: %s without --nats", strings.Join(set, ", "))
 	case nats && token == "":
-		return usageError{"loadgen --nats: --token is required (an operator's, to read the verifier's metrics and reports)"}
+		return cli.Usagef("loadgen --nats: --token is required (an operator's, to read the verifier's metrics and reports)")
 	}
 	return nil
 }

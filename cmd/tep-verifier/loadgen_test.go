@@ -7,6 +7,8 @@ import (
 	"flag"
 	"strings"
 	"testing"
+
+	"tep.dev/tep/internal/cli"
 )
 
 // TestLoadgenNATSUsage: NATS options without --nats, and --nats without
@@ -24,7 +26,7 @@ func TestLoadgenNATSUsage(t *testing.T) {
 	} {
 		var out, errOut bytes.Buffer
 		err := run(context.Background(), append(base, tc.args...), &out, &errOut)
-		var ue usageError
+		var ue *cli.UsageError
 		if !errors.As(err, &ue) || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("loadgen %q = %v, want a usage error saying %q", tc.args, err, tc.want)
 		}

@@ -44,31 +44,13 @@ package main
 
 import (
 	"context"
-	"errors"
-	"flag"
-	"fmt"
 	"io"
 	"os"
-	"os/signal"
-	"syscall"
+
+	"tep.dev/tep/internal/cli"
 )
 
-func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
-	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
-	stop()
-	if errors.Is(err, flag.ErrHelp) {
-		return
-	}
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "tep-verifier:", err)
-		var ue usageError
-		if errors.As(err, &ue) {
-			os.Exit(2)
-		}
-		os.Exit(1)
-	}
-}
+func main() { os.Exit(program.Main(os.Args[1:], cli.IO{In: os.Stdin, Out: os.Stdout, Err: os.Stderr})) }
 
 const usage = `usage:
   tep-verifier serve  --state DIR [--db sqlite:PATH|postgres://...] [--replica NAME] [--listen ADDR] [--ek-ca FILE]... [--client-ca FILE] [--san NAME]... [--pull-interval D]
@@ -87,45 +69,31 @@ const usage = `usage:
                        [--ima-entries N] [--ima-step N] [--host-prefix P] [--parallel N] [--json]
                        [--nats URL [--nats-ca FILE] [--nats-creds FILE | --nats-nkey FILE | --nats-user U [--nats-password-file F]] [--keep-hosts]]`
 
-// usageError is a command line that cannot be run: exit status 2.
-type usageError struct{ msg string }
-
-// parseFlags parses args into fs; a flag it does not know, or a bad value,
-// is a usage error (exit status 2), --help is flag.ErrHelp.
-func parseFlags(fs *flag.FlagSet, args []string) error {
-	err := fs.Parse(args)
-	if err == nil || errors.Is(err, flag.ErrHelp) {
-		return err
-	}
-	return usageError{err.Error()}
+var program = &cli.Program{
+	Name: "tep-verifier", Usage: usage, Signals: true,
+	Commands: []cli.Command{
+		{Name: "serve", Run: func(ctx context.Context, args []string, std cli.IO) error {
+			return runServe(ctx, args, std.Err)
+		}},
+		{Name: "token", Run: runToken},
+		{Name: "hosts", Run: runHosts},
+		{Name: "reports", Run: runReports},
+		{Name: "flavors", Run: policies(flavorsKind)},
+		{Name: "templates", Run: policies(templatesKind)},
+		{Name: "groups", Run: policies(groupsKind)},
+		{Name: "loadgen", Run: func(ctx context.Context, args []string, std cli.IO) error {
+			return runLoadgen(ctx, args, std.Out, std.Err)
+		}},
+	},
 }
 
-func (e usageError) Error() string { return e.msg + "\n" + usage }
-
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	if len(args) == 0 {
-		return usageError{"no command"}
+	return program.Run(ctx, args, cli.IO{Out: stdout, Err: stderr})
+}
+
+// policies is the subcommand that lists and adds policies of kind k.
+func policies(k policyKind) func(context.Context, []string, cli.IO) error {
+	return func(ctx context.Context, args []string, std cli.IO) error {
+		return runPolicies(ctx, k, args, std.Out, std.Err)
 	}
-	switch args[0] {
-	case "serve":
-		return runServe(ctx, args[1:], stderr)
-	case "token":
-		return runToken(ctx, args[1:], stdout, stderr)
-	case "hosts":
-		return runHosts(ctx, args[1:], stdout, stderr)
-	case "reports":
-		return runReports(ctx, args[1:], stdout, stderr)
-	case "flavors":
-		return runPolicies(ctx, flavorsKind, args[1:], stdout, stderr)
-	case "templates":
-		return runPolicies(ctx, templatesKind, args[1:], stdout, stderr)
-	case "groups":
-		return runPolicies(ctx, groupsKind, args[1:], stdout, stderr)
-	case "loadgen":
-		return runLoadgen(ctx, args[1:], stdout, stderr)
-	case "-h", "--help", "help":
-		fmt.Fprintln(stdout, usage)
-		return nil
-	}
-	return usageError{fmt.Sprintf("unknown command %q", args[0])}
 }

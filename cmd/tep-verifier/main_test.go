@@ -7,13 +7,15 @@ import (
 	"errors"
 	"strings"
 	"testing"
+
+	"tep.dev/tep/internal/cli"
 )
 
 func TestUsage(t *testing.T) {
 	for _, args := range [][]string{nil, {"frobnicate"}, {"token"}, {"token", "mint", "--state", "x"}, {"serve"}, {"flavors"}, {"templates"}, {"templates", "import", "--from-host", "h"}, {"groups", "frob"}} {
 		var out, errOut bytes.Buffer
 		err := run(context.Background(), args, &out, &errOut)
-		var ue usageError
+		var ue *cli.UsageError
 		if !errors.As(err, &ue) {
 			t.Errorf("run(%q) = %v, want a usage error", args, err)
 		}

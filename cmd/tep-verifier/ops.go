@@ -15,6 +15,7 @@ import (
 
 	"tep.dev/tep/attest/api"
 	"tep.dev/tep/attest/natsquote"
+	"tep.dev/tep/internal/cli"
 )
 
 // opFlags are the operator commands' connection flags.
@@ -32,7 +33,7 @@ func (o *opFlags) register(fs *flag.FlagSet) {
 
 func (o *opFlags) client() (*api.Client, error) {
 	if o.url == "" || o.ca == "" {
-		return nil, usageError{"--verifier and --ca are required"}
+		return nil, cli.Usagef("--verifier and --ca are required")
 	}
 	pem, err := os.ReadFile(o.ca)
 	if err != nil {
@@ -46,12 +47,13 @@ func (o *opFlags) client() (*api.Client, error) {
 	return c, nil
 }
 
-func runHosts(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+func runHosts(ctx context.Context, args []string, std cli.IO) error {
+	stdout, stderr := std.Out, std.Err
 	var o opFlags
 	fs := flag.NewFlagSet("hosts", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	o.register(fs)
-	if err := parseFlags(fs, args); err != nil {
+	if err := cli.Parse(fs, args); err != nil {
 		return err
 	}
 	c, err := o.client()
@@ -83,7 +85,8 @@ func runHosts(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	return tw.Flush()
 }
 
-func runReports(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+func runReports(ctx context.Context, args []string, std cli.IO) error {
+	stdout, stderr := std.Out, std.Err
 	var o opFlags
 	fs := flag.NewFlagSet("reports", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -93,7 +96,7 @@ func runReports(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	since := fs.String("since", "", "reports from this RFC 3339 time")
 	until := fs.String("until", "", "reports before this RFC 3339 time")
 	limit := fs.Int("limit", 50, "at most this many")
-	if err := parseFlags(fs, args); err != nil {
+	if err := cli.Parse(fs, args); err != nil {
 		return err
 	}
 	c, err := o.client()
@@ -166,7 +169,7 @@ func runPolicies(ctx context.Context, k policyKind, args []string, stdout, stder
 		verbs = "list, add FILE or import --from-host ID"
 	}
 	if len(args) == 0 {
-		return usageError{k.name + ": " + verbs}
+		return cli.Usagef("%s: %s", k.name, verbs)
 	}
 	var o opFlags
 	fs := flag.NewFlagSet(k.name+" "+args[0], flag.ContinueOnError)
@@ -176,7 +179,7 @@ func runPolicies(ctx context.Context, k policyKind, args []string, stdout, stder
 	if k.importable {
 		from = fs.String("from-host", "", "import: the golden host whose last verified evidence makes the flavors")
 	}
-	if err := parseFlags(fs, args[1:]); err != nil {
+	if err := cli.Parse(fs, args[1:]); err != nil {
 		return err
 	}
 	c, err := o.client()
@@ -189,7 +192,7 @@ func runPolicies(ctx context.Context, k policyKind, args []string, stdout, stder
 		err = c.Do(ctx, http.MethodGet, k.path, nil, &out)
 	case "add":
 		if fs.NArg() != 1 {
-			return usageError{k.name + " add: one FILE"}
+			return cli.Usagef("%s add: one FILE", k.name)
 		}
 		b, rerr := os.ReadFile(fs.Arg(0))
 		if rerr != nil {
@@ -200,14 +203,14 @@ func runPolicies(ctx context.Context, k policyKind, args []string, stdout, stder
 		out = []api.Policy{p}
 	case "import":
 		if !k.importable {
-			return usageError{k.name + ": " + verbs}
+			return cli.Usagef("%s: %s", k.name, verbs)
 		}
 		if *from == "" {
-			return usageError{"flavors import: --from-host is required"}
+			return cli.Usagef("flavors import: --from-host is required")
 		}
 		err = c.Do(ctx, http.MethodPost, "/v1/flavors/import", api.ImportBody{HostID: *from}, &out)
 	default:
-		return usageError{fmt.Sprintf("%s %q: %s", k.name, args[0], verbs)}
+		return cli.Usagef("%s %q: %s", k.name, args[0], verbs)
 	}
 	if err != nil {
 		return err

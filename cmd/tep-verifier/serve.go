@@ -32,6 +32,7 @@ import (
 	"tep.dev/tep/attest/natsquote"
 	"tep.dev/tep/attest/ops"
 	"tep.dev/tep/attest/verifier"
+	"tep.dev/tep/internal/cli"
 )
 
 // Files in the state directory besides dbFile.
@@ -88,17 +89,17 @@ func parseServe(args []string, stderr io.Writer) (serveConfig, error) {
 	fs.IntVar(&c.refusedBurst, "enroll-refused-burst", api.DefaultRefusedBurst, "refusals at once from one address beyond --enroll-refused-rate")
 	fs.IntVar(&c.refusedSources, "enroll-sources", api.DefaultRefusedSources, "refused addresses remembered (the least recently refused is forgotten first)")
 	c.nats.Flags(fs)
-	if err := parseFlags(fs, args); err != nil {
+	if err := cli.Parse(fs, args); err != nil {
 		return c, err
 	}
 	if err := c.checkLimits(); err != nil {
 		return c, err
 	}
 	if c.state == "" {
-		return c, usageError{"serve: --state is required"}
+		return c, cli.Usagef("serve: --state is required")
 	}
 	if len(c.ekCA) == 0 {
-		return c, usageError{"serve: --ek-ca is required: enrolment checks EK certificates against it"}
+		return c, cli.Usagef("serve: --ek-ca is required: enrolment checks EK certificates against it")
 	}
 	return c, nil
 }
@@ -113,13 +114,13 @@ func (c serveConfig) checkLimits() error {
 	}{{"--enroll-rate", "--enroll-burst", c.enrollRate, c.enrollBurst}, {"--enroll-refused-rate", "--enroll-refused-burst", c.refusedRate, c.refusedBurst}} {
 		switch {
 		case math.IsNaN(r.rate) || math.IsInf(r.rate, 0) || r.rate < 0:
-			return usageError{fmt.Sprintf("serve: %s %v: a number of requests a second, 0 for no limit", r.name, r.rate)}
+			return cli.Usagef("serve: %s %v: a number of requests a second, 0 for no limit", r.name, r.rate)
 		case r.rate > 0 && r.burst < 1:
-			return usageError{fmt.Sprintf("serve: %s %d: at least 1 with %s %v", r.burstName, r.burst, r.name, r.rate)}
+			return cli.Usagef("serve: %s %d: at least 1 with %s %v", r.burstName, r.burst, r.name, r.rate)
 		}
 	}
 	if c.refusedSources < 1 {
-		return usageError{fmt.Sprintf("serve: --enroll-sources %d: at least 1", c.refusedSources)}
+		return cli.Usagef("serve: --enroll-sources %d: at least 1", c.refusedSources)
 	}
 	return nil
 }

@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"tep.dev/tep/attest/api"
+	"tep.dev/tep/internal/cli"
 )
 
 // TestServeLimitFlags: the enrolment limits' flags have their defaults,
@@ -47,7 +48,7 @@ func TestServeLimitFlags(t *testing.T) {
 		{"--enroll-burst", "1.5"},
 	} {
 		err := run(context.Background(), append(append([]string{"serve"}, base...), bad...), io.Discard, io.Discard)
-		var ue usageError
+		var ue *cli.UsageError
 		if !errors.As(err, &ue) {
 			t.Errorf("serve %s = %v, want a usage error", strings.Join(bad, " "), err)
 		}

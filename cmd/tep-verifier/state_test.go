@@ -13,6 +13,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"tep.dev/tep/internal/cli"
 )
 
 // TestStateLock: replicas starting at once on one empty state directory
@@ -95,7 +97,7 @@ func TestDBFlag(t *testing.T) {
 		{"token", "list", "--state", dir, "--db", "/var/lib/v.db"},
 		{"token", "list", "--db", "sqlite:"},
 	} {
-		var ue usageError
+		var ue *cli.UsageError
 		if err := run(ctx, args, &out, &errOut); !errors.As(err, &ue) {
 			t.Errorf("run(%q) = %v, want a usage error", args, err)
 		}

@@ -14,6 +14,7 @@ import (
 
 	"tep.dev/tep/attest/store"
 	"tep.dev/tep/attest/verifier"
+	"tep.dev/tep/internal/cli"
 )
 
 // dbFile is the verifier's SQLite database in its state directory,
@@ -29,20 +30,21 @@ const dbEnv = "TEP_VERIFIER_DB"
 func openStore(ctx context.Context, db, state string) (store.Store, error) {
 	if db == "" {
 		if state == "" {
-			return nil, usageError{"--state is required"}
+			return nil, cli.Usagef("--state is required")
 		}
 		db = "sqlite:" + filepath.Join(state, dbFile)
 	}
 	s, err := store.Open(ctx, db)
 	if errors.Is(err, store.ErrDSN) {
-		return nil, usageError{fmt.Sprintf("--db %q: want sqlite:PATH or postgres://...", db)}
+		return nil, cli.Usagef("--db %q: want sqlite:PATH or postgres://...", db)
 	}
 	return s, err
 }
 
-func runToken(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+func runToken(ctx context.Context, args []string, std cli.IO) error {
+	stdout, stderr := std.Out, std.Err
 	if len(args) == 0 || (args[0] != "create" && args[0] != "revoke" && args[0] != "list") {
-		return usageError{"token: create, revoke or list"}
+		return cli.Usagef("token: create, revoke or list")
 	}
 	fs := flag.NewFlagSet("token "+args[0], flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -51,7 +53,7 @@ func runToken(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	role := fs.String("role", "", "admin, auditor, or enroll (a one-time enrolment token)")
 	ttl := fs.Duration("ttl", 0, "lifetime; 0: none (enrolment tokens default to 24h)")
 	asJSON := fs.Bool("json", false, "print JSON")
-	if err := parseFlags(fs, args[1:]); err != nil {
+	if err := cli.Parse(fs, args[1:]); err != nil {
 		return err
 	}
 	s, err := openStore(ctx, *db, *state)
@@ -76,7 +78,7 @@ func runToken(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return nil
 	case "revoke":
 		if fs.NArg() != 1 {
-			return usageError{"token revoke: one token id"}
+			return cli.Usagef("token revoke: one token id")
 		}
 		if err := s.RevokeToken(ctx, fs.Arg(0)); err != nil {
 			return fmt.Errorf("revoking token %s: %w", fs.Arg(0), err)

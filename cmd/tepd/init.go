@@ -1,16 +1,18 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"flag"
 	"fmt"
-	"io"
 	"log/slog"
 
+	"tep.dev/tep/internal/cli"
 	"tep.dev/tep/server"
 )
 
-func runInit(args []string, stdout, stderr io.Writer) error {
+func runInit(_ context.Context, args []string, std cli.IO) error {
+	stdout, stderr := std.Out, std.Err
 	fs := flag.NewFlagSet("init", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	state := fs.String("state", "", "state directory (database, simulator seed)")

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -10,6 +11,7 @@ import (
 	"path/filepath"
 
 	"tep.dev/tep/channel"
+	"tep.dev/tep/internal/cli"
 	"tep.dev/tep/tpm"
 )
 
@@ -104,7 +106,8 @@ func pinHint(w io.Writer, key channel.PublicKey) {
 }
 
 // runKey is `tepd key`: it prints the state directory's channel key.
-func runKey(args []string, stdout, stderr io.Writer) error {
+func runKey(_ context.Context, args []string, std cli.IO) error {
+	stdout, stderr := std.Out, std.Err
 	fs := flag.NewFlagSet("key", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	state := fs.String("state", "", "state directory")

@@ -21,22 +21,14 @@ package main
 
 import (
 	"context"
-	"fmt"
+	"errors"
 	"io"
 	"os"
-	"os/signal"
-	"syscall"
+
+	"tep.dev/tep/internal/cli"
 )
 
-func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
-	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
-	stop()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "tepd:", err)
-		os.Exit(1)
-	}
-}
+func main() { os.Exit(program.Main(os.Args[1:], cli.IO{In: os.Stdin, Out: os.Stdout, Err: os.Stderr})) }
 
 const usage = `usage:
   tepd init  --state DIR --tpm SPEC --label LABEL --so-pin PIN --user-pin PIN [--pin-tries N] [--min-rsa-bits N]
@@ -44,22 +36,20 @@ const usage = `usage:
   tepd key   --state DIR --tpm SPEC [--json]
   tepd unlock-so --state DIR [--slot N]   (with tepd stopped)`
 
+var program = &cli.Program{
+	Name: "tepd", Usage: usage, Signals: true,
+	// Every failure is status 1, a bad command line too; the usage
+	// alone is the error for an empty command line.
+	NoCommand: errors.New(usage),
+	ExitCode:  func(error) int { return 1 },
+	Commands: []cli.Command{
+		{Name: "init", Run: runInit},
+		{Name: "serve", Run: runServe},
+		{Name: "unlock-so", Run: runUnlockSO},
+		{Name: "key", Run: runKey},
+	},
+}
+
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	if len(args) == 0 {
-		return fmt.Errorf("%s", usage)
-	}
-	switch args[0] {
-	case "init":
-		return runInit(args[1:], stdout, stderr)
-	case "serve":
-		return runServe(ctx, args[1:], stdout, stderr)
-	case "unlock-so":
-		return runUnlockSO(args[1:], stdout, stderr)
-	case "key":
-		return runKey(args[1:], stdout, stderr)
-	case "-h", "--help", "help":
-		fmt.Fprintln(stdout, usage)
-		return nil
-	}
-	return fmt.Errorf("unknown command %q\n%s", args[0], usage)
+	return program.Run(ctx, args, cli.IO{Out: stdout, Err: stderr})
 }

@@ -15,6 +15,7 @@ import (
 	"sync"
 	"time"
 
+	"tep.dev/tep/internal/cli"
 	"tep.dev/tep/link"
 	"tep.dev/tep/profile"
 	"tep.dev/tep/server"
@@ -136,7 +137,8 @@ func parseServe(args []string, stderr io.Writer) (serveConfig, error) {
 	return cfg, nil
 }
 
-func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+func runServe(ctx context.Context, args []string, std cli.IO) error {
+	stderr := std.Err
 	cfg, err := parseServe(args, stderr)
 	if err != nil {
 		return err

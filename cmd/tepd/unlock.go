@@ -1,13 +1,14 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"flag"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 
+	"tep.dev/tep/internal/cli"
 	"tep.dev/tep/server/store"
 )
 
@@ -16,7 +17,8 @@ import (
 // the state directory on the trusted VM (root there), with tepd stopped:
 // a running tepd keeps its counts in memory. The SO PIN itself does not
 // change, and the TPM still counts every wrong guess.
-func runUnlockSO(args []string, stdout, stderr io.Writer) error {
+func runUnlockSO(_ context.Context, args []string, std cli.IO) error {
+	stdout, stderr := std.Out, std.Err
 	fs := flag.NewFlagSet("unlock-so", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	state := fs.String("state", "", "state directory (database)")

@@ -2,6 +2,18 @@
 // beside TEP (PostgreSQL, nats-server) with their output kept: its end in
 // memory, for the error that says why a process did not come up, and all
 // of it appended to a log file when one is named.
+//
+// A [Service] is such a child with a lifecycle: started and waited for
+// until it is ready (its output's end in the error when it is not),
+// stopped with a signal and then SIGKILL after a grace time, killed as a
+// crash would, and started again. It is the one home of that lifecycle
+// for the launchers of PostgreSQL (internal/postgres) and nats-server
+// (internal/natsd), which keep only what is theirs: the command line,
+// the configuration and how to tell that the server is ready.
+//
+// Lifetime: a child runs until it is stopped or killed; callers set
+// Pdeathsig so that it also ends with this process. The methods of a
+// Service are safe for concurrent use; a Process is the caller's alone.
 package child
 
 import (

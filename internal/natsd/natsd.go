@@ -2,7 +2,6 @@ package natsd
 
 import (
 	"bufio"
-	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -10,12 +9,10 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"time"
 
 	"tep.dev/tep/internal/child"
-	"tep.dev/tep/internal/tail"
 )
 
 const (
@@ -29,7 +26,7 @@ const (
 )
 
 // ErrStopped is returned by Restart after Stop.
-var ErrStopped = errors.New("natsd: server stopped")
+var ErrStopped = child.ErrStopped
 
 // Config says how to start a nats-server. Its zero value works: no TLS,
 // no authentication.
@@ -70,15 +67,9 @@ type Server struct {
 	URL  string
 	Port int
 
-	cfg  Config
-	dir  string // holds the configuration file
-	mu   sync.Mutex
-	cmd  *exec.Cmd
-	done <-chan struct{}
-	out  *tail.Buffer
-	proc *child.Process
-	// stopped is set by Stop, after which Restart refuses.
-	stopped bool
+	cfg Config
+	dir string // holds the configuration file
+	svc *child.Service
 }
 
 // Start writes a configuration for cfg and runs nats-server on a free
@@ -145,96 +136,52 @@ func (s *Server) start() error {
 	if err := os.WriteFile(conf, []byte(s.conf()), 0o600); err != nil {
 		return err
 	}
-	cmd := exec.Command(s.cfg.Bin, "-c", conf)
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	p, err := child.Start(cmd, s.cfg.Log)
+	svc, err := child.StartService(child.Spec{
+		Name: "nats-server",
+		Command: func() *exec.Cmd {
+			cmd := exec.Command(s.cfg.Bin, "-c", conf)
+			cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+			return cmd
+		},
+		Log:          s.cfg.Log,
+		Ready:        func(*child.Process) bool { return greets(s.addr()) },
+		ReadyTimeout: readyTimeout,
+		StopSignal:   syscall.SIGTERM,
+		StopGrace:    stopGrace,
+	})
 	if err != nil {
 		return err
 	}
-	s.cmd, s.done, s.out, s.proc = cmd, p.Done, p.Out, p
-	if err := s.waitReady(); err != nil {
-		s.stop()
-		return err
-	}
+	s.svc = svc
 	return nil
 }
 
-// waitReady dials the port until the server sends its INFO line, which
-// it does before any TLS handshake.
-func (s *Server) waitReady() error {
-	deadline := time.Now().Add(readyTimeout)
-	for {
-		if c, err := net.DialTimeout("tcp", s.addr(), time.Second); err == nil {
-			c.SetDeadline(time.Now().Add(time.Second))
-			line, err := bufio.NewReader(c).ReadString('\n')
-			c.Close()
-			if err == nil && strings.HasPrefix(line, "INFO ") {
-				return nil
-			}
-		}
-		select {
-		case <-s.done:
-			return fmt.Errorf("nats-server exited (%v): %s", s.cmd.ProcessState, s.out)
-		case <-time.After(20 * time.Millisecond):
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("nats-server not ready on %s within %v: %s", s.addr(), readyTimeout, s.out)
-		}
+// greets dials addr and reads the server's INFO line, which it sends
+// before any TLS handshake.
+func greets(addr string) bool {
+	c, err := net.DialTimeout("tcp", addr, time.Second)
+	if err != nil {
+		return false
 	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(time.Second))
+	line, err := bufio.NewReader(c).ReadString('\n')
+	return err == nil && strings.HasPrefix(line, "INFO ")
 }
 
 // Pid is nats-server's process id, 0 while it is down.
-func (s *Server) Pid() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.cmd == nil {
-		return 0
-	}
-	return s.cmd.Process.Pid
-}
+func (s *Server) Pid() int { return s.svc.Pid() }
 
 // Restart stops the server and starts it again on the same port, with
 // the same configuration. Clients see their connection drop and
 // reconnect to the same URL.
-func (s *Server) Restart() error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.stopped {
-		return ErrStopped
-	}
-	s.stop()
-	if err := s.start(); err != nil {
-		return fmt.Errorf("restarting nats-server: %w", err)
-	}
-	return nil
-}
+func (s *Server) Restart() error { return s.svc.Restart() }
 
 // Stop ends nats-server with SIGTERM, then SIGKILL after a grace time,
 // and removes its configuration. It is safe to call more than once.
 func (s *Server) Stop() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.stopped {
-		return
-	}
-	s.stopped = true
-	s.stop()
+	s.svc.Stop()
 	os.RemoveAll(s.dir)
-}
-
-func (s *Server) stop() {
-	if s.cmd == nil {
-		return
-	}
-	s.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-s.done:
-	case <-time.After(stopGrace):
-		s.cmd.Process.Kill()
-		<-s.done
-	}
-	s.proc.Close()
-	s.cmd, s.proc = nil, nil
 }
 
 func (s *Server) addr() string { return net.JoinHostPort("127.0.0.1", strconv.Itoa(s.Port)) }

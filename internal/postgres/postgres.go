@@ -1,7 +1,6 @@
 package postgres
 
 import (
-	"errors"
 	"fmt"
 	"net/url"
 	"os"
@@ -11,12 +10,10 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"time"
 
 	"tep.dev/tep/internal/child"
-	"tep.dev/tep/internal/tail"
 )
 
 const (
@@ -37,7 +34,7 @@ const (
 )
 
 // ErrStopped is returned by Restart and Kill after Stop.
-var ErrStopped = errors.New("postgres: server stopped")
+var ErrStopped = child.ErrStopped
 
 // Config says how to start a server. Its zero value works.
 type Config struct {
@@ -73,12 +70,7 @@ type Server struct {
 	cred    *syscall.Credential // nil when not root
 	tempDir bool
 
-	mu      sync.Mutex
-	cmd     *exec.Cmd // nil while down (after Kill)
-	done    <-chan struct{}
-	out     *tail.Buffer
-	proc    *child.Process
-	stopped bool
+	svc *child.Service
 }
 
 // Start runs initdb where Dir holds no data yet, then starts the server
@@ -155,6 +147,33 @@ func (s *Server) initdb() error {
 
 // start runs the postmaster and waits until it is ready.
 func (s *Server) start() error {
+	args := s.args()
+	svc, err := child.StartService(child.Spec{
+		Name: "postgres",
+		Command: func() *exec.Cmd {
+			cmd := exec.Command(filepath.Join(s.cfg.Bin, "postgres"), args...)
+			cmd.Dir = s.Dir
+			// Setpgid puts the backends in the postmaster's group, so
+			// Kill can end them all at once as a crash would.
+			cmd.SysProcAttr = &syscall.SysProcAttr{Credential: s.cred, Setpgid: true, Pdeathsig: syscall.SIGKILL}
+			return cmd
+		},
+		Log:          s.cfg.Log,
+		Ready:        s.ready,
+		ReadyTimeout: readyTimeout,
+		// A fast shutdown: sessions are cut, committed work is written.
+		StopSignal: syscall.SIGINT,
+		StopGrace:  stopGrace,
+	})
+	if err != nil {
+		return err
+	}
+	s.svc = svc
+	return nil
+}
+
+// args is the postmaster's command line.
+func (s *Server) args() []string {
 	args := []string{"-D", s.dataDir(), "-k", s.Dir, "-p", strconv.Itoa(port),
 		"-c", "listen_addresses="}
 	if !s.cfg.Durable {
@@ -170,46 +189,20 @@ func (s *Server) start() error {
 	for _, k := range names {
 		args = append(args, "-c", k+"="+s.cfg.Settings[k])
 	}
-	cmd := exec.Command(filepath.Join(s.cfg.Bin, "postgres"), args...)
-	cmd.Dir = s.Dir
-	// Setpgid puts the backends in the postmaster's group, so Kill can
-	// end them all at once as a crash would.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: s.cred, Setpgid: true, Pdeathsig: syscall.SIGKILL}
-	p, err := child.Start(cmd, s.cfg.Log)
-	if err != nil {
-		return err
-	}
-	s.cmd, s.done, s.out, s.proc = cmd, p.Done, p.Out, p
-	if err := s.waitReady(); err != nil {
-		s.kill()
-		return err
-	}
-	return nil
+	return args
 }
 
-// waitReady waits until postmaster.pid says "ready", as pg_ctl does: the
-// socket accepts connections before recovery has finished.
-func (s *Server) waitReady() error {
-	deadline := time.Now().Add(readyTimeout)
-	pidFile := filepath.Join(s.dataDir(), "postmaster.pid")
-	for {
-		if b, err := os.ReadFile(pidFile); err == nil {
-			lines := strings.Split(string(b), "\n")
-			// Line 1 is the postmaster's pid, line 8 its status.
-			if len(lines) > 7 && strings.TrimSpace(lines[0]) == strconv.Itoa(s.cmd.Process.Pid) &&
-				strings.TrimSpace(lines[7]) == "ready" {
-				return nil
-			}
-		}
-		select {
-		case <-s.done:
-			return fmt.Errorf("postgres exited (%v): %s", s.cmd.ProcessState, s.out)
-		case <-time.After(20 * time.Millisecond):
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("postgres not ready within %v: %s", readyTimeout, s.out)
-		}
+// ready reads postmaster.pid for "ready", as pg_ctl does: the socket
+// accepts connections before recovery has finished.
+func (s *Server) ready(p *child.Process) bool {
+	b, err := os.ReadFile(filepath.Join(s.dataDir(), "postmaster.pid"))
+	if err != nil {
+		return false
 	}
+	lines := strings.Split(string(b), "\n")
+	// Line 1 is the postmaster's pid, line 8 its status.
+	return len(lines) > 7 && strings.TrimSpace(lines[0]) == strconv.Itoa(p.Cmd.Process.Pid) &&
+		strings.TrimSpace(lines[7]) == "ready"
 }
 
 // ConnStringDB is ConnString for the database name.
@@ -219,85 +212,22 @@ func (s *Server) ConnStringDB(name string) string {
 }
 
 // Pid is the postmaster's process id, 0 while the server is down.
-func (s *Server) Pid() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.cmd == nil {
-		return 0
-	}
-	return s.cmd.Process.Pid
-}
+func (s *Server) Pid() int { return s.svc.Pid() }
 
 // Kill ends the postmaster and its backends with SIGKILL, as a crash
 // would, and waits for the postmaster. The data stays for Restart.
-func (s *Server) Kill() error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.stopped {
-		return ErrStopped
-	}
-	s.kill()
-	return nil
-}
+func (s *Server) Kill() error { return s.svc.Kill() }
 
 // Restart stops the server (a fast shutdown) if it runs and starts it
 // again on the same data and socket.
-func (s *Server) Restart() error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.stopped {
-		return ErrStopped
-	}
-	s.shutdown()
-	if err := s.start(); err != nil {
-		return fmt.Errorf("restarting postgres: %w", err)
-	}
-	return nil
-}
+func (s *Server) Restart() error { return s.svc.Restart() }
 
-// Stop ends the server with a fast shutdown (SIGINT: sessions are cut,
-// committed work is written), then SIGKILL after a grace time, and
-// removes the folder if Start made it. It is safe to call more than once.
+// Stop ends the server with a fast shutdown (SIGINT), then SIGKILL after
+// a grace time, and removes the folder if Start made it. It is safe to
+// call more than once.
 func (s *Server) Stop() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.stopped {
-		return
-	}
-	s.stopped = true
-	s.shutdown()
+	s.svc.Stop()
 	s.removeTemp()
-}
-
-// shutdown asks for a fast shutdown and kills the group after stopGrace.
-func (s *Server) shutdown() {
-	if s.cmd == nil {
-		return
-	}
-	s.cmd.Process.Signal(syscall.SIGINT)
-	select {
-	case <-s.done:
-		s.down()
-	case <-time.After(stopGrace):
-		s.kill()
-	}
-}
-
-// kill sends SIGKILL to the server's process group and waits for the
-// postmaster.
-func (s *Server) kill() {
-	if s.cmd == nil {
-		return
-	}
-	syscall.Kill(-s.cmd.Process.Pid, syscall.SIGKILL)
-	<-s.done
-	s.down()
-}
-
-// down forgets the ended postmaster; its Wait has copied its output.
-func (s *Server) down() {
-	s.proc.Close()
-	s.cmd, s.proc = nil, nil
 }
 
 func (s *Server) removeTemp() {

@@ -43,32 +43,18 @@ func deviceKeyOf(area *tpm2.TPMTPublic) (*ecdsa.PublicKey, error) {
 
 // eccPublic converts an ECC public area on P-256 or P-384 to a Go key.
 func eccPublic(area *tpm2.TPMTPublic) (*ecdsa.PublicKey, error) {
-	parms, err := area.Parameters.ECCDetail()
+	pub, err := tpm.PublicKeyOf(area)
 	if err != nil {
 		return nil, err
 	}
-	pt, err := area.Unique.ECC()
-	if err != nil {
-		return nil, err
+	k, ok := pub.(*ecdsa.PublicKey)
+	if !ok {
+		return nil, errors.New("not an ECC key")
 	}
-	var c elliptic.Curve
-	switch parms.CurveID {
-	case tpm2.TPMECCNistP256:
-		c = elliptic.P256()
-	case tpm2.TPMECCNistP384:
-		c = elliptic.P384()
-	default:
-		return nil, fmt.Errorf("%w: TPM curve 0x%04x", tpm.ErrUnsupported, uint16(parms.CurveID))
+	if c := k.Curve; c != elliptic.P256() && c != elliptic.P384() {
+		return nil, fmt.Errorf("%w: curve %s", tpm.ErrUnsupported, c.Params().Name)
 	}
-	size := (c.Params().BitSize + 7) / 8
-	if len(pt.X.Buffer) > size || len(pt.Y.Buffer) > size {
-		return nil, errors.New("ECC point coordinates too long")
-	}
-	raw := make([]byte, 1+2*size)
-	raw[0] = 4 // uncompressed (SEC 1, 2.3.3)
-	copy(raw[1+size-len(pt.X.Buffer):], pt.X.Buffer)
-	copy(raw[1+2*size-len(pt.Y.Buffer):], pt.Y.Buffer)
-	return ecdsa.ParseUncompressedPublicKey(c, raw)
+	return k, nil
 }
 
 // ZGen returns the ECDH shared secret of the device key and peer: the
