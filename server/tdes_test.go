@@ -117,9 +117,20 @@ func TestTDESInTheTPM(t *testing.T) {
 	c.CryptInit(false, s, cbc, des3)
 	_, _, err = c.Crypt(false, 0, s, data[:12], 64)
 	wantRV(t, "DES3 CBC of 12 bytes", err, p11.CKR_DATA_LEN_RANGE)
+	// Bad padding, always: two blocks whose plaintext ends in a zero byte
+	// (a pad length of 0 is never valid), encrypted without padding.
+	// Random bytes as ciphertext would end in valid padding one time in
+	// about 256.
+	unpadded := make([]byte, 16)
+	copy(unpadded, data[:15])
+	c.CryptInit(false, s, cbc, des3)
+	ct, _, err := c.Crypt(false, 0, s, unpadded, 64)
+	if err != nil {
+		t.Fatal(err)
+	}
 	pad := p11.Mechanism{Type: p11.CKM_DES3_CBC_PAD, Param: iv}
 	c.CryptInit(true, s, pad, des3)
-	_, _, err = c.Crypt(true, 0, s, data[:16], 64) // not ciphertext: bad padding
+	_, _, err = c.Crypt(true, 0, s, ct, 64)
 	wantRV(t, "DES3 CBC_PAD decrypt with bad padding", err, p11.CKR_ENCRYPTED_DATA_INVALID)
 	// TDES keys are made in the TPM only: none is imported by value.
 	_, err = c.CreateObject(s, []p11.Attribute{attr(p11.CKA_CLASS, p11.Ulong(p11.CKO_SECRET_KEY)),
