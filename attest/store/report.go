@@ -71,6 +71,12 @@ func (s *sqlStore) AddReport(ctx context.Context, r Report, prevState, state []b
 		if err != nil {
 			return err
 		}
+		// The host's other challenges are spent: evidence quoted for them
+		// may be older than this report, and appraised against its state
+		// a clock would seem to go back (Store.AddReport).
+		if _, err := tx.ExecContext(ctx, `UPDATE nonces SET used = 1 WHERE host_id = ? AND used = 0`, r.HostID); err != nil {
+			return err
+		}
 		_, err = tx.ExecContext(ctx, `INSERT INTO reports (id, host_id, created, trusted, body, jws) VALUES (?, ?, ?, ?, ?, ?)`,
 			r.ID, r.HostID, nanos(r.Created), boolInt(r.Trusted), string(r.Body), r.JWS)
 		return err

@@ -196,6 +196,9 @@ type Store interface {
 	// host's new appraisal state and last report. prevState is the
 	// state the appraisal started from: ErrConflict if another
 	// appraisal changed it since, so no two reports build on one state.
+	// It also spends the host's unspent nonces: evidence for a challenge
+	// issued before this report was stored is refused (FaultQuoteNonce)
+	// rather than appraised against a state newer than its quote.
 	AddReport(ctx context.Context, r Report, prevState, state []byte) error
 	// Report returns one (ErrNotFound); Reports those q selects;
 	// Latest the newest report of every host that has one.

@@ -111,7 +111,7 @@ func (v *Verifier) attest(ctx context.Context, ev attest.Evidence, from *[]byte)
 		return store.Report{}, err
 	}
 	if from != nil && !bytes.Equal(*from, h.State) {
-		return store.Report{}, fmt.Errorf("%w: host %q was attested since it was claimed", ErrConflict, h.ID)
+		return store.Report{}, fmt.Errorf("%w: host %q was attested since this pull began", ErrConflict, h.ID)
 	}
 	if ev.IMAFrom < 0 || ev.IMAFrom > st.IMAEntries {
 		return store.Report{}, fmt.Errorf("%w: IMA log from entry %d, the verifier holds %d", ErrInvalid, ev.IMAFrom, st.IMAEntries)
@@ -162,7 +162,7 @@ func (v *Verifier) Pull(ctx context.Context, hostID string) (store.Report, error
 	if h.PullURL == "" {
 		return store.Report{}, fmt.Errorf("%w: host %q pushes its evidence", ErrInvalid, hostID)
 	}
-	return v.pull(ctx, h, false)
+	return v.pull(ctx, h)
 }
 
 // pull challenges h's agent and appraises its evidence (see fetchAttest),
@@ -170,20 +170,22 @@ func (v *Verifier) Pull(ctx context.Context, hostID string) (store.Report, error
 // another replica (or an operator) stored a report from the same state
 // meanwhile, and a cancelled pull means the verifier is stopping: the
 // host is not stale for either.
-func (v *Verifier) pull(ctx context.Context, h store.Host, claimed bool) (store.Report, error) {
-	r, err := v.fetchAttest(ctx, h, claimed)
+func (v *Verifier) pull(ctx context.Context, h store.Host) (store.Report, error) {
+	r, err := v.fetchAttest(ctx, h)
 	if !errors.Is(err, ErrConflict) && !errors.Is(err, context.Canceled) {
 		v.contact(h.ID, err)
 	}
 	return r, err
 }
 
-// fetchAttest challenges h's agent and appraises its evidence. With
-// claimed, h is as the scheduler claimed it, and the report is stored
-// only if the host's state has not moved since: an attestation that
-// another replica (or an operator) made after the claim is not made
-// twice.
-func (v *Verifier) fetchAttest(ctx context.Context, h store.Host, claimed bool) (store.Report, error) {
+// fetchAttest challenges h's agent and appraises its evidence. The
+// report is stored only if the host's state is still h's, read before
+// the challenge (the scheduler's claim, or Pull's read), whatever asked
+// for the pull: an attestation that another replica or an operator made
+// meanwhile is not made twice, and a quote older than the report stored
+// meanwhile is not appraised against that report's state (where its
+// clock would seem to go back and the host would look untrusted).
+func (v *Verifier) fetchAttest(ctx context.Context, h store.Host) (store.Report, error) {
 	req, err := v.Challenge(ctx, h.ID)
 	if err != nil {
 		return store.Report{}, err
@@ -197,8 +199,5 @@ func (v *Verifier) fetchAttest(ctx context.Context, h store.Host, claimed bool) 
 		v.cfg.Log.Warn("evidence refused: another host's", "host", h.ID, "evidence_of", ev.HostID)
 		return store.Report{}, fault(attest.FaultEvidenceHost, fmt.Sprintf("host %q answered with evidence of host %q", h.ID, ev.HostID))
 	}
-	if claimed {
-		return v.attest(ctx, ev, &h.State)
-	}
-	return v.Attest(ctx, ev)
+	return v.attest(ctx, ev, &h.State)
 }

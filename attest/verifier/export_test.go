@@ -14,5 +14,5 @@ func (v *Verifier) PullClaimed(ctx context.Context, h store.Host, interval, time
 }
 
 func (v *Verifier) PullFrom(ctx context.Context, h store.Host) (store.Report, error) {
-	return v.pull(ctx, h, true)
+	return v.pull(ctx, h)
 }

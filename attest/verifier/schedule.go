@@ -89,7 +89,7 @@ func (v *Verifier) PullLoop(ctx context.Context, interval, timeout time.Duration
 // pullClaimed pulls one claimed host and releases it.
 func (v *Verifier) pullClaimed(ctx context.Context, h store.Host, interval, timeout time.Duration) {
 	pctx, cancel := context.WithTimeout(ctx, timeout)
-	_, err := v.pull(pctx, h, true)
+	_, err := v.pull(pctx, h)
 	cancel()
 	var retry time.Time
 	if err != nil {
