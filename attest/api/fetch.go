@@ -67,7 +67,7 @@ func (f *Fetcher) Fetch(ctx context.Context, h store.Host, req attest.QuoteReque
 		return ev, fmt.Errorf("host %q's evidence is larger than %d bytes", h.ID, limit)
 	}
 	if resp.StatusCode != http.StatusOK {
-		return ev, fmt.Errorf("host %q answered %d: %s", h.ID, resp.StatusCode, bytes.TrimSpace(body[:min(len(body), 200)]))
+		return ev, fmt.Errorf("host %q answered %d: %s", h.ID, resp.StatusCode, attest.Clip(string(bytes.TrimSpace(body)), attest.MaxPeerText))
 	}
 	if err := json.Unmarshal(body, &ev); err != nil {
 		return ev, fmt.Errorf("host %q's evidence: %w", h.ID, err)

@@ -28,11 +28,17 @@ func (f *Fetcher) Fetch(ctx context.Context, h store.Host, req attest.QuoteReque
 	if h.PullURL != URL(h.ID) {
 		return attest.Evidence{}, fmt.Errorf("host %q: pull URL %q is not %q", h.ID, h.PullURL, URL(h.ID))
 	}
+	subj := QuoteSubject(h.ID)
+	if !f.Conn.IsConnected() {
+		// nats.go would buffer the request until it reconnects, and the
+		// pull would hold its slot for its whole timeout; meanwhile
+		// every NATS host's would, and the other hosts' pulls would wait.
+		return attest.Evidence{}, fmt.Errorf("%w: %s: the verifier is not connected to NATS (%v)", ErrNoAgent, subj, f.Conn.Status())
+	}
 	b, err := json.Marshal(req)
 	if err != nil {
 		return attest.Evidence{}, err
 	}
-	subj := QuoteSubject(h.ID)
 	m, err := f.Conn.RequestWithContext(ctx, subj, b)
 	switch {
 	case errors.Is(err, nats.ErrNoResponders):
@@ -45,7 +51,7 @@ func (f *Fetcher) Fetch(ctx context.Context, h store.Host, req attest.QuoteReque
 		return attest.Evidence{}, fmt.Errorf("host %q's reply: %w", h.ID, err)
 	}
 	if r.Error != "" {
-		return attest.Evidence{}, fmt.Errorf("host %q answered: %s", h.ID, r.Error)
+		return attest.Evidence{}, fmt.Errorf("host %q answered: %s", h.ID, attest.Clip(r.Error, attest.MaxPeerText))
 	}
 	if r.Evidence == nil {
 		return attest.Evidence{}, fmt.Errorf("host %q answered with neither evidence nor an error", h.ID)

@@ -5,6 +5,8 @@ import (
 	"database/sql"
 	"errors"
 	"time"
+
+	"tep.dev/tep/attest"
 )
 
 // Contact is what the verifier's attempts to attest a pulled host (over
@@ -36,9 +38,7 @@ const contactCols = `host_id, last_report, failing_since, failures, last_error, 
 // statement (an upsert both databases run), so replicas recording the
 // same host at once do not collide.
 func (s *sqlStore) RecordContact(ctx context.Context, hostID string, now time.Time, failure string) error {
-	if len(failure) > maxContactError {
-		failure = failure[:maxContactError]
-	}
+	failure = attest.Clip(failure, maxContactError)
 	c := Contact{HostID: hostID, LastError: failure, Updated: now}
 	if failure == "" {
 		c.LastReport = now

@@ -51,8 +51,16 @@ func testContact(t *testing.T, db *testDB) {
 	if err := s.RecordContact(ctx, "h2", t0, strings.Repeat("x", 2*maxContactError)); err != nil {
 		t.Fatal(err)
 	}
-	if c, _ := s.Contact(ctx, "h2"); len(c.LastError) != maxContactError {
-		t.Errorf("a long failure kept %d bytes, want %d", len(c.LastError), maxContactError)
+	if c, _ := s.Contact(ctx, "h2"); len(c.LastError) != maxContactError+len("…") {
+		t.Errorf("a long failure kept %d bytes, want %d and an ellipsis", len(c.LastError), maxContactError)
+	}
+	// An agent's text with a NUL and bytes that are not UTF-8 (PostgreSQL
+	// refuses both in TEXT): the failure is recorded all the same.
+	if err := s.RecordContact(ctx, "h3", t0, "quote\x00failed \xff"); err != nil {
+		t.Errorf("recording a failure with a NUL and bad UTF-8: %v", err)
+	}
+	if c, err := s.Contact(ctx, "h3"); err != nil || c.Failures != 1 || c.LastError != "quote\uFFFDfailed \uFFFD" {
+		t.Errorf("Contact(h3) = %+v, %v", c, err)
 	}
 }
 

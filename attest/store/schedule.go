@@ -43,7 +43,7 @@ func (s *sqlStore) ClaimDue(ctx context.Context, owner string, now time.Time, in
 		hs = hs[:0]
 		rows, err := tx.QueryContext(ctx, `SELECT `+hostCols+` FROM hosts
 			WHERE pull_url <> '' AND ak_name <> '' AND reported <= ? AND lease_until <= ?
-			ORDER BY reported, id LIMIT ?`+s.d.lockRows,
+			ORDER BY lease_until, reported, id LIMIT ?`+s.d.lockRows,
 			nanos(now.Add(-interval)), nanos(now), n)
 		if err != nil {
 			return err

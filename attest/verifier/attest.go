@@ -196,8 +196,9 @@ func (v *Verifier) fetchAttest(ctx context.Context, h store.Host) (store.Report,
 	}
 	if ev.HostID != h.ID {
 		// Another host's evidence: appraised as neither, nothing stored.
-		v.cfg.Log.Warn("evidence refused: another host's", "host", h.ID, "evidence_of", ev.HostID)
-		return store.Report{}, fault(attest.FaultEvidenceHost, fmt.Sprintf("host %q answered with evidence of host %q", h.ID, ev.HostID))
+		other := attest.Clip(ev.HostID, attest.MaxPeerText)
+		v.cfg.Log.Warn("evidence refused: another host's", "host", h.ID, "evidence_of", other)
+		return store.Report{}, fault(attest.FaultEvidenceHost, fmt.Sprintf("host %q answered with evidence of host %q", h.ID, other))
 	}
 	return v.attest(ctx, ev, &h.State)
 }

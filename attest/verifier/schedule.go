@@ -86,6 +86,21 @@ func (v *Verifier) PullLoop(ctx context.Context, interval, timeout time.Duration
 	}
 }
 
+// retryAfter is how long a host whose pull failed waits for the next:
+// a quarter of the interval after its first failure, doubling with each
+// one after that, up to the interval. A host that never answers holds a
+// pull slot for the whole pull timeout at every try; retried often,
+// a few of them would take every slot from the hosts that answer.
+func (v *Verifier) retryAfter(ctx context.Context, hostID string, interval time.Duration) time.Duration {
+	failures := 1
+	if cb, ok := v.cfg.Store.(ContactBook); ok {
+		if c, err := cb.Contact(ctx, hostID); err == nil {
+			failures = max(c.Failures, 1)
+		}
+	}
+	return min(interval/4<<min(failures-1, 2), interval)
+}
+
 // pullClaimed pulls one claimed host and releases it.
 func (v *Verifier) pullClaimed(ctx context.Context, h store.Host, interval, timeout time.Duration) {
 	pctx, cancel := context.WithTimeout(ctx, timeout)
@@ -95,7 +110,7 @@ func (v *Verifier) pullClaimed(ctx context.Context, h store.Host, interval, time
 	if err != nil {
 		v.cfg.Log.Warn("pull failed", "host", h.ID, "err", err)
 		if ctx.Err() == nil {
-			retry = v.cfg.Now().Add(interval / 4)
+			retry = v.cfg.Now().Add(v.retryAfter(ctx, h.ID, interval))
 		}
 	}
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), releaseTimeout)

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"log/slog"
 	"path/filepath"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -194,6 +195,45 @@ func TestPullRetry(t *testing.T) {
 	if ids := claim(t0.Add(interval / 4)); len(ids) != 1 || ids[0] != bad {
 		t.Errorf("claimed %v at the retry time, want [%s]", ids, bad)
 	}
+	// Failing again, it waits twice as long, then four times (the
+	// interval): a host that never answers cannot take every pull slot.
+	at := t0.Add(interval/4 + time.Second) // B's lease of a second has lapsed
+	for _, wait := range []time.Duration{interval / 2, interval, interval} {
+		r.clock.Set(at)
+		hs, err := r.s.ClaimDue(ctx, "A", at, interval, time.Hour, 1)
+		if err != nil || len(hs) != 1 || hs[0].ID != bad {
+			t.Fatalf("ClaimDue at %v = %v, %v; want %s", at.Sub(t0), hs, err, bad)
+		}
+		r.v.PullClaimed(ctx, hs[0], interval, time.Second)
+		if ids := claim(at.Add(wait - time.Millisecond)); slices.Contains(ids, bad) {
+			t.Errorf("claimed %v %v after a failure, want %s only from %v", ids, wait-time.Millisecond, bad, wait)
+		}
+		at = at.Add(wait)
+	}
+	// Both due at once: the host that answers goes before the one whose
+	// pulls fail, although the latter has never reported.
+	at = at.Add(2 * time.Second) // B's leases have lapsed
+	r.clock.Set(at)
+	hs, err = r.s.ClaimDue(ctx, "A", at, interval, time.Hour, 2)
+	if err != nil || len(hs) != 2 {
+		t.Fatalf("ClaimDue = %v, %v", hs, err)
+	}
+	for _, h := range hs {
+		r.v.PullClaimed(ctx, h, interval, time.Second)
+	}
+	at = at.Add(2 * interval)
+	hs, err = r.s.ClaimDue(ctx, "A", at, interval, time.Hour, 1)
+	if err != nil || len(hs) != 1 || hs[0].ID != good {
+		t.Errorf("ClaimDue with both hosts due = %v, %v; want %s first", hostIDs(hs), err, good)
+	}
+}
+
+func hostIDs(hs []store.Host) []string {
+	var ids []string
+	for _, h := range hs {
+		ids = append(ids, h.ID)
+	}
+	return ids
 }
 
 // TestPullLoopReplicas: two replicas' pull loops on one store attest
