@@ -34,6 +34,15 @@ func (s *sqlStore) Enrollment(ctx context.Context, id string) (Enrollment, error
 	return scanEnrollment(s.conn().QueryRowContext(ctx, `SELECT `+enrollmentCols+` FROM enrollments WHERE id = ?`, id))
 }
 
+// RecentEnrollments counts an EK's enrolments made since then, pending
+// or activated (Store.RecentEnrollments).
+func (s *sqlStore) RecentEnrollments(ctx context.Context, ekHash string, since time.Time) (int, error) {
+	var n int
+	err := s.conn().QueryRowContext(ctx, `SELECT COUNT(*) FROM enrollments WHERE ek_hash = ? AND created > ?`,
+		ekHash, nanos(since)).Scan(&n)
+	return n, err
+}
+
 // PendingEnrollments returns a host's pending, unexpired enrolments.
 func (s *sqlStore) PendingEnrollments(ctx context.Context, hostID string, now time.Time) ([]Enrollment, error) {
 	rows, err := s.conn().QueryContext(ctx, `SELECT `+enrollmentCols+` FROM enrollments WHERE host_id = ? AND status = ? AND expires > ? ORDER BY created DESC, id`,

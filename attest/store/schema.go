@@ -92,4 +92,8 @@ var migrations = [][]string{{
 		last_error    TEXT NOT NULL,
 		updated       BIGINT NOT NULL
 	)`,
+}, {
+	// Version 4: an EK's recent enrolments, counted at every enrolment
+	// (RecentEnrollments).
+	`CREATE INDEX enrollments_ek ON enrollments (ek_hash, created)`,
 }}

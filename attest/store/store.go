@@ -141,6 +141,9 @@ type Store interface {
 	CreateEnrollment(ctx context.Context, e Enrollment) error
 	// Enrollment returns an enrolment, or ErrNotFound.
 	Enrollment(ctx context.Context, id string) (Enrollment, error)
+	// RecentEnrollments counts the enrolments of the EK whose hash is
+	// ekHash made after since, pending or activated.
+	RecentEnrollments(ctx context.Context, ekHash string, since time.Time) (int, error)
 	// PendingEnrollments returns a host's enrolments that are pending
 	// and unexpired at now, newest first.
 	PendingEnrollments(ctx context.Context, hostID string, now time.Time) ([]Enrollment, error)

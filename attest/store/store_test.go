@@ -252,3 +252,26 @@ func TestPolicies(t *testing.T) {
 		}
 	})
 }
+
+// TestRecentEnrollments counts an EK's enrolments after a time, pending
+// and activated, and no other EK's.
+func TestRecentEnrollments(t *testing.T) {
+	backends(t, func(t *testing.T, db *testDB) {
+		ctx := context.Background()
+		enrol(t, db.s, "e1", "h1", "ekA", t0.Add(time.Minute))
+		enrol(t, db.s, "e2", "h2", "ekA", t0.Add(time.Minute))
+		enrol(t, db.s, "e3", "h3", "ekB", t0.Add(time.Minute))
+		if _, err := db.s.Activate(ctx, "e1", t0); err != nil {
+			t.Fatal(err)
+		}
+		for _, tc := range []struct {
+			ek    string
+			since time.Time
+			want  int
+		}{{"ekA", t0.Add(-time.Second), 2}, {"ekB", t0.Add(-time.Second), 1}, {"ekA", t0, 0}, {"ekC", time.Time{}, 0}} {
+			if n, err := db.s.RecentEnrollments(ctx, tc.ek, tc.since); err != nil || n != tc.want {
+				t.Errorf("RecentEnrollments(%s, %v) = %d, %v; want %d", tc.ek, tc.since, n, err, tc.want)
+			}
+		}
+	})
+}

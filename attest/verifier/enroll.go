@@ -21,6 +21,28 @@ const (
 	maxURLLen   = 512
 )
 
+// MaxRecentEnrollments bounds an EK's enrolments within one enrolment
+// lifetime (Config.EnrollTTL): a device retrying after a failure needs
+// one or two; a device on the allow list (whose EK certificate anyone
+// who saw it may send) enrolling in a loop, under fresh host ids, would
+// otherwise take the global enrolment rate from every other device,
+// each enrolment doing the costly checks and storing a row.
+const MaxRecentEnrollments = 4
+
+// ekBusy refuses an EK that enrolled MaxRecentEnrollments times within
+// the last enrolment lifetime (ErrConflict, which the API charges to
+// the caller's address). It is a lookup, made before the costly checks.
+func (v *Verifier) ekBusy(ctx context.Context, ek string) error {
+	n, err := v.cfg.Store.RecentEnrollments(ctx, ek, v.cfg.Now().Add(-v.cfg.EnrollTTL))
+	if err != nil {
+		return err
+	}
+	if n >= MaxRecentEnrollments {
+		return fmt.Errorf("%w: this EK enrolled %d times in the last %v; finish one of those enrolments or wait", ErrConflict, n, v.cfg.EnrollTTL)
+	}
+	return nil
+}
+
 // Pull says how the verifier reaches a pull-mode agent: its URL and its
 // TLS certificate (DER), which the verifier pins. Zero in push mode.
 type Pull struct {
@@ -37,6 +59,9 @@ type Pull struct {
 func (v *Verifier) Enroll(ctx context.Context, req attest.EnrollRequest, pull Pull) (attest.Challenge, error) {
 	ek, err := v.checkEnroll(ctx, req, pull)
 	if err != nil {
+		return attest.Challenge{}, err
+	}
+	if err := v.ekBusy(ctx, ek); err != nil {
 		return attest.Challenge{}, err
 	}
 	name, err := akName(req.AKPublic)

@@ -31,6 +31,13 @@ func listenNATS(ctx context.Context, nc *nats.Conn, v *verifier.Verifier, timeou
 	err := natsquote.Listen(ctx, nc, 0, 0, func(ctx context.Context, id string) {
 		pctx, cancel := context.WithTimeout(ctx, timeout)
 		defer cancel()
+		// Only a NATS-mode host's own announcement makes a pull: anyone on
+		// the subject may announce any id, and an HTTPS host pulled on a
+		// stranger's word would cost a pull for nothing.
+		if h, err := v.Store().Host(pctx, id); err != nil || h.PullURL != natsquote.URL(id) {
+			log.Debug("announcement of a host not in NATS mode", "host", id)
+			return
+		}
 		r, err := v.Pull(pctx, id)
 		switch {
 		case errors.Is(err, verifier.ErrNotFound), errors.Is(err, verifier.ErrInvalid):
