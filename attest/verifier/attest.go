@@ -117,6 +117,12 @@ func (v *Verifier) attest(ctx context.Context, ev attest.Evidence, from *[]byte)
 		return store.Report{}, fmt.Errorf("%w: IMA log from entry %d, the verifier holds %d", ErrInvalid, ev.IMAFrom, st.IMAEntries)
 	}
 	if err := v.cfg.Store.UseNonce(ctx, h.ID, ev.Nonce, v.cfg.Now()); errors.Is(err, store.ErrUsed) {
+		// A report stored since h was read spends the host's nonces: the
+		// evidence lost a race with another attestation (a conflict, and
+		// the host is not stale), not a nonce of its own.
+		if now, err := v.cfg.Store.Host(ctx, h.ID); err == nil && !bytes.Equal(now.State, h.State) {
+			return store.Report{}, fmt.Errorf("%w: host %q was attested while this evidence was checked", ErrConflict, h.ID)
+		}
 		v.cfg.Log.Warn("evidence refused: nonce", "host", h.ID)
 		return store.Report{}, fault(attest.FaultQuoteNonce, "the nonce is unknown, spent or expired")
 	} else if err != nil {
