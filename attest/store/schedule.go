@@ -19,7 +19,9 @@ import (
 // their clocks must agree to well within a lease.
 type Scheduler interface {
 	// ClaimDue claims for owner up to n pull-mode hosts that are due
-	// at now, most overdue first, and leases them until now+lease. A
+	// at now, and leases them until now+lease: those released after an
+	// answer first, then those whose pull failed or whose lease ran
+	// out, each group most overdue first. A
 	// host is due when it has an activated AK and a pull URL, no report
 	// was made in (now-interval, now], and no lease on it runs at now.
 	// The returned hosts are as they were when claimed.
@@ -29,6 +31,10 @@ type Scheduler interface {
 	// It returns ErrNotFound if the host is not claimed by owner (its
 	// lease lapsed and another replica took it, or it was deleted).
 	Release(ctx context.Context, hostID, owner string, notBefore time.Time) error
+	// ReleaseAll ends every claim of owner's, as a replica stops: a
+	// claim committed while its ClaimDue call was being cancelled has
+	// no pull to release it.
+	ReleaseAll(ctx context.Context, owner string) error
 }
 
 // ClaimDue claims due hosts (Scheduler.ClaimDue). On PostgreSQL the
@@ -72,6 +78,11 @@ func (s *sqlStore) ClaimDue(ctx context.Context, owner string, now time.Time, in
 		return nil, err
 	}
 	return hs, nil
+}
+
+// ReleaseAll ends every claim of owner's (Scheduler.ReleaseAll).
+func (s *sqlStore) ReleaseAll(ctx context.Context, owner string) error {
+	return s.exec(ctx, `UPDATE hosts SET claimed_by = '', lease_until = 0 WHERE claimed_by = ?`, owner)
 }
 
 // Release ends owner's claim on a host (Scheduler.Release).

@@ -236,3 +236,25 @@ func TestConcurrentCleanup(t *testing.T) {
 		wg.Wait()
 	})
 }
+
+// TestReleaseAll: a stopping replica's claims all end, and only its own.
+func TestReleaseAll(t *testing.T) {
+	backends(t, func(t *testing.T, db *testDB) {
+		s, ctx := db.s, context.Background()
+		for _, id := range []string{"h1", "h2", "h3"} {
+			pullHost(t, s, id)
+		}
+		if got := claimIDs(t, s, "A", t0, 2); len(got) != 2 {
+			t.Fatalf("A claims %v, want two hosts", got)
+		}
+		if got := claimIDs(t, s, "B", t0, 5); len(got) != 1 {
+			t.Fatalf("B claims %v, want the third", got)
+		}
+		if err := s.ReleaseAll(ctx, "A"); err != nil {
+			t.Fatal(err)
+		}
+		if got := claimIDs(t, s, "C", t0.Add(time.Second), 5); len(got) != 2 {
+			t.Errorf("C claims %v after A released all, want A's two (B's still held)", got)
+		}
+	})
+}

@@ -57,7 +57,15 @@ func (v *Verifier) PullLoop(ctx context.Context, interval, timeout time.Duration
 	lease := Lease(timeout)
 	done := make(chan struct{}, parallel)
 	var wg sync.WaitGroup
-	defer wg.Wait()
+	defer func() {
+		wg.Wait()
+		// A claim that ClaimDue committed as ctx ended has no pull.
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), releaseTimeout)
+		defer cancel()
+		if err := v.cfg.Store.ReleaseAll(rctx, v.cfg.Replica); err != nil {
+			v.cfg.Log.Warn("pull: releasing this replica's claims", "err", err)
+		}
+	}()
 	inflight := 0
 	wait := time.NewTimer(0)
 	defer wait.Stop()
