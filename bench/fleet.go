@@ -456,13 +456,8 @@ func (v *fleetVerifier) dbCPU() time.Duration {
 // 15, in clock ticks of USER_HZ, 100 on Linux), with its waited-for
 // children's (fields 16 and 17) when reaped is true.
 func procCPU(pid int, reaped bool) time.Duration {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	f, err := statFields(pid)
 	if err != nil {
-		return 0
-	}
-	s := string(b)
-	f := strings.Fields(s[strings.LastIndexByte(s, ')')+2:])
-	if len(f) < 15 {
 		return 0
 	}
 	n := 2
